@@ -1,0 +1,22 @@
+//! Vixens: a Terraform provider that turns bare Talos Linux machines into a GitOps-managed Kubernetes cluster,
+//! and `vixens-emulator`, a loopback stand-in for Talos nodes and the Kubernetes API.
+//!
+//! Layers, each importing only from those below it:
+//! - [`provider`] and [`resources`]: the only place where Terraform meets the domain code.
+//! - [`plugin`] (go-plugin handshake, AutoMTLS, tfplugin5/6 adapters) and [`framework`] (protocol-neutral resource
+//!   trait, schema, diagnostics) over [`cty`] (Terraform values and their codecs): nothing of Talos or Kubernetes.
+//! - [`talos`] (secrets, machine config, machine API client), [`k8s`] (connection, server-side apply, waits),
+//!   [`manifests`] (typed Cilium and Argo CD objects): nothing of Terraform.
+//! - [`emulator`]: Talos node API and Kubernetes API on loopback; reuses [`talos`] and [`proto`] only.
+
+pub mod cty;
+pub mod emulator;
+pub mod framework;
+pub mod k8s;
+pub mod logging;
+pub mod manifests;
+pub mod plugin;
+pub mod proto;
+pub mod provider;
+pub mod resources;
+pub mod talos;

@@ -1,0 +1,1 @@
+//! hclog-style JSON logging on stderr (see the crate docs).

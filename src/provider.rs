@@ -1,0 +1,1 @@
+//! The Vixens provider: its configuration and its resources, registered.
