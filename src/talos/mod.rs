@@ -2,6 +2,7 @@
 //! the config contract ([`contract`]), machine-config rendering ([`config`]) and the machine API client
 //! ([`client`]).
 
+pub mod client;
 pub mod config;
 pub mod contract;
 pub mod pki;
