@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# The main job: rehearse the dev environment end to end against vixens-emulator, on loopback only.
+#
+#   scripts/rehearse.sh [--keep] [--destroy]
+#
+# 1. builds the provider and the emulator (release);  2. installs Terraform (scripts/install-terraform.sh);
+# 3. starts vixens-emulator with terraform/environments/local/emulator.yaml;  4. terraform init + apply of
+# terraform/environments/local: obsy alone first (roadmap Sprint 1), then obsy+onyx+opale (Sprint 3) with Cilium
+# and Argo CD;  5. terraform plan -detailed-exitcode must exit 0;  6. prints the roadmap's validation checks;
+# 7. stops the emulator (unless --keep).  --destroy ends with terraform destroy and checks every node went back
+# to maintenance mode.
+#
+# Environment: VIXENS_TERRAFORM (a terraform binary to use instead of the installed 1.0.3),
+# VIXENS_REHEARSE_DIR (work folder, default .cache/rehearse), VIXENS_SKIP_BUILD=1 (reuse target/release).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+keep=0
+destroy=0
+for arg in "$@"; do
+  case "$arg" in
+    --keep) keep=1 ;;
+    --destroy) destroy=1 ;;
+    -h | --help)
+      sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      echo "rehearse: unknown argument '$arg' (use --keep, --destroy)" >&2
+      exit 2
+      ;;
+  esac
+done
+
+steps=6
+[ "$destroy" = 1 ] && steps=7
+start=$(date +%s.%N)
+step_no=0
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+step_name=""
+step() {
+  step_no=$((step_no + 1))
+  step_name="$1"
+  printf '\n==> [%d/%d] %s (%ss elapsed)\n' "$step_no" "$steps" "$step_name" "$(since "$start")"
+}
+emu_pid=""
+cleanup() {
+  local rc=$?
+  if [ -n "$emu_pid" ] && kill -0 "$emu_pid" 2>/dev/null; then
+    if [ "$keep" = 1 ] && [ "$rc" = 0 ]; then
+      echo "Emulator left running (pid $emu_pid, control http://$control_addr). Stop it with: kill $emu_pid"
+    else
+      kill -TERM "$emu_pid" 2>/dev/null || true
+      wait "$emu_pid" 2>/dev/null || true
+    fi
+  fi
+  if [ "$rc" != 0 ]; then
+    echo "" >&2
+    echo "rehearse: FAILED at step $step_no/$steps: $step_name (exit $rc)" >&2
+    [ -f "$work/emulator.log" ] && echo "rehearse: emulator log: $work/emulator.log" >&2
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+
+work=${VIXENS_REHEARSE_DIR:-$root/.cache/rehearse}
+env_dir="$root/terraform/environments/local"
+control_addr=127.0.0.1:47000
+rm -rf "$work"
+mkdir -p "$work"
+
+step "Build the provider and the emulator (release)"
+if [ "${VIXENS_SKIP_BUILD:-0}" != 1 ]; then
+  cargo build --release --locked --bin terraform-provider-vixens --bin vixens-emulator
+fi
+provider_bin="$root/target/release/terraform-provider-vixens"
+emulator_bin="$root/target/release/vixens-emulator"
+version=$("$provider_bin" --version | awk '{print $NF}')
+version=${version#v}
+
+step "Install Terraform"
+if [ -n "${VIXENS_TERRAFORM:-}" ]; then
+  tf="$VIXENS_TERRAFORM"
+else
+  tf=$(bash "$root/scripts/install-terraform.sh" --print-path 1.0.3)
+fi
+"$tf" version | head -n 1
+mirror="$work/mirror/registry.terraform.io/vixens/vixens/$version/linux_amd64"
+mkdir -p "$mirror"
+cp "$provider_bin" "$mirror/terraform-provider-vixens_v$version"
+cat >"$work/terraformrc" <<EOF
+provider_installation {
+  filesystem_mirror {
+    path    = "$work/mirror"
+    include = ["registry.terraform.io/vixens/vixens"]
+  }
+  direct {
+    exclude = ["registry.terraform.io/vixens/vixens"]
+  }
+}
+EOF
+export TF_CLI_CONFIG_FILE="$work/terraformrc"
+export TF_IN_AUTOMATION=1
+export TF_DATA_DIR="$work/tfdata"
+export CHECKPOINT_DISABLE=1
+
+step "Start vixens-emulator (terraform/environments/local/emulator.yaml)"
+mkdir -p "$work/emulator-state"
+"$emulator_bin" --topology "$env_dir/emulator.yaml" --state-dir "$work/emulator-state" --control "$control_addr" \
+  >"$work/emulator.out" 2>"$work/emulator.log" &
+emu_pid=$!
+for _ in $(seq 1 200); do
+  grep -qx ready "$work/emulator.out" 2>/dev/null && break
+  kill -0 "$emu_pid" 2>/dev/null || { cat "$work/emulator.log" >&2; exit 1; }
+  sleep 0.05
+done
+grep -qx ready "$work/emulator.out"
+echo "emulator ready (pid $emu_pid)"
+
+tfe() { "$tf" -chdir="$env_dir" "$@"; }
+state="$work/terraform.tfstate"
+rm -f "$env_dir/.terraform.lock.hcl"
+
+step "terraform init + apply: obsy alone (Sprint 1), then obsy+onyx+opale with Cilium and Argo CD (Sprint 3)"
+tfe init -input=false -no-color >"$work/init.log" || { cat "$work/init.log"; exit 1; }
+t0=$(date +%s.%N)
+tfe apply -input=false -auto-approve -no-color -state="$state" -var 'active_nodes=["obsy"]' | tail -n 3
+t1=$(date +%s.%N)
+tfe apply -input=false -auto-approve -no-color -state="$state" | tail -n 3
+t2=$(date +%s.%N)
+echo "apply obsy: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')s, apply full dev topology: $(since "$t1")s"
+
+step "terraform plan -detailed-exitcode (must say: No changes)"
+set +e
+tfe plan -input=false -no-color -detailed-exitcode -state="$state" >"$work/plan.log"
+plan_rc=$?
+set -e
+grep -E 'No changes|Plan:' "$work/plan.log" || true
+if [ "$plan_rc" != 0 ]; then
+  cat "$work/plan.log"
+  echo "plan exited $plan_rc, expected 0 (no changes)" >&2
+  exit 1
+fi
+
+step "Roadmap validation checks"
+tfe output -state="$state" -raw kubeconfig >"$work/kubeconfig"
+chmod 600 "$work/kubeconfig"
+export KUBECONFIG="$work/kubeconfig"
+echo "--- kubectl get nodes -o wide"
+kubectl get nodes -o wide
+ready=$(kubectl get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True)
+[ "$ready" = 3 ] || { echo "expected 3 Ready nodes, got $ready" >&2; exit 1; }
+echo "--- etcd members"
+tfe output -state="$state" -json etcd_members
+members=$(tfe output -state="$state" -json etcd_members | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$members" = 3 ] || { echo "expected 3 etcd members, got $members" >&2; exit 1; }
+echo "--- Cilium DaemonSet"
+kubectl -n kube-system get ds cilium
+echo "--- LoadBalancer IP pools"
+kubectl get ciliumloadbalancerippools.cilium.io
+echo "--- root Application"
+kubectl -n argocd get applications.argoproj.io
+app=$(kubectl -n argocd get applications.argoproj.io root \
+  -o jsonpath='{.status.sync.status}/{.status.health.status} {.spec.source.targetRevision}')
+echo "root: $app"
+[ "$app" = "Synced/Healthy dev" ] || { echo "root app is '$app', expected 'Synced/Healthy dev'" >&2; exit 1; }
+
+if [ "$destroy" = 1 ]; then
+  step "terraform destroy, then every node back in maintenance mode"
+  tfe destroy -input=false -auto-approve -no-color -state="$state" | tail -n 2
+  curl -fsS "http://$control_addr/state" >"$work/nodes.json"
+  python3 - "$work/nodes.json" <<'EOF'
+import json, sys
+nodes = json.load(open(sys.argv[1]))["nodes"]
+bad = [n["name"] for n in nodes if n.get("configured")]
+print("nodes in maintenance mode:", ", ".join(n["name"] for n in nodes if n["name"] not in bad))
+sys.exit(f"not reset: {bad}" if bad else 0)
+EOF
+fi
+echo ""
+echo "rehearsal passed in $(since "$start")s"
