@@ -84,7 +84,8 @@ step "Install Terraform"
 if [ -n "${VIXENS_TERRAFORM:-}" ]; then
   tf="$VIXENS_TERRAFORM"
 else
-  tf=$(bash "$root/scripts/install-terraform.sh" --print-path 1.0.3)
+  bash "$root/scripts/install-terraform.sh" >/dev/null
+  tf="${VIXENS_TERRAFORM_CACHE:-$root/.cache/terraform}/1.0.3/terraform"
 fi
 "$tf" version | head -n 1
 mirror="$work/mirror/registry.terraform.io/vixens/vixens/$version/linux_amd64"
