@@ -1,0 +1,27 @@
+output "kubeconfig" {
+  description = "Admin kubeconfig: terraform output -raw kubeconfig > kubeconfig"
+  value       = module.talos.kubeconfig
+  sensitive   = true
+}
+
+output "talosconfig" {
+  description = "talosctl configuration: terraform output -raw talosconfig > talosconfig"
+  value       = module.talos.talosconfig
+  sensitive   = true
+}
+
+output "kubernetes" {
+  description = "Kubernetes connection (host and PEM credentials)."
+  value       = module.talos.kubernetes
+  sensitive   = true
+}
+
+output "etcd_members" {
+  description = "etcd member hostnames."
+  value       = module.talos.etcd_members
+}
+
+output "node_status" {
+  description = "Per node: Talos version, stage, reachability."
+  value       = module.talos.node_status
+}

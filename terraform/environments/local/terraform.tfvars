@@ -1,0 +1,56 @@
+# local: the dev topology (same names, roles, VLAN ids, pools, branch) on loopback, for vixens-emulator
+# (emulator.yaml beside this file). Management VLAN 111 uses 127.0.111.0/24 because the provider connects to the
+# node addresses and to the VIP; services VLAN 208 keeps the dev addresses, which are only ever values.
+cluster_name       = "vixens-dev"
+endpoint           = "https://127.0.111.160:6443"
+management_vlan_id = 111
+services_vlan_id   = 208
+vip                = "127.0.111.160"
+
+nodes = {
+  obsy = {
+    address      = "127.0.111.162"
+    role         = "controlplane"
+    install_disk = "/dev/sda"
+    link         = "eth0"
+    nameservers  = ["127.0.111.1"]
+    vlans = [
+      { vlan_id = 111, addresses = ["127.0.111.162/24"], gateway = "127.0.111.1" },
+      { vlan_id = 208, addresses = ["192.168.208.162/24"], gateway = "" },
+    ]
+  }
+  onyx = {
+    address      = "127.0.111.163"
+    role         = "controlplane"
+    install_disk = "/dev/sda"
+    link         = "eth0"
+    nameservers  = ["127.0.111.1"]
+    vlans = [
+      { vlan_id = 111, addresses = ["127.0.111.163/24"], gateway = "127.0.111.1" },
+      { vlan_id = 208, addresses = ["192.168.208.163/24"], gateway = "" },
+    ]
+  }
+  opale = {
+    address      = "127.0.111.164"
+    role         = "controlplane"
+    install_disk = "/dev/sda"
+    link         = "eth0"
+    nameservers  = ["127.0.111.1"]
+    vlans = [
+      { vlan_id = 111, addresses = ["127.0.111.164/24"], gateway = "127.0.111.1" },
+      { vlan_id = 208, addresses = ["192.168.208.164/24"], gateway = "" },
+    ]
+  }
+}
+
+load_balancer_ip_pools = {
+  assigned = { start = "192.168.208.70", stop = "192.168.208.79" } # fixed addresses (Traefik: 192.168.208.70)
+  auto     = { start = "192.168.208.80", stop = "192.168.208.89" }
+}
+
+gitops_repository_url = "https://github.com/vixens/vixens.git"
+branch                = "dev"
+gitops_path           = "examples/gitops/argocd/overlays/dev"
+
+# The rehearsal installs the real Argo CD v3.5.1 manifest from ../shared, inline.
+argocd_install_manifest_file = "../../../../shared/fixtures/argocd/v3.5.1/install.yaml"

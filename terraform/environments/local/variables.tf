@@ -1,0 +1,99 @@
+variable "cluster_name" {
+  description = "Kubernetes cluster name."
+  type        = string
+}
+
+variable "endpoint" {
+  description = "Kubernetes API endpoint: https://<VIP>:6443."
+  type        = string
+}
+
+variable "talos_version" {
+  description = "Talos machine config contract."
+  type        = string
+  default     = "1.13"
+}
+
+variable "kubernetes_version" {
+  description = "Kubernetes version (null: the contract's default)."
+  type        = string
+  default     = null
+}
+
+variable "link" {
+  description = "The nodes' physical interface that carries the VLANs."
+  type        = string
+  default     = "eth0"
+}
+
+variable "management_vlan_id" {
+  description = "Management VLAN (node addresses, VIP)."
+  type        = number
+}
+
+variable "services_vlan_id" {
+  description = "Services VLAN (LoadBalancer IPs announced by Cilium)."
+  type        = number
+}
+
+variable "vip" {
+  description = "Control-plane VIP on the management VLAN."
+  type        = string
+}
+
+variable "nodes" {
+  description = "Talos machines by name (see terraform/modules/talos)."
+  type = map(object({
+    address      = string
+    role         = string
+    install_disk = string
+    link         = string
+    nameservers  = list(string)
+    vlans = list(object({
+      vlan_id   = number
+      addresses = list(string)
+      gateway   = string
+    }))
+  }))
+}
+
+variable "active_nodes" {
+  description = "Nodes managed now (null: all). The roadmap bootstraps one node, then adds the others."
+  type        = list(string)
+  default     = null
+}
+
+variable "load_balancer_ip_pools" {
+  description = "Cilium LB IPAM pools on the services VLAN."
+  type = map(object({
+    start = string
+    stop  = string
+  }))
+}
+
+variable "gitops_repository_url" {
+  description = "The GitOps repository Argo CD watches."
+  type        = string
+}
+
+variable "branch" {
+  description = "This environment's branch: dev, test, staging or main."
+  type        = string
+}
+
+variable "gitops_path" {
+  description = "This environment's Argo CD overlay in the GitOps repository."
+  type        = string
+}
+
+variable "argocd_install_manifest_file" {
+  description = "Path of a local Argo CD install.yaml (air-gapped use); null fetches the upstream one."
+  type        = string
+  default     = null
+}
+
+variable "argocd_install_manifest_sha256" {
+  description = "sha256 of the upstream Argo CD install.yaml (v3.5.1)."
+  type        = string
+  default     = "795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3"
+}

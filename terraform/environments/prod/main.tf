@@ -1,0 +1,34 @@
+# The environment: Talos nodes (Phase 1), Cilium with LB IPAM on the services VLAN, then Argo CD watching this
+# environment's branch and overlay (Phase 2 is in Git from there on).
+module "talos" {
+  source             = "../../modules/talos"
+  cluster_name       = var.cluster_name
+  endpoint           = var.endpoint
+  talos_version      = var.talos_version
+  kubernetes_version = var.kubernetes_version
+  management_vlan_id = var.management_vlan_id
+  vip                = var.vip
+  nodes              = var.nodes
+  active_nodes       = var.active_nodes
+}
+
+module "cilium" {
+  source                 = "../../modules/cilium"
+  kubeconfig             = module.talos.kubeconfig
+  cluster_name           = var.cluster_name
+  l2_interfaces          = ["^${var.link}\\.${var.services_vlan_id}$"]
+  load_balancer_ip_pools = var.load_balancer_ip_pools
+}
+
+module "argocd" {
+  source                  = "../../modules/argocd"
+  kubeconfig              = module.talos.kubeconfig
+  install_manifest        = var.argocd_install_manifest_file == null ? null : file(var.argocd_install_manifest_file)
+  install_manifest_sha256 = var.argocd_install_manifest_sha256
+  repository_url          = var.gitops_repository_url
+  branch                  = var.branch
+  path                    = var.gitops_path
+
+  # Argo CD's pods need the CNI.
+  depends_on = [module.cilium]
+}

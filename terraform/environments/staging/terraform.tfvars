@@ -1,0 +1,51 @@
+# staging: PLACEHOLDER addresses (no hardware yet): replace every 192.168.210.x/192.168.112.x before use.
+cluster_name       = "vixens-staging"
+endpoint           = "https://192.168.112.180:6443"
+management_vlan_id = 112
+services_vlan_id   = 210
+vip                = "192.168.112.180"
+
+nodes = {
+  staging-cp1 = {
+    address      = "192.168.112.181"
+    role         = "controlplane"
+    install_disk = "/dev/sda"
+    link         = "eth0"
+    nameservers  = ["192.168.112.1"]
+    vlans = [
+      { vlan_id = 112, addresses = ["192.168.112.181/24"], gateway = "192.168.112.1" },
+      { vlan_id = 210, addresses = ["192.168.210.181/24"], gateway = "" },
+    ]
+  }
+  staging-cp2 = {
+    address      = "192.168.112.182"
+    role         = "controlplane"
+    install_disk = "/dev/sda"
+    link         = "eth0"
+    nameservers  = ["192.168.112.1"]
+    vlans = [
+      { vlan_id = 112, addresses = ["192.168.112.182/24"], gateway = "192.168.112.1" },
+      { vlan_id = 210, addresses = ["192.168.210.182/24"], gateway = "" },
+    ]
+  }
+  staging-cp3 = {
+    address      = "192.168.112.183"
+    role         = "controlplane"
+    install_disk = "/dev/sda"
+    link         = "eth0"
+    nameservers  = ["192.168.112.1"]
+    vlans = [
+      { vlan_id = 112, addresses = ["192.168.112.183/24"], gateway = "192.168.112.1" },
+      { vlan_id = 210, addresses = ["192.168.210.183/24"], gateway = "" },
+    ]
+  }
+}
+
+load_balancer_ip_pools = {
+  assigned = { start = "192.168.210.70", stop = "192.168.210.79" } # fixed addresses (Traefik: 192.168.210.70)
+  auto     = { start = "192.168.210.80", stop = "192.168.210.89" }
+}
+
+gitops_repository_url = "https://github.com/vixens-homelab/gitops.git"
+branch                = "staging"
+gitops_path           = "argocd/overlays/staging"

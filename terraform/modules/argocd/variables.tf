@@ -1,0 +1,49 @@
+variable "kubeconfig" {
+  description = "Admin kubeconfig (vixens_talos_cluster's output); unknown at plan time on a first apply."
+  type        = string
+  sensitive   = true
+}
+
+variable "argocd_version" {
+  description = "Argo CD release."
+  type        = string
+  default     = "v3.5.1"
+}
+
+variable "install_manifest" {
+  description = "Inline install.yaml (air-gapped use, or the emulator rehearsal); null fetches the upstream manifest."
+  type        = string
+  default     = null
+}
+
+variable "install_manifest_sha256" {
+  description = "sha256 of the upstream install.yaml of argocd_version, checked before anything is applied."
+  type        = string
+  default     = null
+}
+
+variable "repository_url" {
+  description = "The GitOps repository (https, ssh or git URL)."
+  type        = string
+}
+
+variable "branch" {
+  description = "The environment's branch: dev, test, staging or main."
+  type        = string
+  validation {
+    condition     = contains(["dev", "test", "staging", "main"], var.branch)
+    error_message = "Environments are promoted dev -> test -> staging -> main."
+  }
+}
+
+variable "path" {
+  description = "Path of the environment's Argo CD overlay in the repository, e.g. argocd/overlays/dev."
+  type        = string
+}
+
+variable "admin_password" {
+  description = "Argo CD admin password (stored bcrypt-hashed); null keeps the generated one."
+  type        = string
+  default     = null
+  sensitive   = true
+}

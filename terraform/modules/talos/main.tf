@@ -1,0 +1,50 @@
+# One vixens_talos_cluster for an environment's nodes: the management VLAN carries the node addresses and the
+# control planes' VIP; every other VLAN (services) carries only addresses.
+locals {
+  nodes = var.active_nodes == null ? var.nodes : { for name in var.active_nodes : name => var.nodes[name] }
+}
+
+resource "vixens_talos_cluster" "this" {
+  cluster_name                       = var.cluster_name
+  endpoint                           = var.endpoint
+  talos_version                      = var.talos_version
+  kubernetes_version                 = var.kubernetes_version
+  install_image                      = var.install_image
+  cert_sans                          = var.cert_sans
+  allow_scheduling_on_control_planes = var.allow_scheduling_on_control_planes
+  config_patches                     = var.config_patches
+
+  dynamic "nodes" {
+    for_each = local.nodes
+    labels   = [nodes.key]
+    content {
+      address      = nodes.value.address
+      role         = nodes.value.role
+      install_disk = nodes.value.install_disk
+      nameservers  = nodes.value.nameservers
+
+      link {
+        name = nodes.value.link
+        dynamic "vlan" {
+          for_each = nodes.value.vlans
+          content {
+            vlan_id   = vlan.value.vlan_id
+            addresses = vlan.value.addresses
+            vip       = nodes.value.role == "controlplane" && vlan.value.vlan_id == var.management_vlan_id ? var.vip : null
+            dynamic "route" {
+              for_each = vlan.value.gateway == "" ? [] : [vlan.value.gateway]
+              content {
+                gateway = route.value
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  on_destroy {
+    reset    = true
+    graceful = true
+  }
+}

@@ -1,0 +1,8 @@
+terraform {
+  required_version = ">= 0.15"
+  required_providers {
+    vixens = {
+      source = "vixens/vixens"
+    }
+  }
+}
