@@ -1,0 +1,64 @@
+# A complete small setup: one Talos control plane, Cilium with one LoadBalancer pool, Argo CD following Git.
+terraform {
+  required_providers {
+    vixens = {
+      source = "vixens/vixens"
+    }
+  }
+}
+
+provider "vixens" {}
+
+resource "vixens_talos_cluster" "lab" {
+  cluster_name = "lab"
+  endpoint     = "https://192.168.111.160:6443"
+
+  nodes "obsy" {
+    address      = "192.168.111.162"
+    role         = "controlplane"
+    install_disk = "/dev/sda"
+    link {
+      name = "eth0"
+      vlan {
+        vlan_id   = 111
+        addresses = ["192.168.111.162/24"]
+        vip       = "192.168.111.160"
+      }
+    }
+  }
+}
+
+resource "vixens_cilium" "lab" {
+  kubeconfig   = vixens_talos_cluster.lab.kubeconfig
+  cluster_name = "lab"
+
+  l2_announcements {
+    enabled    = true
+    interfaces = ["^eth0\\.111$"]
+  }
+
+  load_balancer_ip_pools {
+    name = "lab"
+    blocks {
+      cidr = "192.168.111.240/28"
+    }
+  }
+
+  l2_policy {
+    interfaces = ["^eth0\\.111$"]
+  }
+}
+
+resource "vixens_argocd_bootstrap" "lab" {
+  kubeconfig              = vixens_talos_cluster.lab.kubeconfig
+  version                 = "v3.5.1"
+  install_manifest_sha256 = "795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3"
+
+  repository {
+    url             = "https://github.com/vixens-homelab/gitops.git"
+    target_revision = "dev"
+    path            = "argocd/overlays/dev"
+  }
+
+  depends_on = [vixens_cilium.lab]
+}
