@@ -1,0 +1,139 @@
+//! The Terraform tree (terraform/modules, terraform/environments) and examples/ through a real Terraform:
+//! `fmt -check`, `validate` of every environment and example, and `plan` with no state of dev, test, staging and
+//! prod. Those environments carry real homelab addresses: planning them makes no connection (the resources
+//! connect only in apply and read, and there is no state to read).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{repo_root, Terraform, Workspace};
+
+/// Copies `src` into `dst` (files and folders; `.terraform` and state files left out).
+fn copy_tree(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for entry in std::fs::read_dir(src).expect("read dir").flatten() {
+        let name = entry.file_name();
+        let name_str = name.to_string_lossy();
+        if name_str.starts_with(".terraform") || name_str.contains(".tfstate") {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_tree(&path, &dst.join(&name));
+        } else {
+            std::fs::copy(&path, dst.join(&name)).expect("copy file");
+        }
+    }
+}
+
+/// A workspace holding a copy of terraform/ and examples/ (so runs never write into the repository).
+fn tree_workspace(tf: &Terraform) -> Workspace {
+    let ws = Workspace::new(tf, "");
+    std::fs::remove_file(ws.path().join("main.tf")).expect("rm main.tf");
+    copy_tree(&repo_root().join("terraform"), &ws.path().join("terraform"));
+    copy_tree(&repo_root().join("examples"), &ws.path().join("examples"));
+    ws
+}
+
+fn has_tf_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "tf"))
+        })
+        .unwrap_or(false)
+}
+
+/// Every example folder with .tf files, relative to the workspace; resource examples get the provider example
+/// beside them, as a user copying both would have.
+fn example_dirs(ws: &Workspace) -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("examples/provider"), PathBuf::from("examples/complete")];
+    let resources = ws.path().join("examples/resources");
+    for entry in std::fs::read_dir(&resources).expect("examples/resources").flatten() {
+        let rel = PathBuf::from("examples/resources").join(entry.file_name());
+        std::fs::copy(
+            ws.path().join("examples/provider/provider.tf"),
+            ws.path().join(&rel).join("provider.tf"),
+        )
+        .expect("copy provider.tf");
+        dirs.push(rel);
+    }
+    dirs.retain(|d| has_tf_files(&ws.path().join(d)));
+    dirs
+}
+
+const ENVIRONMENTS: [&str; 5] = ["dev", "test", "staging", "prod", "local"];
+
+#[test]
+fn terraform_fmt_check() {
+    let tf = Terraform::cached("1.0.3");
+    let ws = tree_workspace(&tf);
+    for dir in ["terraform", "examples"] {
+        let out = ws.run(&["fmt", "-check", "-recursive", "-diff", dir]);
+        assert_eq!(out.code, 0, "terraform fmt -check {dir}:\n{}", out.all());
+    }
+}
+
+#[test]
+fn every_environment_and_example_validates() {
+    for tf in [Terraform::cached("1.0.3"), Terraform::cached("0.15.0-rc2")] {
+        let ws = tree_workspace(&tf);
+        let mut dirs: Vec<PathBuf> = ENVIRONMENTS
+            .iter()
+            .map(|e| PathBuf::from("terraform/environments").join(e))
+            .collect();
+        dirs.extend(example_dirs(&ws));
+        for dir in dirs {
+            let chdir = format!("-chdir={}", dir.display());
+            ws.ok(&[&chdir, "init", "-input=false", "-backend=false"]);
+            let out = ws.run(&[&chdir, "validate"]);
+            assert_eq!(
+                out.code,
+                0,
+                "terraform {} validate {}:\n{}",
+                tf.version,
+                dir.display(),
+                out.all()
+            );
+        }
+    }
+}
+
+#[test]
+fn real_environments_plan_with_no_state() {
+    let tf = Terraform::cached("1.0.3");
+    let ws = tree_workspace(&tf);
+    for env in ["dev", "test", "staging", "prod"] {
+        let chdir = format!("-chdir=terraform/environments/{env}");
+        ws.ok(&[&chdir, "init", "-input=false"]);
+        let out = ws.run(&[&chdir, "plan", "-input=false", "-lock=false", "-refresh=false"]);
+        assert_eq!(out.code, 0, "plan {env}:\n{}", out.all());
+        assert!(
+            out.stdout.contains("Plan: 3 to add, 0 to change, 0 to destroy."),
+            "plan {env} should add the cluster, Cilium and Argo CD:\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn module_rejects_an_even_number_of_control_planes() {
+    let tf = Terraform::cached("1.0.3");
+    let ws = tree_workspace(&tf);
+    let tfvars = ws.path().join("terraform/environments/test/terraform.tfvars");
+    let text = std::fs::read_to_string(&tfvars).expect("test tfvars");
+    // Demote the last of the three control planes to a worker: two remain, an even number.
+    let role = "role         = \"controlplane\"";
+    let at = text.rfind(role).expect("a control plane in the test environment");
+    let two = format!("{}role         = \"worker\"{}", &text[..at], &text[at + role.len()..]);
+    std::fs::write(&tfvars, two).expect("write tfvars");
+    let chdir = "-chdir=terraform/environments/test";
+    ws.ok(&[chdir, "init", "-input=false"]);
+    let out = ws.fails(&[chdir, "plan", "-input=false", "-lock=false"]);
+    assert!(
+        out.all().contains("odd number of control planes"),
+        "expected the module's validation message:\n{}",
+        out.all()
+    );
+}
