@@ -6,8 +6,10 @@
 //! - [`faults`] and [`control`]: fault injection, from the topology or a loopback HTTP/JSON endpoint.
 //! - [`pki`]: certificate helpers; [`testkit`]: fixtures for tests and benchmarks.
 
+pub mod control;
 pub mod faults;
 pub mod pki;
+pub mod run;
 pub mod talos;
 pub mod testkit;
 pub mod topology;

@@ -112,7 +112,7 @@ fn immediate_changes_are_told_apart() {
     let a = validate(machine_config(&s, true, "https://127.0.111.10:6443", "").as_bytes(), &node()).unwrap();
     let b = validate(machine_config(&s, true, "https://127.0.111.20:6443", "").as_bytes(), &node()).unwrap();
     assert!(can_apply_immediate(&a, &b).is_ok());
-    let c_raw = machine_config(&s, true, "https://127.0.111.10:6443", "").replacen("debug: false\n", "debug: false\n", 1)
+    let c_raw = machine_config(&s, true, "https://127.0.111.10:6443", "")
         .replacen("    wipe: false\n", "    wipe: false\n  env: {A: b}\n", 1);
     let c = validate(c_raw.as_bytes(), &node()).unwrap();
     assert!(can_apply_immediate(&a, &c).is_err());
