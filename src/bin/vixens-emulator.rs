@@ -11,7 +11,11 @@ use vixens::emulator::run::{Emulator, Options};
 use vixens::emulator::topology::Topology;
 
 #[derive(Parser, Debug)]
-#[command(name = "vixens-emulator", version, about = "Talos nodes and a Kubernetes API on loopback")]
+#[command(
+    name = "vixens-emulator",
+    version,
+    about = "Talos nodes and a Kubernetes API on loopback"
+)]
 struct Args {
     /// Topology YAML: nodes (name, address in 127.0.0.0/8, disks, links), timings, faults.
     #[arg(long)]
@@ -62,7 +66,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("vixens-emulator: tokio runtime: {e}");

@@ -62,13 +62,19 @@ async fn node_faults(
     Ok(Json(merged))
 }
 
-async fn kube_faults(State(cluster): State<Arc<Cluster>>, Json(f): Json<KubeFaults>) -> Json<KubeFaults> {
+async fn kube_faults(
+    State(cluster): State<Arc<Cluster>>,
+    Json(f): Json<KubeFaults>,
+) -> Json<KubeFaults> {
     cluster.set_kube_faults(&f);
     Json(f)
 }
 
 /// Binds the control endpoint on `addr` (loopback only) and serves it until the task is aborted.
-pub async fn serve(cluster: Arc<Cluster>, addr: SocketAddr) -> std::io::Result<tokio::task::JoinHandle<()>> {
+pub async fn serve(
+    cluster: Arc<Cluster>,
+    addr: SocketAddr,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
     if !addr.ip().is_loopback() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,

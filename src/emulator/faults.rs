@@ -17,7 +17,11 @@ pub struct NodeFaults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub down: Option<bool>,
     /// Delay added before every RPC on the node (e.g. `500ms`).
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_duration")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "opt_duration"
+    )]
     pub slow: Option<Duration>,
     /// RPC method name (e.g. `Bootstrap`, `Version`, `Disks`) -> gRPC code name (`unavailable`, `Internal`, ...) or
     /// number; the next call to that RPC fails with it, once.
@@ -90,7 +94,11 @@ pub fn parse_code(s: &str) -> Option<tonic::Code> {
     if let Ok(n) = s.parse::<i32>() {
         return (0..=16).contains(&n).then(|| tonic::Code::from_i32(n));
     }
-    let norm: String = s.chars().filter(|c| *c != '_').collect::<String>().to_ascii_lowercase();
+    let norm: String = s
+        .chars()
+        .filter(|c| *c != '_')
+        .collect::<String>()
+        .to_ascii_lowercase();
     (0..=16)
         .map(tonic::Code::from_i32)
         .find(|c| format!("{c:?}").to_ascii_lowercase() == norm)
@@ -144,7 +152,10 @@ impl FaultTable {
             None => Ok(()),
             Some(name) => {
                 let code = parse_code(&name).unwrap_or(tonic::Code::Unavailable);
-                Err(tonic::Status::new(code, format!("injected fault: {rpc} fails with {code:?}")))
+                Err(tonic::Status::new(
+                    code,
+                    format!("injected fault: {rpc} fails with {code:?}"),
+                ))
             }
         }
     }
@@ -169,8 +180,14 @@ mod tests {
     #[test]
     fn codes_parse_in_any_case() {
         assert_eq!(parse_code("unavailable"), Some(tonic::Code::Unavailable));
-        assert_eq!(parse_code("FAILED_PRECONDITION"), Some(tonic::Code::FailedPrecondition));
-        assert_eq!(parse_code("AlreadyExists"), Some(tonic::Code::AlreadyExists));
+        assert_eq!(
+            parse_code("FAILED_PRECONDITION"),
+            Some(tonic::Code::FailedPrecondition)
+        );
+        assert_eq!(
+            parse_code("AlreadyExists"),
+            Some(tonic::Code::AlreadyExists)
+        );
         assert_eq!(parse_code("14"), Some(tonic::Code::Unavailable));
         assert_eq!(parse_code("nope"), None);
     }

@@ -5,10 +5,12 @@
 use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use base64::Engine;
 use rcgen::{
-    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    SanType,
+    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
 };
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
+use rustls::pki_types::{
+    CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
+};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// A PEM block: its label (e.g. `CERTIFICATE`, `EC PRIVATE KEY`) and DER content.
@@ -30,8 +32,13 @@ pub fn pem_blocks(text: &str) -> Result<Vec<PemBlock>, String> {
         let label = after[..label_end].to_string();
         let body_start = &after[label_end + 5..];
         let end_marker = format!("-----END {label}-----");
-        let body_end = body_start.find(&end_marker).ok_or_else(|| format!("missing END {label}"))?;
-        let body: String = body_start[..body_end].chars().filter(|c| !c.is_whitespace()).collect();
+        let body_end = body_start
+            .find(&end_marker)
+            .ok_or_else(|| format!("missing END {label}"))?;
+        let body: String = body_start[..body_end]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
         let der = base64::engine::general_purpose::STANDARD
             .decode(body)
             .map_err(|_| format!("PEM block {label} is not valid base64"))?;
@@ -58,7 +65,8 @@ pub fn cert_der(pem: &str) -> Result<CertificateDer<'static>, String> {
         .into_iter()
         .find(|b| b.label == "CERTIFICATE")
         .ok_or("no CERTIFICATE block")?;
-    X509Certificate::from_der(&block.der).map_err(|e| format!("certificate does not parse: {e}"))?;
+    X509Certificate::from_der(&block.der)
+        .map_err(|e| format!("certificate does not parse: {e}"))?;
     Ok(CertificateDer::from(block.der))
 }
 
@@ -79,7 +87,8 @@ pub fn key_pair(pem: &str) -> Result<KeyPair, String> {
 
 /// The raw subject public key (the BIT STRING content of SubjectPublicKeyInfo) of a certificate.
 pub fn cert_public_key(cert: &CertificateDer<'_>) -> Result<Vec<u8>, String> {
-    let (_, c) = X509Certificate::from_der(cert).map_err(|e| format!("certificate does not parse: {e}"))?;
+    let (_, c) =
+        X509Certificate::from_der(cert).map_err(|e| format!("certificate does not parse: {e}"))?;
     Ok(c.public_key().subject_public_key.data.to_vec())
 }
 
@@ -91,7 +100,10 @@ pub fn key_matches(key: &KeyPair, cert: &CertificateDer<'_>) -> Result<bool, Str
 const OID_ED25519: &str = "1.3.101.112";
 const OID_P256: &str = "1.2.840.10045.3.1.7";
 
-fn verification_alg(sig_oid: &str, issuer_curve: Option<&str>) -> Option<&'static dyn VerificationAlgorithm> {
+fn verification_alg(
+    sig_oid: &str,
+    issuer_curve: Option<&str>,
+) -> Option<&'static dyn VerificationAlgorithm> {
     let p256 = issuer_curve == Some(OID_P256);
     Some(match sig_oid {
         OID_ED25519 => &signature::ED25519,
@@ -108,8 +120,10 @@ fn verification_alg(sig_oid: &str, issuer_curve: Option<&str>) -> Option<&'stati
 
 /// Checks that `cert` is signed by `issuer`'s key and names `issuer`'s subject as its issuer.
 pub fn signed_by(cert: &CertificateDer<'_>, issuer: &CertificateDer<'_>) -> Result<(), String> {
-    let (_, c) = X509Certificate::from_der(cert).map_err(|e| format!("certificate does not parse: {e}"))?;
-    let (_, i) = X509Certificate::from_der(issuer).map_err(|e| format!("issuer does not parse: {e}"))?;
+    let (_, c) =
+        X509Certificate::from_der(cert).map_err(|e| format!("certificate does not parse: {e}"))?;
+    let (_, i) =
+        X509Certificate::from_der(issuer).map_err(|e| format!("issuer does not parse: {e}"))?;
     if c.issuer().as_raw() != i.subject().as_raw() {
         return Err("issuer name does not match the CA subject".to_string());
     }
@@ -131,7 +145,8 @@ pub fn signed_by(cert: &CertificateDer<'_>, issuer: &CertificateDer<'_>) -> Resu
 /// Checks that a CA certificate is a CA (basicConstraints cA), is within its validity period and is self-signed
 /// (the roots Talos generates are).
 pub fn check_ca(cert: &CertificateDer<'_>) -> Result<(), String> {
-    let (_, c) = X509Certificate::from_der(cert).map_err(|e| format!("certificate does not parse: {e}"))?;
+    let (_, c) =
+        X509Certificate::from_der(cert).map_err(|e| format!("certificate does not parse: {e}"))?;
     if !c.is_ca() {
         return Err("certificate is not a CA (basicConstraints cA is not set)".to_string());
     }
@@ -189,18 +204,29 @@ fn leaf_params(leaf: &Leaf) -> Result<CertificateParams, String> {
     for san in &leaf.sans {
         let entry = match san.parse::<std::net::IpAddr>() {
             Ok(ip) => SanType::IpAddress(ip),
-            Err(_) => SanType::DnsName(san.clone().try_into().map_err(|e| format!("SAN {san:?}: {e}"))?),
+            Err(_) => SanType::DnsName(
+                san.clone()
+                    .try_into()
+                    .map_err(|e| format!("SAN {san:?}: {e}"))?,
+            ),
         };
         if !params.subject_alt_names.contains(&entry) {
             params.subject_alt_names.push(entry);
         }
     }
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     if leaf.server {
-        params.extended_key_usages.push(ExtendedKeyUsagePurpose::ServerAuth);
+        params
+            .extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ServerAuth);
     }
     if leaf.client {
-        params.extended_key_usages.push(ExtendedKeyUsagePurpose::ClientAuth);
+        params
+            .extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ClientAuth);
     }
     params.is_ca = IsCa::ExplicitNoCa;
     let now = time::OffsetDateTime::now_utc();
@@ -247,7 +273,10 @@ pub fn new_ca(organization: &str, ed25519: bool) -> Result<(String, KeyPair), St
     dn.push(DnType::OrganizationName, organization);
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::hours(1);
     params.not_after = now + time::Duration::days(3650);
@@ -275,7 +304,10 @@ mod tests {
             };
             let issued = issue(&leaf, &ca_pem, &ca_key).unwrap();
             signed_by(&issued.cert_der, &ca).unwrap();
-            assert_eq!(organizations(&issued.cert_der), vec!["os:admin".to_string()]);
+            assert_eq!(
+                organizations(&issued.cert_der),
+                vec!["os:admin".to_string()]
+            );
             let (other_pem, _) = new_ca("other", ed).unwrap();
             assert!(signed_by(&issued.cert_der, &cert_der(&other_pem).unwrap()).is_err());
             assert!(check_ca(&issued.cert_der).is_err());
@@ -285,8 +317,13 @@ mod tests {
     #[test]
     fn talos_key_labels_parse() {
         let (_, ca_key) = new_ca("talos", true).unwrap();
-        let pem = ca_key.serialize_pem().replace("PRIVATE KEY", "ED25519 PRIVATE KEY");
+        let pem = ca_key
+            .serialize_pem()
+            .replace("PRIVATE KEY", "ED25519 PRIVATE KEY");
         assert!(key_pair(&pem).is_ok());
-        assert!(key_pair("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n").is_err());
+        assert!(
+            key_pair("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n")
+                .is_err()
+        );
     }
 }

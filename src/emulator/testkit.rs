@@ -25,7 +25,11 @@ impl TestCa {
         if ed25519 {
             key_pem = key_pem.replace("PRIVATE KEY", "ED25519 PRIVATE KEY");
         }
-        TestCa { cert_pem, key, key_pem }
+        TestCa {
+            cert_pem,
+            key,
+            key_pem,
+        }
     }
 
     /// Issues a client certificate with organization `org` (e.g. `os:admin`).
@@ -75,7 +79,12 @@ fn b64(s: &str) -> String {
 
 /// Builds a valid v1alpha1 machine config for `controlplane` or `worker` with endpoint `endpoint` (e.g.
 /// `https://127.0.111.10:6443`) installing to `/dev/sda`; `extra_docs` are appended as further YAML documents.
-pub fn machine_config(s: &TestSecrets, controlplane: bool, endpoint: &str, extra_docs: &str) -> String {
+pub fn machine_config(
+    s: &TestSecrets,
+    controlplane: bool,
+    endpoint: &str,
+    extra_docs: &str,
+) -> String {
     let (ty, ca_key, k8s_key) = if controlplane {
         ("controlplane", b64(&s.os.key_pem), b64(&s.k8s.key_pem))
     } else {

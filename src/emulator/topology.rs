@@ -119,7 +119,9 @@ impl<'de> Deserialize<'de> for ByteSize {
         }
         match Raw::deserialize(d)? {
             Raw::N(n) => Ok(ByteSize(n)),
-            Raw::S(s) => parse_size(&s).map(ByteSize).map_err(serde::de::Error::custom),
+            Raw::S(s) => parse_size(&s)
+                .map(ByteSize)
+                .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -141,7 +143,8 @@ fn parse_size(s: &str) -> Result<u64, String> {
         "TB" => 1_000_000_000_000,
         other => return Err(format!("unknown size unit {other:?} in {s:?}")),
     };
-    n.checked_mul(mult).ok_or_else(|| format!("size {s:?} overflows"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} overflows"))
 }
 
 /// Lifecycle delays. YAML durations: an integer of milliseconds or a string like `250ms`, `1s`, `1.5s`.
@@ -201,7 +204,10 @@ pub mod duration {
         } else {
             (s, 0.001)
         };
-        let v: f64 = num.trim().parse().map_err(|_| format!("bad duration {s:?}"))?;
+        let v: f64 = num
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad duration {s:?}"))?;
         if !(0.0..=86_400.0).contains(&(v * mult)) {
             return Err(format!("duration {s:?} out of range"));
         }
@@ -268,7 +274,9 @@ impl Topology {
         for (i, n) in self.nodes.iter().enumerate() {
             let valid_name = !n.name.is_empty()
                 && n.name.len() <= 63
-                && n.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                && n.name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
             if !valid_name {
                 return bad(format!("nodes[{i}].name {:?} must be a DNS label", n.name));
             }
@@ -286,7 +294,9 @@ impl Topology {
             }
             for (j, d) in n.disks.iter().enumerate() {
                 if !d.path.starts_with("/dev/") || d.size.0 == 0 {
-                    return bad(format!("nodes[{i}].disks[{j}]: path must be under /dev/ and size positive"));
+                    return bad(format!(
+                        "nodes[{i}].disks[{j}]: path must be under /dev/ and size positive"
+                    ));
                 }
             }
         }
@@ -320,11 +330,15 @@ mod tests {
     fn rejects_non_loopback_and_duplicates() {
         let e = Topology::parse("nodes:\n- {name: a, address: 192.168.1.10}\n").unwrap_err();
         assert!(e.to_string().contains("127.0.0.0/8"), "{e}");
-        let e = Topology::parse("nodes:\n- {name: a, address: 127.0.0.2}\n- {name: a, address: 127.0.0.3}\n")
-            .unwrap_err();
+        let e = Topology::parse(
+            "nodes:\n- {name: a, address: 127.0.0.2}\n- {name: a, address: 127.0.0.3}\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("duplicated"), "{e}");
-        let e = Topology::parse("nodes:\n- {name: a, address: 127.0.0.2}\nfaults: {nodes: {b: {down: true}}}\n")
-            .unwrap_err();
+        let e = Topology::parse(
+            "nodes:\n- {name: a, address: 127.0.0.2}\nfaults: {nodes: {b: {down: true}}}\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("no such node"), "{e}");
     }
 }

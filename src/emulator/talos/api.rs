@@ -17,8 +17,12 @@ use super::ops;
 use super::tls::{ConnInfo, Mode};
 use crate::emulator::pki;
 use crate::proto::common;
-use crate::proto::machine::{self, machine_service_server::MachineService, machine_service_server::MachineServiceServer};
-use crate::proto::storage::{self, storage_service_server::StorageService, storage_service_server::StorageServiceServer};
+use crate::proto::machine::{
+    self, machine_service_server::MachineService, machine_service_server::MachineServiceServer,
+};
+use crate::proto::storage::{
+    self, storage_service_server::StorageService, storage_service_server::StorageServiceServer,
+};
 
 /// Role an RPC needs (Talos `internal/app/apid` authz rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -134,7 +138,8 @@ impl NodeApi {
 
     /// MachineService and StorageService routes.
     pub fn routes(self) -> tonic::service::Routes {
-        tonic::service::Routes::new(MachineServiceServer::new(self.clone())).add_service(StorageServiceServer::new(self))
+        tonic::service::Routes::new(MachineServiceServer::new(self.clone()))
+            .add_service(StorageServiceServer::new(self))
     }
 
     /// apid resolving a proxy target: a known node, up, in secure mode, trusting the same OS CA.
@@ -155,9 +160,17 @@ impl NodeApi {
         }
         let (stage, ca) = {
             let st = node.state();
-            (st.stage, st.active.as_ref().map(|c| c.os_ca.cert_der.clone()))
+            (
+                st.stage,
+                st.active.as_ref().map(|c| c.os_ca.cert_der.clone()),
+            )
         };
-        let own_ca = self.node.state().active.as_ref().map(|c| c.os_ca.cert_der.clone());
+        let own_ca = self
+            .node
+            .state()
+            .active
+            .as_ref()
+            .map(|c| c.os_ca.cert_der.clone());
         match stage {
             Stage::Running if ca == own_ca => Ok(node),
             Stage::Running | Stage::Maintenance => Err(Status::unavailable(
@@ -167,7 +180,13 @@ impl NodeApi {
         }
     }
 
-    async fn on_node<T, F>(&self, node: Arc<Node>, secure: bool, rpc: &str, f: &F) -> Result<T, Status>
+    async fn on_node<T, F>(
+        &self,
+        node: Arc<Node>,
+        secure: bool,
+        rpc: &str,
+        f: &F,
+    ) -> Result<T, Status>
     where
         F: Fn(&Ctx) -> Result<T, Status>,
     {
@@ -180,15 +199,28 @@ impl NodeApi {
     }
 
     /// Runs `f` where the request says, after the mode, role and fault checks; returns the reply messages.
-    async fn route<Q, T, F>(&self, req: &Request<Q>, rpc: &str, access: Access, maintenance: bool, f: F) -> Result<Vec<T>, Status>
+    async fn route<Q, T, F>(
+        &self,
+        req: &Request<Q>,
+        rpc: &str,
+        access: Access,
+        maintenance: bool,
+        f: F,
+    ) -> Result<Vec<T>, Status>
     where
         T: Reply,
         F: Fn(&Ctx) -> Result<T, Status>,
     {
-        let info = req.extensions().get::<ConnInfo>().cloned().ok_or_else(|| Status::internal("no connection info"))?;
+        let info = req
+            .extensions()
+            .get::<ConnInfo>()
+            .cloned()
+            .ok_or_else(|| Status::internal("no connection info"))?;
         if info.mode == Mode::Maintenance {
             if !maintenance {
-                return Err(Status::unimplemented(format!("method {rpc} not implemented")));
+                return Err(Status::unimplemented(format!(
+                    "method {rpc} not implemented"
+                )));
             }
             return Ok(vec![self.on_node(self.node.clone(), false, rpc, &f).await?]);
         }
@@ -214,7 +246,10 @@ impl NodeApi {
                     };
                     *msg.metadata_mut() = Some(common::Metadata {
                         hostname: t,
-                        error: error.as_ref().map(|e| e.message().to_string()).unwrap_or_default(),
+                        error: error
+                            .as_ref()
+                            .map(|e| e.message().to_string())
+                            .unwrap_or_default(),
                         status: error.map(|e| crate::proto::google::rpc::Status {
                             code: e.code() as i32,
                             message: e.message().to_string(),
@@ -229,7 +264,8 @@ impl NodeApi {
     }
 }
 
-type DataStream = Pin<Box<dyn futures::Stream<Item = Result<common::Data, Status>> + Send + 'static>>;
+type DataStream =
+    Pin<Box<dyn futures::Stream<Item = Result<common::Data, Status>> + Send + 'static>>;
 
 #[tonic::async_trait]
 impl MachineService for NodeApi {
@@ -238,13 +274,26 @@ impl MachineService for NodeApi {
         req: Request<machine::ApplyConfigurationRequest>,
     ) -> Result<Response<machine::ApplyConfigurationResponse>, Status> {
         let body = req.get_ref().clone();
-        let messages = self.route(&req, "ApplyConfiguration", Access::Admin, true, |c| ops::apply(c, &body)).await?;
-        Ok(Response::new(machine::ApplyConfigurationResponse { messages }))
+        let messages = self
+            .route(&req, "ApplyConfiguration", Access::Admin, true, |c| {
+                ops::apply(c, &body)
+            })
+            .await?;
+        Ok(Response::new(machine::ApplyConfigurationResponse {
+            messages,
+        }))
     }
 
-    async fn bootstrap(&self, req: Request<machine::BootstrapRequest>) -> Result<Response<machine::BootstrapResponse>, Status> {
+    async fn bootstrap(
+        &self,
+        req: Request<machine::BootstrapRequest>,
+    ) -> Result<Response<machine::BootstrapResponse>, Status> {
         let body = *req.get_ref();
-        let messages = self.route(&req, "Bootstrap", Access::Admin, false, |c| ops::bootstrap(c, &body)).await?;
+        let messages = self
+            .route(&req, "Bootstrap", Access::Admin, false, |c| {
+                ops::bootstrap(c, &body)
+            })
+            .await?;
         Ok(Response::new(machine::BootstrapResponse { messages }))
     }
 
@@ -252,7 +301,15 @@ impl MachineService for NodeApi {
         &self,
         req: Request<machine::EtcdMemberListRequest>,
     ) -> Result<Response<machine::EtcdMemberListResponse>, Status> {
-        let messages = self.route(&req, "EtcdMemberList", Access::Read, false, ops::etcd_member_list).await?;
+        let messages = self
+            .route(
+                &req,
+                "EtcdMemberList",
+                Access::Read,
+                false,
+                ops::etcd_member_list,
+            )
+            .await?;
         Ok(Response::new(machine::EtcdMemberListResponse { messages }))
     }
 
@@ -261,72 +318,144 @@ impl MachineService for NodeApi {
         req: Request<machine::EtcdRemoveMemberByIdRequest>,
     ) -> Result<Response<machine::EtcdRemoveMemberByIdResponse>, Status> {
         let id = req.get_ref().member_id;
-        let messages = self.route(&req, "EtcdRemoveMemberByID", Access::Admin, false, |c| ops::etcd_remove(c, id)).await?;
-        Ok(Response::new(machine::EtcdRemoveMemberByIdResponse { messages }))
+        let messages = self
+            .route(&req, "EtcdRemoveMemberByID", Access::Admin, false, |c| {
+                ops::etcd_remove(c, id)
+            })
+            .await?;
+        Ok(Response::new(machine::EtcdRemoveMemberByIdResponse {
+            messages,
+        }))
     }
 
     async fn etcd_leave_cluster(
         &self,
         req: Request<machine::EtcdLeaveClusterRequest>,
     ) -> Result<Response<machine::EtcdLeaveClusterResponse>, Status> {
-        let messages = self.route(&req, "EtcdLeaveCluster", Access::Admin, false, ops::etcd_leave).await?;
-        Ok(Response::new(machine::EtcdLeaveClusterResponse { messages }))
+        let messages = self
+            .route(
+                &req,
+                "EtcdLeaveCluster",
+                Access::Admin,
+                false,
+                ops::etcd_leave,
+            )
+            .await?;
+        Ok(Response::new(machine::EtcdLeaveClusterResponse {
+            messages,
+        }))
     }
 
     async fn etcd_forfeit_leadership(
         &self,
         req: Request<machine::EtcdForfeitLeadershipRequest>,
     ) -> Result<Response<machine::EtcdForfeitLeadershipResponse>, Status> {
-        let messages = self.route(&req, "EtcdForfeitLeadership", Access::Operate, false, ops::etcd_forfeit).await?;
-        Ok(Response::new(machine::EtcdForfeitLeadershipResponse { messages }))
+        let messages = self
+            .route(
+                &req,
+                "EtcdForfeitLeadership",
+                Access::Operate,
+                false,
+                ops::etcd_forfeit,
+            )
+            .await?;
+        Ok(Response::new(machine::EtcdForfeitLeadershipResponse {
+            messages,
+        }))
     }
 
-    async fn etcd_status(&self, req: Request<()>) -> Result<Response<machine::EtcdStatusResponse>, Status> {
-        let messages = self.route(&req, "EtcdStatus", Access::Read, false, ops::etcd_status).await?;
+    async fn etcd_status(
+        &self,
+        req: Request<()>,
+    ) -> Result<Response<machine::EtcdStatusResponse>, Status> {
+        let messages = self
+            .route(&req, "EtcdStatus", Access::Read, false, ops::etcd_status)
+            .await?;
         Ok(Response::new(machine::EtcdStatusResponse { messages }))
     }
 
-    async fn hostname(&self, req: Request<()>) -> Result<Response<machine::HostnameResponse>, Status> {
-        let messages = self.route(&req, "Hostname", Access::Read, false, ops::hostname).await?;
+    async fn hostname(
+        &self,
+        req: Request<()>,
+    ) -> Result<Response<machine::HostnameResponse>, Status> {
+        let messages = self
+            .route(&req, "Hostname", Access::Read, false, ops::hostname)
+            .await?;
         Ok(Response::new(machine::HostnameResponse { messages }))
     }
 
     type KubeconfigStream = DataStream;
 
     async fn kubeconfig(&self, req: Request<()>) -> Result<Response<DataStream>, Status> {
-        let messages = self.route(&req, "Kubeconfig", Access::Admin, false, ops::kubeconfig).await?;
-        Ok(Response::new(Box::pin(futures::stream::iter(messages.into_iter().map(Ok)))))
+        let messages = self
+            .route(&req, "Kubeconfig", Access::Admin, false, ops::kubeconfig)
+            .await?;
+        Ok(Response::new(Box::pin(futures::stream::iter(
+            messages.into_iter().map(Ok),
+        ))))
     }
 
-    async fn reboot(&self, req: Request<machine::RebootRequest>) -> Result<Response<machine::RebootResponse>, Status> {
-        let messages = self.route(&req, "Reboot", Access::Operate, false, ops::reboot).await?;
+    async fn reboot(
+        &self,
+        req: Request<machine::RebootRequest>,
+    ) -> Result<Response<machine::RebootResponse>, Status> {
+        let messages = self
+            .route(&req, "Reboot", Access::Operate, false, ops::reboot)
+            .await?;
         Ok(Response::new(machine::RebootResponse { messages }))
     }
 
-    async fn reset(&self, req: Request<machine::ResetRequest>) -> Result<Response<machine::ResetResponse>, Status> {
+    async fn reset(
+        &self,
+        req: Request<machine::ResetRequest>,
+    ) -> Result<Response<machine::ResetResponse>, Status> {
         let body = req.get_ref().clone();
-        let messages = self.route(&req, "Reset", Access::Admin, true, |c| ops::reset(c, &body)).await?;
+        let messages = self
+            .route(&req, "Reset", Access::Admin, true, |c| ops::reset(c, &body))
+            .await?;
         Ok(Response::new(machine::ResetResponse { messages }))
     }
 
-    async fn service_list(&self, req: Request<()>) -> Result<Response<machine::ServiceListResponse>, Status> {
-        let messages = self.route(&req, "ServiceList", Access::Read, false, ops::service_list).await?;
+    async fn service_list(
+        &self,
+        req: Request<()>,
+    ) -> Result<Response<machine::ServiceListResponse>, Status> {
+        let messages = self
+            .route(&req, "ServiceList", Access::Read, false, ops::service_list)
+            .await?;
         Ok(Response::new(machine::ServiceListResponse { messages }))
     }
 
-    async fn shutdown(&self, req: Request<machine::ShutdownRequest>) -> Result<Response<machine::ShutdownResponse>, Status> {
-        let messages = self.route(&req, "Shutdown", Access::Operate, false, ops::shutdown).await?;
+    async fn shutdown(
+        &self,
+        req: Request<machine::ShutdownRequest>,
+    ) -> Result<Response<machine::ShutdownResponse>, Status> {
+        let messages = self
+            .route(&req, "Shutdown", Access::Operate, false, ops::shutdown)
+            .await?;
         Ok(Response::new(machine::ShutdownResponse { messages }))
     }
 
-    async fn upgrade(&self, req: Request<machine::UpgradeRequest>) -> Result<Response<machine::UpgradeResponse>, Status> {
+    async fn upgrade(
+        &self,
+        req: Request<machine::UpgradeRequest>,
+    ) -> Result<Response<machine::UpgradeResponse>, Status> {
         let body = req.get_ref().clone();
-        let messages = self.route(&req, "Upgrade", Access::Admin, true, |c| ops::upgrade(c, &body)).await?;
+        let messages = self
+            .route(&req, "Upgrade", Access::Admin, true, |c| {
+                ops::upgrade(c, &body)
+            })
+            .await?;
         Ok(Response::new(machine::UpgradeResponse { messages }))
     }
 
-    async fn version(&self, req: Request<()>) -> Result<Response<machine::VersionResponse>, Status> {
-        let messages = self.route(&req, "Version", Access::Read, true, ops::version).await?;
+    async fn version(
+        &self,
+        req: Request<()>,
+    ) -> Result<Response<machine::VersionResponse>, Status> {
+        let messages = self
+            .route(&req, "Version", Access::Read, true, ops::version)
+            .await?;
         Ok(Response::new(machine::VersionResponse { messages }))
     }
 }
@@ -334,7 +463,9 @@ impl MachineService for NodeApi {
 #[tonic::async_trait]
 impl StorageService for NodeApi {
     async fn disks(&self, req: Request<()>) -> Result<Response<storage::DisksResponse>, Status> {
-        let messages = self.route(&req, "Disks", Access::Read, true, ops::disks).await?;
+        let messages = self
+            .route(&req, "Disks", Access::Read, true, ops::disks)
+            .await?;
         Ok(Response::new(storage::DisksResponse { messages }))
     }
 }

@@ -48,7 +48,9 @@ pub struct Cluster {
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster").field("nodes", &self.nodes.len()).finish()
+        f.debug_struct("Cluster")
+            .field("nodes", &self.nodes.len())
+            .finish()
     }
 }
 
@@ -61,11 +63,17 @@ impl Cluster {
     /// Builds the cluster from `topology`, restoring node state from `state_dir` when it holds a saved state.
     pub fn new(topology: Topology, state_dir: Option<PathBuf>) -> Arc<Cluster> {
         let faults = Arc::new(FaultTable::new(topology.faults.nodes.clone()));
-        let saved = state_dir.as_ref().and_then(|d| super::persist::load(d, &topology));
+        let saved = state_dir
+            .as_ref()
+            .and_then(|d| super::persist::load(d, &topology));
         let (states, etcd) = match saved {
             Some((states, etcd)) => (states, etcd),
             None => (
-                topology.nodes.iter().map(|_| NodeState::new(&topology.talos_version)).collect(),
+                topology
+                    .nodes
+                    .iter()
+                    .map(|_| NodeState::new(&topology.talos_version))
+                    .collect(),
                 None,
             ),
         };
@@ -92,7 +100,13 @@ impl Cluster {
     /// Connects the Kubernetes API emulation and replays the current cluster to it.
     pub fn set_kube(self: &Arc<Self>, hooks: Arc<dyn KubeHooks>) {
         *self.kube.lock().unwrap_or_else(|p| p.into_inner()) = Some(hooks.clone());
-        hooks.faults(&self.kube_faults.lock().unwrap_or_else(|p| p.into_inner()).clone());
+        hooks.faults(
+            &self
+                .kube_faults
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        );
         self.announce_cluster();
         for node in &self.nodes {
             self.kube_join(node);
@@ -119,7 +133,13 @@ impl Cluster {
     /// Finds a node by name, address or hostname (as apid resolves the `node`/`nodes` metadata).
     pub fn find(&self, target: &str) -> Option<Arc<Node>> {
         let target = target.trim_start_matches('[').trim_end_matches(']');
-        let target = target.rsplit_once(':').map_or(target, |(h, p)| if p.parse::<u16>().is_ok() { h } else { target });
+        let target = target.rsplit_once(':').map_or(target, |(h, p)| {
+            if p.parse::<u16>().is_ok() {
+                h
+            } else {
+                target
+            }
+        });
         self.nodes
             .iter()
             .find(|n| n.spec.name == target || n.address() == target || n.hostname() == target)
@@ -137,7 +157,10 @@ impl Cluster {
     /// Closes every listener.
     pub fn stop(&self) {
         for node in &self.nodes {
-            node.listener.lock().unwrap_or_else(|p| p.into_inner()).take();
+            node.listener
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
         }
     }
 
@@ -172,7 +195,14 @@ impl Cluster {
                 drop(st);
                 self.os_ca_key(&cfg)?;
                 let sans = self.secure_sans(node, &cfg);
-                Some((Mode::Secure, format!("secure:{}:{}", fingerprint(&cfg.os_ca.cert_der), sans.join(","))))
+                Some((
+                    Mode::Secure,
+                    format!(
+                        "secure:{}:{}",
+                        fingerprint(&cfg.os_ca.cert_der),
+                        sans.join(",")
+                    ),
+                ))
             }
             _ => None,
         }
@@ -222,7 +252,10 @@ impl Cluster {
             slot.take();
             return Ok(());
         };
-        if slot.as_ref().is_some_and(|l| l.mode == mode && l.tls_id == id) {
+        if slot
+            .as_ref()
+            .is_some_and(|l| l.mode == mode && l.tls_id == id)
+        {
             return Ok(());
         }
         let cfg = self.build_tls(node, mode).map_err(std::io::Error::other)?;
@@ -388,7 +421,11 @@ impl Cluster {
         let (ca, hostname) = {
             let mut st = node.state();
             st.etcd_data = true;
-            let ca = st.active.as_ref().map(|c| fingerprint(&c.k8s_ca.cert_der)).unwrap_or_default();
+            let ca = st
+                .active
+                .as_ref()
+                .map(|c| fingerprint(&c.k8s_ca.cert_der))
+                .unwrap_or_default();
             drop(st);
             (ca, node.hostname())
         };
@@ -485,4 +522,3 @@ impl Cluster {
         }
     }
 }
-

@@ -86,40 +86,123 @@ impl std::fmt::Display for ConfigErrors {
 
 const TOP_KEYS: &[&str] = &["version", "debug", "persist", "machine", "cluster"];
 const MACHINE_KEYS: &[&str] = &[
-    "type", "token", "ca", "acceptedCAs", "certSANs", "controlPlane", "kubelet", "pods", "network", "disks",
-    "install", "files", "env", "time", "sysctls", "sysfs", "registries", "systemDiskEncryption", "features", "udev",
-    "logging", "kernel", "seccompProfiles", "baseRuntimeSpecOverrides", "nodeLabels", "nodeAnnotations",
+    "type",
+    "token",
+    "ca",
+    "acceptedCAs",
+    "certSANs",
+    "controlPlane",
+    "kubelet",
+    "pods",
+    "network",
+    "disks",
+    "install",
+    "files",
+    "env",
+    "time",
+    "sysctls",
+    "sysfs",
+    "registries",
+    "systemDiskEncryption",
+    "features",
+    "udev",
+    "logging",
+    "kernel",
+    "seccompProfiles",
+    "baseRuntimeSpecOverrides",
+    "nodeLabels",
+    "nodeAnnotations",
     "nodeTaints",
 ];
 const CLUSTER_KEYS: &[&str] = &[
-    "id", "secret", "controlPlane", "clusterName", "network", "token", "aescbcEncryptionSecret",
-    "secretboxEncryptionSecret", "ca", "acceptedCAs", "aggregatorCA", "serviceAccount", "apiServer",
-    "controllerManager", "proxy", "scheduler", "discovery", "etcd", "coreDNS", "externalCloudProvider",
-    "extraManifests", "extraManifestHeaders", "inlineManifests", "adminKubeconfig",
-    "allowSchedulingOnControlPlanes", "allowSchedulingOnMasters",
+    "id",
+    "secret",
+    "controlPlane",
+    "clusterName",
+    "network",
+    "token",
+    "aescbcEncryptionSecret",
+    "secretboxEncryptionSecret",
+    "ca",
+    "acceptedCAs",
+    "aggregatorCA",
+    "serviceAccount",
+    "apiServer",
+    "controllerManager",
+    "proxy",
+    "scheduler",
+    "discovery",
+    "etcd",
+    "coreDNS",
+    "externalCloudProvider",
+    "extraManifests",
+    "extraManifestHeaders",
+    "inlineManifests",
+    "adminKubeconfig",
+    "allowSchedulingOnControlPlanes",
+    "allowSchedulingOnMasters",
 ];
 const NETWORK_KEYS: &[&str] = &[
-    "hostname", "interfaces", "nameservers", "searchDomains", "extraHostEntries", "kubespan", "disableSearchDomain",
+    "hostname",
+    "interfaces",
+    "nameservers",
+    "searchDomains",
+    "extraHostEntries",
+    "kubespan",
+    "disableSearchDomain",
 ];
 /// Document kinds Talos 1.12 registers (pkg/machinery/config/types).
 const KNOWN_KINDS: &[&str] = &[
-    "ExistingVolumeConfig", "RawVolumeConfig", "SwapVolumeConfig", "UserVolumeConfig", "VolumeConfig",
-    "ZswapConfig", "BondConfig", "BridgeConfig", "DHCPv4Config", "DHCPv6Config", "DummyLinkConfig",
-    "EthernetConfig", "HCloudVIPConfig", "HostnameConfig", "KubeSpanEndpointsConfig", "Layer2VIPConfig",
-    "LinkConfig", "LinkAliasConfig", "ResolverConfig", "NetworkRuleConfig", "StaticHostConfig", "TimeSyncConfig",
-    "VLANConfig", "WireguardConfig", "EventSinkConfig", "ExtensionServiceConfig", "KmsgLogConfig", "OOMConfig",
-    "WatchdogTimerConfig", "SideroLinkConfig", "TrustedRootsConfig", "ImageVerificationConfig",
-    "RegistryMirrorConfig", "RegistryAuthConfig", "RegistryTLSConfig", "EnvironmentConfig",
+    "ExistingVolumeConfig",
+    "RawVolumeConfig",
+    "SwapVolumeConfig",
+    "UserVolumeConfig",
+    "VolumeConfig",
+    "ZswapConfig",
+    "BondConfig",
+    "BridgeConfig",
+    "DHCPv4Config",
+    "DHCPv6Config",
+    "DummyLinkConfig",
+    "EthernetConfig",
+    "HCloudVIPConfig",
+    "HostnameConfig",
+    "KubeSpanEndpointsConfig",
+    "Layer2VIPConfig",
+    "LinkConfig",
+    "LinkAliasConfig",
+    "ResolverConfig",
+    "NetworkRuleConfig",
+    "StaticHostConfig",
+    "TimeSyncConfig",
+    "VLANConfig",
+    "WireguardConfig",
+    "EventSinkConfig",
+    "ExtensionServiceConfig",
+    "KmsgLogConfig",
+    "OOMConfig",
+    "WatchdogTimerConfig",
+    "SideroLinkConfig",
+    "TrustedRootsConfig",
+    "ImageVerificationConfig",
+    "RegistryMirrorConfig",
+    "RegistryAuthConfig",
+    "RegistryTLSConfig",
+    "EnvironmentConfig",
     "NetworkDefaultActionConfig",
 ];
 
 /// Walks a YAML mapping by keys.
 fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |cur, k| cur.get(*k)).filter(|v| !v.is_null())
+    path.iter()
+        .try_fold(v, |cur, k| cur.get(*k))
+        .filter(|v| !v.is_null())
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    at(v, path).and_then(Value::as_str).filter(|s| !s.is_empty())
+    at(v, path)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 fn strings_at(v: &Value, path: &[&str], field: &str, errs: &mut Vec<String>) -> Vec<String> {
@@ -145,7 +228,11 @@ fn strings_at(v: &Value, path: &[&str], field: &str, errs: &mut Vec<String>) -> 
 
 /// Checks the Talos token format `[0-9a-z]{6}.[0-9a-z]{16}` (bootstrap and trustd tokens).
 pub fn is_talos_token(s: &str) -> bool {
-    let ok = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase());
+    let ok = |p: &str, n: usize| {
+        p.len() == n
+            && p.bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+    };
     matches!(s.split_once('.'), Some((a, b)) if ok(a, 6) && ok(b, 16))
 }
 
@@ -154,14 +241,21 @@ fn check_unknown_keys(v: &Value, allowed: &[&str], prefix: &str, errs: &mut Vec<
         for k in map.keys() {
             let name = k.as_str().unwrap_or("?");
             if !allowed.contains(&name) {
-                errs.push(format!("unknown keys found during decoding: {prefix}.{name}"));
+                errs.push(format!(
+                    "unknown keys found during decoding: {prefix}.{name}"
+                ));
             }
         }
     }
 }
 
 /// Reads a CA (`{crt, key}`, base64 PEM) at `path`; `key_rule`: Some(true) required, Some(false) forbidden.
-fn read_ca(doc: &Value, path: &[&str], key_rule: Option<bool>, errs: &mut Vec<String>) -> Option<CaPair> {
+fn read_ca(
+    doc: &Value,
+    path: &[&str],
+    key_rule: Option<bool>,
+    errs: &mut Vec<String>,
+) -> Option<CaPair> {
     let field = format!(".{}", path.join("."));
     let Some(crt_b64) = str_at(doc, &[path, &["crt"]].concat()) else {
         errs.push(format!("{field}.crt: certificate is required"));
@@ -181,26 +275,34 @@ fn read_ca(doc: &Value, path: &[&str], key_rule: Option<bool>, errs: &mut Vec<St
     let key_b64 = str_at(doc, &[path, &["key"]].concat());
     let key_pem = match (key_b64, key_rule) {
         (None, Some(true)) => {
-            errs.push(format!("{field}.key: key is required on controlplane nodes"));
+            errs.push(format!(
+                "{field}.key: key is required on controlplane nodes"
+            ));
             None
         }
         (Some(_), Some(false)) => {
-            errs.push(format!("{field}.key: key is not allowed on non-controlplane nodes"));
+            errs.push(format!(
+                "{field}.key: key is not allowed on non-controlplane nodes"
+            ));
             None
         }
         (None, _) => None,
-        (Some(b64), _) => match pki::b64_pem(b64).and_then(|pem| pki::key_pair(&pem).map(|k| (pem, k))) {
-            Err(e) => {
-                errs.push(format!("{field}.key: {e}"));
-                None
-            }
-            Ok((pem, key)) => {
-                if !pki::key_matches(&key, &cert_der).unwrap_or(false) {
-                    errs.push(format!("{field}.key: key does not match the certificate {field}.crt"));
+        (Some(b64), _) => {
+            match pki::b64_pem(b64).and_then(|pem| pki::key_pair(&pem).map(|k| (pem, k))) {
+                Err(e) => {
+                    errs.push(format!("{field}.key: {e}"));
+                    None
                 }
-                Some(pem)
+                Ok((pem, key)) => {
+                    if !pki::key_matches(&key, &cert_der).unwrap_or(false) {
+                        errs.push(format!(
+                            "{field}.key: key does not match the certificate {field}.crt"
+                        ));
+                    }
+                    Some(pem)
+                }
             }
-        },
+        }
     };
     Some(CaPair {
         cert_pem,
@@ -216,7 +318,11 @@ fn check_b64_secret(doc: &Value, path: &[&str], errs: &mut Vec<String>) {
         let url = base64::engine::general_purpose::URL_SAFE.decode(s);
         match std.or(url) {
             Ok(b) if b.len() == 32 => {}
-            Ok(b) => errs.push(format!(".{}: must decode to 32 bytes, got {}", path.join("."), b.len())),
+            Ok(b) => errs.push(format!(
+                ".{}: must decode to 32 bytes, got {}",
+                path.join("."),
+                b.len()
+            )),
             Err(_) => errs.push(format!(".{}: is not valid base64", path.join("."))),
         }
     }
@@ -232,8 +338,14 @@ fn parse_endpoint(s: &str) -> Result<(String, u16), String> {
     if uri.scheme_str() != Some("https") {
         return Err(format!("{s:?} must be an https URL"));
     }
-    let host = uri.host().filter(|h| !h.is_empty()).ok_or_else(|| format!("{s:?} has no host"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("{s:?} has no host"))?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     Ok((host, uri.port_u16().unwrap_or(443)))
 }
 
@@ -244,7 +356,8 @@ pub fn validate(raw: &[u8], node: &NodeSpec) -> Result<MachineConfig, ConfigErro
     let text = std::str::from_utf8(raw).map_err(|_| fail("config is not UTF-8".into()))?;
     let mut docs = Vec::new();
     for de in serde_yaml::Deserializer::from_str(text) {
-        let v = <Value as serde::Deserialize>::deserialize(de).map_err(|e| fail(format!("decode error: {e}")))?;
+        let v = <Value as serde::Deserialize>::deserialize(de)
+            .map_err(|e| fail(format!("decode error: {e}")))?;
         if !v.is_null() {
             docs.push(v);
         }
@@ -266,14 +379,18 @@ pub fn validate(raw: &[u8], node: &NodeSpec) -> Result<MachineConfig, ConfigErro
             (Some(kind), _) => {
                 let kind = kind.as_str().unwrap_or("").to_string();
                 if str_at(&doc, &["apiVersion"]) != Some("v1alpha1") {
-                    errs.push(format!("{kind}: apiVersion must be v1alpha1 (missing apiVersion)"));
+                    errs.push(format!(
+                        "{kind}: apiVersion must be v1alpha1 (missing apiVersion)"
+                    ));
                 }
                 if !KNOWN_KINDS.contains(&kind.as_str()) {
                     errs.push(format!("unknown document kind {kind:?}"));
                 }
                 let name = str_at(&doc, &["name"]).unwrap_or("").to_string();
                 if !ids.insert((kind.clone(), name.clone())) {
-                    errs.push(format!("duplicate document v1alpha1/{kind}/{name} is not allowed"));
+                    errs.push(format!(
+                        "duplicate document v1alpha1/{kind}/{name} is not allowed"
+                    ));
                 }
                 others.push((kind, doc));
             }
@@ -299,7 +416,10 @@ fn validate_v1alpha1(
     errs: &mut Vec<String>,
 ) -> Option<MachineConfig> {
     if str_at(v1, &["version"]) != Some("v1alpha1") {
-        errs.push(format!(".version: invalid config version {:?}, expected v1alpha1", v1.get("version")));
+        errs.push(format!(
+            ".version: invalid config version {:?}, expected v1alpha1",
+            v1.get("version")
+        ));
     }
     check_unknown_keys(v1, TOP_KEYS, "", errs);
     let Some(machine) = at(v1, &["machine"]) else {
@@ -311,26 +431,35 @@ fn validate_v1alpha1(
         Some("controlplane") | Some("init") => MachineType::ControlPlane,
         Some("worker") => MachineType::Worker,
         other => {
-            errs.push(format!(".machine.type: unknown machine type {:?} (controlplane or worker)", other.unwrap_or("")));
+            errs.push(format!(
+                ".machine.type: unknown machine type {:?} (controlplane or worker)",
+                other.unwrap_or("")
+            ));
             return None;
         }
     };
     let cp = machine_type == MachineType::ControlPlane;
     match str_at(v1, &["machine", "token"]) {
         None => errs.push(".machine.token: trustd token is required".into()),
-        Some(t) if !is_talos_token(t) => {
-            errs.push(".machine.token: trustd token is invalid (expected [0-9a-z]{6}.[0-9a-z]{16})".into())
-        }
+        Some(t) if !is_talos_token(t) => errs.push(
+            ".machine.token: trustd token is invalid (expected [0-9a-z]{6}.[0-9a-z]{16})".into(),
+        ),
         _ => {}
     }
     let os_ca = read_ca(v1, &["machine", "ca"], Some(cp), errs);
     let mut accepted_cas = Vec::new();
     if let Some(Value::Sequence(items)) = at(v1, &["machine", "acceptedCAs"]) {
         for (i, it) in items.iter().enumerate() {
-            match it.get("crt").and_then(Value::as_str).map(|b| pki::b64_pem(b).and_then(|p| pki::cert_der(&p))) {
+            match it
+                .get("crt")
+                .and_then(Value::as_str)
+                .map(|b| pki::b64_pem(b).and_then(|p| pki::cert_der(&p)))
+            {
                 Some(Ok(der)) => accepted_cas.push(der),
                 Some(Err(e)) => errs.push(format!(".machine.acceptedCAs[{i}].crt: {e}")),
-                None => errs.push(format!(".machine.acceptedCAs[{i}].crt: certificate is required")),
+                None => errs.push(format!(
+                    ".machine.acceptedCAs[{i}].crt: certificate is required"
+                )),
             }
         }
     }
@@ -344,25 +473,33 @@ fn validate_v1alpha1(
         return None;
     };
     check_unknown_keys(cluster, CLUSTER_KEYS, ".cluster", errs);
-    let endpoint = str_at(v1, &["cluster", "controlPlane", "endpoint"]).unwrap_or("").to_string();
+    let endpoint = str_at(v1, &["cluster", "controlPlane", "endpoint"])
+        .unwrap_or("")
+        .to_string();
     let (endpoint_host, endpoint_port) = if endpoint.is_empty() {
-        errs.push(".cluster.controlPlane.endpoint: cluster controlplane endpoint is required".into());
+        errs.push(
+            ".cluster.controlPlane.endpoint: cluster controlplane endpoint is required".into(),
+        );
         (String::new(), 0)
     } else {
         parse_endpoint(&endpoint).unwrap_or_else(|e| {
-            errs.push(format!(".cluster.controlPlane.endpoint: invalid controlplane endpoint: {e}"));
+            errs.push(format!(
+                ".cluster.controlPlane.endpoint: invalid controlplane endpoint: {e}"
+            ));
             (String::new(), 0)
         })
     };
-    let cluster_name = str_at(v1, &["cluster", "clusterName"]).unwrap_or("").to_string();
+    let cluster_name = str_at(v1, &["cluster", "clusterName"])
+        .unwrap_or("")
+        .to_string();
     if cluster_name.is_empty() {
         errs.push(".cluster.clusterName: cluster name is required".into());
     }
     match str_at(v1, &["cluster", "token"]) {
         None => errs.push(".cluster.token: bootstrap token is required".into()),
-        Some(t) if !is_talos_token(t) => {
-            errs.push(".cluster.token: bootstrap token is invalid (expected [0-9a-z]{6}.[0-9a-z]{16})".into())
-        }
+        Some(t) if !is_talos_token(t) => errs.push(
+            ".cluster.token: bootstrap token is invalid (expected [0-9a-z]{6}.[0-9a-z]{16})".into(),
+        ),
         _ => {}
     }
     check_cluster_network(v1, errs);
@@ -374,7 +511,9 @@ fn validate_v1alpha1(
         read_ca(v1, &["cluster", "aggregatorCA"], Some(true), errs);
         read_ca(v1, &["cluster", "etcd", "ca"], Some(true), errs);
         match str_at(v1, &["cluster", "serviceAccount", "key"]) {
-            None => errs.push(".cluster.serviceAccount.key: service account key is required".into()),
+            None => {
+                errs.push(".cluster.serviceAccount.key: service account key is required".into())
+            }
             Some(b) => {
                 if let Err(e) = pki::b64_pem(b).and_then(|p| pki::key_pair(&p)) {
                     errs.push(format!(".cluster.serviceAccount.key: {e}"));
@@ -388,15 +527,27 @@ fn validate_v1alpha1(
         }
     } else {
         if at(v1, &["cluster", "etcd"]).is_some() {
-            errs.push(".cluster.etcd: etcd config is only allowed on control plane machines".into());
+            errs.push(
+                ".cluster.etcd: etcd config is only allowed on control plane machines".into(),
+            );
         }
         for section in ["aggregatorCA", "serviceAccount"] {
-            if at(v1, &["cluster", section, "key"]).and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
-                errs.push(format!(".cluster.{section}: keys are not allowed on non-controlplane nodes"));
+            if at(v1, &["cluster", section, "key"])
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty())
+            {
+                errs.push(format!(
+                    ".cluster.{section}: keys are not allowed on non-controlplane nodes"
+                ));
             }
         }
     }
-    let api_cert_sans = strings_at(v1, &["cluster", "apiServer", "certSANs"], ".cluster.apiServer.certSANs", errs);
+    let api_cert_sans = strings_at(
+        v1,
+        &["cluster", "apiServer", "certSANs"],
+        ".cluster.apiServer.certSANs",
+        errs,
+    );
     Some(MachineConfig {
         raw: text.to_string(),
         machine_type,
@@ -432,7 +583,9 @@ fn check_install(v1: &Value, node: &NodeSpec, errs: &mut Vec<String>) -> Option<
             None
         }
         (None, None) => {
-            errs.push(".machine.install: either install disk or diskSelector should be defined".into());
+            errs.push(
+                ".machine.install: either install disk or diskSelector should be defined".into(),
+            );
             None
         }
         (Some(d), None) => {
@@ -440,17 +593,24 @@ fn check_install(v1: &Value, node: &NodeSpec, errs: &mut Vec<String>) -> Option<
                 Some(d.to_string())
             } else {
                 let have: Vec<&str> = node.disks.iter().map(|x| x.path.as_str()).collect();
-                errs.push(format!(".machine.install.disk: disk {d:?} not found on the node (disks: {have:?})"));
+                errs.push(format!(
+                    ".machine.install.disk: disk {d:?} not found on the node (disks: {have:?})"
+                ));
                 None
             }
         }
         (None, Some(sel)) => {
             let size = sel.get("size").and_then(Value::as_str);
-            let found = node.disks.iter().find(|d| size.is_none_or(|s| size_matches(s, d.size.0)));
+            let found = node
+                .disks
+                .iter()
+                .find(|d| size.is_none_or(|s| size_matches(s, d.size.0)));
             match found {
                 Some(d) => Some(d.path.clone()),
                 None => {
-                    errs.push(format!(".machine.install.diskSelector: no disks matched the selector {sel:?}"));
+                    errs.push(format!(
+                        ".machine.install.diskSelector: no disks matched the selector {sel:?}"
+                    ));
                     None
                 }
             }
@@ -464,7 +624,9 @@ fn size_matches(expr: &str, size: u64) -> bool {
         .iter()
         .find_map(|op| e.strip_prefix(op).map(|r| (*op, r.trim())))
         .unwrap_or(("==", e));
-    let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     let Ok(n) = rest[..digits].parse::<u64>() else {
         return false;
     };
@@ -491,11 +653,22 @@ fn size_matches(expr: &str, size: u64) -> bool {
 }
 
 fn check_addresses(v: &Value, field: &str, errs: &mut Vec<String>) {
-    for (i, a) in v.get("addresses").and_then(Value::as_sequence).into_iter().flatten().enumerate() {
+    for (i, a) in v
+        .get("addresses")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         // v1alpha1 uses plain strings, the network documents {address: ...}.
-        let s = a.as_str().or_else(|| a.get("address").and_then(Value::as_str)).unwrap_or("");
+        let s = a
+            .as_str()
+            .or_else(|| a.get("address").and_then(Value::as_str))
+            .unwrap_or("");
         if !parse_prefix(s) {
-            errs.push(format!("{field}.addresses[{i}]: {s:?} must be a valid IP prefix"));
+            errs.push(format!(
+                "{field}.addresses[{i}]: {s:?} must be a valid IP prefix"
+            ));
         }
     }
 }
@@ -503,46 +676,80 @@ fn check_addresses(v: &Value, field: &str, errs: &mut Vec<String>) {
 fn check_vip(v: &Value, field: &str, cp: bool, vips: &mut Vec<IpAddr>, errs: &mut Vec<String>) {
     if let Some(ip) = at(v, &["vip", "ip"]).and_then(Value::as_str) {
         if !cp {
-            errs.push(format!("{field}.vip: virtual (shared) IP is not allowed on non-controlplane nodes"));
+            errs.push(format!(
+                "{field}.vip: virtual (shared) IP is not allowed on non-controlplane nodes"
+            ));
         }
         match ip.parse::<IpAddr>() {
             Ok(ip) => vips.push(ip),
-            Err(_) => errs.push(format!("{field}.vip.ip: failed to parse {ip:?} as IP address")),
+            Err(_) => errs.push(format!(
+                "{field}.vip.ip: failed to parse {ip:?} as IP address"
+            )),
         }
     }
 }
 
 /// The pre-1.12 `machine.network` form: hostname and `interfaces[]` with addresses, routes, VLANs and VIPs.
-fn check_legacy_network(v1: &Value, cp: bool, errs: &mut Vec<String>) -> (Option<String>, Vec<IpAddr>) {
+fn check_legacy_network(
+    v1: &Value,
+    cp: bool,
+    errs: &mut Vec<String>,
+) -> (Option<String>, Vec<IpAddr>) {
     let mut vips = Vec::new();
     let Some(net) = at(v1, &["machine", "network"]) else {
         return (None, vips);
     };
     check_unknown_keys(net, NETWORK_KEYS, ".machine.network", errs);
     let hostname = str_at(net, &["hostname"]).map(str::to_string);
-    for (i, dev) in net.get("interfaces").and_then(Value::as_sequence).into_iter().flatten().enumerate() {
+    for (i, dev) in net
+        .get("interfaces")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let field = format!(".machine.network.interfaces[{i}]");
         match (dev.get("interface"), dev.get("deviceSelector")) {
-            (Some(_), Some(_)) => errs.push(format!("{field}: interface and deviceSelector are mutually exclusive")),
+            (Some(_), Some(_)) => errs.push(format!(
+                "{field}: interface and deviceSelector are mutually exclusive"
+            )),
             (None, None) => errs.push(format!("{field}: interface or deviceSelector is required")),
             _ => {}
         }
         check_addresses(dev, &field, errs);
-        for (j, r) in dev.get("routes").and_then(Value::as_sequence).into_iter().flatten().enumerate() {
+        for (j, r) in dev
+            .get("routes")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let network = r.get("network").and_then(Value::as_str);
             let gateway = r.get("gateway").and_then(Value::as_str);
             if network.is_none() && gateway.is_none() {
-                errs.push(format!("{field}.routes[{j}]: either network or gateway should be set"));
+                errs.push(format!(
+                    "{field}.routes[{j}]: either network or gateway should be set"
+                ));
             }
             if network.is_some_and(|n| !parse_prefix(n)) {
-                errs.push(format!("{field}.routes[{j}].network: invalid network address"));
+                errs.push(format!(
+                    "{field}.routes[{j}].network: invalid network address"
+                ));
             }
             if gateway.is_some_and(|g| g.parse::<IpAddr>().is_err()) {
-                errs.push(format!("{field}.routes[{j}].gateway: invalid network address"));
+                errs.push(format!(
+                    "{field}.routes[{j}].gateway: invalid network address"
+                ));
             }
         }
         check_vip(dev, &field, cp, &mut vips, errs);
-        for (j, vlan) in dev.get("vlans").and_then(Value::as_sequence).into_iter().flatten().enumerate() {
+        for (j, vlan) in dev
+            .get("vlans")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let vfield = format!("{field}.vlans[{j}]");
             match vlan.get("vlanId").and_then(Value::as_u64) {
                 Some(1..=4094) => {}
@@ -572,29 +779,51 @@ fn check_network_documents(
                 if name.is_empty() {
                     errs.push(format!("{kind}.name: name must be specified"));
                 }
-                for (i, a) in doc.get("addresses").and_then(Value::as_sequence).into_iter().flatten().enumerate() {
+                for (i, a) in doc
+                    .get("addresses")
+                    .and_then(Value::as_sequence)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
                     match a.get("address").and_then(Value::as_str) {
-                        None => errs.push(format!("{field}.addresses[{i}].address: address {i} must be specified")),
+                        None => errs.push(format!(
+                            "{field}.addresses[{i}].address: address {i} must be specified"
+                        )),
                         Some(s) if !parse_prefix(s) => errs.push(format!(
                             "{field}.addresses[{i}].address: address {i} must be a valid IP prefix"
                         )),
                         _ => {}
                     }
                 }
-                for (i, r) in doc.get("routes").and_then(Value::as_sequence).into_iter().flatten().enumerate() {
-                    if r.get("destination").and_then(Value::as_str).is_some_and(|d| !parse_prefix(d)) {
+                for (i, r) in doc
+                    .get("routes")
+                    .and_then(Value::as_sequence)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    if r.get("destination")
+                        .and_then(Value::as_str)
+                        .is_some_and(|d| !parse_prefix(d))
+                    {
                         errs.push(format!(
                             "{field}.routes[{i}].destination: route {i} destination must be a valid IP prefix"
                         ));
                     }
-                    if r.get("gateway").and_then(Value::as_str).is_some_and(|g| g.parse::<IpAddr>().is_err()) {
+                    if r.get("gateway")
+                        .and_then(Value::as_str)
+                        .is_some_and(|g| g.parse::<IpAddr>().is_err())
+                    {
                         errs.push(format!("{field}.routes[{i}].gateway: route {i} gateway must be a valid IP address"));
                     }
                 }
                 if kind == "VLANConfig" {
                     match doc.get("vlanID").and_then(Value::as_u64) {
                         Some(1..=4094) => {}
-                        _ => errs.push(format!("{field}.vlanID: vlanID must be specified and between 1 and 4094")),
+                        _ => errs.push(format!(
+                            "{field}.vlanID: vlanID must be specified and between 1 and 4094"
+                        )),
                     }
                     if str_at(doc, &["parent"]).is_none() {
                         errs.push(format!("{field}.parent: parent must be specified"));
@@ -610,20 +839,25 @@ fn check_network_documents(
                     errs.push(format!("{field}.link: link must be specified"));
                 }
                 if !cp {
-                    errs.push(format!("{field}: virtual (shared) IP is not allowed on non-controlplane nodes"));
+                    errs.push(format!(
+                        "{field}: virtual (shared) IP is not allowed on non-controlplane nodes"
+                    ));
                 }
             }
             "HostnameConfig" => {
                 let static_name = str_at(doc, &["hostname"]);
                 let auto = str_at(doc, &["auto"]);
                 match (static_name, auto) {
-                    (None, None) => errs.push("HostnameConfig: either 'auto' or 'hostname' must be set".into()),
-                    (Some(_), Some(_)) => {
-                        errs.push("HostnameConfig: 'auto' and 'hostname' cannot be set at the same time".into())
+                    (None, None) => {
+                        errs.push("HostnameConfig: either 'auto' or 'hostname' must be set".into())
                     }
-                    (None, Some(a)) if a != "stable" && a != "off" => {
-                        errs.push(format!("HostnameConfig.auto: invalid value for 'auto': {a}"))
-                    }
+                    (Some(_), Some(_)) => errs.push(
+                        "HostnameConfig: 'auto' and 'hostname' cannot be set at the same time"
+                            .into(),
+                    ),
+                    (None, Some(a)) if a != "stable" && a != "off" => errs.push(format!(
+                        "HostnameConfig.auto: invalid value for 'auto': {a}"
+                    )),
                     (Some(h), None) if !valid_hostname(h) => {
                         errs.push(format!("HostnameConfig.hostname: invalid hostname {h:?}"))
                     }
@@ -660,12 +894,17 @@ fn valid_hostname(h: &str) -> bool {
 fn check_cluster_network(v1: &Value, errs: &mut Vec<String>) {
     if let Some(d) = str_at(v1, &["cluster", "network", "dnsDomain"]) {
         if !valid_hostname(d) {
-            errs.push(format!(".cluster.network.dnsDomain: {d:?} is not a valid DNS name"));
+            errs.push(format!(
+                ".cluster.network.dnsDomain: {d:?} is not a valid DNS name"
+            ));
         }
     }
     for key in ["podSubnets", "serviceSubnets"] {
         let field = format!(".cluster.network.{key}");
-        for (i, s) in strings_at(v1, &["cluster", "network", key], &field, errs).iter().enumerate() {
+        for (i, s) in strings_at(v1, &["cluster", "network", key], &field, errs)
+            .iter()
+            .enumerate()
+        {
             if !parse_prefix(s) {
                 errs.push(format!("{field}[{i}]: {s:?} is not a valid CIDR"));
             }
@@ -679,7 +918,9 @@ fn check_cluster_network(v1: &Value, errs: &mut Vec<String>) {
             ));
         }
         if name != "custom" && at(cni, &["urls"]).is_some() {
-            errs.push(format!(".cluster.network.cni.urls: \"urls\" field should be empty for {name:?} CNI"));
+            errs.push(format!(
+                ".cluster.network.cni.urls: \"urls\" field should be empty for {name:?} CNI"
+            ));
         }
     }
 }
@@ -737,7 +978,10 @@ fn strip_immediate(v: &Value) -> Value {
     }
     // An empty features map equals an absent one.
     if let Some(m) = v.get_mut("machine").and_then(Value::as_mapping_mut) {
-        if m.get("features").and_then(Value::as_mapping).is_some_and(|f| f.is_empty()) {
+        if m.get("features")
+            .and_then(Value::as_mapping)
+            .is_some_and(|f| f.is_empty())
+        {
             m.remove("features");
         }
     }

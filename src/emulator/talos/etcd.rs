@@ -76,8 +76,16 @@ impl Etcd {
 
     /// Removes member `id`; `started(node)` tells whether a member's node is running. Refused when the started
     /// members left would not be a quorum of the members left (so the last member can never be removed).
-    pub fn remove(&mut self, id: u64, started: impl Fn(&str) -> bool) -> Result<Member, RemoveError> {
-        let pos = self.members.iter().position(|m| m.id == id).ok_or(RemoveError::NotFound)?;
+    pub fn remove(
+        &mut self,
+        id: u64,
+        started: impl Fn(&str) -> bool,
+    ) -> Result<Member, RemoveError> {
+        let pos = self
+            .members
+            .iter()
+            .position(|m| m.id == id)
+            .ok_or(RemoveError::NotFound)?;
         let remaining = self.members.len() - 1;
         let started_left = self
             .members
@@ -104,7 +112,10 @@ mod tests {
         let b = e.join("b", "b", "127.0.0.2");
         let c = e.join("c", "c", "127.0.0.3");
         // c is down: removing a would leave b alone started out of {b, c}: 1 < 2.
-        assert_eq!(e.remove(a, |n| n != "c"), Err(RemoveError::NotEnoughStarted));
+        assert_eq!(
+            e.remove(a, |n| n != "c"),
+            Err(RemoveError::NotEnoughStarted)
+        );
         assert_eq!(e.remove(c, |n| n != "c").unwrap().node, "c");
         assert_eq!(e.remove(12345, |_| true), Err(RemoveError::NotFound));
         assert!(e.remove(b, |_| true).is_ok());

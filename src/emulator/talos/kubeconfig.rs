@@ -12,7 +12,11 @@ use crate::emulator::pki;
 
 /// Kubeconfig YAML for the admin of `cfg`'s cluster. Errors: no k8s CA key in the config (workers).
 pub fn admin_yaml(cfg: &MachineConfig) -> Result<String, String> {
-    let key_pem = cfg.k8s_ca.key_pem.as_ref().ok_or("the config carries no Kubernetes CA key")?;
+    let key_pem = cfg
+        .k8s_ca
+        .key_pem
+        .as_ref()
+        .ok_or("the config carries no Kubernetes CA key")?;
     let ca_key = pki::key_pair(key_pem)?;
     let leaf = pki::Leaf {
         common_name: "admin".into(),

@@ -66,7 +66,9 @@ impl NodeState {
 
     /// Whether the active config is a control plane's.
     pub fn is_control_plane(&self) -> bool {
-        self.active.as_ref().is_some_and(|c| c.machine_type == MachineType::ControlPlane)
+        self.active
+            .as_ref()
+            .is_some_and(|c| c.machine_type == MachineType::ControlPlane)
     }
 }
 

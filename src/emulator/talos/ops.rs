@@ -24,14 +24,23 @@ const TRY_TIMEOUT: Duration = Duration::from_secs(60);
 fn actor_id() -> String {
     let b: [u8; 16] = rand::random();
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 fn check_control_plane(c: &Ctx, api: &str) -> Result<(), Status> {
     if c.node.state().is_control_plane() {
         Ok(())
     } else {
-        Err(Status::unimplemented(format!("{api} is only available on control plane nodes")))
+        Err(Status::unimplemented(format!(
+            "{api} is only available on control plane nodes"
+        )))
     }
 }
 
@@ -42,8 +51,12 @@ fn mode_name(m: ApplyMode) -> String {
 /// ApplyConfiguration: maintenance mode accepts AUTO, REBOOT and TRY and installs then reboots; in secure mode
 /// the modes behave as Talos documents them (NO_REBOOT and TRY only for changes that apply immediately, AUTO picks,
 /// STAGED waits for the next reboot, TRY rolls back after `try_mode_timeout`).
-pub fn apply(c: &Ctx, req: &machine::ApplyConfigurationRequest) -> Result<machine::ApplyConfiguration, Status> {
-    let mode = ApplyMode::try_from(req.mode).map_err(|_| Status::invalid_argument("unknown apply mode"))?;
+pub fn apply(
+    c: &Ctx,
+    req: &machine::ApplyConfigurationRequest,
+) -> Result<machine::ApplyConfiguration, Status> {
+    let mode = ApplyMode::try_from(req.mode)
+        .map_err(|_| Status::invalid_argument("unknown apply mode"))?;
     if !c.secure {
         if !matches!(mode, ApplyMode::Try | ApplyMode::Reboot | ApplyMode::Auto) {
             return Err(Status::unimplemented(format!(
@@ -51,8 +64,9 @@ pub fn apply(c: &Ctx, req: &machine::ApplyConfigurationRequest) -> Result<machin
                 mode_name(mode)
             )));
         }
-        let cfg = config::validate(&req.data, &c.node.spec)
-            .map_err(|e| Status::invalid_argument(format!("configuration validation failed: {e}")))?;
+        let cfg = config::validate(&req.data, &c.node.spec).map_err(|e| {
+            Status::invalid_argument(format!("configuration validation failed: {e}"))
+        })?;
         if req.dry_run {
             return Ok(machine::ApplyConfiguration {
                 mode_details: "Dry run summary:\nNode is running in maintenance mode and does not have a config yet."
@@ -66,7 +80,11 @@ pub fn apply(c: &Ctx, req: &machine::ApplyConfigurationRequest) -> Result<machin
             st.active = Some(cfg.clone());
             st.persisted = Some(cfg);
         }
-        c.cluster.reboot(&c.node, c.cluster.topology.timings.install_delay, Stage::Installing);
+        c.cluster.reboot(
+            &c.node,
+            c.cluster.topology.timings.install_delay,
+            Stage::Installing,
+        );
         c.cluster.persist();
         return Ok(machine::ApplyConfiguration::default());
     }
@@ -75,18 +93,35 @@ pub fn apply(c: &Ctx, req: &machine::ApplyConfigurationRequest) -> Result<machin
             "configuration was already applied and node is rebooting, cannot apply more configuration changes until next reboot",
         ));
     }
-    let new = Arc::new(config::validate(&req.data, &c.node.spec).map_err(|e| Status::invalid_argument(e.to_string()))?);
-    let current = c.node.state().active.clone().ok_or_else(|| Status::internal("no current config"))?;
+    let new = Arc::new(
+        config::validate(&req.data, &c.node.spec)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?,
+    );
+    let current = c
+        .node
+        .state()
+        .active
+        .clone()
+        .ok_or_else(|| Status::internal("no current config"))?;
     let immediate = config::can_apply_immediate(&current, &new);
     let (mode, mut details) = match mode {
         ApplyMode::Try | ApplyMode::NoReboot => {
             immediate.map_err(Status::invalid_argument)?;
             (mode, "Applied configuration without a reboot".to_string())
         }
-        ApplyMode::Staged => (mode, "Staged configuration to be applied after the next reboot".to_string()),
+        ApplyMode::Staged => (
+            mode,
+            "Staged configuration to be applied after the next reboot".to_string(),
+        ),
         ApplyMode::Auto => match immediate {
-            Ok(()) => (ApplyMode::NoReboot, "Applied configuration without a reboot".to_string()),
-            Err(e) => (ApplyMode::Reboot, format!("Applied configuration with a reboot: {e}")),
+            Ok(()) => (
+                ApplyMode::NoReboot,
+                "Applied configuration without a reboot".to_string(),
+            ),
+            Err(e) => (
+                ApplyMode::Reboot,
+                format!("Applied configuration with a reboot: {e}"),
+            ),
         },
         ApplyMode::Reboot => (mode, "Applied configuration with a reboot".to_string()),
     };
@@ -161,16 +196,22 @@ pub fn apply(c: &Ctx, req: &machine::ApplyConfigurationRequest) -> Result<machin
 pub fn bootstrap(c: &Ctx, req: &machine::BootstrapRequest) -> Result<machine::Bootstrap, Status> {
     let st = c.node.state();
     if st.stage != Stage::Running {
-        return Err(Status::failed_precondition("bootstrap is not available yet"));
+        return Err(Status::failed_precondition(
+            "bootstrap is not available yet",
+        ));
     }
     if st.active.as_ref().map(|c| c.machine_type) != Some(MachineType::ControlPlane) {
-        return Err(Status::failed_precondition("bootstrap can only be performed on a control plane node"));
+        return Err(Status::failed_precondition(
+            "bootstrap can only be performed on a control plane node",
+        ));
     }
     if st.etcd_data {
         return Err(Status::already_exists("etcd data directory is not empty"));
     }
     if req.recover_etcd {
-        return Err(Status::failed_precondition("no etcd snapshot was uploaded for recovery"));
+        return Err(Status::failed_precondition(
+            "no etcd snapshot was uploaded for recovery",
+        ));
     }
     drop(st);
     if c.cluster.etcd().is_some() && !c.cluster.in_bootstrapped_cluster(&c.node) {
@@ -183,7 +224,8 @@ pub fn bootstrap(c: &Ctx, req: &machine::BootstrapRequest) -> Result<machine::Bo
 }
 
 fn local_member_id(c: &Ctx) -> Result<u64, Status> {
-    let not_running = || Status::unknown("failed to create etcd client: etcd is not running on this node");
+    let not_running =
+        || Status::unknown("failed to create etcd client: etcd is not running on this node");
     if !c.node.state().etcd_data {
         return Err(not_running());
     }
@@ -221,7 +263,10 @@ pub fn etcd_status(c: &Ctx) -> Result<machine::EtcdStatus, Status> {
     check_control_plane(c, "etcd status")?;
     let id = local_member_id(c)?;
     let etcd = c.cluster.etcd();
-    let leader = etcd.as_ref().and_then(|e| e.members.first()).map_or(0, |m| m.id);
+    let leader = etcd
+        .as_ref()
+        .and_then(|e| e.members.first())
+        .map_or(0, |m| m.id);
     Ok(machine::EtcdStatus {
         metadata: None,
         member_status: Some(machine::EtcdMemberStatus {
@@ -257,8 +302,13 @@ fn remove_member(c: &Ctx, id: u64) -> Result<(), RemoveError> {
 /// EtcdLeaveCluster: removes this node's member (refused when it would break quorum, e.g. the last member).
 pub fn etcd_leave(c: &Ctx) -> Result<machine::EtcdLeaveCluster, Status> {
     check_control_plane(c, "etcd leave")?;
-    let id = local_member_id(c).map_err(|e| Status::unknown(format!("failed to leave cluster: {}", e.message())))?;
-    remove_member(c, id).map_err(|e| Status::unknown(format!("failed to leave cluster: failed to remove member {id}: {e}")))?;
+    let id = local_member_id(c)
+        .map_err(|e| Status::unknown(format!("failed to leave cluster: {}", e.message())))?;
+    remove_member(c, id).map_err(|e| {
+        Status::unknown(format!(
+            "failed to leave cluster: failed to remove member {id}: {e}"
+        ))
+    })?;
     Ok(machine::EtcdLeaveCluster::default())
 }
 
@@ -268,9 +318,9 @@ pub fn etcd_remove(c: &Ctx, id: u64) -> Result<machine::EtcdRemoveMemberById, St
     local_member_id(c)?;
     remove_member(c, id).map_err(|e| match e {
         RemoveError::NotFound => Status::not_found(format!("failed to remove member {id}: {e}")),
-        RemoveError::NotEnoughStarted => {
-            Status::unknown(format!("failed to remove member: failed to remove member {id}: {e}"))
-        }
+        RemoveError::NotEnoughStarted => Status::unknown(format!(
+            "failed to remove member: failed to remove member {id}: {e}"
+        )),
     })?;
     Ok(machine::EtcdRemoveMemberById::default())
 }
@@ -280,16 +330,27 @@ pub fn etcd_forfeit(c: &Ctx) -> Result<machine::EtcdForfeitLeadership, Status> {
     check_control_plane(c, "etcd forfeit leadership")?;
     let id = local_member_id(c)?;
     let mut etcd = c.cluster.etcd();
-    let e = etcd.as_mut().ok_or_else(|| Status::unknown("etcd is not running"))?;
+    let e = etcd
+        .as_mut()
+        .ok_or_else(|| Status::unknown("etcd is not running"))?;
     if e.members.len() == 1 {
-        return Err(Status::unknown("cannot forfeit leadership, only one member"));
+        return Err(Status::unknown(
+            "cannot forfeit leadership, only one member",
+        ));
     }
     if e.members.first().map(|m| m.id) != Some(id) {
         return Ok(machine::EtcdForfeitLeadership::default());
     }
     e.members.rotate_left(1);
-    let member = e.members.first().map(|m| m.hostname.clone()).unwrap_or_default();
-    Ok(machine::EtcdForfeitLeadership { metadata: None, member })
+    let member = e
+        .members
+        .first()
+        .map(|m| m.hostname.clone())
+        .unwrap_or_default();
+    Ok(machine::EtcdForfeitLeadership {
+        metadata: None,
+        member,
+    })
 }
 
 fn service(id: &str, state: &str, healthy: Option<bool>, msg: &str) -> machine::ServiceInfo {
@@ -321,7 +382,12 @@ pub fn service_list(c: &Ctx) -> Result<machine::ServiceList, Status> {
     let joined = c.cluster.in_bootstrapped_cluster(&c.node);
     let mut services = vec![
         service("apid", "Running", Some(true), "Health check successful"),
-        service("containerd", "Running", Some(true), "Health check successful"),
+        service(
+            "containerd",
+            "Running",
+            Some(true),
+            "Health check successful",
+        ),
         service("cri", "Running", Some(true), "Health check successful"),
         service("machined", "Running", Some(true), "Health check successful"),
     ];
@@ -335,33 +401,65 @@ pub fn service_list(c: &Ctx) -> Result<machine::ServiceList, Status> {
     services.push(if joined {
         service("kubelet", "Running", Some(true), "Health check successful")
     } else {
-        service("kubelet", "Running", Some(false), "Health check failed: kubelet is not registered")
+        service(
+            "kubelet",
+            "Running",
+            Some(false),
+            "Health check failed: kubelet is not registered",
+        )
     });
     if cp {
-        services.push(service("trustd", "Running", Some(true), "Health check successful"));
+        services.push(service(
+            "trustd",
+            "Running",
+            Some(true),
+            "Health check successful",
+        ));
     }
-    services.push(service("udevd", "Running", Some(true), "Health check successful"));
-    Ok(machine::ServiceList { metadata: None, services })
+    services.push(service(
+        "udevd",
+        "Running",
+        Some(true),
+        "Health check successful",
+    ));
+    Ok(machine::ServiceList {
+        metadata: None,
+        services,
+    })
 }
 
 /// Kubeconfig: control planes only; see [`kubeconfig::admin_tar_gz`].
 pub fn kubeconfig(c: &Ctx) -> Result<common::Data, Status> {
     check_control_plane(c, "kubeconfig")?;
-    let cfg = c.node.state().active.clone().ok_or_else(|| Status::internal("no config"))?;
+    let cfg = c
+        .node
+        .state()
+        .active
+        .clone()
+        .ok_or_else(|| Status::internal("no config"))?;
     let bytes = kubeconfig::admin_tar_gz(&cfg).map_err(Status::internal)?;
-    Ok(common::Data { metadata: None, bytes })
+    Ok(common::Data {
+        metadata: None,
+        bytes,
+    })
 }
 
 /// Reboot: the API goes down right after the reply and comes back after the reboot delay.
 pub fn reboot(c: &Ctx) -> Result<machine::Reboot, Status> {
     c.cluster.reboot(&c.node, ACK_DELAY, Stage::Running);
-    Ok(machine::Reboot { metadata: None, actor_id: actor_id() })
+    Ok(machine::Reboot {
+        metadata: None,
+        actor_id: actor_id(),
+    })
 }
 
 /// Shutdown: the node powers off (down until powered on through the control endpoint).
 pub fn shutdown(c: &Ctx) -> Result<machine::Shutdown, Status> {
     c.cluster.halt(&c.node, ACK_DELAY);
-    Ok(machine::Shutdown { metadata: None, actor_id: actor_id() })
+    Ok(machine::Shutdown {
+        metadata: None,
+        actor_id: actor_id(),
+    })
 }
 
 const SYSTEM_LABELS: &[&str] = &["EFI", "BIOS", "BOOT", "META", "STATE", "EPHEMERAL"];
@@ -379,11 +477,16 @@ pub fn reset(c: &Ctx, req: &machine::ResetRequest) -> Result<machine::Reset, Sta
     }
     let (installed, install_disk) = {
         let st = c.node.state();
-        (st.installed, st.active.as_ref().map(|c| c.install_disk.clone()))
+        (
+            st.installed,
+            st.active.as_ref().map(|c| c.install_disk.clone()),
+        )
     };
     if !c.secure {
         if !req.system_partitions_to_wipe.is_empty() {
-            return Err(Status::unknown("system partitions to wipe params is not supported in the maintenance mode"));
+            return Err(Status::unknown(
+                "system partitions to wipe params is not supported in the maintenance mode",
+            ));
         }
         if !installed {
             return Err(Status::unknown("reset failed: Talos is not installed"));
@@ -391,10 +494,14 @@ pub fn reset(c: &Ctx, req: &machine::ResetRequest) -> Result<machine::Reset, Sta
     }
     for disk in &req.user_disks_to_wipe {
         if !c.node.spec.disks.iter().any(|d| &d.path == disk) {
-            return Err(Status::unknown(format!("reset user disk failed: device {disk} wasn't found")));
+            return Err(Status::unknown(format!(
+                "reset user disk failed: device {disk} wasn't found"
+            )));
         }
         if install_disk.as_deref() == Some(disk.as_str()) {
-            return Err(Status::unknown(format!("reset user disk failed: device {disk} is the system disk")));
+            return Err(Status::unknown(format!(
+                "reset user disk failed: device {disk} is the system disk"
+            )));
         }
     }
     if !req.system_partitions_to_wipe.is_empty() && mode == WipeMode::UserDisks {
@@ -411,13 +518,21 @@ pub fn reset(c: &Ctx, req: &machine::ResetRequest) -> Result<machine::Reset, Sta
         }
     }
     let wipe_all = mode != WipeMode::UserDisks && req.system_partitions_to_wipe.is_empty();
-    let wiped = |label: &str| wipe_all || req.system_partitions_to_wipe.iter().any(|p| p.wipe && p.label == label);
+    let wiped = |label: &str| {
+        wipe_all
+            || req
+                .system_partitions_to_wipe
+                .iter()
+                .any(|p| p.wipe && p.label == label)
+    };
     let (wipe_state, wipe_ephemeral) = (wiped("STATE"), wiped("EPHEMERAL"));
     let cp = c.node.state().is_control_plane();
     let member = local_member_id(c).ok();
     if let (true, Some(id)) = (req.graceful && cp && wipe_ephemeral, member) {
         remove_member(c, id).map_err(|e| {
-            Status::failed_precondition(format!("failed to leave etcd cluster: failed to remove member {id}: {e}"))
+            Status::failed_precondition(format!(
+                "failed to leave etcd cluster: failed to remove member {id}: {e}"
+            ))
         })?;
     } else if let (true, Some(_)) = (wipe_ephemeral, member) {
         // Non-graceful: the member stays listed (stale) unless it was the only one, then the cluster is gone.
@@ -447,7 +562,10 @@ pub fn reset(c: &Ctx, req: &machine::ResetRequest) -> Result<machine::Reset, Sta
         c.cluster.halt(&c.node, ACK_DELAY);
     }
     c.cluster.persist();
-    Ok(machine::Reset { metadata: None, actor_id: actor_id() })
+    Ok(machine::Reset {
+        metadata: None,
+        actor_id: actor_id(),
+    })
 }
 
 /// Upgrade: after the upgrade delay the node reboots into the image's version tag.
@@ -465,7 +583,9 @@ pub fn upgrade(c: &Ctx, req: &machine::UpgradeRequest) -> Result<machine::Upgrad
         .rsplit_once(':')
         .filter(|(repo, tag)| !tag.contains('/') && !repo.is_empty())
         .map(|(_, t)| t.to_string())
-        .ok_or_else(|| Status::invalid_argument(format!("invalid image reference {:?}", req.image)))?;
+        .ok_or_else(|| {
+            Status::invalid_argument(format!("invalid image reference {:?}", req.image))
+        })?;
     let generation = c.node.state().generation;
     let (cluster, node) = (c.cluster.clone(), c.node.clone());
     let delay = cluster.topology.timings.upgrade_delay;
@@ -520,7 +640,10 @@ pub fn hostname(c: &Ctx) -> Result<machine::Hostname, Status> {
 pub fn disks(c: &Ctx) -> Result<storage::Disks, Status> {
     let (installed, install_disk) = {
         let st = c.node.state();
-        (st.installed, st.persisted.as_ref().map(|c| c.install_disk.clone()))
+        (
+            st.installed,
+            st.persisted.as_ref().map(|c| c.install_disk.clone()),
+        )
     };
     let disks = c
         .node
@@ -531,10 +654,19 @@ pub fn disks(c: &Ctx) -> Result<storage::Disks, Status> {
             let nvme = d.path.contains("nvme");
             storage::Disk {
                 size: d.size.0,
-                model: if nvme { "Emulated NVMe" } else { "QEMU HARDDISK" }.into(),
+                model: if nvme {
+                    "Emulated NVMe"
+                } else {
+                    "QEMU HARDDISK"
+                }
+                .into(),
                 device_name: d.path.clone(),
                 serial: format!("EMU-{}", d.path.rsplit('/').next().unwrap_or("")),
-                r#type: if nvme { storage::disk::DiskType::Nvme } else { storage::disk::DiskType::Hdd } as i32,
+                r#type: if nvme {
+                    storage::disk::DiskType::Nvme
+                } else {
+                    storage::disk::DiskType::Hdd
+                } as i32,
                 bus_path: format!("/pci0000:00/{}", d.path.trim_start_matches("/dev/")),
                 system_disk: installed && install_disk.as_deref() == Some(d.path.as_str()),
                 subsystem: "/sys/class/block".into(),
@@ -542,5 +674,8 @@ pub fn disks(c: &Ctx) -> Result<storage::Disks, Status> {
             }
         })
         .collect();
-    Ok(storage::Disks { metadata: None, disks })
+    Ok(storage::Disks {
+        metadata: None,
+        disks,
+    })
 }

@@ -53,7 +53,10 @@ pub fn save(dir: &Path, nodes: &[Arc<Node>], etcd: Option<&Etcd>) -> std::io::Re
     };
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!("{FILE}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&saved).map_err(std::io::Error::other)?)?;
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(&saved).map_err(std::io::Error::other)?,
+    )?;
     std::fs::rename(tmp, dir.join(FILE))
 }
 

@@ -6,6 +6,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -47,6 +48,11 @@ pub struct ConnInfo {
 pub struct NodeConn {
     inner: TlsStream<TcpStream>,
     info: ConnInfo,
+    closed: Arc<AtomicBool>,
+}
+
+fn reset_error() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionReset, "node went down")
 }
 
 impl Connected for NodeConn {
@@ -57,13 +63,27 @@ impl Connected for NodeConn {
 }
 
 impl AsyncRead for NodeConn {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Poll::Ready(Err(reset_error()));
+        }
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for NodeConn {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Poll::Ready(Err(reset_error()));
+        }
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -88,7 +108,10 @@ fn key_der(pem: &str) -> Result<PrivateKeyDer<'static>, String> {
 
 /// A server config for `serving` with ALPN h2; `client_roots` set means client certificates are required and must
 /// chain to one of them.
-pub fn server_config(serving: &Issued, client_roots: Option<&[CertificateDer<'static>]>) -> Result<ServerConfig, String> {
+pub fn server_config(
+    serving: &Issued,
+    client_roots: Option<&[CertificateDer<'static>]>,
+) -> Result<ServerConfig, String> {
     let builder = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
@@ -97,7 +120,9 @@ pub fn server_config(serving: &Issued, client_roots: Option<&[CertificateDer<'st
         Some(roots) => {
             let mut store = RootCertStore::empty();
             for r in roots {
-                store.add(r.clone()).map_err(|e| format!("client CA: {e}"))?;
+                store
+                    .add(r.clone())
+                    .map_err(|e| format!("client CA: {e}"))?;
             }
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(store), provider())
                 .build()
@@ -113,7 +138,7 @@ pub fn server_config(serving: &Issued, client_roots: Option<&[CertificateDer<'st
 }
 
 /// A bound listener serving `router` until dropped. Dropping it closes the socket at once (new connections are
-/// refused) and asks open connections to go away (HTTP/2 GOAWAY after in-flight calls).
+/// refused) and breaks the open connections (their next read or write fails).
 #[derive(Debug)]
 pub struct Listener {
     /// Mode served.
@@ -123,6 +148,7 @@ pub struct Listener {
     tls: Arc<RwLock<Arc<ServerConfig>>>,
     accept: JoinHandle<()>,
     shutdown: Option<oneshot::Sender<()>>,
+    closed: Arc<AtomicBool>,
 }
 
 impl Listener {
@@ -140,6 +166,8 @@ impl Listener {
         let tls = Arc::new(RwLock::new(Arc::new(tls)));
         let (tx, rx) = mpsc::channel::<io::Result<NodeConn>>(16);
         let tls_for_accept = tls.clone();
+        let closed = Arc::new(AtomicBool::new(false));
+        let closed_for_accept = closed.clone();
         let accept = tokio::spawn(async move {
             loop {
                 let tcp = match listener.accept().await {
@@ -149,17 +177,32 @@ impl Listener {
                         continue;
                     }
                 };
-                let cfg = tls_for_accept.read().unwrap_or_else(|p| p.into_inner()).clone();
+                let cfg = tls_for_accept
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
                 let tx = tx.clone();
+                let closed = closed_for_accept.clone();
                 tokio::spawn(async move {
                     let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
-                    let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
                     else {
                         return;
                     };
-                    let peer_certs = stream.get_ref().1.peer_certificates().map(|c| Arc::new(c.to_vec()));
+                    let peer_certs = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .map(|c| Arc::new(c.to_vec()));
                     let info = ConnInfo { mode, peer_certs };
-                    let _ = tx.send(Ok(NodeConn { inner: stream, info })).await;
+                    let _ = tx
+                        .send(Ok(NodeConn {
+                            inner: stream,
+                            info,
+                            closed,
+                        }))
+                        .await;
                 });
             }
         });
@@ -181,6 +224,7 @@ impl Listener {
             tls,
             accept,
             shutdown: Some(shutdown),
+            closed,
         })
     }
 
@@ -193,6 +237,8 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
+        // Open connections fail at their next read or write, as with a machine that went away.
+        self.closed.store(true, Ordering::Relaxed);
         self.accept.abort();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
