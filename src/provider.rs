@@ -1,1 +1,46 @@
-//! The Vixens provider: its configuration and its resources, registered.
+//! The Vixens provider: its configuration schema and its resources, registered.
+//!
+//! To add a resource: write `src/resources/<name>.rs` (declared in `src/resources/mod.rs`) and add one line to
+//! [`resources`].
+
+use std::sync::Arc;
+
+use crate::framework::{Block, ProviderServer, Resource, Schema};
+
+/// The provider's Registry address (`source = "vixens/vixens"` in `required_providers`).
+pub const REGISTRY_ADDRESS: &str = "registry.terraform.io/vixens/vixens";
+
+/// The provider configuration schema (`provider "vixens" {}`): no settings yet, every resource carries its own
+/// connection details.
+pub fn provider_schema() -> Schema {
+    Schema::new(Block::new(
+        "The Vixens provider turns bare Talos Linux machines into a GitOps-managed Kubernetes cluster.",
+    ))
+}
+
+/// Every resource type of the provider. One line per resource.
+pub fn resources() -> Vec<Arc<dyn Resource>> {
+    vec![
+        // Arc::new(crate::resources::talos_cluster::TalosCluster),
+        Arc::new(crate::resources::argocd_bootstrap::ArgocdBootstrap),
+        #[cfg(feature = "test-resources")]
+        Arc::new(crate::resources::test_thing::TestThing),
+    ]
+}
+
+/// The provider server with every resource registered.
+pub fn server() -> ProviderServer {
+    ProviderServer::new(provider_schema(), resources())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn test_resource_only_with_its_feature() {
+        let names: Vec<_> = super::resources().iter().map(|r| r.type_name()).collect();
+        assert_eq!(
+            names.contains(&"vixens_test_thing"),
+            cfg!(feature = "test-resources")
+        );
+    }
+}

@@ -1,1 +1,12 @@
-//! See the crate docs.
+//! Kubernetes client helpers shared by the resources: connection from a kubeconfig or PEM fields
+//! ([`connection`]), server-side apply in dependency order ([`apply`]), waits for rollouts and conditions
+//! ([`wait`]) and the inventory of owned objects ([`inventory`]). Nothing here knows about Terraform.
+
+pub mod apply;
+pub mod connection;
+pub mod error;
+pub mod inventory;
+pub mod wait;
+
+pub use connection::{ClusterCredentials, Connection};
+pub use error::{Error, Result};

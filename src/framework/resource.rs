@@ -1,0 +1,310 @@
+//! The [`Resource`] trait that every managed resource implements, and what its methods receive.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{Diagnostic, Diagnostics, Schema};
+use crate::cty::{self, AttributePath, Type, Value};
+
+/// An apply operation (used for timeouts and messages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// Create.
+    Create,
+    /// Update in place.
+    Update,
+    /// Delete.
+    Delete,
+}
+
+impl Operation {
+    /// `"create"`, `"update"` or `"delete"` (also the attribute names in the `timeouts` block).
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+        }
+    }
+}
+
+/// What every resource method gets besides its values: the provider configuration, cancellation (Terraform's
+/// `Stop`, e.g. on Ctrl-C), the deadline from the `timeouts` block, and a sink for warnings.
+#[derive(Debug)]
+pub struct Context {
+    provider_config: Arc<Value>,
+    cancel: CancellationToken,
+    deadline: Option<(Instant, Duration)>,
+    warnings: Mutex<Diagnostics>,
+}
+
+impl Context {
+    /// A context with the given provider configuration and cancellation token, without deadline.
+    pub fn new(provider_config: Arc<Value>, cancel: CancellationToken) -> Self {
+        Self {
+            provider_config,
+            cancel,
+            deadline: None,
+            warnings: Mutex::new(Diagnostics::new()),
+        }
+    }
+
+    /// A context for tests: empty provider configuration, never cancelled unless the token is.
+    pub fn for_tests() -> Self {
+        Self::new(Arc::new(Value::Null), CancellationToken::new())
+    }
+
+    /// This context with a deadline `timeout` from now.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.deadline = Some((Instant::now() + timeout, timeout));
+        self
+    }
+
+    /// The provider's configuration (object of the provider schema; `Null` before `ConfigureProvider`).
+    pub fn provider_config(&self) -> &Value {
+        &self.provider_config
+    }
+
+    /// The token cancelled when Terraform calls `Stop`; pass it to long waits.
+    pub fn cancellation_token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Whether Terraform asked to stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Time left before the deadline, if there is one.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|(at, _)| at.saturating_duration_since(Instant::now()))
+    }
+
+    /// Runs `fut` until it finishes, Terraform stops the provider, or the deadline passes. The last two give an
+    /// error diagnostic whose summary names `what` (e.g. `"waiting for etcd"`).
+    pub async fn run<F: Future>(&self, what: &str, fut: F) -> Result<F::Output, Diagnostic> {
+        let deadline = async {
+            match self.deadline {
+                Some((at, _)) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            out = fut => Ok(out),
+            () = self.cancel.cancelled() => Err(Diagnostic::error(
+                format!("Cancelled while {what}"),
+                "Terraform asked the provider to stop (for example after Ctrl-C).",
+            )),
+            () = deadline => Err(Diagnostic::error(
+                format!("Timed out while {what}"),
+                format!(
+                    "The operation did not finish within {}s; raise it in the `timeouts` block.",
+                    self.deadline.map_or(0, |(_, d)| d.as_secs())
+                ),
+            )),
+        }
+    }
+
+    /// Adds a warning shown with the operation's result.
+    pub fn warn(&self, warning: Diagnostic) {
+        if let Ok(mut w) = self.warnings.lock() {
+            w.push(warning);
+        }
+    }
+
+    /// Takes the warnings collected so far.
+    pub fn take_warnings(&self) -> Diagnostics {
+        self.warnings
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
+    }
+}
+
+/// A failed create, update or delete. `state` is what exists after the failure: for a create that got halfway,
+/// the object describing what was created (Terraform records it, marked tainted); `None` keeps the prior state
+/// for update/delete and records nothing for create.
+#[derive(Debug, Default)]
+pub struct ApplyError {
+    /// Why it failed (at least one error).
+    pub diagnostics: Diagnostics,
+    /// What exists now, if known and different from the prior state.
+    pub state: Option<Value>,
+}
+
+impl ApplyError {
+    /// A failure with `diagnostics` and no partial state.
+    pub fn new(diagnostics: impl Into<Diagnostics>) -> Self {
+        Self {
+            diagnostics: diagnostics.into(),
+            state: None,
+        }
+    }
+
+    /// This failure, recording `state` as what exists.
+    pub fn with_state(mut self, state: Value) -> Self {
+        self.state = Some(state);
+        self
+    }
+}
+
+impl From<Diagnostics> for ApplyError {
+    fn from(d: Diagnostics) -> Self {
+        Self::new(d)
+    }
+}
+
+impl From<Diagnostic> for ApplyError {
+    fn from(d: Diagnostic) -> Self {
+        Self::new(d)
+    }
+}
+
+impl From<anyhow::Error> for ApplyError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::new(Diagnostics::from(e))
+    }
+}
+
+impl From<cty::Error> for ApplyError {
+    fn from(e: cty::Error) -> Self {
+        Self::new(Diagnostics::from(e))
+    }
+}
+
+/// A planned change, as given to [`Resource::modify_plan`] after the framework's own plan rules ran.
+#[derive(Clone, Debug)]
+pub struct PlannedChange {
+    /// The current state; `Null` when the resource is being created (also for the create half of a replacement).
+    pub prior: Value,
+    /// The configuration (unknown where it depends on other resources not yet applied).
+    pub config: Value,
+    /// The planned new state: editable. Computed attributes left unset in configuration are already unknown on
+    /// create, and hold their prior value on update (set them [`Value::Unknown`] when the update changes them).
+    pub planned: Value,
+    /// Attributes whose change forces replacement: editable. Already holds the changed attributes marked
+    /// [`Attribute::requires_replace`](super::Attribute::requires_replace).
+    pub requires_replace: Vec<AttributePath>,
+}
+
+impl PlannedChange {
+    /// Whether this plans a create.
+    pub fn is_create(&self) -> bool {
+        self.prior.is_null()
+    }
+
+    /// Whether the planned value at `path` differs from the prior state.
+    pub fn changes(&self, path: &AttributePath) -> bool {
+        self.prior.get_path(path) != self.planned.get_path(path)
+    }
+
+    /// Marks the planned value at `path` as known only after apply.
+    pub fn set_unknown(&mut self, path: &AttributePath) {
+        if let Some(v) = self.planned.get_path_mut(path) {
+            *v = Value::Unknown;
+        }
+    }
+}
+
+/// A stored state as Terraform passes it to `UpgradeResourceState`: JSON written with an older (or the same)
+/// schema version.
+#[derive(Clone, Debug, Default)]
+pub struct RawState {
+    /// The state JSON (cty JSON encoding, object at the top).
+    pub json: Vec<u8>,
+}
+
+impl RawState {
+    /// Decodes with `ty`, dropping attributes that `ty` no longer has and filling new ones with null.
+    pub fn decode(&self, ty: &Type) -> Result<Value, cty::Error> {
+        let opts = cty::json::DecodeOptions {
+            ignore_undefined_attributes: true,
+        };
+        cty::json::decode_with(&self.json, ty, opts)
+    }
+
+    /// The JSON as a `serde_json` value, for hand-written migrations (numbers beyond f64 lose precision here).
+    pub fn to_json(&self) -> Result<serde_json::Value, cty::Error> {
+        serde_json::from_slice(&self.json)
+            .map_err(|e| cty::Error::new(format!("invalid state JSON: {e}")))
+    }
+}
+
+/// A managed resource type. Implement it once; the framework serves it over protocol 5 and 6.
+///
+/// Values are objects of [`Resource::schema`]'s type. The framework fills attributes you leave out with null,
+/// turns null repeated blocks into empty ones, and checks the result against the schema and the plan
+/// (Terraform's rule: every known planned value must equal the applied one).
+#[async_trait]
+pub trait Resource: Send + Sync + 'static {
+    /// Terraform type name, e.g. `"vixens_cilium"`.
+    fn type_name(&self) -> &'static str;
+
+    /// The schema (called often: keep it cheap and deterministic).
+    fn schema(&self) -> Schema;
+
+    /// Checks a configuration (values may be unknown). Report problems with [`Diagnostics::error_at`].
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        let _ = (config, diags);
+    }
+
+    /// Adjusts a plan after the framework's rules (requires-replace attributes, computed-unknown on create).
+    /// Not called for destroy.
+    async fn modify_plan(
+        &self,
+        ctx: &Context,
+        change: &mut PlannedChange,
+    ) -> Result<(), Diagnostics> {
+        let _ = (ctx, change);
+        Ok(())
+    }
+
+    /// Creates the object described by `planned`; returns the new state (wholly known). On failure after
+    /// something was created, return [`ApplyError::with_state`] describing what exists.
+    async fn create(&self, ctx: &Context, planned: &Value) -> Result<Value, ApplyError>;
+
+    /// Refreshes `state` from the real world. `Ok(None)` means the object is gone (Terraform plans a create).
+    async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics>;
+
+    /// Updates in place from `prior` to `planned`; returns the new state.
+    async fn update(
+        &self,
+        ctx: &Context,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<Value, ApplyError>;
+
+    /// Deletes the object in `state`.
+    async fn delete(&self, ctx: &Context, state: &Value) -> Result<(), ApplyError>;
+
+    /// Imports an existing object by its id (the string given to `terraform import`); returns a state with at
+    /// least the id, which Terraform then passes to [`Resource::read`]. The default refuses import.
+    async fn import(&self, ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
+        let _ = (ctx, id);
+        Err(Diagnostic::error(
+            format!("{} cannot be imported", self.type_name()),
+            "This resource type does not support `terraform import`.",
+        )
+        .into())
+    }
+
+    /// Upgrades a state stored with an older schema version (`from_version` < [`Schema::version`]) to the current
+    /// schema. Same-version states and newer-version errors are handled by the framework. The default refuses.
+    async fn upgrade_state(&self, from_version: i64, raw: &RawState) -> Result<Value, Diagnostics> {
+        let _ = raw;
+        Err(Diagnostic::error(
+            "Unsupported state version",
+            format!(
+                "{} has no upgrade from schema version {from_version}.",
+                self.type_name()
+            ),
+        )
+        .into())
+    }
+}

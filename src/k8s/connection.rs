@@ -1,0 +1,345 @@
+//! A [`kube::Client`] built from a raw kubeconfig or from PEM fields, with no file on disk, over rustls.
+//!
+//! Both inputs take `vixens_talos_cluster`'s outputs directly: `kubeconfig` (the admin kubeconfig YAML) or
+//! `host` + `ca_certificate` + `client_certificate` + `client_key`. The PEM fields may also be given base64-encoded
+//! (as kubeconfig `*-data` fields and the Terraform kubernetes provider carry them). [`Connection::connect`] retries
+//! while the API server is not up yet ("connection refused", resets, 5xx) with exponential backoff (backon).
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable};
+use base64::Engine as _;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use super::error::{Error, Result};
+
+/// Client credentials for one API server, as PEM (or base64 of PEM). `Debug` never prints the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterCredentials {
+    /// API server URL, `https://host:port`; a bare `host:port` gets `https://`.
+    pub host: String,
+    /// The cluster CA certificate (PEM, or base64 of PEM).
+    pub ca_certificate: String,
+    /// The client certificate (PEM, or base64 of PEM).
+    pub client_certificate: String,
+    /// The client private key (PEM, or base64 of PEM). Secret.
+    pub client_key: String,
+}
+
+impl fmt::Debug for ClusterCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterCredentials")
+            .field("host", &self.host)
+            .field("client_key", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the connection settings come from. `Debug` never prints secrets.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Connection {
+    /// A kubeconfig document (YAML); its current context is used.
+    Kubeconfig(String),
+    /// Explicit host and PEM credentials.
+    Credentials(ClusterCredentials),
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Connection::Kubeconfig(_) => f.write_str("Connection::Kubeconfig(<redacted>)"),
+            Connection::Credentials(c) => {
+                f.debug_tuple("Connection::Credentials").field(c).finish()
+            }
+        }
+    }
+}
+
+/// How long one TCP connect may take before it counts as a failed attempt.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Connection {
+    /// The kube-rs configuration for these settings.
+    ///
+    /// Errors: [`Error::Config`] when the kubeconfig or a PEM field does not parse or the host is not an
+    /// `https://` URL. The message names the field, never its value.
+    pub async fn config(&self) -> Result<kube::Config> {
+        let kubeconfig = match self {
+            Connection::Kubeconfig(text) => Kubeconfig::from_yaml(text)
+                .map_err(|e| Error::Config(format!("kubeconfig does not parse: {e}")))?,
+            Connection::Credentials(creds) => credentials_kubeconfig(creds)?,
+        };
+        let mut config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| Error::Config(format!("kubeconfig is not usable: {e}")))?;
+        config.connect_timeout = Some(CONNECT_TIMEOUT);
+        Ok(config)
+    }
+
+    /// Builds a client and waits until the API server answers `GET /version`, retrying transient failures
+    /// (connection refused or reset, timeouts, HTTP 429/5xx) for up to `timeout`.
+    ///
+    /// Errors: [`Error::Config`] for unusable settings; [`Error::Unreachable`] when the deadline passes or the
+    /// failure is not transient (a TLS verification error is reported at once).
+    pub async fn connect(&self, timeout: Duration) -> Result<kube::Client> {
+        install_crypto_provider();
+        let config = self.config().await?;
+        let host = config.cluster_url.to_string();
+        let client = kube::Client::try_from(config)
+            .map_err(|e| Error::Config(format!("cannot build the client: {e}")))?;
+        let started = Instant::now();
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(100))
+            .with_max_delay(Duration::from_secs(3))
+            .without_max_times();
+        let deadline = started + timeout;
+        let probe = || async { client.apiserver_version().await };
+        let version = probe
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(is_transient)
+            // Sleep no further than the deadline; stop once it has passed.
+            .adjust(|_, delay| {
+                let left = deadline.saturating_duration_since(Instant::now());
+                (!left.is_zero()).then(|| delay.map_or(left, |d| d.min(left)))
+            })
+            .notify(|err, delay| {
+                tracing::info!(host = %host, error = %error_chain(err), retry_in = ?delay, "Kubernetes API not up yet");
+            })
+            .await
+            .map_err(|e| Error::Unreachable {
+                host: host.clone(),
+                waited: started.elapsed(),
+                last: error_chain(&e),
+            })?;
+        tracing::debug!(host = %host, version = %version.git_version, "connected to the Kubernetes API");
+        Ok(client)
+    }
+}
+
+/// Installs the aws-lc-rs rustls provider as the process default (kube builds its TLS config from it). Idempotent.
+pub fn install_crypto_provider() {
+    // Err only means a provider is already installed, which is fine.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// A kubeconfig with one cluster, one user and one context from explicit credentials.
+fn credentials_kubeconfig(creds: &ClusterCredentials) -> Result<Kubeconfig> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let server = normalize_host(&creds.host)?;
+    let ca = pem_field("ca_certificate", &creds.ca_certificate)?;
+    let cert = pem_field("client_certificate", &creds.client_certificate)?;
+    let key = pem_field("client_key", &creds.client_key)?;
+    let doc = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "vixens", "cluster": {
+            "server": server,
+            "certificate-authority-data": b64.encode(ca),
+        }}],
+        "users": [{"name": "vixens", "user": {
+            "client-certificate-data": b64.encode(cert),
+            "client-key-data": b64.encode(key),
+        }}],
+        "contexts": [{"name": "vixens", "context": {"cluster": "vixens", "user": "vixens"}}],
+        "current-context": "vixens",
+    });
+    serde_json::from_value(doc)
+        .map_err(|e| Error::Config(format!("cannot build a kubeconfig: {e}")))
+}
+
+/// `https://host:port` from `host`, which may lack the scheme. Only `https` is accepted.
+pub fn normalize_host(host: &str) -> Result<String> {
+    let host = host.trim();
+    if host.is_empty() {
+        return Err(Error::Config("host is empty".into()));
+    }
+    let url = match host.split_once("://") {
+        Some(("https", _)) => host.to_string(),
+        Some((scheme, _)) => {
+            return Err(Error::Config(format!("host must use https, not {scheme}")))
+        }
+        None => format!("https://{host}"),
+    };
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| Error::Config(format!("host is not a valid URL: {e}")))?;
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(Error::Config("host has no host name".into()));
+    }
+    Ok(url)
+}
+
+/// The PEM text of a field given as PEM or as base64 of PEM. Errors name the field only.
+pub fn pem_field(field: &str, value: &str) -> Result<String> {
+    let value = value.trim();
+    let pem = if value.starts_with("-----BEGIN") {
+        value.to_string()
+    } else {
+        let compact: String = value.split_whitespace().collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map_err(|_| Error::Config(format!("{field} is neither PEM nor base64 of PEM")))?;
+        String::from_utf8(bytes)
+            .map_err(|_| Error::Config(format!("{field} is neither PEM nor base64 of PEM")))?
+    };
+    if !pem.trim_start().starts_with("-----BEGIN") || !pem.contains("-----END") {
+        return Err(Error::Config(format!("{field} is not PEM")));
+    }
+    Ok(pem)
+}
+
+/// True for failures that go away once the API server is up: refused, reset or timed-out connections, and
+/// HTTP 429/500/502/503/504 answers.
+pub fn is_transient(err: &kube::Error) -> bool {
+    if let kube::Error::Api(status) = err {
+        return matches!(status.code, 429 | 500 | 502 | 503 | 504);
+    }
+    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            if matches!(
+                io.kind(),
+                ConnectionRefused
+                    | ConnectionReset
+                    | ConnectionAborted
+                    | TimedOut
+                    | UnexpectedEof
+                    | NotConnected
+                    | BrokenPipe
+            ) {
+                return true;
+            }
+        }
+        let text = e.to_string().to_ascii_lowercase();
+        if text.contains("connection refused")
+            || text.contains("tcp connect error")
+            || text.contains("connection reset")
+            || text.contains("timed out")
+            || text.contains("connection closed before message completed")
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// An error and its sources on one line.
+pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = e.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_gets_https_and_rejects_other_schemes() {
+        assert_eq!(
+            normalize_host("127.0.0.1:6443").unwrap(),
+            "https://127.0.0.1:6443"
+        );
+        assert_eq!(
+            normalize_host(" https://a.example:6443 ").unwrap(),
+            "https://a.example:6443"
+        );
+        assert!(normalize_host("http://127.0.0.1:6443").is_err());
+        assert!(normalize_host("").is_err());
+    }
+
+    #[test]
+    fn pem_fields_accept_pem_and_base64_and_hide_values() {
+        let pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert_eq!(pem_field("ca", pem).unwrap().trim(), pem.trim());
+        let b64 = base64::engine::general_purpose::STANDARD.encode(pem);
+        assert_eq!(pem_field("ca", &b64).unwrap(), pem);
+        let err = pem_field("client_key", "s3cret-value")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("client_key") && !err.contains("s3cret"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let c = Connection::Credentials(ClusterCredentials {
+            host: "https://127.0.0.1:6443".into(),
+            ca_certificate: "ca".into(),
+            client_certificate: "cert".into(),
+            client_key: "topsecretkey".into(),
+        });
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("topsecretkey") && shown.contains("127.0.0.1"),
+            "{shown}"
+        );
+        let k = Connection::Kubeconfig("token: topsecret".into());
+        assert!(!format!("{k:?}").contains("topsecret"));
+    }
+
+    #[tokio::test]
+    async fn credentials_build_a_config_for_the_host() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let conn = Connection::Credentials(ClusterCredentials {
+            host: "127.0.0.1:6443".into(),
+            ca_certificate: cert.pem(),
+            client_certificate: cert.pem(),
+            client_key: key.serialize_pem(),
+        });
+        let config = conn.config().await.unwrap();
+        assert_eq!(config.cluster_url.to_string(), "https://127.0.0.1:6443/");
+        assert_eq!(config.root_cert.map(|c| c.len()), Some(1));
+    }
+
+    #[tokio::test]
+    async fn connect_gives_up_on_a_closed_port_after_the_deadline() {
+        // Bind then drop a listener to get a loopback port that refuses connections.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let conn = Connection::Credentials(ClusterCredentials {
+            host: format!("127.0.0.1:{port}"),
+            ca_certificate: cert.pem(),
+            client_certificate: cert.pem(),
+            client_key: key.serialize_pem(),
+        });
+        let started = Instant::now();
+        let Err(err) = conn.connect(Duration::from_millis(700)).await else {
+            panic!("connected to a closed port");
+        };
+        assert!(matches!(err, Error::Unreachable { .. }), "{err}");
+        assert!(
+            started.elapsed() >= Duration::from_millis(500),
+            "retried until the deadline: {err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,74 @@
+//! Errors of the Kubernetes helpers. Messages name the object and the action, never a secret value.
+
+use std::time::Duration;
+
+/// What went wrong while talking to a Kubernetes API server.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The connection settings are unusable (bad kubeconfig, PEM that does not parse, bad host URL).
+    #[error("invalid Kubernetes connection settings: {0}")]
+    Config(String),
+    /// The API server did not answer before the deadline; `last` is the last error seen.
+    #[error("the Kubernetes API at {host} did not answer within {waited:?}: {last}")]
+    Unreachable {
+        /// The API server URL.
+        host: String,
+        /// How long we retried.
+        waited: Duration,
+        /// The last error seen.
+        last: String,
+    },
+    /// An API call failed.
+    #[error("{action} {object}: {source}")]
+    Api {
+        /// What we were doing ("apply", "delete", "get", "discover").
+        action: &'static str,
+        /// The object, as `kind namespace/name`.
+        object: String,
+        /// The client error.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// An object is not a well-formed Kubernetes object (missing apiVersion, kind or name).
+    #[error("invalid object: {0}")]
+    InvalidObject(String),
+    /// A wait did not reach its condition before the deadline.
+    #[error("timed out after {waited:?} waiting for {what}; last state: {last}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long we waited.
+        waited: Duration,
+        /// The last observed state.
+        last: String,
+    },
+}
+
+impl Error {
+    /// Wraps a client error with the action and the object it concerned.
+    pub fn api(action: &'static str, object: impl Into<String>, source: kube::Error) -> Self {
+        Error::Api {
+            action,
+            object: object.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// True when the API answered 404 Not Found.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Api { source, .. } if is_not_found(source))
+    }
+}
+
+/// True when a client error is an API 404 Not Found.
+/// A kind that discovery cannot find (its CRD is absent) also counts as not found.
+pub fn is_not_found(err: &kube::Error) -> bool {
+    match err {
+        kube::Error::Api(status) => status.code == 404,
+        kube::Error::Discovery(_) => true,
+        _ => false,
+    }
+}
+
+/// Result alias of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
