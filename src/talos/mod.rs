@@ -1,1 +1,9 @@
-//! See the crate docs.
+//! Talos domain code, knowing nothing of Terraform: the cluster secrets bundle and PKI ([`secrets`], [`pki`]),
+//! the config contract ([`contract`]), machine-config rendering ([`config`]) and the machine API client
+//! ([`client`]).
+
+pub mod client;
+pub mod config;
+pub mod contract;
+pub mod pki;
+pub mod secrets;

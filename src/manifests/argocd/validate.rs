@@ -1,0 +1,199 @@
+//! Checks of user input for the Argo CD bootstrap, as plain functions returning a message; the resource attaches
+//! attribute paths. Rules come from Git (`git check-ref-format`), Argo CD (repository URL forms it accepts) and
+//! Kubernetes (DNS-1123 names).
+
+/// A repository URL: `https://`, `ssh://` or `git://` with a host, or the scp-like SSH form `user@host:path`.
+pub fn repo_url(url: &str) -> Result<(), String> {
+    if url.trim() != url || url.is_empty() {
+        return Err("must not be empty or have surrounding spaces".into());
+    }
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if !matches!(scheme, "https" | "ssh" | "git") {
+            return Err(format!(
+                "scheme {scheme} is not allowed; use https, ssh or git"
+            ));
+        }
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = host.rsplit('@').next().unwrap_or("");
+        if host.is_empty() {
+            return Err("has no host".into());
+        }
+        return Ok(());
+    }
+    if is_scp_like(url) {
+        return Ok(());
+    }
+    Err("must be an https://, ssh:// or git:// URL, or user@host:path".into())
+}
+
+/// True for the scp-like SSH form `user@host:path` (what `git clone git@github.com:o/r.git` takes).
+pub fn is_scp_like(url: &str) -> bool {
+    let Some((user_host, path)) = url.split_once(':') else {
+        return false;
+    };
+    let Some((user, host)) = user_host.split_once('@') else {
+        return false;
+    };
+    !user.is_empty()
+        && !host.is_empty()
+        && !host.contains('/')
+        && !path.is_empty()
+        && !url.contains("://")
+}
+
+/// True for URLs that use SSH (`ssh://` or scp-like).
+pub fn is_ssh_url(url: &str) -> bool {
+    url.starts_with("ssh://") || is_scp_like(url)
+}
+
+/// A Git revision: a branch, tag, `HEAD` or a commit, following `git check-ref-format` rules.
+pub fn revision(rev: &str) -> Result<(), String> {
+    if rev.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if let Some(c) = rev
+        .chars()
+        .find(|c| c.is_ascii_control() || " ~^:?*[\\".contains(*c))
+    {
+        return Err(format!("must not contain {c:?}"));
+    }
+    if rev.contains("..") || rev.contains("@{") || rev.contains("//") {
+        return Err("must not contain '..', '@{' or '//'".into());
+    }
+    if rev == "@"
+        || rev.starts_with('/')
+        || rev.ends_with('/')
+        || rev.ends_with('.')
+        || rev.ends_with(".lock")
+    {
+        return Err("is not a valid Git ref name".into());
+    }
+    if rev.split('/').any(|part| part.starts_with('.')) {
+        return Err("a component must not start with '.'".into());
+    }
+    Ok(())
+}
+
+/// A path in the repository: relative, without `..` components or backslashes.
+pub fn app_path(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("must not be empty (use \".\" for the repository root)".into());
+    }
+    if path.starts_with('/') {
+        return Err("must be relative to the repository root".into());
+    }
+    if path.contains('\\') {
+        return Err("must use '/' as separator".into());
+    }
+    if path.split('/').any(|c| c == "..") {
+        return Err("must not contain '..'".into());
+    }
+    Ok(())
+}
+
+/// An Argo CD release version: `v` then semver, e.g. `v3.5.1` or `v3.6.0-rc1`.
+pub fn version(v: &str) -> Result<(), String> {
+    let bad = || format!("{v:?} is not a release version like v3.5.1");
+    let rest = v.strip_prefix('v').ok_or_else(bad)?;
+    let (core, pre) = match rest.split_once('-') {
+        Some((c, p)) => (c, Some(p)),
+        None => (rest, None),
+    };
+    let parts: Vec<&str> = core.split('.').collect();
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad());
+    }
+    if pre.is_some_and(|p| {
+        p.is_empty()
+            || !p
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    }) {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// A Kubernetes object name usable as namespace or Application name (DNS-1123 label: lowercase alphanumerics and
+/// '-', starting and ending alphanumeric, at most 63 characters).
+pub fn dns_label(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a DNS-1123 label (lowercase letters, digits and '-', at most 63)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_urls() {
+        for ok in [
+            "https://github.com/o/vixens.git",
+            "ssh://git@github.com/o/r.git",
+            "git://git.example/r",
+            "git@github.com:o/r.git",
+        ] {
+            assert!(repo_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://github.com/o/r",
+            "file:///tmp/r",
+            "https://",
+            "github.com/o/r",
+            " https://x/y",
+            "",
+        ] {
+            assert!(repo_url(bad).is_err(), "{bad}");
+        }
+        assert!(
+            is_ssh_url("git@github.com:o/r.git")
+                && is_ssh_url("ssh://h/r")
+                && !is_ssh_url("https://h/r")
+        );
+    }
+
+    #[test]
+    fn revisions() {
+        for ok in ["dev", "main", "release/1.2", "v3.5.1", "HEAD", "0123abcd"] {
+            assert!(revision(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "a..b", "a b", "x~1", "a:b", "/a", "a/", "a.lock", ".hidden", "a/.b", "@", "a@{1}",
+            "a//b",
+        ] {
+            assert!(revision(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths_versions_names() {
+        assert!(app_path("argocd/overlays/dev").is_ok() && app_path(".").is_ok());
+        for bad in ["", "/abs", "a/../b", "..", "a\\b"] {
+            assert!(app_path(bad).is_err(), "{bad}");
+        }
+        assert!(version("v3.5.1").is_ok() && version("v3.6.0-rc1").is_ok());
+        for bad in ["3.5.1", "v3.5", "v3.5.x", "v3.5.1-", "latest"] {
+            assert!(version(bad).is_err(), "{bad}");
+        }
+        assert!(dns_label("argocd").is_ok());
+        for bad in ["", "Argo", "-a", "a-", &"a".repeat(64), "a.b"] {
+            assert!(dns_label(bad).is_err(), "{bad}");
+        }
+    }
+}

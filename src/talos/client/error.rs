@@ -1,0 +1,106 @@
+//! Errors of the machine API client.
+
+use std::time::Duration;
+
+/// A machine API call that failed, naming the call and the node address.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    /// The address is not `host`, `host:port` or `[v6]:port`.
+    #[error("invalid Talos API address {0:?}")]
+    InvalidAddress(String),
+    /// The TLS configuration could not be built (bad CA or client certificate).
+    #[error("TLS configuration for {addr}: {reason}")]
+    Tls {
+        /// Node address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The call did not finish in time.
+    #[error("{call} on {addr} timed out after {after:?}")]
+    Timeout {
+        /// RPC name.
+        call: &'static str,
+        /// Node address.
+        addr: String,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The node answered with a gRPC status (or the connection failed: `Unavailable`).
+    #[error("{call} on {addr}: {code:?}: {message}")]
+    Status {
+        /// RPC name.
+        call: &'static str,
+        /// Node address.
+        addr: String,
+        /// gRPC code.
+        code: tonic::Code,
+        /// Status message.
+        message: String,
+    },
+    /// A reply carried a per-node error in `metadata.error`.
+    #[error("{call} on {addr}: node reported: {message}")]
+    Node {
+        /// RPC name.
+        call: &'static str,
+        /// Node address.
+        addr: String,
+        /// The node's message.
+        message: String,
+    },
+    /// A reply could not be understood (e.g. no `kubeconfig` in the archive).
+    #[error("{call} on {addr}: unexpected reply: {reason}")]
+    Reply {
+        /// RPC name.
+        call: &'static str,
+        /// Node address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ClientError {
+    /// The gRPC code, when the node answered with one.
+    pub fn code(&self) -> Option<tonic::Code> {
+        match self {
+            ClientError::Status { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// True when the node could not be reached or did not answer in time: worth retrying later.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, ClientError::Timeout { .. })
+            || matches!(
+                self.code(),
+                Some(tonic::Code::Unavailable | tonic::Code::DeadlineExceeded)
+            )
+    }
+
+    /// True when the node answered that the call is not available in its current state (maintenance mode,
+    /// still booting): `Unimplemented` or `FailedPrecondition`.
+    pub fn is_not_ready(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(tonic::Code::Unimplemented | tonic::Code::FailedPrecondition)
+        )
+    }
+
+    /// True when the TLS handshake failed in a way that means "wrong mode" (a node in maintenance mode answers a
+    /// secure client with an unknown certificate, and vice versa).
+    pub fn is_auth_failure(&self) -> bool {
+        match self {
+            ClientError::Status { code, message, .. } => {
+                matches!(
+                    code,
+                    tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+                ) || (matches!(code, tonic::Code::Unavailable | tonic::Code::Unknown)
+                    && (message.contains("certificate")
+                        || message.contains("tls")
+                        || message.contains("TLS")))
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! TLS for the Talos machine API (apid, port 50000), per talos `cmd/talosctl/pkg/talos/helpers` and
+//! `pkg/machinery/client`:
+//! - maintenance mode: the node serves a self-signed certificate, so the client does not verify it (talosctl
+//!   `--insecure`); handshake signatures are still checked;
+//! - secure mode: mutual TLS; the server certificate must chain to the cluster's OS CA and carry the dialed
+//!   host (IP or DNS name) as SAN; the client presents an OS-CA-signed certificate (role in O).
+//!
+//! ALPN is `h2` (grpc-go enforces it).
+
+use crate::talos::pki::{self, CertAndKey};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{
+    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer, ServerName, UnixTime,
+};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::sync::Arc;
+
+/// How to authenticate a connection.
+#[derive(Clone)]
+pub enum Security {
+    /// Maintenance mode: no server verification, no client certificate.
+    Maintenance,
+    /// Secure mode: server pinned to `ca_crt` (OS CA PEM), client certificate `client`.
+    Secure {
+        /// OS CA certificate PEM.
+        ca_crt: String,
+        /// Client certificate and key PEMs (e.g. the `os:admin` talosconfig certificate).
+        client: CertAndKey,
+    },
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Security::Maintenance => f.write_str("Maintenance"),
+            Security::Secure { .. } => f.write_str("Secure"),
+        }
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// Accepts any server certificate but verifies handshake signatures (Talos maintenance mode).
+#[derive(Debug)]
+struct AcceptAnyServerCert(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyServerCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn client_key(pem_text: &str) -> Result<PrivateKeyDer<'static>, String> {
+    let block = pem::parse(pem_text).map_err(|e| format!("client key: {e}"))?;
+    let der = block.contents().to_vec();
+    match block.tag() {
+        pki::PEM_ED25519 | "PRIVATE KEY" => Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der))),
+        pki::PEM_EC => Ok(PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(der))),
+        other => Err(format!("client key: unsupported PEM label {other:?}")),
+    }
+}
+
+/// Builds the rustls client configuration for `security`.
+///
+/// # Errors
+/// A message when the CA, the client certificate or key do not parse, or rustls rejects them.
+pub fn client_config(security: &Security) -> Result<ClientConfig, String> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let mut config = match security {
+        Security::Maintenance => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert(provider())))
+            .with_no_client_auth(),
+        Security::Secure { ca_crt, client } => {
+            let mut roots = RootCertStore::empty();
+            let ca = pki::cert_der(ca_crt).map_err(|e| format!("OS CA: {e}"))?;
+            roots
+                .add(CertificateDer::from(ca))
+                .map_err(|e| format!("OS CA: {e}"))?;
+            let chain = vec![CertificateDer::from(
+                pki::cert_der(&client.crt).map_err(|e| e.to_string())?,
+            )];
+            builder
+                .with_root_certificates(roots)
+                .with_client_auth_cert(chain, client_key(&client.key)?)
+                .map_err(|e| format!("client certificate: {e}"))?
+        }
+    };
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(config)
+}
