@@ -100,6 +100,15 @@ fn render_block(out: &mut String, block: &Block, path: &str, nested: &mut Vec<(S
     }
 }
 
+fn minutes(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s % 60 == 0 {
+        format!("`{}m`", s / 60)
+    } else {
+        format!("`{s}s`")
+    }
+}
+
 fn render_schema(schema: &Schema) -> String {
     let mut out = String::from("## Schema\n\n");
     let mut pending = Vec::new();
@@ -107,8 +116,11 @@ fn render_schema(schema: &Schema) -> String {
     if let Some(t) = &schema.timeouts {
         let _ = writeln!(
             out,
-            "### Timeouts\n\nA `timeouts` block with `create`, `update` and `delete` durations (e.g. `\"30m\"`). \
-             Defaults: {t:?}.\n"
+            "### Timeouts\n\nOptional `timeouts` block with `create`, `update` and `delete` durations (e.g. \
+             `\"30m\"`). Defaults: create {}, update {}, delete {}.\n",
+            minutes(t.create),
+            minutes(t.update),
+            minutes(t.delete)
         );
     }
     while !pending.is_empty() {
@@ -133,7 +145,13 @@ fn example_section(title: &str, lang: &str, body: Option<String>) -> String {
 }
 
 fn render_resource(name: &str, schema: &Schema) -> String {
-    let summary = schema.block.description.lines().next().unwrap_or_default().trim();
+    let summary = schema
+        .block
+        .description
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim();
     let mut out = format!(
         "---\npage_title: \"{name} Resource - vixens\"\nsubcategory: \"\"\ndescription: |-\n  {summary}\n---\n\n# {name} (Resource)\n\n{}\n\n",
         schema.block.description.trim()
@@ -203,7 +221,10 @@ fn expected_docs() -> Vec<(PathBuf, String)> {
 fn write_all(docs: &[(PathBuf, String)]) {
     let dir = root().join("docs/resources");
     std::fs::create_dir_all(&dir).expect("create docs/resources");
-    for entry in std::fs::read_dir(&dir).expect("read docs/resources").flatten() {
+    for entry in std::fs::read_dir(&dir)
+        .expect("read docs/resources")
+        .flatten()
+    {
         let path = entry.path();
         let rel = Path::new("docs/resources").join(entry.file_name());
         if !docs.iter().any(|(p, _)| *p == rel) {

@@ -48,9 +48,15 @@ fn has_tf_files(dir: &Path) -> bool {
 /// Every example folder with .tf files, relative to the workspace; resource examples get the provider example
 /// beside them, as a user copying both would have.
 fn example_dirs(ws: &Workspace) -> Vec<PathBuf> {
-    let mut dirs = vec![PathBuf::from("examples/provider"), PathBuf::from("examples/complete")];
+    let mut dirs = vec![
+        PathBuf::from("examples/provider"),
+        PathBuf::from("examples/complete"),
+    ];
     let resources = ws.path().join("examples/resources");
-    for entry in std::fs::read_dir(&resources).expect("examples/resources").flatten() {
+    for entry in std::fs::read_dir(&resources)
+        .expect("examples/resources")
+        .flatten()
+    {
         let rel = PathBuf::from("examples/resources").join(entry.file_name());
         std::fs::copy(
             ws.path().join("examples/provider/provider.tf"),
@@ -107,10 +113,17 @@ fn real_environments_plan_with_no_state() {
     for env in ["dev", "test", "staging", "prod"] {
         let chdir = format!("-chdir=terraform/environments/{env}");
         ws.ok(&[&chdir, "init", "-input=false"]);
-        let out = ws.run(&[&chdir, "plan", "-input=false", "-lock=false", "-refresh=false"]);
+        let out = ws.run(&[
+            &chdir,
+            "plan",
+            "-input=false",
+            "-lock=false",
+            "-refresh=false",
+        ]);
         assert_eq!(out.code, 0, "plan {env}:\n{}", out.all());
         assert!(
-            out.stdout.contains("Plan: 3 to add, 0 to change, 0 to destroy."),
+            out.stdout
+                .contains("Plan: 3 to add, 0 to change, 0 to destroy."),
             "plan {env} should add the cluster, Cilium and Argo CD:\n{}",
             out.stdout
         );
@@ -121,12 +134,20 @@ fn real_environments_plan_with_no_state() {
 fn module_rejects_an_even_number_of_control_planes() {
     let tf = Terraform::cached("1.0.3");
     let ws = tree_workspace(&tf);
-    let tfvars = ws.path().join("terraform/environments/test/terraform.tfvars");
+    let tfvars = ws
+        .path()
+        .join("terraform/environments/test/terraform.tfvars");
     let text = std::fs::read_to_string(&tfvars).expect("test tfvars");
     // Demote the last of the three control planes to a worker: two remain, an even number.
     let role = "role         = \"controlplane\"";
-    let at = text.rfind(role).expect("a control plane in the test environment");
-    let two = format!("{}role         = \"worker\"{}", &text[..at], &text[at + role.len()..]);
+    let at = text
+        .rfind(role)
+        .expect("a control plane in the test environment");
+    let two = format!(
+        "{}role         = \"worker\"{}",
+        &text[..at],
+        &text[at + role.len()..]
+    );
     std::fs::write(&tfvars, two).expect("write tfvars");
     let chdir = "-chdir=terraform/environments/test";
     ws.ok(&[chdir, "init", "-input=false"]);
