@@ -87,3 +87,6 @@ impl Resource for TalosCluster {
         ]))
     }
 }
+
+#[cfg(test)]
+mod tests;
