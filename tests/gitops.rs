@@ -1,0 +1,284 @@
+//! Checks of the Phase 2 GitOps tree, `examples/gitops` (issue 8).
+//!
+//! Builds every overlay with the machine's `kubectl kustomize` (kustomize is built into kubectl), offline:
+//! the builds run with an unreachable proxy and no kubeconfig, so a kustomization that needed the network
+//! would fail here. Then checks each env's output (see `gitops/checks.rs`). Skips, saying so, when kubectl
+//! is absent. The Argo CD self-management patches are also applied to the real v3.5.1 install manifest
+//! from `../shared/fixtures` when it is there.
+
+#[path = "gitops/checks.rs"]
+mod checks;
+#[path = "gitops/model.rs"]
+mod model;
+
+use checks::*;
+use model::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn tree() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gitops")
+}
+
+/// The kubectl to use ($KUBECTL, else `kubectl` on PATH, else /usr/bin/kubectl), or None when there is none.
+fn kubectl() -> Option<PathBuf> {
+    let candidates = std::env::var_os("KUBECTL")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(["kubectl", "/usr/bin/kubectl"].map(PathBuf::from));
+    candidates.into_iter().find(|candidate| {
+        Command::new(candidate)
+            .args(["version", "--client"])
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+macro_rules! kubectl_or_skip {
+    () => {
+        match kubectl() {
+            Some(k) => k,
+            None => {
+                eprintln!("SKIP: kubectl not found (set KUBECTL or put kubectl on PATH); the GitOps tree was not built");
+                return;
+            }
+        }
+    };
+}
+
+/// `kubectl kustomize <dir>` with the network made unreachable, parsed.
+fn kustomize(kubectl: &Path, dir: &Path) -> Vec<Doc> {
+    let unreachable = "http://127.0.0.1:9";
+    let out = Command::new(kubectl)
+        .arg("kustomize")
+        .arg(dir)
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env("HTTP_PROXY", unreachable)
+        .env("HTTPS_PROXY", unreachable)
+        .env("http_proxy", unreachable)
+        .env("https_proxy", unreachable)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {} failed offline:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_stream(&String::from_utf8_lossy(&out.stdout)).expect("kustomize output is YAML")
+}
+
+/// The GitOps repository URL that components/argocd-apps writes into every Application.
+fn gitops_repo() -> (String, String) {
+    let text = std::fs::read_to_string(tree().join("components/argocd-apps/repo.yaml"))
+        .expect("repo.yaml");
+    let doc = yaml(&text);
+    let get = |k: &str| {
+        str_at(&doc, &["data", k])
+            .expect("repo.yaml data")
+            .to_string()
+    };
+    (get("repoURL"), get("appsDir"))
+}
+
+/// Builds one env (its Argo CD overlay, then each Application's app overlay as Argo CD would) and runs
+/// every check on it.
+fn check_env(env: &Env) {
+    let kubectl = kubectl_or_skip!();
+    let (repo, apps_dir) = gitops_repo();
+    let apps = kustomize(&kubectl, &tree().join("argocd/overlays").join(env.name));
+    let mut violations = check_apps_present(env, &apps, &APPS);
+    violations.extend(check_sources(env, &apps, &repo));
+    let mut units = Vec::new();
+    for app in apps.iter().filter(|d| kind(d) == "Application") {
+        let path = seq(app, &["spec", "sources"])
+            .first()
+            .and_then(|s| str_at(s, &["path"]))
+            .unwrap_or("");
+        let Some(rel) = path.strip_prefix(&format!("{apps_dir}/")) else {
+            violations.push(format!(
+                "Application {}: path {path} is not under {apps_dir}/",
+                name(app)
+            ));
+            continue;
+        };
+        let docs = kustomize(&kubectl, &tree().join("apps").join(rel));
+        units.push(AppUnit {
+            app: app.clone(),
+            docs,
+        });
+    }
+    let mut all: Vec<Doc> = apps.clone();
+    all.extend(units.iter().flat_map(|u| u.docs.iter().cloned()));
+    violations.extend(check_sync_waves(&units));
+    violations.extend(check_addresses(env, &all));
+    violations.extend(check_ingresses(env, &all));
+    violations.extend(check_protected_routes(&all));
+    violations.extend(check_references(&all));
+    violations.extend(check_secrets(&all));
+    let readme = std::fs::read_to_string(tree().join("README.md")).unwrap_or_default();
+    violations.extend(check_secret_refs_documented(&all, &readme));
+    assert!(
+        violations.is_empty(),
+        "{} env:\n  {}",
+        env.name,
+        violations.join("\n  ")
+    );
+    eprintln!(
+        "{}: {} Applications, {} objects, all checks pass",
+        env.name,
+        units.len(),
+        all.len()
+    );
+}
+
+fn env_named(name: &str) -> &'static Env {
+    ENVS.iter().find(|e| e.name == name).expect("known env")
+}
+
+#[test]
+fn dev_builds_offline_and_passes_checks() {
+    check_env(env_named("dev"));
+}
+
+#[test]
+fn test_builds_offline_and_passes_checks() {
+    check_env(env_named("test"));
+}
+
+#[test]
+fn staging_builds_offline_and_passes_checks() {
+    check_env(env_named("staging"));
+}
+
+#[test]
+fn prod_builds_offline_and_passes_checks() {
+    check_env(env_named("prod"));
+}
+
+/// Every overlay directory in the tree is one the env checks build: no env or app escapes them.
+#[test]
+fn every_overlay_is_checked() {
+    let dirs = |path: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let mut found: Vec<String> = dirs(&tree().join("argocd/overlays"))
+        .into_iter()
+        .map(|e| format!("argocd/overlays/{e}"))
+        .collect();
+    for app in dirs(&tree().join("apps")) {
+        let overlays = tree().join("apps").join(&app).join("overlays");
+        found.extend(
+            dirs(&overlays)
+                .into_iter()
+                .map(|e| format!("apps/{app}/overlays/{e}")),
+        );
+    }
+    found.sort();
+    let mut want: Vec<String> = ENVS
+        .iter()
+        .map(|e| format!("argocd/overlays/{}", e.name))
+        .collect();
+    for app in APPS {
+        want.extend(
+            ENVS.iter()
+                .map(|e| format!("apps/{app}/overlays/{}", e.name)),
+        );
+    }
+    want.sort();
+    assert_eq!(found, want);
+}
+
+/// The self-managing Application's inline patches apply to the real Argo CD v3.5.1 install manifest (the
+/// objects of manifests/cluster-install at that tag), and the objects this tree points at exist there.
+#[test]
+fn argocd_self_management_fits_the_pinned_install() {
+    let kubectl = kubectl_or_skip!();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/argocd/v3.5.1/install.yaml");
+    if !fixture.exists() {
+        eprintln!(
+            "SKIP: {} is absent; Argo CD patches not checked against the install",
+            fixture.display()
+        );
+        return;
+    }
+    let app_text =
+        std::fs::read_to_string(tree().join("argocd/base/argocd.yaml")).expect("argocd.yaml");
+    let app = yaml(&app_text);
+    let upstream = seq(&app, &["spec", "sources"])
+        .iter()
+        .find(|s| str_at(s, &["repoURL"]) == Some("https://github.com/argoproj/argo-cd.git"))
+        .expect("an upstream Argo CD source");
+    assert_eq!(
+        str_at(upstream, &["targetRevision"]),
+        Some("v3.5.1"),
+        "pinned to the bootstrap's version"
+    );
+    let patches = get(upstream, &["kustomize", "patches"])
+        .expect("inline patches")
+        .clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&fixture, dir.path().join("install.yaml")).expect("copy fixture");
+    let mut k = serde_yaml::Mapping::new();
+    k.insert(
+        "resources".into(),
+        vec![serde_yaml::Value::from("install.yaml")].into(),
+    );
+    k.insert("patches".into(), patches);
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        serde_yaml::to_string(&k).expect("yaml"),
+    )
+    .expect("write");
+    let docs = kustomize(&kubectl, dir.path());
+    let find =
+        |kind_: &str, name_: &str| docs.iter().find(|d| kind(d) == kind_ && name(d) == name_);
+    let params = find("ConfigMap", "argocd-cmd-params-cm").expect("argocd-cmd-params-cm");
+    assert_eq!(str_at(params, &["data", "server.insecure"]), Some("true"));
+    let cm = find("ConfigMap", "argocd-cm").expect("argocd-cm");
+    assert!(str_at(
+        cm,
+        &[
+            "data",
+            "resource.customizations.health.argoproj.io_Application"
+        ]
+    )
+    .is_some());
+    let has_port = |svc: &str, port: &str| {
+        find("Service", svc).is_some_and(|s| {
+            seq(s, &["spec", "ports"])
+                .iter()
+                .any(|p| str_at(p, &["name"]) == Some(port))
+        })
+    };
+    assert!(
+        has_port("argocd-server", "http"),
+        "the Ingress backend argocd-server:http"
+    );
+    for svc in [
+        "argocd-metrics",
+        "argocd-server-metrics",
+        "argocd-repo-server",
+    ] {
+        assert!(
+            has_port(svc, "metrics"),
+            "ServiceMonitor argocd scrapes {svc}:metrics"
+        );
+        let label = find("Service", svc).and_then(|s| label(s, "app.kubernetes.io/name"));
+        assert_eq!(
+            label,
+            Some(svc),
+            "ServiceMonitor argocd selects {svc} by app.kubernetes.io/name"
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! Runs the real Terraform CLI 1.0.3 (installed by scripts/install-terraform.sh into .cache/) with a CLI
+//! config of our own and a scrubbed environment, so that it contacts nothing but our loopback servers.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The Terraform version these tests drive.
+pub const VERSION: &str = "1.0.3";
+
+/// Finds Terraform 1.0.3: `$VIXENS_TERRAFORM` when set, else what scripts/install-terraform.sh
+/// installed under `<root>/.cache` (the script is run first; it is idempotent). None when neither
+/// exists (the caller prints why it skips).
+pub fn locate(root: &Path) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("VIXENS_TERRAFORM") {
+        return Some(PathBuf::from(path));
+    }
+    let script = root.join("scripts/install-terraform.sh");
+    if !script.exists() {
+        return None;
+    }
+    let status = Command::new("bash").arg(&script).status().ok()?;
+    assert!(status.success(), "{} failed", script.display());
+    find_version(&root.join(".cache"), 6)
+}
+
+fn find_version(dir: &Path, depth: u32) -> Option<PathBuf> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for path in &entries {
+        if path.is_file() && path.file_name().is_some_and(|n| n == "terraform") {
+            let out = Command::new(path).arg("version").output().ok()?;
+            if String::from_utf8_lossy(&out.stdout).starts_with(&format!("Terraform v{VERSION}\n"))
+            {
+                return Some(path.clone());
+            }
+        }
+    }
+    if depth == 0 {
+        return None;
+    }
+    entries
+        .iter()
+        .filter(|p| p.is_dir())
+        .find_map(|p| find_version(p, depth - 1))
+}
+
+/// `terraform init` in `workdir` with the CLI config `cli_config` (written to `workdir/../<name>.tfrc`)
+/// and `ca_pem` as the only trusted roots. The environment is cleared: no proxy, no TF_* from outside,
+/// no checkpoint (version check) calls.
+pub fn init(terraform: &Path, workdir: &Path, cli_config: &str, ca_pem: &Path) -> Output {
+    let config_path = workdir.with_extension("tfrc");
+    std::fs::write(&config_path, cli_config).unwrap();
+    let home = workdir.with_extension("home");
+    std::fs::create_dir_all(&home).unwrap();
+    Command::new(terraform)
+        .current_dir(workdir)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &home)
+        .env("TF_CLI_CONFIG_FILE", &config_path)
+        .env("SSL_CERT_FILE", ca_pem)
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("TF_IN_AUTOMATION", "1")
+        .args(["init", "-input=false", "-no-color"])
+        .output()
+        .unwrap()
+}
+
+/// Writes a root module that requires `source` at exactly `version`.
+pub fn write_module(workdir: &Path, source: &str, version: &str) {
+    std::fs::create_dir_all(workdir).unwrap();
+    std::fs::write(
+        workdir.join("main.tf"),
+        format!(
+            "terraform {{\n  required_providers {{\n    vixens = {{\n      source  = \"{source}\"\n      version = \"{version}\"\n    }}\n  }}\n}}\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// The `hashes` of `.terraform.lock.hcl` in `workdir`, split by scheme: (`zh:` hex digests, `h1:`).
+pub fn locked_hashes(workdir: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
+    let lock = std::fs::read_to_string(workdir.join(".terraform.lock.hcl")).unwrap();
+    let re = regex::Regex::new(r#""(zh|h1):([^"]+)""#).unwrap();
+    let mut zh = BTreeSet::new();
+    let mut h1 = BTreeSet::new();
+    for cap in re.captures_iter(&lock) {
+        match &cap[1] {
+            "zh" => zh.insert(cap[2].to_string()),
+            _ => h1.insert(cap[2].to_string()),
+        };
+    }
+    (zh, h1)
+}
+
+/// Both output streams of a command, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
