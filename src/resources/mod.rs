@@ -2,6 +2,7 @@
 //! (`talos`, `k8s`, `manifests`). Register each in [`crate::provider::resources`].
 
 pub mod argocd_bootstrap;
+pub mod cilium;
 pub mod talos_cluster;
 #[cfg(feature = "test-resources")]
 pub mod test_thing;
