@@ -446,3 +446,64 @@ fn binary_prints_ready_and_stops_on_sigterm() {
     assert!(std::net::TcpStream::connect("127.0.116.2:50000").is_err());
     assert!(dir.path().join("state/talos-state.json").exists());
 }
+
+#[tokio::test]
+async fn talos_1_13_maintenance_is_read_only_apid() {
+    let topology = Topology::parse("nodes:\n- {name: a, address: 127.0.117.1}\ntalos_version: v1.13.0\n").unwrap();
+    let emu = Emulator::start(Options { topology, state_dir: None, control: None }).await.unwrap();
+    let m = maintenance("127.0.117.1");
+    assert_eq!(m.version().await.unwrap().tag, "v1.13.0");
+    assert_eq!(code(&m.bootstrap_once().await.unwrap_err()), tonic::Code::PermissionDenied);
+    assert_eq!(code(&m.kubeconfig().await.unwrap_err()), tonic::Code::PermissionDenied);
+    emu.stop();
+}
+
+#[tokio::test]
+async fn try_mode_rolls_back_and_staged_applies_at_reboot() {
+    let control: std::net::SocketAddr = "127.0.118.100:18118".parse().unwrap();
+    let topology = Topology::parse(
+        "nodes:\n- {name: a, address: 127.0.118.1}\ntimings: {install_delay: 20ms, reboot_delay: 20ms}\n",
+    )
+    .unwrap();
+    let emu = Emulator::start(Options { topology, state_dir: None, control: Some(control) }).await.unwrap();
+    let s = TestSecrets::generate();
+    let cfg = machine_config(&s, true, "https://127.0.118.1:6443", "");
+    maintenance("127.0.118.1").apply_configuration(cfg.as_bytes(), ApplyMode::Auto).await.unwrap();
+    wait_secure(&secure("127.0.118.1", &s, "os:admin")).await;
+    let state = || async {
+        let v: serde_json::Value =
+            reqwest::get(format!("http://{control}/state")).await.unwrap().json().await.unwrap();
+        let n = &v["nodes"][0];
+        (n["active_config_sha256"].clone(), n["persisted_config_sha256"].clone())
+    };
+    let (active0, persisted0) = state().await;
+    assert_eq!(active0, persisted0);
+    let tried = cfg.replace("127.0.118.1:6443", "127.0.118.9:6443");
+    let mut client = raw("127.0.118.1", &s);
+    let reply = client
+        .apply_configuration(vixens::proto::machine::ApplyConfigurationRequest {
+            data: tried.into_bytes(),
+            mode: vixens::proto::machine::apply_configuration_request::Mode::Try as i32,
+            dry_run: false,
+            try_mode_timeout: Some(prost_types::Duration { seconds: 0, nanos: 200_000_000 }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(reply.messages[0].mode_details.contains("try"), "{:?}", reply.messages[0]);
+    let (active1, persisted1) = state().await;
+    assert_ne!(active1, active0);
+    assert_eq!(persisted1, persisted0);
+    eventually("try rollback", || async { (state().await.0 == active0).then_some(()) }).await;
+
+    // STAGED: on disk now, in effect after the next reboot.
+    let staged = cfg.replace("    wipe: false\n", "    wipe: false\n  env: {A: b}\n");
+    let c = secure("127.0.118.1", &s, "os:admin");
+    c.apply_configuration(staged.as_bytes(), ApplyMode::Staged).await.unwrap();
+    let (active2, persisted2) = state().await;
+    assert_eq!(active2, active0);
+    assert_ne!(persisted2, persisted0);
+    c.reboot().await.unwrap();
+    eventually("staged config active", || async { (state().await.0 == persisted2).then_some(()) }).await;
+    emu.stop();
+}
