@@ -117,7 +117,10 @@ fn targets(md: &MetadataMap) -> Targets {
 
 /// Whether a Talos version tag (`v1.13.0`, `1.14.2`) is 1.13 or later.
 fn at_least_1_13(tag: &str) -> bool {
-    let mut parts = tag.trim_start_matches('v').split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let mut parts = tag
+        .trim_start_matches('v')
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     (major, minor) >= (1, 13)
 }
@@ -226,10 +229,16 @@ impl NodeApi {
             .cloned()
             .ok_or_else(|| Status::internal("no connection info"))?;
         let stage = self.node.state().stage;
-        let expected = if info.mode == Mode::Maintenance { Stage::Maintenance } else { Stage::Running };
+        let expected = if info.mode == Mode::Maintenance {
+            Stage::Maintenance
+        } else {
+            Stage::Running
+        };
         if stage != expected {
             // The service that accepted the connection is stopping (install, reboot, shutdown under way).
-            return Err(Status::unavailable("connection error: desc = \"error reading from server: EOF\""));
+            return Err(Status::unavailable(
+                "connection error: desc = \"error reading from server: EOF\"",
+            ));
         }
         if info.mode == Mode::Maintenance {
             let version = self.node.state().version.clone();
@@ -239,7 +248,9 @@ impl NodeApi {
                     return Err(Status::permission_denied("not authorized"));
                 }
             } else if !maintenance {
-                return Err(Status::unimplemented(format!("method {rpc} not implemented")));
+                return Err(Status::unimplemented(format!(
+                    "method {rpc} not implemented"
+                )));
             }
             return Ok(vec![self.on_node(self.node.clone(), false, rpc, &f).await?]);
         }
