@@ -29,7 +29,7 @@ install_one() {
   local archive
   archive="$(find "$dl" -maxdepth 1 -name "$glob" | head -n1)"
   if [[ -z "$archive" ]]; then
-    pip_cmd download --quiet --no-deps --no-build-isolation --dest "$dl" "$spec" >&2
+    pip_cmd download --quiet --no-deps --dest "$dl" "$spec" >&2
     archive="$(find "$dl" -maxdepth 1 -name "$glob" | head -n1)"
   fi
   [[ -n "$archive" ]] || { echo "install-terraform: no archive for $spec" >&2; exit 1; }

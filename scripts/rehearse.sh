@@ -11,7 +11,8 @@
 # to maintenance mode.
 #
 # Environment: VIXENS_TERRAFORM (a terraform binary to use instead of the installed 1.0.3),
-# VIXENS_REHEARSE_DIR (work folder, default .cache/rehearse), VIXENS_SKIP_BUILD=1 (reuse target/release).
+# VIXENS_REHEARSE_DIR (work folder, default .cache/rehearse), VIXENS_PROFILE=debug (use the debug build, as
+# scripts/test.sh does to save a release build in CI), VIXENS_SKIP_BUILD=1 (reuse what is built).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,12 +72,17 @@ control_addr=127.0.0.1:47000
 rm -rf "$work"
 mkdir -p "$work"
 
-step "Build the provider and the emulator (release)"
+profile=${VIXENS_PROFILE:-release}
+step "Build the provider and the emulator ($profile)"
 if [ "${VIXENS_SKIP_BUILD:-0}" != 1 ]; then
-  cargo build --release --locked --bin terraform-provider-vixens --bin vixens-emulator
+  if [ "$profile" = release ]; then
+    cargo build --release --locked --bin terraform-provider-vixens --bin vixens-emulator
+  else
+    cargo build --locked --bin terraform-provider-vixens --bin vixens-emulator
+  fi
 fi
-provider_bin="$root/target/release/terraform-provider-vixens"
-emulator_bin="$root/target/release/vixens-emulator"
+provider_bin="$root/target/$profile/terraform-provider-vixens"
+emulator_bin="$root/target/$profile/vixens-emulator"
 version=$("$provider_bin" --version | awk '{print $NF}')
 version=${version#v}
 

@@ -68,7 +68,8 @@ fn node(prefix: &str, name: &str, ip: u8, controlplane: bool) -> String {
     };
     format!(
         r#"
-  nodes "{name}" {{
+  nodes {{
+    name    = "{name}"
     address = "{prefix}.{ip}"
     role    = "{role}"
     nameservers = ["{prefix}.1"]

@@ -13,7 +13,8 @@ resource "vixens_talos_cluster" "lab" {
   cluster_name = "lab"
   endpoint     = "https://192.168.111.160:6443"
 
-  nodes "obsy" {
+  nodes {
+    name         = "obsy"
     address      = "192.168.111.162"
     role         = "controlplane"
     install_disk = "/dev/sda"

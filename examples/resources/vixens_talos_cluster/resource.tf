@@ -4,7 +4,8 @@ resource "vixens_talos_cluster" "dev" {
   endpoint      = "https://192.168.111.160:6443"
   talos_version = "1.13"
 
-  nodes "obsy" {
+  nodes {
+    name         = "obsy"
     address      = "192.168.111.162"
     role         = "controlplane"
     install_disk = "/dev/sda"

@@ -188,10 +188,12 @@ pub fn model(value: &Value) -> Model {
         proxy_disabled: value.get("proxy_disabled").as_bool().unwrap_or(true),
         config_patches: string_list(value.get("config_patches")),
     };
-    let nodes = value
-        .get("nodes")
-        .as_map()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), node(k, v))).collect())
+    let nodes = node_entries(value.get("nodes"))
+        .map(|m| {
+            m.into_iter()
+                .map(|(k, (_, v))| (k.clone(), node(&k, v)))
+                .collect()
+        })
         .unwrap_or_default();
     let on_destroy = value.get("on_destroy");
     Model {
@@ -205,4 +207,18 @@ pub fn model(value: &Value) -> Model {
         reset_on_destroy: on_destroy.get("reset").as_bool().unwrap_or(true),
         graceful_reset: on_destroy.get("graceful").as_bool().unwrap_or(true),
     }
+}
+
+/// The `nodes` list block by node name: name -> (index in the list, node object). `None` while the list is
+/// unknown or null; entries whose name is unknown are left out, and of duplicate names the first is kept
+/// (validation reports the others).
+pub fn node_entries(nodes: &Value) -> Option<BTreeMap<String, (usize, &Value)>> {
+    let list = nodes.as_list()?;
+    let mut out = BTreeMap::new();
+    for (i, node) in list.iter().enumerate() {
+        if let Some(name) = node.get("name").as_str() {
+            out.entry(name.to_string()).or_insert((i, node));
+        }
+    }
+    Some(out)
 }

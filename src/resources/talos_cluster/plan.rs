@@ -46,11 +46,8 @@ pub fn modify(change: &mut PlannedChange) -> Result<(), Diagnostics> {
     let prior_inputs = inputs(&change.prior);
     let planned_inputs = inputs(&change.planned);
     let status = state::status(&change.prior);
-    let planned_nodes: Vec<String> = change
-        .planned
-        .get("nodes")
-        .as_map()
-        .map(|m| m.keys().cloned().collect())
+    let planned_nodes: Vec<String> = super::model::node_entries(change.planned.get("nodes"))
+        .map(|m| m.into_keys().collect())
         .unwrap_or_default();
     let drifted = planned_nodes.iter().any(|n| {
         status

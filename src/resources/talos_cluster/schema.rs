@@ -1,5 +1,7 @@
-//! The `vixens_talos_cluster` schema (issue 4). Nodes are a map block `nodes "<name>" { ... }`, which works over
-//! both plugin protocols (5 and 6); links, VLANs and routes are nested list blocks.
+//! The `vixens_talos_cluster` schema (issue 4). Nodes are a list block `nodes { name = "obsy" ... }` keyed by
+//! `name` (unique): it works over both plugin protocols (5 and 6) and, unlike a map block, can be generated with a
+//! `dynamic "nodes"` block in a module (Terraform requires dynamic block labels to be known during validation,
+//! when module inputs are not). Links, VLANs and routes are nested list blocks.
 
 use crate::cty::Type;
 use crate::framework::{Attribute, Block, NestedBlock, Nesting, Schema, TimeoutDefaults};
@@ -82,8 +84,13 @@ fn link_block() -> NestedBlock {
 fn nodes_block() -> NestedBlock {
     NestedBlock::new(
         "nodes",
-        Nesting::Map,
-        Block::new("A Talos machine, keyed by its name.")
+        Nesting::List,
+        Block::new("A Talos machine, identified by its `name`.")
+            .attribute(
+                Attribute::string("name")
+                    .required()
+                    .description("Node name, unique in the cluster; the default hostname."),
+            )
             .attribute(Attribute::string("address").required().description(
                 "Talos API address of the node (`host` or `host:port`, port 50000 by default).",
             ))

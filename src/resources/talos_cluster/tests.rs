@@ -64,7 +64,18 @@ pub(crate) fn config(cps: usize, workers: usize) -> Value {
         ("cluster_name", Value::from("vixens")),
         ("endpoint", Value::from("https://192.168.111.160:6443")),
         ("talos_version", Value::from("1.12")),
-        ("nodes", Value::Map(nodes.into_iter().collect())),
+        (
+            "nodes",
+            Value::List(
+                nodes
+                    .into_iter()
+                    .map(|(name, mut n)| {
+                        n.set("name", Value::from(name.as_str()));
+                        n
+                    })
+                    .collect(),
+            ),
+        ),
     ])
 }
 
@@ -87,7 +98,15 @@ fn errors(config: &Value) -> Vec<(String, String)> {
 }
 
 fn node_mut<'a>(c: &'a mut Value, name: &str) -> &'a mut Value {
-    c.get_path_mut(&AttributePath::attr("nodes").join_key(name))
+    let Value::Object(top) = c else {
+        panic!("config is an object")
+    };
+    let Some(Value::List(nodes)) = top.get_mut("nodes") else {
+        panic!("nodes is a list")
+    };
+    nodes
+        .iter_mut()
+        .find(|n| n.get("name").as_str() == Some(name))
         .unwrap()
 }
 

@@ -14,8 +14,40 @@ fn attr(name: &str) -> AttributePath {
     AttributePath::attr(name)
 }
 
-fn node_path(name: &str) -> AttributePath {
-    attr("nodes").join_key(name)
+fn node_path(index: usize) -> AttributePath {
+    attr("nodes").join_index(index)
+}
+
+/// Node name -> (index in the `nodes` list, node).
+type Nodes<'a> = BTreeMap<String, (usize, &'a Value)>;
+
+fn path_of(nodes: &Nodes, name: &str) -> AttributePath {
+    nodes
+        .get(name)
+        .map(|(i, _)| node_path(*i))
+        .unwrap_or_else(|| attr("nodes"))
+}
+
+/// Reports duplicate node names; the rest of validation sees the first node of each name.
+fn validate_names(list: &[Value], diags: &mut Diagnostics) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, node) in list.iter().enumerate() {
+        if let Some(name) = node.get("name").as_str() {
+            if name.is_empty() {
+                diags.error_at(
+                    node_path(i).join_attr("name"),
+                    "Empty node name",
+                    "Give every node a name.",
+                );
+            } else if let Some(first) = seen.insert(name.to_string(), i) {
+                diags.error_at(
+                    node_path(i).join_attr("name"),
+                    "Duplicate node name",
+                    format!("{name:?} is also the name of nodes[{first}]."),
+                );
+            }
+        }
+    }
 }
 
 /// Validates the whole configuration.
@@ -37,11 +69,15 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
         }
     }
     let _ = contract;
-    let Some(nodes) = config.get("nodes").as_map() else {
+    let Some(list) = config.get("nodes").as_list() else {
         return; // unknown or absent: nothing more to check now
     };
-    validate_nodes(nodes, diags);
-    validate_vips_and_endpoint(config, nodes, diags);
+    validate_names(list, diags);
+    let Some(nodes) = super::model::node_entries(config.get("nodes")) else {
+        return;
+    };
+    validate_nodes(&nodes, diags);
+    validate_vips_and_endpoint(config, &nodes, diags);
 }
 
 fn validate_versions(config: &Value, diags: &mut Diagnostics) -> Option<Contract> {
@@ -245,13 +281,13 @@ fn node_networks(node: &Value, path: &AttributePath, diags: &mut Diagnostics) ->
     nets
 }
 
-fn validate_nodes(nodes: &BTreeMap<String, Value>, diags: &mut Diagnostics) {
+fn validate_nodes(nodes: &Nodes, diags: &mut Diagnostics) {
     let mut control_planes = 0usize;
     let mut roles_known = true;
     let mut addresses: HashMap<String, String> = HashMap::new();
     let mut hostnames: HashMap<String, String> = HashMap::new();
-    for (name, node) in nodes {
-        let path = node_path(name);
+    for (name, &(index, node)) in nodes {
+        let path = node_path(index);
         match node.get("role") {
             Value::String(r) => match Role::parse(r) {
                 Some(Role::ControlPlane) => control_planes += 1,
@@ -309,17 +345,13 @@ fn validate_nodes(nodes: &BTreeMap<String, Value>, diags: &mut Diagnostics) {
     }
 }
 
-fn validate_vips_and_endpoint(
-    config: &Value,
-    nodes: &BTreeMap<String, Value>,
-    diags: &mut Diagnostics,
-) {
+fn validate_vips_and_endpoint(config: &Value, nodes: &Nodes, diags: &mut Diagnostics) {
     let mut vips: Vec<(String, IpAddr)> = Vec::new();
     let mut node_ips: HashMap<IpAddr, String> = HashMap::new();
     let mut cp_hosts = HashSet::new();
     let mut cps_without_vip = Vec::new();
-    for (name, node) in nodes {
-        let path = node_path(name);
+    for (name, &(index, node)) in nodes {
+        let path = node_path(index);
         let nets = node_networks(node, &path, diags);
         let is_cp = node.get("role").as_str() == Some("controlplane");
         let address_host = node
@@ -392,12 +424,12 @@ fn validate_vips_and_endpoint(
     if let Some((first_node, first)) = vips.first() {
         for (name, vip) in &vips {
             if vip != first {
-                diags.error_at(node_path(name), "Different VIPs", format!("Node {name:?} has VIP {vip} but {first_node:?} has {first}: all control planes share one VIP."));
+                diags.error_at(path_of(nodes, name), "Different VIPs", format!("Node {name:?} has VIP {vip} but {first_node:?} has {first}: all control planes share one VIP."));
             }
         }
         for name in &cps_without_vip {
             diags.error_at(
-                node_path(name),
+                path_of(nodes, name),
                 "Missing VIP",
                 format!("Control plane {name:?} has no VIP; all control planes share {first}."),
             );
@@ -405,7 +437,7 @@ fn validate_vips_and_endpoint(
         for (_, vip) in &vips {
             if let Some(owner) = node_ips.get(vip) {
                 diags.error_at(
-                    node_path(owner),
+                    path_of(nodes, owner),
                     "VIP equals a node address",
                     format!("{vip} is an address of node {owner:?}."),
                 );

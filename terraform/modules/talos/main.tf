@@ -16,8 +16,8 @@ resource "vixens_talos_cluster" "this" {
 
   dynamic "nodes" {
     for_each = local.nodes
-    labels   = [nodes.key]
     content {
+      name         = nodes.key
       address      = nodes.value.address
       role         = nodes.value.role
       install_disk = nodes.value.install_disk
