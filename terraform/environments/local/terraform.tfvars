@@ -3,6 +3,7 @@
 # node addresses and to the VIP; services VLAN 208 keeps the dev addresses, which are only ever values.
 cluster_name       = "vixens-dev"
 endpoint           = "https://127.0.111.160:6443"
+talos_version      = "1.12" # the emulator's nodes run Talos v1.12.0
 management_vlan_id = 111
 services_vlan_id   = 208
 vip                = "127.0.111.160"
