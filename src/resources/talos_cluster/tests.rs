@@ -142,8 +142,8 @@ fn duplicates_vlans_cidrs_and_vips_have_paths() {
         e.iter()
             .any(|(p, s)| p.contains(needle) && s.contains(summary))
     };
-    assert!(has("cp2", "Duplicate address"), "{e:#?}");
-    assert!(has("cp3", "Duplicate hostname"), "{e:#?}");
+    assert!(has("nodes[1]", "Duplicate address"), "{e:#?}");
+    assert!(has("nodes[2]", "Duplicate hostname"), "{e:#?}");
     assert!(has("vlan[1].vlan_id", "Duplicate VLAN"), "{e:#?}");
     assert!(has("vlan[2].vlan_id", "Invalid VLAN id"), "{e:#?}");
     assert!(has("vlan[1].addresses[0]", "Invalid address"), "{e:#?}");
@@ -167,7 +167,7 @@ fn vip_rules() {
     );
     assert!(
         e.iter()
-            .any(|(p, s)| p.contains("cp3") && s.contains("outside")),
+            .any(|(p, s)| p.contains("nodes[2]") && s.contains("outside")),
         "{e:#?}"
     );
     let mut c = config(1, 0);
@@ -239,4 +239,37 @@ fn schema_builds_and_names_every_input() {
     }
     assert!(s.block.find_attribute("machine_secrets").unwrap().sensitive);
     assert!(s.block.find_block("nodes").is_some());
+}
+
+#[test]
+fn nodes_with_unknown_names_are_not_counted_yet() {
+    // Terraform 0.15 validates a module's `dynamic "nodes"` with one all-unknown element.
+    let mut c = config(1, 0);
+    let Value::Object(top) = &mut c else {
+        panic!("config is an object")
+    };
+    let Some(Value::List(nodes)) = top.get_mut("nodes") else {
+        panic!("nodes is a list")
+    };
+    nodes.iter_mut().for_each(|n| n.set("name", Value::Unknown));
+    assert_eq!(errors(&c), vec![]);
+}
+
+#[test]
+fn duplicate_node_names_are_reported_at_the_name() {
+    let mut c = config(3, 0);
+    let Value::Object(top) = &mut c else {
+        panic!("config is an object")
+    };
+    let Some(Value::List(nodes)) = top.get_mut("nodes") else {
+        panic!("nodes is a list")
+    };
+    nodes[2].set("name", Value::from("cp1"));
+    let errs = errors(&c);
+    assert!(
+        errs.iter().any(|(path, summary)| path.contains("nodes[2]")
+            && path.contains("name")
+            && summary == "Duplicate node name"),
+        "{errs:?}"
+    );
 }

@@ -73,6 +73,9 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
         return; // unknown or absent: nothing more to check now
     };
     validate_names(list, diags);
+    if list.iter().any(|n| !n.get("name").is_known()) {
+        return; // nodes generated from values known only later (e.g. a dynamic block in a module)
+    }
     let Some(nodes) = super::model::node_entries(config.get("nodes")) else {
         return;
     };
