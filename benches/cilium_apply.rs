@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use criterion::{criterion_group, criterion_main, Criterion};
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
 use vixens::cty::Value;
 use vixens::emulator::kube::{KubeCluster, KubeOptions, KubeTls};
 use vixens::framework::{Context, Resource};
@@ -16,7 +19,8 @@ use vixens::resources::cilium::{schema, Cilium};
 const API_IP: &str = "127.0.113.41";
 
 fn kubeconfig(ca_cert: &str, ca_key: &str) -> String {
-    let issuer = Issuer::from_ca_cert_pem(ca_cert, KeyPair::from_pem(ca_key).expect("ca key")).expect("issuer");
+    let issuer = Issuer::from_ca_cert_pem(ca_cert, KeyPair::from_pem(ca_key).expect("ca key"))
+        .expect("issuer");
     let key = KeyPair::generate().expect("key");
     let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
     let mut dn = DistinguishedName::new();
@@ -38,12 +42,26 @@ fn planned(kubeconfig: &str) -> Value {
         Value::object([
             ("name", Value::from(name)),
             ("service_selector", Value::Null),
-            ("blocks", Value::List(vec![Value::object([("cidr", Value::Null), ("start", start.into()), ("stop", stop.into())])])),
+            (
+                "blocks",
+                Value::List(vec![Value::object([
+                    ("cidr", Value::Null),
+                    ("start", start.into()),
+                    ("stop", stop.into()),
+                ])]),
+            ),
         ])
     };
     let mut v = Value::object([
         ("kubeconfig", Value::from(kubeconfig)),
-        ("hubble", Value::object([("enabled", true.into()), ("relay", true.into()), ("ui", true.into())])),
+        (
+            "hubble",
+            Value::object([
+                ("enabled", true.into()),
+                ("relay", true.into()),
+                ("ui", true.into()),
+            ]),
+        ),
         (
             "l2_announcements",
             Value::object([
@@ -71,15 +89,30 @@ fn bench(c: &mut Criterion) {
     let key = KeyPair::generate().expect("key");
     let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     let ca_cert = p.self_signed(&key).expect("ca").pem();
     let ca_key = key.serialize_pem();
     let (_cluster, _server) = rt.block_on(async {
-        let cluster = KubeCluster::new(KubeOptions { workload_delay: Duration::ZERO, ..Default::default() }).expect("cluster");
-        cluster.ensure_node("cp-1", "127.0.113.42".parse().expect("ip"), true).expect("node");
-        cluster.ensure_node("worker-1", "127.0.113.43".parse().expect("ip"), false).expect("node");
+        let cluster = KubeCluster::new(KubeOptions {
+            workload_delay: Duration::ZERO,
+            ..Default::default()
+        })
+        .expect("cluster");
+        cluster
+            .ensure_node("cp-1", "127.0.113.42".parse().expect("ip"), true)
+            .expect("node");
+        cluster
+            .ensure_node("worker-1", "127.0.113.43".parse().expect("ip"), false)
+            .expect("node");
         let addr: SocketAddr = format!("{API_IP}:6443").parse().expect("addr");
-        let tls = KubeTls { ca_cert_pem: ca_cert.clone(), ca_key_pem: ca_key.clone(), sans: vec![API_IP.into()] };
+        let tls = KubeTls {
+            ca_cert_pem: ca_cert.clone(),
+            ca_key_pem: ca_key.clone(),
+            sans: vec![API_IP.into()],
+        };
         let server = cluster.serve(addr, tls).await.expect("serve");
         (cluster, server)
     });

@@ -14,7 +14,10 @@ use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::Client;
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
 use serde_json::{json, Value};
 use vixens::emulator::kube::{KubeCluster, KubeOptions, KubeTls, ServerHandle};
 
@@ -32,7 +35,10 @@ fn start_emulator() -> Emu {
     let key = KeyPair::generate().unwrap();
     let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, "kubernetes");
     p.distinguished_name = dn;
@@ -49,12 +55,26 @@ fn start_emulator() -> Emu {
     let client_cert = cp.signed_by(&client_key, &issuer).unwrap().pem();
 
     let (cluster, server) = rt.block_on(async {
-        let cluster = KubeCluster::new(KubeOptions { workload_delay: Duration::ZERO, ..Default::default() }).unwrap();
+        let cluster = KubeCluster::new(KubeOptions {
+            workload_delay: Duration::ZERO,
+            ..Default::default()
+        })
+        .unwrap();
         for (i, name) in ["cp-1", "worker-1"].iter().enumerate() {
-            cluster.ensure_node(name, format!("127.0.113.{}", 20 + i).parse().unwrap(), i == 0).unwrap();
+            cluster
+                .ensure_node(
+                    name,
+                    format!("127.0.113.{}", 20 + i).parse().unwrap(),
+                    i == 0,
+                )
+                .unwrap();
         }
         let addr: SocketAddr = format!("{API_IP}:6443").parse().unwrap();
-        let tls = KubeTls { ca_cert_pem: ca_cert.clone(), ca_key_pem: ca_key.clone(), sans: vec![API_IP.into()] };
+        let tls = KubeTls {
+            ca_cert_pem: ca_cert.clone(),
+            ca_key_pem: ca_key.clone(),
+            sans: vec![API_IP.into()],
+        };
         let server = cluster.serve(addr, tls).await.unwrap();
         (cluster, server)
     });
@@ -65,28 +85,46 @@ fn start_emulator() -> Emu {
         b64(&client_cert),
         b64(&client_key.serialize_pem())
     );
-    Emu { rt, _cluster: cluster, _server: server, kubeconfig }
+    Emu {
+        rt,
+        _cluster: cluster,
+        _server: server,
+        kubeconfig,
+    }
 }
 
 impl Emu {
     fn client(&self) -> Client {
         self.rt.block_on(async {
             let kc = Kubeconfig::from_yaml(&self.kubeconfig).unwrap();
-            let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
+            let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .unwrap();
             Client::try_from(cfg).unwrap()
         })
     }
 
-    fn get(&self, api_version: &str, kind: &str, plural: &str, ns: Option<&str>, name: &str) -> Option<Value> {
+    fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+        plural: &str,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
         let client = self.client();
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+        let ar =
+            ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
         self.rt.block_on(async {
             let api: Api<DynamicObject> = match ns {
                 Some(ns) => Api::namespaced_with(client, ns, &ar),
                 None => Api::all_with(client, &ar),
             };
-            api.get_opt(name).await.unwrap().map(|o| serde_json::to_value(o).unwrap())
+            api.get_opt(name)
+                .await
+                .unwrap()
+                .map(|o| serde_json::to_value(o).unwrap())
         })
     }
 
@@ -104,7 +142,9 @@ impl Emu {
                         .status
                         .as_ref()
                         .and_then(|s| s.conditions.as_ref())
-                        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                        .is_some_and(|c| {
+                            c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                        });
                     (n.metadata.name.clone().unwrap_or_default(), ready)
                 })
                 .collect()
@@ -146,7 +186,9 @@ resource "vixens_cilium" "cni" {{
 }
 
 fn inventory(ws: &Workspace) -> Vec<Value> {
-    let r = ws.resource("vixens_cilium.cni").expect("vixens_cilium.cni in state");
+    let r = ws
+        .resource("vixens_cilium.cni")
+        .expect("vixens_cilium.cni in state");
     serde_json::from_str(r["inventory"].as_str().unwrap()).unwrap()
 }
 
@@ -160,16 +202,31 @@ fn plural(kind: &str) -> String {
 
 fn exists(emu: &Emu, r: &Value) -> bool {
     let kind = r["kind"].as_str().unwrap();
-    emu.get(r["apiVersion"].as_str().unwrap(), kind, &plural(kind), r["namespace"].as_str(), r["name"].as_str().unwrap())
-        .is_some()
+    emu.get(
+        r["apiVersion"].as_str().unwrap(),
+        kind,
+        &plural(kind),
+        r["namespace"].as_str(),
+        r["name"].as_str().unwrap(),
+    )
+    .is_some()
 }
 
 fn rv(emu: &Emu, r: &Value) -> String {
     let kind = r["kind"].as_str().unwrap();
     let o = emu
-        .get(r["apiVersion"].as_str().unwrap(), kind, &plural(kind), r["namespace"].as_str(), r["name"].as_str().unwrap())
+        .get(
+            r["apiVersion"].as_str().unwrap(),
+            kind,
+            &plural(kind),
+            r["namespace"].as_str(),
+            r["name"].as_str().unwrap(),
+        )
         .unwrap();
-    o["metadata"]["resourceVersion"].as_str().unwrap().to_string()
+    o["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn assert_plan_empty(ws: &Workspace) {
@@ -185,7 +242,10 @@ fn assert_plan_empty(ws: &Workspace) {
 fn cilium_lifecycle_against_the_emulator() {
     let emu = start_emulator();
     let tf = Terraform::get("1.0.3").expect("terraform 1.0.3");
-    let pools = [("assigned", "192.168.208.70", "192.168.208.79"), ("auto", "192.168.208.80", "192.168.208.89")];
+    let pools = [
+        ("assigned", "192.168.208.70", "192.168.208.79"),
+        ("auto", "192.168.208.80", "192.168.208.89"),
+    ];
     let ws = Workspace::new(&tf, &config(true, &pools));
     std::fs::write(ws.path().join("kubeconfig"), &emu.kubeconfig).unwrap();
     ws.init();
@@ -200,16 +260,33 @@ fn cilium_lifecycle_against_the_emulator() {
     let owned = inventory(&ws);
     assert_eq!(owned.len(), 37);
     assert!(owned.iter().all(|r| exists(&emu, r)));
-    let cm = emu.get("v1", "ConfigMap", "configmaps", Some("kube-system"), "cilium-config").unwrap();
+    let cm = emu
+        .get(
+            "v1",
+            "ConfigMap",
+            "configmaps",
+            Some("kube-system"),
+            "cilium-config",
+        )
+        .unwrap();
     assert_eq!(cm["data"]["kube-proxy-replacement"], "true");
     assert_eq!(cm["data"]["cluster-name"], "dev");
-    let ds = emu.get("apps/v1", "DaemonSet", "daemonsets", Some("kube-system"), "cilium").unwrap();
+    let ds = emu
+        .get(
+            "apps/v1",
+            "DaemonSet",
+            "daemonsets",
+            Some("kube-system"),
+            "cilium",
+        )
+        .unwrap();
     assert_eq!(ds["metadata"]["managedFields"][0]["manager"], "vixens");
 
     // A LoadBalancer Service asking for 192.168.208.70 gets it (a Service field only: nothing connects to it).
     let client = emu.client();
     emu.rt.block_on(async {
-        let api: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client.clone(), "default");
+        let api: Api<k8s_openapi::api::core::v1::Service> =
+            Api::namespaced(client.clone(), "default");
         let svc: k8s_openapi::api::core::v1::Service = serde_json::from_value(json!({
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": "web", "annotations": {"lbipam.cilium.io/ips": "192.168.208.70"}},
@@ -228,7 +305,10 @@ fn cilium_lifecycle_against_the_emulator() {
             if ip.as_deref() == Some("192.168.208.70") {
                 break;
             }
-            assert!(Instant::now() < deadline, "Service web got no 192.168.208.70 (has {ip:?})");
+            assert!(
+                Instant::now() < deadline,
+                "Service web got no 192.168.208.70 (has {ip:?})"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
@@ -238,12 +318,23 @@ fn cilium_lifecycle_against_the_emulator() {
 
     // Drift: a deleted DaemonSet and an edited cilium-config show up in the plan and are repaired.
     emu.rt.block_on(async {
-        let ds: Api<k8s_openapi::api::apps::v1::DaemonSet> = Api::namespaced(client.clone(), "kube-system");
-        ds.delete("cilium-envoy", &DeleteParams::default()).await.unwrap();
+        let ds: Api<k8s_openapi::api::apps::v1::DaemonSet> =
+            Api::namespaced(client.clone(), "kube-system");
+        ds.delete("cilium-envoy", &DeleteParams::default())
+            .await
+            .unwrap();
     });
     assert_eq!(ws.plan_exit_code(), 2);
     ws.apply();
-    assert!(emu.get("apps/v1", "DaemonSet", "daemonsets", Some("kube-system"), "cilium-envoy").is_some());
+    assert!(emu
+        .get(
+            "apps/v1",
+            "DaemonSet",
+            "daemonsets",
+            Some("kube-system"),
+            "cilium-envoy"
+        )
+        .is_some());
     assert_plan_empty(&ws);
 
     // Turning hubble.ui off deletes exactly the UI objects and leaves every other object untouched.
@@ -252,9 +343,17 @@ fn cilium_lifecycle_against_the_emulator() {
     ws.apply();
     let after = inventory(&ws);
     let removed: Vec<&Value> = owned.iter().filter(|r| !after.contains(r)).collect();
-    let names: Vec<&str> = removed.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = removed
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
     assert_eq!(removed.len(), 6, "{names:?}");
-    assert!(names.iter().all(|n| *n == "hubble-ui" || *n == "hubble-ui-nginx"), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| *n == "hubble-ui" || *n == "hubble-ui-nginx"),
+        "{names:?}"
+    );
     assert!(removed.iter().all(|r| !exists(&emu, r)));
     for (r, old) in &before {
         if after.contains(r) && r["name"] != "cilium-envoy" {
@@ -266,8 +365,24 @@ fn cilium_lifecycle_against_the_emulator() {
     // Removing a pool deletes its CiliumLoadBalancerIPPool.
     ws.write_config(&config(false, &pools[..1]));
     ws.apply();
-    assert!(emu.get("cilium.io/v2alpha1", "CiliumLoadBalancerIPPool", "ciliumloadbalancerippools", None, "auto").is_none());
-    assert!(emu.get("cilium.io/v2alpha1", "CiliumLoadBalancerIPPool", "ciliumloadbalancerippools", None, "assigned").is_some());
+    assert!(emu
+        .get(
+            "cilium.io/v2alpha1",
+            "CiliumLoadBalancerIPPool",
+            "ciliumloadbalancerippools",
+            None,
+            "auto"
+        )
+        .is_none());
+    assert!(emu
+        .get(
+            "cilium.io/v2alpha1",
+            "CiliumLoadBalancerIPPool",
+            "ciliumloadbalancerippools",
+            None,
+            "assigned"
+        )
+        .is_some());
     assert_plan_empty(&ws);
 
     // Destroy leaves nothing owned behind.
