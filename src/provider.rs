@@ -22,6 +22,7 @@ pub fn provider_schema() -> Schema {
 pub fn resources() -> Vec<Arc<dyn Resource>> {
     vec![
         // Arc::new(crate::resources::talos_cluster::TalosCluster),
+        Arc::new(crate::resources::argocd_bootstrap::ArgocdBootstrap),
         #[cfg(feature = "test-resources")]
         Arc::new(crate::resources::test_thing::TestThing),
     ]

@@ -20,17 +20,19 @@ fn tree() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gitops")
 }
 
-/// The kubectl to use ($KUBECTL, else `kubectl` on PATH), or None when there is none.
+/// The kubectl to use ($KUBECTL, else `kubectl` on PATH, else /usr/bin/kubectl), or None when there is none.
 fn kubectl() -> Option<PathBuf> {
-    let candidate = std::env::var_os("KUBECTL")
+    let candidates = std::env::var_os("KUBECTL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("kubectl"));
-    let ok = Command::new(&candidate)
-        .args(["version", "--client"])
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok.then_some(candidate)
+        .into_iter()
+        .chain(["kubectl", "/usr/bin/kubectl"].map(PathBuf::from));
+    candidates.into_iter().find(|candidate| {
+        Command::new(candidate)
+            .args(["version", "--client"])
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
 }
 
 macro_rules! kubectl_or_skip {
@@ -116,6 +118,7 @@ fn check_env(env: &Env) {
     violations.extend(check_addresses(env, &all));
     violations.extend(check_ingresses(env, &all));
     violations.extend(check_protected_routes(&all));
+    violations.extend(check_references(&all));
     violations.extend(check_secrets(&all));
     let readme = std::fs::read_to_string(tree().join("README.md")).unwrap_or_default();
     violations.extend(check_secret_refs_documented(&all, &readme));
@@ -157,40 +160,41 @@ fn prod_builds_offline_and_passes_checks() {
     check_env(env_named("prod"));
 }
 
-/// Every overlay directory in the tree is one the checks build: no env or app escapes them.
+/// Every overlay directory in the tree is one the env checks build: no env or app escapes them.
 #[test]
 fn every_overlay_is_checked() {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(tree().join("argocd/overlays")).expect("argocd/overlays") {
-        found.push(format!(
-            "argocd/{}",
-            entry.expect("entry").file_name().to_string_lossy()
-        ));
-    }
-    for app in std::fs::read_dir(tree().join("apps")).expect("apps") {
-        let app = app.expect("entry");
-        for env in std::fs::read_dir(app.path().join("overlays")).expect("overlays") {
-            let env = env.expect("entry").file_name();
-            found.push(format!(
-                "{}/{}",
-                app.file_name().to_string_lossy(),
-                env.to_string_lossy()
-            ));
-        }
+    let dirs = |path: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let mut found: Vec<String> = dirs(&tree().join("argocd/overlays"))
+        .into_iter()
+        .map(|e| format!("argocd/overlays/{e}"))
+        .collect();
+    for app in dirs(&tree().join("apps")) {
+        let overlays = tree().join("apps").join(&app).join("overlays");
+        found.extend(
+            dirs(&overlays)
+                .into_iter()
+                .map(|e| format!("apps/{app}/overlays/{e}")),
+        );
     }
     found.sort();
     let mut want: Vec<String> = ENVS
         .iter()
-        .flat_map(|e| {
-            std::iter::once("argocd".to_string())
-                .chain(APPS.iter().map(|a| a.to_string()))
-                .map(move |a| format!("{a}/{}", e.name))
-        })
+        .map(|e| format!("argocd/overlays/{}", e.name))
         .collect();
+    for app in APPS {
+        want.extend(
+            ENVS.iter()
+                .map(|e| format!("apps/{app}/overlays/{}", e.name)),
+        );
+    }
     want.sort();
-    // "argocd/<env>" stands for both argocd/overlays/<env> and apps/argocd/overlays/<env>.
-    want.dedup();
-    found.dedup();
     assert_eq!(found, want);
 }
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::discovery::Scope;
 use kube::Client;
@@ -155,9 +155,20 @@ impl Applier {
 
     /// Server-side applies one object and returns the live result.
     pub async fn apply(&self, obj: &DynamicObject, force: bool) -> Result<DynamicObject> {
+        self.apply_as(&self.field_manager, obj, force).await
+    }
+
+    /// Server-side applies one object under another field manager (e.g. a second manager that owns a few keys
+    /// of an object whose other fields this applier's manager owns).
+    pub async fn apply_as(
+        &self,
+        field_manager: &str,
+        obj: &DynamicObject,
+        force: bool,
+    ) -> Result<DynamicObject> {
         let r = ObjectRef::of(obj)?;
         let api = self.api_for(&r).await?;
-        let mut params = PatchParams::apply(&self.field_manager);
+        let mut params = PatchParams::apply(field_manager);
         if force {
             params = params.force();
         }
@@ -165,7 +176,7 @@ impl Applier {
             .patch(&r.name, &params, &Patch::Apply(obj))
             .await
             .map_err(|e| Error::api("apply", r.to_string(), e))?;
-        tracing::debug!(object = %r, "applied");
+        tracing::debug!(object = %r, field_manager, "applied");
         Ok(live)
     }
 
@@ -197,11 +208,12 @@ impl Applier {
                 .position(|o| rank_of(o) != rank)
                 .map_or(ordered.len(), |p| start + p);
             let batch = &ordered[start..end];
-            let results: Vec<Result<ObjectRef>> = stream::iter(batch.iter().copied())
-                .map(|o| async move {
-                    self.apply(o, options.force).await?;
-                    ObjectRef::of(o)
-                })
+            // Futures are built up front (not in a stream closure) so the returned future stays `Send`.
+            let futures: Vec<_> = batch
+                .iter()
+                .map(|o| self.apply_for_ref(o, options.force))
+                .collect();
+            let results: Vec<Result<ObjectRef>> = stream::iter(futures)
                 .buffered(options.concurrency.max(1))
                 .collect()
                 .await;
@@ -237,13 +249,16 @@ impl Applier {
         objects: &[DynamicObject],
         force: bool,
     ) -> Result<Vec<ObjectRef>> {
-        stream::iter(objects)
-            .then(|o| async move {
-                self.apply(o, force).await?;
-                ObjectRef::of(o)
-            })
-            .try_collect()
-            .await
+        let mut applied = Vec::with_capacity(objects.len());
+        for o in objects {
+            applied.push(self.apply_for_ref(o, force).await?);
+        }
+        Ok(applied)
+    }
+
+    async fn apply_for_ref(&self, obj: &DynamicObject, force: bool) -> Result<ObjectRef> {
+        self.apply(obj, force).await?;
+        ObjectRef::of(obj)
     }
 }
 

@@ -174,7 +174,8 @@ pub fn node_ready(obj: &Value) -> bool {
 }
 
 /// An Argo CD Application is done when `status.sync.status` is `Synced` and `status.health.status` is `Healthy`
-/// (Argo CD's Application CRD, argoproj.io/v1alpha1).
+/// for its current source: `status.sync.comparedTo.source` must carry the `spec.source` repoURL, targetRevision
+/// and path, so a status from before a promotion does not count (Argo CD's Application CRD, argoproj.io/v1alpha1).
 pub fn application_synced_healthy(obj: &Value) -> Check {
     let sync = obj
         .pointer("/status/sync/status")
@@ -184,6 +185,15 @@ pub fn application_synced_healthy(obj: &Value) -> Check {
         .pointer("/status/health/status")
         .and_then(Value::as_str)
         .unwrap_or("Unknown");
+    if let Some(Value::Object(source)) = obj.pointer("/spec/source") {
+        let compared = obj.pointer("/status/sync/comparedTo/source");
+        let current = ["repoURL", "targetRevision", "path"].iter().all(|k| {
+            source.get(*k).is_none() || compared.and_then(|c| c.get(*k)) == source.get(*k)
+        });
+        if !current {
+            return Check::Pending(format!("sync {sync} for an older source, health {health}"));
+        }
+    }
     if sync == "Synced" && health == "Healthy" {
         Check::Done
     } else {
@@ -416,6 +426,14 @@ mod tests {
             application_synced_healthy(&json!({"status": {"sync": {"status": "OutOfSync"}, "health": {"status": "Progressing"}}})),
             Check::Pending(s) if s == "sync OutOfSync, health Progressing"
         ));
+        let mut app = json!({"spec": {"source": {"repoURL": "r", "targetRevision": "test", "path": "p"}},
+            "status": {"sync": {"status": "Synced", "comparedTo": {"source": {"repoURL": "r", "targetRevision": "dev", "path": "p"}}},
+                       "health": {"status": "Healthy"}}});
+        assert!(
+            matches!(application_synced_healthy(&app), Check::Pending(s) if s.contains("older source"))
+        );
+        app["status"]["sync"]["comparedTo"]["source"]["targetRevision"] = json!("test");
+        assert_eq!(application_synced_healthy(&app), Check::Done);
     }
 
     #[tokio::test]

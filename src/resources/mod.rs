@@ -1,5 +1,6 @@
 //! One file per managed resource: the only place where Terraform (the [`crate::framework`]) meets the domain code
 //! (`talos`, `k8s`, `manifests`). Register each in [`crate::provider::resources`].
 
+pub mod argocd_bootstrap;
 #[cfg(feature = "test-resources")]
 pub mod test_thing;

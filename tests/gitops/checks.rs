@@ -441,6 +441,129 @@ pub fn check_ingresses(env: &Env, docs: &[Doc]) -> Vec<String> {
             ));
         }
     }
+    let whoami_cert = docs
+        .iter()
+        .find(|d| kind(d) == "Certificate" && name(d) == "whoami-tls");
+    let whoami_ing = docs
+        .iter()
+        .find(|d| kind(d) == "Ingress" && name(d) == "whoami");
+    match (whoami_cert, whoami_ing) {
+        (Some(cert), Some(ing)) => {
+            let secret = str_at(cert, &["spec", "secretName"]);
+            let dns: BTreeSet<&str> = seq(cert, &["spec", "dnsNames"])
+                .iter()
+                .filter_map(Doc::as_str)
+                .collect();
+            let serves = namespace(cert) == namespace(ing)
+                && seq(ing, &["spec", "tls"]).iter().any(|t| {
+                    str_at(t, &["secretName"]) == secret
+                        && seq(t, &["hosts"])
+                            .iter()
+                            .filter_map(Doc::as_str)
+                            .all(|h| dns.contains(h))
+                });
+            if !serves {
+                v.push(format!(
+                    "{}: Certificate whoami-tls does not cover the whoami Ingress's TLS",
+                    env.name
+                ));
+            }
+        }
+        _ => v.push(format!(
+            "{}: no Certificate whoami-tls for the whoami Ingress",
+            env.name
+        )),
+    }
+    v
+}
+
+/// Services and objects that upstream installs, not this tree: Argo CD's (checked against the v3.5.1 install
+/// manifest by the fixture test) and the kube-prometheus-stack chart's Grafana (`grafana.fullnameOverride`).
+pub const UPSTREAM_SERVICES: &[(&str, &str)] = &[
+    ("argocd", "argocd-server"),
+    ("argocd", "argocd-metrics"),
+    ("argocd", "argocd-server-metrics"),
+    ("argocd", "argocd-repo-server"),
+    ("monitoring", "grafana"),
+];
+
+/// What the tree names exists: Ingress backends, the Services ServiceMonitors select (by
+/// `app.kubernetes.io/name`), and the StorageClasses of PVC templates.
+pub fn check_references(docs: &[Doc]) -> Vec<String> {
+    let mut v = Vec::new();
+    let services: BTreeSet<(&str, &str)> = docs
+        .iter()
+        .filter(|d| kind(d) == "Service")
+        .map(|d| (namespace(d).unwrap_or(""), name(d)))
+        .chain(UPSTREAM_SERVICES.iter().copied())
+        .collect();
+    for ing in docs.iter().filter(|d| kind(d) == "Ingress") {
+        let ns = namespace(ing).unwrap_or("");
+        for b in backends(ing) {
+            if !services.contains(&(ns, b)) {
+                v.push(format!(
+                    "{} routes to Service {ns}/{b}, which nothing installs",
+                    id(ing)
+                ));
+            }
+        }
+    }
+    for sm in docs.iter().filter(|d| kind(d) == "ServiceMonitor") {
+        let namespaces: Vec<&str> = seq(sm, &["spec", "namespaceSelector", "matchNames"])
+            .iter()
+            .filter_map(Doc::as_str)
+            .collect();
+        let mut wanted: Vec<&str> = seq(sm, &["spec", "selector", "matchExpressions"])
+            .iter()
+            .filter(|e| {
+                str_at(e, &["key"]) == Some("app.kubernetes.io/name")
+                    && str_at(e, &["operator"]) == Some("In")
+            })
+            .flat_map(|e| seq(e, &["values"]).iter().filter_map(Doc::as_str))
+            .collect();
+        wanted.extend(str_at(
+            sm,
+            &["spec", "selector", "matchLabels", "app.kubernetes.io/name"],
+        ));
+        if wanted.is_empty() || namespaces.is_empty() {
+            v.push(format!(
+                "{} must select Services by app.kubernetes.io/name in named namespaces",
+                id(sm)
+            ));
+        }
+        for want in wanted {
+            let found = docs.iter().any(|d| {
+                kind(d) == "Service"
+                    && namespace(d).is_some_and(|n| namespaces.contains(&n))
+                    && label(d, "app.kubernetes.io/name") == Some(want)
+            }) || namespaces
+                .iter()
+                .any(|n| UPSTREAM_SERVICES.contains(&(*n, want)));
+            if !found {
+                v.push(format!(
+                    "{} selects app.kubernetes.io/name={want}, which no Service carries",
+                    id(sm)
+                ));
+            }
+        }
+    }
+    let classes: BTreeSet<&str> = docs
+        .iter()
+        .filter(|d| kind(d) == "StorageClass")
+        .map(name)
+        .collect();
+    for d in docs {
+        for t in seq(d, &["spec", "volumeClaimTemplates"]) {
+            if let Some(class) = str_at(t, &["spec", "storageClassName"]) {
+                if !classes.contains(class) {
+                    v.push(format!(
+                        "{} claims StorageClass {class}, which nothing installs",
+                        id(d)
+                    ));
+                }
+            }
+        }
+    }
     v
 }
 
@@ -910,9 +1033,15 @@ mod tests {
 
     #[test]
     fn ingresses_accept_tls_and_the_env_issuer() {
+        let mut whoami = ingress("whoami.dev.local", "selfsigned", true, true);
+        whoami["metadata"]["name"] = "whoami".into();
         let docs = vec![
             yaml("{kind: ClusterIssuer, metadata: {name: selfsigned}, spec: {selfSigned: {}}}"),
-            ingress("whoami.dev.local", "selfsigned", true, true),
+            whoami,
+            yaml(
+                "{kind: Certificate, metadata: {name: whoami-tls, namespace: n}, \
+                 spec: {secretName: s, dnsNames: [whoami.dev.local], issuerRef: {name: selfsigned}}}",
+            ),
         ];
         assert_eq!(check_ingresses(env("dev"), &docs), Vec::<String>::new());
     }
@@ -956,6 +1085,74 @@ mod tests {
             v.iter().any(|m| m.contains("no ClusterIssuer selfsigned")),
             "{v:?}"
         );
+    }
+
+    #[test]
+    fn ingresses_require_the_whoami_certificate() {
+        let docs = vec![
+            yaml("{kind: ClusterIssuer, metadata: {name: selfsigned}, spec: {selfSigned: {}}}"),
+            yaml(
+                "{kind: Ingress, metadata: {name: whoami, namespace: whoami, annotations: {cert-manager.io/cluster-issuer: selfsigned}}, \
+                 spec: {tls: [{hosts: [whoami.dev.local], secretName: whoami-tls}], rules: [{host: whoami.dev.local}]}}",
+            ),
+        ];
+        let v = check_ingresses(env("dev"), &docs);
+        assert_eq!(
+            v,
+            vec!["dev: no Certificate whoami-tls for the whoami Ingress".to_string()]
+        );
+        let mut with_cert = docs.clone();
+        with_cert.push(yaml(
+            "{kind: Certificate, metadata: {name: whoami-tls, namespace: whoami}, \
+             spec: {secretName: other, dnsNames: [whoami.dev.local], issuerRef: {name: selfsigned}}}",
+        ));
+        let v = check_ingresses(env("dev"), &with_cert);
+        assert!(v.iter().any(|m| m.contains("does not cover")), "{v:?}");
+        with_cert[2]["spec"]["secretName"] = "whoami-tls".into();
+        assert_eq!(
+            check_ingresses(env("dev"), &with_cert),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn references_reject_missing_backends_monitor_targets_and_classes() {
+        let docs = vec![
+            ingress("whoami.dev.local", "selfsigned", true, true),
+            yaml(
+                "{kind: ServiceMonitor, metadata: {name: m, namespace: monitoring}, spec: {namespaceSelector: {matchNames: [traefik]}, \
+                 selector: {matchLabels: {app.kubernetes.io/name: traefik-metrics}}}}",
+            ),
+            yaml(
+                "{kind: StatefulSet, metadata: {name: db, namespace: n}, \
+                 spec: {volumeClaimTemplates: [{spec: {storageClassName: synelia-iscsi}}]}}",
+            ),
+        ];
+        let v = check_references(&docs);
+        assert!(
+            v.iter().any(|m| m.contains("routes to Service n/s")),
+            "{v:?}"
+        );
+        assert!(
+            v.iter()
+                .any(|m| m.contains("traefik-metrics, which no Service carries")),
+            "{v:?}"
+        );
+        assert!(
+            v.iter()
+                .any(|m| m.contains("claims StorageClass synelia-iscsi")),
+            "{v:?}"
+        );
+        let mut fixed = docs.clone();
+        fixed.push(yaml("{kind: Service, metadata: {name: s, namespace: n}}"));
+        fixed.push(yaml(
+            "{kind: Service, metadata: {name: traefik-metrics, namespace: traefik, \
+             labels: {app.kubernetes.io/name: traefik-metrics}}}",
+        ));
+        fixed.push(yaml(
+            "{kind: StorageClass, metadata: {name: synelia-iscsi}}",
+        ));
+        assert_eq!(check_references(&fixed), Vec::<String>::new());
     }
 
     fn middleware() -> Doc {

@@ -1,0 +1,442 @@
+//! `vixens_argocd_bootstrap`: Argo CD installed from its release manifest and handed to Git through a root
+//! App-of-Apps (issue 6). See [`schema`] for the attributes and the hand-off pattern.
+//!
+//! Lifecycle:
+//! - **create**: load and verify the manifest (no cluster contact yet), connect, server-side apply the install
+//!   (forced; CRDs first), wait for the workloads, apply the settings keys, the repository Secret and the root
+//!   Application, wait for Synced/Healthy.
+//! - **update**: re-apply the install and prune only when its inputs (`version`, `ha`, manifest source or pin)
+//!   change; otherwise apply only the owned objects whose desired content changed or that drifted.
+//! - **read**: drift of the owned objects into `drift`, install health into `install_health`; a deleted namespace
+//!   means the resource is gone.
+//! - **delete**: root Application (cascade or orphan), repository Secret, install objects, unless
+//!   `keep_on_destroy`.
+
+pub mod ops;
+pub mod schema;
+pub mod settings;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::cty::{AttributePath, Value};
+use crate::framework::{
+    ApplyError, Context, Diagnostic, Diagnostics, PlannedChange, Resource, Schema,
+};
+use crate::k8s::inventory::{Inventory, ObjectRef};
+use crate::manifests::argocd::objects::{hash_admin_password, now_rfc3339};
+use crate::manifests::argocd::source::sha256_hex;
+use settings::Settings;
+
+/// The resource.
+#[derive(Debug, Default)]
+pub struct ArgocdBootstrap;
+
+/// Attributes whose change re-applies the install.
+const INSTALL_INPUTS: [&str; 5] = [
+    "version",
+    "ha",
+    "install_manifest_url",
+    "install_manifest",
+    "install_manifest_sha256",
+];
+
+/// Default wait when there is no deadline (read).
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn remaining(ctx: &Context) -> Duration {
+    ctx.remaining().unwrap_or(Duration::from_secs(600))
+}
+
+fn install_changed(prior: &Value, planned: &Value) -> bool {
+    INSTALL_INPUTS
+        .iter()
+        .any(|a| prior.get(a) != planned.get(a))
+}
+
+/// The admin password hash and mtime for `planned`: kept from `prior` when the password did not change.
+fn admin_hash(prior: &Value, planned: &Value) -> Result<Option<(String, String)>, Diagnostic> {
+    let Some(password) = planned.get("admin_password").as_str() else {
+        return Ok(None);
+    };
+    let kept = (prior.get("admin_password").as_str() == Some(password))
+        .then(|| {
+            Some((
+                prior.get("admin_password_hash").as_str()?,
+                prior.get("admin_password_mtime").as_str()?,
+            ))
+        })
+        .flatten();
+    if let Some((hash, mtime)) = kept {
+        return Ok(Some((hash.to_string(), mtime.to_string())));
+    }
+    let hash = hash_admin_password(password).map_err(|e| {
+        Diagnostic::error("Cannot hash the admin password", e.to_string())
+            .at(AttributePath::attr("admin_password"))
+    })?;
+    Ok(Some((hash, now_rfc3339())))
+}
+
+fn set_admin(state: &mut Value, admin: &Option<(String, String)>) {
+    match admin {
+        Some((hash, mtime)) => {
+            state.set("admin_password_hash", hash.as_str());
+            state.set("admin_password_mtime", mtime.as_str());
+        }
+        None => {
+            state.set("admin_password_hash", Value::Null);
+            state.set("admin_password_mtime", Value::Null);
+        }
+    }
+}
+
+fn admin_ref(admin: &Option<(String, String)>) -> Option<(&str, &str)> {
+    admin.as_ref().map(|(h, m)| (h.as_str(), m.as_str()))
+}
+
+fn inventory_of(state: &Value) -> Result<Inventory, Diagnostic> {
+    Inventory::from_json(state.get("inventory").as_str().unwrap_or(""))
+        .map_err(|e| Diagnostic::error("Invalid inventory in state", e.to_string()))
+}
+
+fn fail(d: impl Into<Diagnostics>, state: &Value) -> ApplyError {
+    ApplyError::new(d).with_state(state.clone())
+}
+
+impl ArgocdBootstrap {
+    /// Applies the install and records what exists in `state` as it goes. Returns the new inventory.
+    async fn install(
+        &self,
+        ctx: &Context,
+        applier: &crate::k8s::apply::Applier,
+        install: &ops::Install,
+        state: &mut Value,
+        previous: &Inventory,
+    ) -> Result<Inventory, ApplyError> {
+        let mut applied = Vec::new();
+        let result = ctx
+            .run(
+                "applying the Argo CD install",
+                ops::apply_install(applier, install, remaining(ctx), &mut applied),
+            )
+            .await
+            .and_then(|r| r);
+        let mut inventory = previous.clone();
+        inventory.extend(applied);
+        state.set("inventory", inventory.to_json());
+        if let Err(d) = result {
+            return Err(fail(d, state));
+        }
+        let wanted = Inventory::of_objects(&install.objects)
+            .map_err(|e| fail(Diagnostic::error("Invalid object", e.to_string()), state))?;
+        let stale = previous.stale(&wanted);
+        ctx.run("pruning old install objects", ops::prune(applier, &stale))
+            .await
+            .and_then(|r| r)
+            .map_err(|d| fail(d, state))?;
+        state.set("inventory", wanted.to_json());
+        state.set("manifest_sha256", install.digest.as_str());
+        ctx.run(
+            "waiting for the Argo CD workloads",
+            ops::wait_install(applier, &wanted, remaining(ctx)),
+        )
+        .await
+        .and_then(|r| r)
+        .map_err(|d| fail(d, state))?;
+        state.set("install_health", "Healthy");
+        Ok(wanted)
+    }
+
+    /// Waits for the root app when asked to.
+    async fn wait_root(
+        &self,
+        ctx: &Context,
+        applier: &crate::k8s::apply::Applier,
+        s: &Settings,
+        state: &Value,
+    ) -> Result<(), ApplyError> {
+        if !s.wait_for_sync {
+            return Ok(());
+        }
+        let wait = crate::k8s::wait::application_ready(
+            applier.client(),
+            &s.namespace,
+            &s.root.name,
+            remaining(ctx),
+        );
+        ctx.run(
+            "waiting for the root Application to be Synced and Healthy",
+            wait,
+        )
+        .await
+        .and_then(|r| r.map_err(|e| ops::k8s_error("waiting for the root Application", &e)))
+        .map_err(|d| fail(d, state))
+    }
+}
+
+#[async_trait]
+impl Resource for ArgocdBootstrap {
+    fn type_name(&self) -> &'static str {
+        "vixens_argocd_bootstrap"
+    }
+
+    fn schema(&self) -> Schema {
+        schema::schema()
+    }
+
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        settings::validate(config, diags);
+    }
+
+    async fn modify_plan(
+        &self,
+        _ctx: &Context,
+        change: &mut PlannedChange,
+    ) -> Result<(), Diagnostics> {
+        let config = change.config.clone();
+        let planned = &mut change.planned;
+        // The default manifest URL follows version and ha; null with an inline manifest.
+        if config.get("install_manifest_url").is_null() {
+            let url = if !config.get("install_manifest").is_null() {
+                Value::Null
+            } else if config.get("version").is_known() && config.get("ha").is_known() {
+                settings::manifest_url(&config).map_or(Value::Null, Value::from)
+            } else {
+                Value::Unknown
+            };
+            planned.set("install_manifest_url", url);
+        }
+        planned.set("drift", Value::List(Vec::new()));
+        if config.get("admin_password").is_null() {
+            planned.set("admin_password_hash", Value::Null);
+            planned.set("admin_password_mtime", Value::Null);
+        }
+        if change.prior.is_null() {
+            planned.set(
+                "id",
+                config
+                    .get("namespace")
+                    .as_str()
+                    .unwrap_or(schema::DEFAULT_NAMESPACE),
+            );
+            if !config.get("namespace").is_known() {
+                planned.set("id", Value::Unknown);
+            }
+        } else {
+            if install_changed(&change.prior, planned) {
+                for a in ["inventory", "manifest_sha256", "install_health"] {
+                    planned.set(a, Value::Unknown);
+                }
+            }
+            if !config.get("admin_password").is_null()
+                && change.prior.get("admin_password") != planned.get("admin_password")
+            {
+                planned.set("admin_password_hash", Value::Unknown);
+                planned.set("admin_password_mtime", Value::Unknown);
+            }
+        }
+        // The digest is known at plan time for an inline manifest or a pin.
+        if let Some(text) = config.get("install_manifest").as_str() {
+            planned.set("manifest_sha256", sha256_hex(text.as_bytes()));
+        } else if let Some(pin) = config.get("install_manifest_sha256").as_str() {
+            planned.set("manifest_sha256", pin.trim().to_ascii_lowercase());
+        }
+        Ok(())
+    }
+
+    async fn create(&self, ctx: &Context, planned: &Value) -> Result<Value, ApplyError> {
+        let s = Settings::from_value(planned)?;
+        let install = ctx
+            .run(
+                "loading the install manifest",
+                ops::load_install(&s, remaining(ctx)),
+            )
+            .await??;
+        let applier = ctx
+            .run(
+                "connecting to the Kubernetes API",
+                ops::connect(&s, remaining(ctx)),
+            )
+            .await??;
+        let mut state = planned.clone();
+        state.set("id", s.namespace.as_str());
+        state.set("manifest_sha256", install.digest.as_str());
+        state.set("inventory", "[]");
+        state.set("install_health", "Unknown");
+        state.set("drift", Value::List(Vec::new()));
+        let admin = admin_hash(&Value::Null, planned)?;
+        set_admin(&mut state, &admin);
+        self.install(ctx, &applier, &install, &mut state, &Inventory::default())
+            .await?;
+        let owned = ops::owned_objects(&s, admin_ref(&admin)).map_err(|d| fail(d, &state))?;
+        let all: Vec<&ops::Owned> = owned.iter().collect();
+        ctx.run(
+            "applying the root Application and repository",
+            ops::apply_owned(&applier, &all),
+        )
+        .await
+        .and_then(|r| r)
+        .map_err(|d| fail(d, &state))?;
+        self.wait_root(ctx, &applier, &s, &state).await?;
+        Ok(state)
+    }
+
+    async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        let s = Settings::from_value(state)?;
+        let applier = ctx
+            .run(
+                "connecting to the Kubernetes API",
+                ops::connect(&s, READ_TIMEOUT),
+            )
+            .await??;
+        if !ops::namespace_exists(&applier, &s.namespace).await? {
+            tracing::info!(namespace = %s.namespace, "Argo CD namespace is gone");
+            return Ok(None);
+        }
+        let admin = match (
+            state.get("admin_password_hash").as_str(),
+            state.get("admin_password_mtime").as_str(),
+        ) {
+            (Some(h), Some(m)) => Some((h, m)),
+            _ => None,
+        };
+        let owned = ops::owned_objects(&s, admin)?;
+        let drift = ops::drift(&applier, &owned).await?;
+        if !drift.is_empty() {
+            tracing::info!(changes = drift.len(), "owned Argo CD objects drifted");
+        }
+        let health = ops::install_health(&applier, &inventory_of(state)?).await?;
+        let mut new = state.clone();
+        new.set("drift", Value::string_list(drift));
+        new.set("install_health", health);
+        Ok(Some(new))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Context,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<Value, ApplyError> {
+        let s = Settings::from_value(planned)?;
+        let old = Settings::from_value(prior)?;
+        let reinstall = install_changed(prior, planned);
+        // Load and verify before touching the cluster.
+        let install = if reinstall {
+            Some(
+                ctx.run(
+                    "loading the install manifest",
+                    ops::load_install(&s, remaining(ctx)),
+                )
+                .await??,
+            )
+        } else {
+            None
+        };
+        let applier = ctx
+            .run(
+                "connecting to the Kubernetes API",
+                ops::connect(&s, remaining(ctx)),
+            )
+            .await??;
+        let mut state = planned.clone();
+        state.set("drift", Value::List(Vec::new()));
+        let old_admin = admin_hash(prior, prior)?;
+        let admin = admin_hash(prior, planned)?;
+        set_admin(&mut state, &admin);
+        for a in ["inventory", "manifest_sha256", "install_health"] {
+            if !state.get(a).is_known() {
+                state.set(a, prior.get(a).clone());
+            }
+        }
+        if let Some(install) = &install {
+            tracing::info!(from = %old.version, to = %s.version, "re-applying the Argo CD install");
+            let previous = inventory_of(prior).map_err(|d| fail(d, prior))?;
+            self.install(ctx, &applier, install, &mut state, &previous)
+                .await?;
+        }
+        let wanted = ops::owned_objects(&s, admin_ref(&admin)).map_err(|d| fail(d, &state))?;
+        let before =
+            ops::owned_objects(&old, admin_ref(&old_admin)).map_err(|d| fail(d, &state))?;
+        let drifted = |r: &ObjectRef| {
+            let prefix = format!("{r}:");
+            prior
+                .get("drift")
+                .as_list()
+                .unwrap_or_default()
+                .iter()
+                .any(|d| d.as_str().is_some_and(|d| d.starts_with(&prefix)))
+        };
+        let changed: Vec<&ops::Owned> = wanted
+            .iter()
+            .filter(|w| {
+                let same = before.iter().any(|b| {
+                    b.reference == w.reference
+                        && serde_json::to_value(&b.object).ok()
+                            == serde_json::to_value(&w.object).ok()
+                });
+                !same || drifted(&w.reference)
+            })
+            .collect();
+        let gone: Vec<&ops::Owned> = before
+            .iter()
+            .filter(|b| !wanted.iter().any(|w| w.reference == b.reference))
+            .collect();
+        ctx.run(
+            "removing objects no longer wanted",
+            ops::remove_owned(&applier, &gone),
+        )
+        .await
+        .and_then(|r| r)
+        .map_err(|d| fail(d, &state))?;
+        ctx.run(
+            "applying the root Application and repository",
+            ops::apply_owned(&applier, &changed),
+        )
+        .await
+        .and_then(|r| r)
+        .map_err(|d| fail(d, &state))?;
+        let root_changed = changed.iter().any(|o| o.reference.kind == "Application");
+        if root_changed || reinstall {
+            self.wait_root(ctx, &applier, &s, &state).await?;
+        }
+        Ok(state)
+    }
+
+    async fn delete(&self, ctx: &Context, state: &Value) -> Result<(), ApplyError> {
+        let s = Settings::from_value(state)?;
+        if s.keep_on_destroy {
+            tracing::info!(namespace = %s.namespace, "keep_on_destroy: leaving Argo CD in the cluster");
+            return Ok(());
+        }
+        let applier = ctx
+            .run(
+                "connecting to the Kubernetes API",
+                ops::connect(&s, remaining(ctx)),
+            )
+            .await??;
+        ctx.run(
+            "deleting the root Application",
+            ops::delete_root_application(&applier, &s, remaining(ctx)),
+        )
+        .await??;
+        let owned = ops::owned_objects(&s, None)?;
+        let secrets: Vec<&ops::Owned> = owned
+            .iter()
+            .filter(|o| o.reference.kind == "Secret")
+            .collect();
+        ctx.run(
+            "deleting the repository Secret",
+            ops::remove_owned(&applier, &secrets),
+        )
+        .await??;
+        let inventory = inventory_of(state)?;
+        ctx.run(
+            "deleting the Argo CD install",
+            ops::delete_install(&applier, &s, &inventory, remaining(ctx)),
+        )
+        .await??;
+        Ok(())
+    }
+}

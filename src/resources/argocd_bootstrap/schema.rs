@@ -1,0 +1,193 @@
+//! The schema of `vixens_argocd_bootstrap`.
+
+use std::time::Duration;
+
+use crate::cty::Type;
+use crate::framework::{Attribute, Block, NestedBlock, Nesting, Schema, TimeoutDefaults};
+
+/// Default Argo CD namespace.
+pub const DEFAULT_NAMESPACE: &str = "argocd";
+/// Default repository Secret name.
+pub const DEFAULT_SECRET_NAME: &str = "vixens-root-repo";
+/// Default sync options of the root Application.
+pub const DEFAULT_SYNC_OPTIONS: &[&str] = &["ServerSideApply=true"];
+
+const DESCRIPTION: &str = "Installs Argo CD from its release manifest and hands the cluster to Git through a root \
+Application (App-of-Apps).
+
+**Apply.** Creates the namespace, server-side applies the install manifest (field manager `vixens`, forcing \
+conflicts; CRDs first, waited until Established), waits for the Deployments and the StatefulSet, sets the admin \
+password and `server.insecure` (field manager `vixens-settings`), applies the repository Secret and the root \
+Application, then optionally waits until the root app is Synced and Healthy.
+
+**Hand-off.** Once Argo CD syncs its own install from Git, re-applying the install would fight Argo CD's field \
+manager. So after the first install this resource re-applies only what it still owns (the root Application, the \
+repository Secret and the admin password/settings keys), and re-applies the install (and prunes objects the new \
+manifest no longer has) only when `version`, `ha` or the manifest change. A promotion (new `target_revision` or \
+`path`) changes only the root Application.
+
+**Read** reports drift of the root Application spec, the repository Secret and the settings keys in `drift` \
+(the next plan repairs it), and the health of the install in `install_health`.
+
+**Destroy** deletes the root Application (cascading to its resources when `cascade_delete`, else orphaning them), \
+the repository Secret, then every install object, unless `keep_on_destroy`.";
+
+fn kubernetes_block() -> Block {
+    Block::new("API server and client credentials (e.g. from `vixens_talos_cluster`), instead of `kubeconfig`.")
+        .attribute(Attribute::string("host").optional().description("API server URL, `https://host:6443`."))
+        .attribute(Attribute::string("ca_certificate").optional().description("Cluster CA certificate, PEM or base64 of PEM."))
+        .attribute(
+            Attribute::string("client_certificate")
+                .optional()
+                .description("Client certificate, PEM or base64 of PEM."),
+        )
+        .attribute(
+            Attribute::string("client_key")
+                .optional()
+                .sensitive()
+                .description("Client private key, PEM or base64 of PEM."),
+        )
+}
+
+fn repository_block() -> Block {
+    Block::new("The Git repository Argo CD watches.")
+        .attribute(
+            Attribute::string("url")
+                .required()
+                .description("Repository URL: `https://`, `ssh://`, `git://` or `user@host:path`."),
+        )
+        .attribute(
+            Attribute::string("target_revision")
+                .optional()
+                .description("Branch, tag or commit to follow, e.g. `dev` (default `HEAD`)."),
+        )
+        .attribute(
+            Attribute::string("path")
+                .required()
+                .description("Path in the repository, relative, e.g. `argocd/overlays/dev`."),
+        )
+        .attribute(
+            Attribute::string("username")
+                .optional()
+                .sensitive()
+                .description("HTTPS user name."),
+        )
+        .attribute(
+            Attribute::string("password")
+                .optional()
+                .sensitive()
+                .description("HTTPS password or token."),
+        )
+        .attribute(
+            Attribute::string("ssh_private_key")
+                .optional()
+                .sensitive()
+                .description("SSH private key, for `ssh://` or `user@host:path` URLs."),
+        )
+        .attribute(
+            Attribute::string("secret_name")
+                .optional()
+                .description(format!(
+                    "Name of the repository Secret (default `{DEFAULT_SECRET_NAME}`)."
+                )),
+        )
+}
+
+fn root_application_block() -> Block {
+    Block::new("The root Application (App-of-Apps).")
+        .attribute(Attribute::string("name").optional().description("Name (default `root`)."))
+        .attribute(Attribute::string("project").optional().description("Argo CD project (default `default`)."))
+        .attribute(
+            Attribute::string("destination_namespace")
+                .optional()
+                .description("Destination namespace of its resources (default: the Argo CD namespace)."),
+        )
+        .attribute(Attribute::bool("automated").optional().description("Automated sync (default true)."))
+        .attribute(Attribute::bool("prune").optional().description("Prune resources removed from Git (default true)."))
+        .attribute(Attribute::bool("self_heal").optional().description("Revert live changes (default true)."))
+        .attribute(
+            Attribute::new("sync_options", Type::list(Type::String))
+                .optional()
+                .description("Sync options (default `[\"ServerSideApply=true\"]`)."),
+        )
+        .attribute(
+            Attribute::bool("cascade_delete")
+                .optional()
+                .description("Destroy deletes the app's resources too (finalizer `resources-finalizer.argocd.argoproj.io`; default true)."),
+        )
+}
+
+/// The resource schema.
+pub fn schema() -> Schema {
+    let block = Block::new(DESCRIPTION)
+        .attribute(Attribute::string("id").computed().description("The Argo CD namespace."))
+        .attribute(
+            Attribute::string("kubeconfig")
+                .optional()
+                .sensitive()
+                .description("Kubeconfig YAML (its current context is used). Or use the `kubernetes` block."),
+        )
+        .attribute(Attribute::string("version").required().description("Argo CD release, e.g. `v3.5.1`."))
+        .attribute(
+            Attribute::string("namespace")
+                .optional()
+                .requires_replace()
+                .description(format!("Namespace of Argo CD (default `{DEFAULT_NAMESPACE}`). Changing it replaces the install.")),
+        )
+        .attribute(Attribute::bool("ha").optional().description("Install the high-availability manifest (default false)."))
+        .attribute(
+            Attribute::string("install_manifest_url")
+                .optional()
+                .computed()
+                .description("URL of the install manifest (default: the upstream release manifest for `version` and `ha`). HTTPS, or HTTP to a loopback address."),
+        )
+        .attribute(
+            Attribute::string("install_manifest_sha256")
+                .optional()
+                .description("Pinned sha256 (64 hex digits) of the install manifest; checked before anything is applied."),
+        )
+        .attribute(
+            Attribute::string("install_manifest")
+                .optional()
+                .description("Inline install manifest YAML (air-gapped use, e.g. `file(\"install.yaml\")`); replaces the download."),
+        )
+        .attribute(
+            Attribute::string("admin_password")
+                .optional()
+                .sensitive()
+                .description("Admin password, stored bcrypt-hashed in `argocd-secret`."),
+        )
+        .attribute(
+            Attribute::bool("server_insecure")
+                .optional()
+                .description("Set `server.insecure` in `argocd-cmd-params-cm` (serve HTTP, TLS terminated in front). Unset leaves it alone."),
+        )
+        .attribute(
+            Attribute::bool("wait_for_sync")
+                .optional()
+                .description("Wait until the root Application is Synced and Healthy (default true)."),
+        )
+        .attribute(
+            Attribute::bool("keep_on_destroy")
+                .optional()
+                .description("Destroy leaves everything in the cluster and only forgets it (default false)."),
+        )
+        .attribute(Attribute::string("manifest_sha256").computed().description("sha256 of the install manifest applied."))
+        .attribute(Attribute::string("inventory").computed().description("JSON list of the install objects owned (apiVersion, kind, namespace, name)."))
+        .attribute(Attribute::string("admin_password_hash").computed().sensitive().description("bcrypt hash of `admin_password` as applied."))
+        .attribute(Attribute::string("admin_password_mtime").computed().description("When the admin password was set (RFC 3339)."))
+        .attribute(Attribute::string("install_health").computed().description("`Healthy`, or which install workloads are not rolled out."))
+        .attribute(
+            Attribute::new("drift", Type::list(Type::String))
+                .computed()
+                .description("Owned objects or fields changed outside Terraform, found by the last read; the next apply repairs them."),
+        )
+        .block(NestedBlock::new("kubernetes", Nesting::Single, kubernetes_block()))
+        .block(NestedBlock::new("repository", Nesting::Single, repository_block()).items(1, 1))
+        .block(NestedBlock::new("root_application", Nesting::Single, root_application_block()));
+    Schema::new(block).with_timeouts(TimeoutDefaults {
+        create: Duration::from_secs(20 * 60),
+        update: Duration::from_secs(20 * 60),
+        delete: Duration::from_secs(10 * 60),
+    })
+}

@@ -1,0 +1,557 @@
+//! Reading and checking the configuration of `vixens_argocd_bootstrap`: [`validate`] reports each problem at its
+//! attribute path (skipping values unknown at plan), [`Settings::from_value`] turns a known value into typed
+//! settings with the defaults applied.
+
+use crate::cty::{AttributePath, Value};
+use crate::framework::{Diagnostic, Diagnostics};
+use crate::k8s::{ClusterCredentials, Connection};
+use crate::manifests::argocd::objects::{RepoCredentials, RootApplication};
+use crate::manifests::argocd::source::{
+    check_manifest_url, is_sha256_hex, upstream_manifest_url, verify_sha256,
+};
+use crate::manifests::argocd::{parse_manifest, prepare_install, validate as check};
+
+use super::schema::{DEFAULT_NAMESPACE, DEFAULT_SECRET_NAME, DEFAULT_SYNC_OPTIONS};
+
+/// Where the install manifest comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ManifestSource {
+    /// Inline YAML.
+    Inline(String),
+    /// Downloaded from this URL.
+    Url(String),
+}
+
+/// The repository and its credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repository {
+    /// Repository URL.
+    pub url: String,
+    /// Credentials (hidden in `Debug`).
+    pub credentials: RepoCredentials,
+    /// Name of the repository Secret.
+    pub secret_name: String,
+}
+
+/// Typed settings, defaults applied. Only built from wholly known values (apply, read, delete).
+pub struct Settings {
+    /// How to reach the API server.
+    pub connection: Connection,
+    /// Argo CD version.
+    pub version: String,
+    /// Argo CD namespace.
+    pub namespace: String,
+    /// Manifest source.
+    pub manifest: ManifestSource,
+    /// Pinned sha256, lowercase.
+    pub sha256: Option<String>,
+    /// Repository.
+    pub repository: Repository,
+    /// Root Application.
+    pub root: RootApplication,
+    /// Admin password (secret).
+    pub admin_password: Option<String>,
+    /// `server.insecure`, when managed.
+    pub server_insecure: Option<bool>,
+    /// Wait for the root app to be Synced/Healthy.
+    pub wait_for_sync: bool,
+    /// Leave everything in place on destroy.
+    pub keep_on_destroy: bool,
+}
+
+fn attr(name: &str) -> AttributePath {
+    AttributePath::attr(name)
+}
+
+fn string(v: &Value, name: &str) -> Option<String> {
+    v.get(name).as_str().map(str::to_string)
+}
+
+fn bool_or(v: &Value, name: &str, default: bool) -> bool {
+    v.get(name).as_bool().unwrap_or(default)
+}
+
+/// The connection settings from `kubeconfig` or the `kubernetes` block.
+pub fn connection(v: &Value) -> Result<Connection, Diagnostic> {
+    if let Some(kc) = v
+        .get("kubeconfig")
+        .as_str()
+        .filter(|s| !s.trim().is_empty())
+    {
+        return Ok(Connection::Kubeconfig(kc.to_string()));
+    }
+    let k = v.get("kubernetes");
+    let field = |name: &str| {
+        k.get(name).as_str().map(str::to_string).ok_or_else(|| {
+            Diagnostic::error(
+                "Missing connection setting",
+                format!("kubernetes.{name} must be set."),
+            )
+            .at(attr("kubernetes").join_attr(name))
+        })
+    };
+    if k.is_null() {
+        return Err(Diagnostic::error(
+            "Missing connection settings",
+            "Set either `kubeconfig` or a `kubernetes` block.",
+        ));
+    }
+    Ok(Connection::Credentials(ClusterCredentials {
+        host: field("host")?,
+        ca_certificate: field("ca_certificate")?,
+        client_certificate: field("client_certificate")?,
+        client_key: field("client_key")?,
+    }))
+}
+
+/// The default (or configured) manifest URL for a value; `None` for an inline manifest.
+pub fn manifest_url(v: &Value) -> Option<String> {
+    if !v.get("install_manifest").is_null() {
+        return None;
+    }
+    string(v, "install_manifest_url").or_else(|| {
+        let version = v.get("version").as_str()?;
+        Some(upstream_manifest_url(version, bool_or(v, "ha", false)))
+    })
+}
+
+fn credentials(repo: &Value) -> RepoCredentials {
+    if let Some(key) = string(repo, "ssh_private_key") {
+        return RepoCredentials::Ssh { private_key: key };
+    }
+    match (string(repo, "username"), string(repo, "password")) {
+        (Some(username), Some(password)) => RepoCredentials::Basic { username, password },
+        (None, Some(password)) => RepoCredentials::Basic {
+            // Token authentication: Argo CD needs a non-empty user name with a token as password.
+            username: "git".into(),
+            password,
+        },
+        _ => RepoCredentials::None,
+    }
+}
+
+impl Settings {
+    /// Typed settings from a known resource value.
+    ///
+    /// Errors: a diagnostic when the connection settings are missing or the manifest source is absent.
+    pub fn from_value(v: &Value) -> Result<Settings, Diagnostic> {
+        let version = string(v, "version").unwrap_or_default();
+        let namespace = string(v, "namespace").unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+        let manifest = match (string(v, "install_manifest"), manifest_url(v)) {
+            (Some(text), _) => ManifestSource::Inline(text),
+            (None, Some(url)) => ManifestSource::Url(url),
+            (None, None) => {
+                return Err(Diagnostic::error(
+                    "No install manifest",
+                    "Set `version` or `install_manifest`.",
+                ));
+            }
+        };
+        let repo = v.get("repository");
+        let repository = Repository {
+            url: string(repo, "url").unwrap_or_default(),
+            credentials: credentials(repo),
+            secret_name: string(repo, "secret_name")
+                .unwrap_or_else(|| DEFAULT_SECRET_NAME.to_string()),
+        };
+        let app = v.get("root_application");
+        let sync_options = match app.get("sync_options").as_list() {
+            Some(items) => items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect(),
+            None => DEFAULT_SYNC_OPTIONS.iter().map(|s| s.to_string()).collect(),
+        };
+        let root = RootApplication {
+            name: string(app, "name").unwrap_or_else(|| "root".into()),
+            namespace: namespace.clone(),
+            project: string(app, "project").unwrap_or_else(|| "default".into()),
+            repo_url: repository.url.clone(),
+            target_revision: string(repo, "target_revision").unwrap_or_else(|| "HEAD".into()),
+            path: string(repo, "path").unwrap_or_default(),
+            destination_namespace: string(app, "destination_namespace")
+                .unwrap_or_else(|| namespace.clone()),
+            automated: bool_or(app, "automated", true),
+            prune: bool_or(app, "prune", true),
+            self_heal: bool_or(app, "self_heal", true),
+            sync_options,
+            cascade: bool_or(app, "cascade_delete", true),
+        };
+        Ok(Settings {
+            connection: connection(v)?,
+            version,
+            namespace,
+            manifest,
+            sha256: string(v, "install_manifest_sha256").map(|s| s.trim().to_ascii_lowercase()),
+            repository,
+            root,
+            admin_password: string(v, "admin_password"),
+            server_insecure: v.get("server_insecure").as_bool(),
+            wait_for_sync: bool_or(v, "wait_for_sync", true),
+            keep_on_destroy: bool_or(v, "keep_on_destroy", false),
+        })
+    }
+}
+
+/// Runs `check` on a known string attribute and reports its message at `path`.
+fn check_at(
+    diags: &mut Diagnostics,
+    value: &Value,
+    path: AttributePath,
+    summary: &str,
+    check: impl Fn(&str) -> Result<(), String>,
+) {
+    if let Some(s) = value.as_str() {
+        if let Err(message) = check(s) {
+            diags.error_at(path, summary, message);
+        }
+    }
+}
+
+/// Checks a configuration; values unknown at plan time are skipped.
+pub fn validate(config: &Value, diags: &mut Diagnostics) {
+    validate_connection(config, diags);
+    check_at(
+        diags,
+        config.get("version"),
+        attr("version"),
+        "Invalid version",
+        check::version,
+    );
+    check_at(
+        diags,
+        config.get("namespace"),
+        attr("namespace"),
+        "Invalid namespace",
+        check::dns_label,
+    );
+    validate_manifest(config, diags);
+    validate_repository(config, diags);
+    validate_root_application(config, diags);
+    if config
+        .get("admin_password")
+        .as_str()
+        .is_some_and(|p| p.is_empty() || p.len() > 72)
+    {
+        diags.error_at(
+            attr("admin_password"),
+            "Invalid admin password",
+            "The admin password must be 1 to 72 bytes long (bcrypt's limit).",
+        );
+    }
+}
+
+fn validate_connection(config: &Value, diags: &mut Diagnostics) {
+    let kubeconfig = config.get("kubeconfig");
+    let block = config.get("kubernetes");
+    if !kubeconfig.is_null() && !block.is_null() && kubeconfig.is_known() && block.is_known() {
+        diags.error_at(
+            attr("kubeconfig"),
+            "Conflicting connection settings",
+            "Set either `kubeconfig` or the `kubernetes` block, not both.",
+        );
+    }
+    if kubeconfig.is_null() && block.is_null() {
+        diags.error(
+            "Missing connection settings",
+            "Set either `kubeconfig` or a `kubernetes` block.",
+        );
+    }
+    if let Value::Object(_) = block {
+        for name in ["host", "ca_certificate", "client_certificate", "client_key"] {
+            if block.get(name).is_null() {
+                diags.error_at(
+                    attr("kubernetes").join_attr(name),
+                    "Missing connection setting",
+                    format!("kubernetes.{name} must be set."),
+                );
+            }
+        }
+        check_at(
+            diags,
+            block.get("host"),
+            attr("kubernetes").join_attr("host"),
+            "Invalid host",
+            |h| {
+                crate::k8s::connection::normalize_host(h)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            },
+        );
+    }
+}
+
+fn validate_manifest(config: &Value, diags: &mut Diagnostics) {
+    let inline = config.get("install_manifest");
+    let url = config.get("install_manifest_url");
+    if !inline.is_null() && !url.is_null() {
+        diags.error_at(
+            attr("install_manifest_url"),
+            "Conflicting manifest sources",
+            "Set either `install_manifest_url` or `install_manifest`, not both.",
+        );
+    }
+    check_at(
+        diags,
+        url,
+        attr("install_manifest_url"),
+        "Invalid install manifest URL",
+        |u| check_manifest_url(u).map(|_| ()).map_err(|e| e.to_string()),
+    );
+    let pin = config.get("install_manifest_sha256");
+    check_at(
+        diags,
+        pin,
+        attr("install_manifest_sha256"),
+        "Invalid sha256",
+        |s| {
+            if is_sha256_hex(s.trim()) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{s:?} is not a sha256: expected 64 hexadecimal digits"
+                ))
+            }
+        },
+    );
+    let Some(text) = inline.as_str() else { return };
+    if let Some(pin) = pin.as_str().filter(|p| is_sha256_hex(p.trim())) {
+        if let Err(e) = verify_sha256(text.as_bytes(), pin) {
+            diags.error_at(
+                attr("install_manifest_sha256"),
+                "Install manifest sha256 mismatch",
+                e.to_string(),
+            );
+            return;
+        }
+    }
+    match parse_manifest(text) {
+        Err(e) => diags.error_at(
+            attr("install_manifest"),
+            "Invalid install manifest",
+            e.to_string(),
+        ),
+        Ok(objects) => {
+            let namespace = match config.get("namespace") {
+                Value::Null => Some(DEFAULT_NAMESPACE),
+                other => other.as_str(),
+            };
+            if let Some(ns) = namespace {
+                if let Err(e) = prepare_install(objects, ns) {
+                    diags.error_at(
+                        attr("install_manifest"),
+                        "Install manifest does not fit the namespace",
+                        e.to_string(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn validate_repository(config: &Value, diags: &mut Diagnostics) {
+    let repo = config.get("repository");
+    let path = |name: &str| attr("repository").join_attr(name);
+    if repo.is_null() {
+        diags.error("Missing repository", "A `repository` block is required.");
+        return;
+    }
+    check_at(
+        diags,
+        repo.get("url"),
+        path("url"),
+        "Invalid repository URL",
+        check::repo_url,
+    );
+    check_at(
+        diags,
+        repo.get("target_revision"),
+        path("target_revision"),
+        "Invalid revision",
+        check::revision,
+    );
+    check_at(
+        diags,
+        repo.get("path"),
+        path("path"),
+        "Invalid path",
+        check::app_path,
+    );
+    check_at(
+        diags,
+        repo.get("secret_name"),
+        path("secret_name"),
+        "Invalid Secret name",
+        check::dns_label,
+    );
+    let has = |name: &str| !repo.get(name).is_null();
+    if has("ssh_private_key") && (has("username") || has("password")) {
+        diags.error_at(
+            path("ssh_private_key"),
+            "Conflicting credentials",
+            "Give either an SSH private key or a username and password, not both.",
+        );
+    }
+    if has("username") && !has("password") {
+        diags.error_at(
+            path("password"),
+            "Missing password",
+            "A username needs a password (or token).",
+        );
+    }
+    if let Some(url) = repo.get("url").as_str() {
+        if has("ssh_private_key") && !check::is_ssh_url(url) {
+            diags.error_at(
+                path("ssh_private_key"),
+                "SSH key with a non-SSH URL",
+                "An SSH key needs an ssh:// or user@host:path URL.",
+            );
+        }
+        if has("password") && !url.starts_with("https://") {
+            diags.error_at(
+                path("password"),
+                "Password with a non-HTTPS URL",
+                "A username and password need an https:// URL.",
+            );
+        }
+    }
+}
+
+fn validate_root_application(config: &Value, diags: &mut Diagnostics) {
+    let app = config.get("root_application");
+    let path = |name: &str| attr("root_application").join_attr(name);
+    check_at(
+        diags,
+        app.get("name"),
+        path("name"),
+        "Invalid Application name",
+        check::dns_label,
+    );
+    check_at(
+        diags,
+        app.get("project"),
+        path("project"),
+        "Invalid project name",
+        check::dns_label,
+    );
+    check_at(
+        diags,
+        app.get("destination_namespace"),
+        path("destination_namespace"),
+        "Invalid namespace",
+        check::dns_label,
+    );
+    if let Some(options) = app.get("sync_options").as_list() {
+        for (i, option) in options.iter().enumerate() {
+            check_at(
+                diags,
+                option,
+                path("sync_options").join_index(i),
+                "Invalid sync option",
+                |o| match o.split_once('=') {
+                    Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok(()),
+                    _ => Err(format!(
+                        "{o:?} is not of the form Key=value (e.g. ServerSideApply=true)"
+                    )),
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Value {
+        Value::object([
+            ("kubeconfig", Value::from("apiVersion: v1")),
+            ("version", Value::from("v3.5.1")),
+            (
+                "repository",
+                Value::object([
+                    ("url", Value::from("https://github.com/o/vixens.git")),
+                    ("target_revision", Value::from("dev")),
+                    ("path", Value::from("argocd/overlays/dev")),
+                ]),
+            ),
+        ])
+    }
+
+    fn paths(v: &Value) -> Vec<String> {
+        let mut diags = Diagnostics::new();
+        validate(v, &mut diags);
+        diags
+            .0
+            .iter()
+            .map(|d| {
+                d.attribute
+                    .as_ref()
+                    .map_or("<root>".to_string(), |p| p.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_good_config_passes_and_gets_defaults() {
+        assert!(paths(&config()).is_empty(), "{:?}", paths(&config()));
+        let s = Settings::from_value(&config()).unwrap();
+        assert_eq!(s.namespace, "argocd");
+        assert_eq!(s.root.name, "root");
+        assert_eq!(s.root.sync_options, ["ServerSideApply=true"]);
+        assert!(s.root.cascade && s.wait_for_sync && !s.keep_on_destroy);
+        assert_eq!(s.repository.secret_name, "vixens-root-repo");
+        assert!(
+            matches!(&s.manifest, ManifestSource::Url(u) if u.ends_with("/v3.5.1/manifests/install.yaml"))
+        );
+    }
+
+    #[test]
+    fn errors_carry_attribute_paths() {
+        let mut v = config();
+        v.set("version", "3.5");
+        v.set("install_manifest_sha256", "abc");
+        let mut repo = v.get("repository").clone();
+        repo.set("url", "ftp://x/y");
+        repo.set("target_revision", "a..b");
+        repo.set("path", "../etc");
+        v.set("repository", repo);
+        let got = paths(&v);
+        for want in [
+            "version",
+            "install_manifest_sha256",
+            "repository.url",
+            "repository.target_revision",
+            "repository.path",
+        ] {
+            assert!(got.iter().any(|p| p == want), "{want} missing from {got:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_values_are_not_checked() {
+        let mut v = config();
+        v.set("kubeconfig", Value::Unknown);
+        v.set("version", Value::Unknown);
+        assert!(paths(&v).is_empty());
+    }
+
+    #[test]
+    fn inline_manifest_errors_and_pin_mismatch() {
+        let mut v = config();
+        v.set("install_manifest", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nkind: Service\nmetadata: [\n");
+        let mut diags = Diagnostics::new();
+        validate(&v, &mut diags);
+        assert_eq!(diags.0.len(), 1);
+        assert!(
+            diags.0[0].detail.contains("document 2 (kind Service"),
+            "{}",
+            diags.0[0].detail
+        );
+        v.set("install_manifest_sha256", "0".repeat(64));
+        let mut diags = Diagnostics::new();
+        validate(&v, &mut diags);
+        assert_eq!(diags.0[0].attribute, Some(attr("install_manifest_sha256")));
+        assert!(diags.0[0].detail.contains(&"0".repeat(64)));
+    }
+}
