@@ -28,25 +28,25 @@ struct Args {
     control: Option<SocketAddr>,
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM. Handlers are installed when this is called, before `ready` is printed.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
@@ -83,6 +83,13 @@ fn main() -> ExitCode {
             state_dir: args.state_dir,
             control: args.control,
         };
+        let signals = match shutdown_signal() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("vixens-emulator: installing signal handlers: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let emulator = match Emulator::start(opts).await {
             Ok(e) => e,
             Err(e) => {
@@ -91,7 +98,7 @@ fn main() -> ExitCode {
             }
         };
         println!("ready");
-        shutdown_signal().await;
+        signals.await;
         emulator.stop();
         ExitCode::SUCCESS
     })
