@@ -10,7 +10,7 @@
 //! timings: {install_delay: 300ms, reboot_delay: 200ms, workload_delay: 500ms, upgrade_delay: 300ms}
 //! faults:
 //!   nodes: {cp1: {down: false, slow: 0ms, fail_next: {Bootstrap: unavailable}, reboot_never_returns: false}}
-//!   kube: {errors: 0, error_status: 503, timeouts: 0}
+//!   kube: {errors: 0, timeouts: 0}   # next N requests answer 503 / hang
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
