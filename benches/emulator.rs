@@ -46,7 +46,7 @@ fn bench_in_process(c: &mut Criterion) {
                 })
                 .await
                 .unwrap();
-                emu.stop();
+                emu.stop().await;
             }
         })
     });

@@ -342,3 +342,13 @@ mod tests {
         assert!(e.to_string().contains("no such node"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    #[test]
+    fn shipped_example_parses() {
+        let text = include_str!("../../examples/emulator/topology.yaml");
+        let t = super::Topology::parse(text).unwrap();
+        assert_eq!(t.nodes.len(), 7);
+    }
+}
