@@ -44,6 +44,9 @@ else
   cargo test --doc --features test-resources
 fi
 
+step "the main job: scripts/rehearse.sh --destroy (debug build, against vixens-emulator)"
+VIXENS_PROFILE=debug bash scripts/rehearse.sh --destroy
+
 step "shipped registry has no test resource (default features)"
 cargo test --lib provider::tests
 

@@ -45,7 +45,8 @@ fn flags(attr: &Attribute) -> String {
 /// Appends the attributes of `block` grouped Required / Optional / Read-Only, then its nested blocks, each under
 /// an anchor `nestedblock--<path>` as the Registry's generated docs do.
 fn render_block(out: &mut String, block: &Block, path: &str, nested: &mut Vec<(String, Block)>) {
-    let groups: [(&str, fn(&Attribute) -> bool); 3] = [
+    type Keep = fn(&Attribute) -> bool;
+    let groups: [(&str, Keep); 3] = [
         ("Required", |a| a.required),
         ("Optional", |a| a.optional),
         ("Read-Only", |a| a.computed && !a.optional && !a.required),
