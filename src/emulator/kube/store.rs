@@ -65,6 +65,10 @@ pub struct Store {
     rv: u64,
     history: VecDeque<Arc<Event>>,
     tx: broadcast::Sender<Arc<Event>>,
+    /// Served types, recomputed when a CRD changes.
+    types: Arc<Vec<ResourceType>>,
+    /// How many events are kept for resuming watches.
+    history_len: usize,
 }
 
 /// Persisted form.
@@ -108,7 +112,33 @@ impl Store {
             rv: 1,
             history: VecDeque::new(),
             tx,
+            types: Arc::new(BUILTINS.clone()),
+            history_len: HISTORY,
         }
+    }
+
+    /// Keeps only the last `n` (at most [`HISTORY`]) events for resuming watches; older resourceVersions answer
+    /// 410 Gone.
+    pub fn set_history(&mut self, n: usize) {
+        self.history_len = n.clamp(1, HISTORY);
+        while self.history.len() > self.history_len {
+            self.history.pop_front();
+        }
+    }
+
+    fn refresh_types(&mut self) {
+        let mut out = BUILTINS.clone();
+        if let Some(crds) = self.objects.get(&GroupResource::new(
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+        )) {
+            out.extend(
+                crds.values()
+                    .filter(|c| registry::crd_established(c))
+                    .filter_map(registry::from_crd),
+            );
+        }
+        self.types = Arc::new(out);
     }
 
     /// Current revision.
@@ -131,27 +161,17 @@ impl Store {
         self.tx.subscribe()
     }
 
-    /// Served types: built-ins and Established CRDs.
-    pub fn types(&self) -> Vec<ResourceType> {
-        let mut out = BUILTINS.clone();
-        if let Some(crds) = self.objects.get(&GroupResource::new(
-            "apiextensions.k8s.io",
-            "customresourcedefinitions",
-        )) {
-            out.extend(
-                crds.values()
-                    .filter(|c| registry::crd_established(c))
-                    .filter_map(registry::from_crd),
-            );
-        }
-        out
+    /// Served types: built-ins and Established CRDs (cached; recomputed when a CRD changes).
+    pub fn types(&self) -> Arc<Vec<ResourceType>> {
+        self.types.clone()
     }
 
     /// The type serving `group/version` `resource`.
     pub fn resolve(&self, group: &str, version: &str, resource: &str) -> Option<ResourceType> {
-        self.types()
-            .into_iter()
+        self.types
+            .iter()
             .find(|t| t.group == group && t.resource == resource && t.serves(version))
+            .cloned()
     }
 
     pub fn get(&self, gr: &GroupResource, ns: &str, name: &str) -> Option<&Value> {
@@ -187,7 +207,10 @@ impl Store {
             gr: gr.clone(),
             object: object.clone(),
         });
-        if self.history.len() >= HISTORY {
+        if gr.group == "apiextensions.k8s.io" && gr.resource == "customresourcedefinitions" {
+            self.refresh_types();
+        }
+        if self.history.len() >= self.history_len {
             self.history.pop_front();
         }
         self.history.push_back(ev.clone());
@@ -264,6 +287,7 @@ impl Store {
                 .or_default()
                 .insert(key, o.object);
         }
+        store.refresh_types();
         Ok(store)
     }
 }

@@ -18,11 +18,13 @@ fn crd_gr() -> GroupResource {
 }
 
 pub fn reconcile(st: &mut Store) {
-    let crds: Vec<Value> = st.list(&crd_gr(), None).into_iter().cloned().collect();
-    for crd in crds
-        .iter()
+    let deleted: Vec<Value> = st
+        .list(&crd_gr(), None)
+        .into_iter()
         .filter(|c| c.pointer("/metadata/deletionTimestamp").is_some())
-    {
+        .cloned()
+        .collect();
+    for crd in &deleted {
         let group = crd
             .pointer("/spec/group")
             .and_then(Value::as_str)

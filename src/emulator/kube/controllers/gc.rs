@@ -32,11 +32,26 @@ fn owners(o: &Value) -> Vec<String> {
 
 pub fn reconcile(st: &mut Store) {
     namespaces(st);
-    let all: Vec<(GroupResource, Value)> =
-        st.all().into_iter().map(|(g, v)| (g, v.clone())).collect();
-    let live: BTreeSet<String> = all.iter().map(|(_, o)| uid(o)).collect();
+    // Only objects with owners, or being deleted with a propagation finalizer, are cloned (the store can hold
+    // megabytes of CRDs).
+    let mut live: BTreeSet<String> = BTreeSet::new();
+    let mut owned: Vec<(GroupResource, Value)> = vec![];
+    let mut deleting: Vec<(GroupResource, Value)> = vec![];
+    for (g, o) in st.all() {
+        live.insert(uid(o));
+        if o.pointer("/metadata/ownerReferences").is_some() {
+            owned.push((g.clone(), o.clone()));
+        }
+        if o.pointer("/metadata/deletionTimestamp").is_some()
+            && verbs::finalizers(o)
+                .iter()
+                .any(|f| f == "orphan" || f == "foregroundDeletion")
+        {
+            deleting.push((g, o.clone()));
+        }
+    }
     let mut dependents: HashMap<String, Vec<(GroupResource, Value)>> = HashMap::new();
-    for (g, o) in &all {
+    for (g, o) in &owned {
         for u in owners(o) {
             dependents
                 .entry(u)
@@ -44,16 +59,13 @@ pub fn reconcile(st: &mut Store) {
                 .push((g.clone(), o.clone()));
         }
     }
-    for (g, o) in &all {
+    for (g, o) in &owned {
         let own = owners(o);
         if !own.is_empty() && own.iter().all(|u| !live.contains(u)) {
             delete(st, g, o);
         }
     }
-    for (g, o) in &all {
-        if o.pointer("/metadata/deletionTimestamp").is_none() {
-            continue;
-        }
+    for (g, o) in &deleting {
         let fins = verbs::finalizers(o);
         let deps = dependents.get(&uid(o)).cloned().unwrap_or_default();
         if fins.iter().any(|f| f == "orphan") {
