@@ -1,1 +1,195 @@
-//! hclog-style JSON logging on stderr (see the crate docs).
+//! Logging: `tracing` events written to stderr as hclog-style JSON lines, which go-plugin (and so Terraform)
+//! parses and re-logs under the provider's name, filtered by `TF_LOG_PROVIDER` / `TF_LOG`.
+//!
+//! Each line is an object with `@level` (`trace`..`error`), `@message`, `@timestamp` (hclog's
+//! `2006-01-02T15:04:05.000000Z07:00` layout, which go-plugin parses; without it Terraform shows year 0001),
+//! `@module` (`vixens.<rust module path>`) and the event's fields. Never pass secret values as fields or messages:
+//! the framework logs type names and operations only.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
+
+/// The level from `TF_LOG_PROVIDER`, else `TF_LOG`, else `info` (`json` and unknown words mean trace, as in
+/// Terraform; `off` disables logging).
+pub fn level_from_env() -> Option<Level> {
+    let word = std::env::var("TF_LOG_PROVIDER")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("TF_LOG").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "info".into());
+    match word.to_ascii_lowercase().as_str() {
+        "off" => None,
+        "error" => Some(Level::ERROR),
+        "warn" => Some(Level::WARN),
+        "info" => Some(Level::INFO),
+        "debug" => Some(Level::DEBUG),
+        _ => Some(Level::TRACE),
+    }
+}
+
+/// Installs the stderr JSON logger as the global subscriber (no-op if one is already installed).
+pub fn init() {
+    let Some(level) = level_from_env() else {
+        return;
+    };
+    let filter = tracing_subscriber::filter::LevelFilter::from_level(level);
+    let _ = tracing_subscriber::registry()
+        .with(HclogJson.with_filter(filter))
+        .try_init();
+}
+
+/// A `tracing` layer writing hclog JSON lines to stderr.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HclogJson;
+
+impl<S: Subscriber> Layer<S> for HclogJson {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let line = format_event(event);
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(line.as_bytes());
+    }
+}
+
+/// Formats one event as a JSON line (with the trailing newline).
+pub fn format_event(event: &Event<'_>) -> String {
+    let meta = event.metadata();
+    let mut fields = JsonFields::default();
+    event.record(&mut fields);
+    let mut obj = serde_json::Map::new();
+    obj.insert("@level".into(), level_word(*meta.level()).into());
+    obj.insert("@message".into(), fields.message.unwrap_or_default().into());
+    obj.insert("@module".into(), module_name(meta.target()).into());
+    obj.insert(
+        "@timestamp".into(),
+        timestamp(time::OffsetDateTime::now_utc()).into(),
+    );
+    for (k, v) in fields.fields {
+        obj.insert(k, v);
+    }
+    let mut line = serde_json::Value::Object(obj).to_string();
+    line.push('\n');
+    line
+}
+
+fn level_word(level: Level) -> &'static str {
+    match level {
+        Level::TRACE => "trace",
+        Level::DEBUG => "debug",
+        Level::INFO => "info",
+        Level::WARN => "warn",
+        Level::ERROR => "error",
+    }
+}
+
+/// `vixens::plugin::serve` becomes `vixens.plugin.serve`.
+fn module_name(target: &str) -> String {
+    target.replace("::", ".")
+}
+
+/// hclog's JSON timestamp layout `2006-01-02T15:04:05.000000Z07:00` in UTC.
+pub fn timestamp(t: time::OffsetDateTime) -> String {
+    let mut s = String::with_capacity(27);
+    let _ = write!(
+        s,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    );
+    s
+}
+
+#[derive(Default)]
+struct JsonFields {
+    message: Option<String>,
+    fields: Vec<(String, serde_json::Value)>,
+}
+
+impl Visit for JsonFields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.push(field, format!("{value:?}").into());
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field, value.into());
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, value.into());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field, value.into());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, value.into());
+    }
+}
+
+impl JsonFields {
+    fn push(&mut self, field: &Field, value: serde_json::Value) {
+        if field.name() == "message" {
+            self.message = Some(match value {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            });
+        } else {
+            self.fields.push((field.name().to_string(), value));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    struct Capture(Arc<Mutex<Vec<String>>>);
+
+    impl<S: Subscriber> Layer<S> for Capture {
+        fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+            self.0.lock().unwrap().push(format_event(event));
+        }
+    }
+
+    #[test]
+    fn lines_are_hclog_json() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sub = tracing_subscriber::registry().with(Capture(lines.clone()));
+        tracing::subscriber::with_default(sub, || {
+            tracing::warn!(type_name = "vixens_x", count = 3, "apply failed");
+        });
+        let line = lines.lock().unwrap()[0].clone();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["@level"], "warn");
+        assert_eq!(v["@message"], "apply failed");
+        assert_eq!(v["@module"], "vixens.logging.tests");
+        assert_eq!(v["type_name"], "vixens_x");
+        assert_eq!(v["count"], 3);
+        let ts = v["@timestamp"].as_str().unwrap();
+        assert_eq!(ts.len(), "2006-01-02T15:04:05.000000Z".len(), "{ts}");
+        assert!(ts.ends_with('Z'));
+    }
+
+    #[test]
+    fn timestamp_layout() {
+        let t = time::Date::from_calendar_date(2021, time::Month::July, 4)
+            .unwrap()
+            .with_hms_micro(5, 6, 7, 123)
+            .unwrap()
+            .assume_utc();
+        assert_eq!(timestamp(t), "2021-07-04T05:06:07.000123Z");
+    }
+}

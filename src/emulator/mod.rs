@@ -1,1 +1,15 @@
-//! See the crate docs.
+//! `vixens-emulator`: Talos nodes and a Kubernetes API on loopback, faithful enough to test the provider against
+//! (issue 3). It rejects what real Talos or Kubernetes would reject.
+//!
+//! - [`topology`]: the YAML topology file (nodes, disks, links, timings, faults).
+//! - [`talos`]: the Talos machine API per node on `<address>:50000` (maintenance and secure modes).
+//! - [`faults`] and [`control`]: fault injection, from the topology or a loopback HTTP/JSON endpoint.
+//! - [`pki`]: certificate helpers; [`testkit`]: fixtures for tests and benchmarks.
+
+pub mod control;
+pub mod faults;
+pub mod pki;
+pub mod run;
+pub mod talos;
+pub mod testkit;
+pub mod topology;

@@ -200,11 +200,23 @@ impl Resource for TestThing {
         _ctx: &Context,
         change: &mut PlannedChange,
     ) -> Result<(), Diagnostics> {
-        if change.planned.get("size").is_null() {
+        // Defaults for optional+computed attributes left unset: known at plan time.
+        if change.config.get("size").is_null() {
             change.planned.set("size", 1);
         }
-        for rule in planned_rules(&mut change.planned) {
-            if rule.get("protocol").is_null() {
+        let unset_protocols: Vec<bool> = change
+            .config
+            .get("rule")
+            .as_list()
+            .unwrap_or_default()
+            .iter()
+            .map(|r| r.get("protocol").is_null())
+            .collect();
+        for (rule, unset) in planned_rules(&mut change.planned)
+            .into_iter()
+            .zip(unset_protocols)
+        {
+            if unset {
                 rule.set("protocol", "tcp");
             }
         }

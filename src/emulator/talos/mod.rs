@@ -1,0 +1,15 @@
+//! The Talos machine API of emulated nodes on `<address>:50000`: machine config validation ([`config`]), node
+//! lifecycle and etcd membership ([`cluster`], [`node`], [`etcd`]), TLS listeners ([`tls`]), the gRPC front with
+//! apid's auth and routing ([`api`]) and each RPC's behaviour ([`ops`]).
+
+pub mod api;
+pub mod cluster;
+pub mod config;
+pub mod etcd;
+pub mod kubeconfig;
+pub mod node;
+pub mod ops;
+pub mod persist;
+pub mod tls;
+
+pub use cluster::{Cluster, KubeHooks};

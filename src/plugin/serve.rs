@@ -1,0 +1,183 @@
+//! Serving: binds `127.0.0.1:0`, prints the handshake line, and serves gRPC over HTTP/2 (TLS with ALPN `h2` under
+//! AutoMTLS) with the services go-plugin expects: `grpc.health.v1.Health` (service `plugin` SERVING),
+//! `plugin.GRPCController` (Shutdown ends the server), `plugin.GRPCStdio` (held open, closed on shutdown), and
+//! the provider service of the negotiated protocol.
+
+use std::io::Write as _;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use rustls::pki_types::CertificateDer;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use super::{tls, v5, v6};
+use crate::framework::ProviderServer;
+use crate::proto::plugin as goplugin;
+use crate::proto::{tfplugin5, tfplugin6};
+
+/// Largest gRPC message accepted (tonic's default is 4 MiB; states can be larger).
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
+/// How long the server may drain connections after `Shutdown` before the process ends anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// What the handshake decided.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Negotiated protocol (5 or 6).
+    pub protocol: u32,
+    /// Terraform's client certificate (AutoMTLS); `None` serves plaintext gRPC and leaves the certificate field of
+    /// the handshake line empty.
+    pub client_cert: Option<CertificateDer<'static>>,
+}
+
+struct Controller(CancellationToken);
+
+#[tonic::async_trait]
+impl goplugin::grpc_controller_server::GrpcController for Controller {
+    async fn shutdown(
+        &self,
+        _req: Request<goplugin::Empty>,
+    ) -> Result<Response<goplugin::Empty>, Status> {
+        tracing::debug!("shutdown requested by the plugin client");
+        self.0.cancel();
+        Ok(Response::new(goplugin::Empty {}))
+    }
+}
+
+struct Stdio(CancellationToken);
+
+type StdioStream = Pin<Box<dyn Stream<Item = Result<goplugin::StdioData, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl goplugin::grpc_stdio_server::GrpcStdio for Stdio {
+    type StreamStdioStream = StdioStream;
+
+    /// Logs go to stderr directly, so the stream carries nothing; it ends when the server shuts down.
+    async fn stream_stdio(&self, _req: Request<()>) -> Result<Response<StdioStream>, Status> {
+        let done = self.0.clone().cancelled_owned();
+        let stream = futures::stream::once(done).filter_map(|()| async { None });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// Serves `server` until `GRPCController.Shutdown`, printing the handshake line on stdout once listening.
+pub async fn serve(server: Arc<ProviderServer>, config: ServeConfig) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    ignore_sigint()?;
+
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status("plugin", tonic_health::ServingStatus::Serving)
+        .await;
+    let v6 = (config.protocol == 6).then(|| {
+        tfplugin6::provider_server::ProviderServer::new(v6::V6(server.clone()))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    });
+    let v5 = (config.protocol == 5).then(|| {
+        tfplugin5::provider_server::ProviderServer::new(v5::V5(server.clone()))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    });
+    let router = tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(goplugin::grpc_controller_server::GrpcControllerServer::new(
+            Controller(shutdown.clone()),
+        ))
+        .add_service(goplugin::grpc_stdio_server::GrpcStdioServer::new(Stdio(
+            shutdown.clone(),
+        )))
+        .add_optional_service(v6)
+        .add_optional_service(v5);
+
+    let (tls_config, cert_der) = match &config.client_cert {
+        Some(client) => {
+            let (cert, key) = tls::server_cert()?;
+            (
+                Some(tls::server_config(cert.clone(), key, client.clone())?),
+                Some(cert),
+            )
+        }
+        None => (None, None),
+    };
+    let line = super::handshake::handshake_line(config.protocol, addr, cert_der.as_deref());
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}")?;
+        out.flush()?;
+    }
+    tracing::debug!(protocol = config.protocol, %addr, "plugin serving");
+
+    let stop = shutdown.clone().cancelled_owned();
+    let serving = async {
+        match tls_config {
+            Some(cfg) => {
+                let incoming =
+                    tls_incoming(listener, tokio_rustls::TlsAcceptor::from(Arc::new(cfg)));
+                router.serve_with_incoming_shutdown(incoming, stop).await
+            }
+            None => {
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                router.serve_with_incoming_shutdown(incoming, stop).await
+            }
+        }
+    };
+    tokio::pin!(serving);
+    tokio::select! {
+        res = &mut serving => res?,
+        () = async { shutdown.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+            tracing::debug!("connections still open after shutdown: exiting anyway");
+        }
+    }
+    Ok(())
+}
+
+/// TLS connections from `listener`; failed handshakes are logged and dropped, never fatal.
+fn tls_incoming(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+) -> impl Stream<Item = Result<tokio_rustls::server::TlsStream<TcpStream>, std::io::Error>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        loop {
+            let (tcp, peer) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            };
+            let acceptor = acceptor.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let _ = tcp.set_nodelay(true);
+                match acceptor.accept(tcp).await {
+                    Ok(tls) => {
+                        let _ = tx.send(Ok(tls)).await;
+                    }
+                    Err(e) => tracing::warn!(%peer, error = %e, "TLS handshake failed"),
+                }
+            });
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// Terraform sends SIGINT to the whole process group on Ctrl-C and then calls Stop: installing a handler
+/// replaces the default action (exit), so the provider keeps running and finishes or cancels cleanly.
+fn ignore_sigint() -> std::io::Result<()> {
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        while sigint.recv().await.is_some() {
+            tracing::debug!("SIGINT ignored: waiting for Terraform's Stop");
+        }
+    });
+    Ok(())
+}
