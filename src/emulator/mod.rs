@@ -3,11 +3,14 @@
 //!
 //! - [`topology`]: the YAML topology file (nodes, disks, links, timings, faults).
 //! - [`talos`]: the Talos machine API per node on `<address>:50000` (maintenance and secure modes).
+//! - [`kube`]: the Kubernetes API server (discovery, generic storage, server-side apply, watch, simulated
+//!   controllers for workloads, Cilium LB IPAM and Argo CD Applications, faults, persistence).
 //! - [`faults`] and [`control`]: fault injection, from the topology or a loopback HTTP/JSON endpoint.
 //! - [`pki`]: certificate helpers; [`testkit`]: fixtures for tests and benchmarks.
 
 pub mod control;
 pub mod faults;
+pub mod kube;
 pub mod pki;
 pub mod run;
 pub mod talos;

@@ -1,0 +1,462 @@
+//! Field sets as server-side apply tracks them (sigs.k8s.io/structured-merge-diff): trees of path elements
+//! serialised as `FieldsV1` (`f:<field>`, `k:<json key>`, `v:<json value>`, `i:<index>`, `.` for the node
+//! itself), and the shape knowledge that says which lists are associative (merge keys), sets or atomic.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+/// How a list merges: atomic (replaced whole), set of scalars, or associative by key fields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListKind {
+    Atomic,
+    Set,
+    Map(Vec<String>),
+}
+
+/// Where a value sits in its type: built-in kinds are described by field names (the `+listType`,
+/// `+listMapKey` and `+mapType=atomic` markers of k8s.io/api), custom resources by their CRD's
+/// structural schema (`x-kubernetes-list-type`, `x-kubernetes-list-map-keys`, `x-kubernetes-map-type`).
+#[derive(Debug, Clone)]
+pub enum Shape<'a> {
+    Builtin {
+        parent: String,
+        name: String,
+    },
+    /// The root of a custom resource: `metadata` is ObjectMeta, the rest follows the schema.
+    CrdRoot(Option<&'a Value>),
+    Schema(Option<&'a Value>),
+}
+
+impl<'a> Shape<'a> {
+    /// Root shape for a built-in kind.
+    pub fn builtin() -> Shape<'static> {
+        Shape::Builtin {
+            parent: String::new(),
+            name: String::new(),
+        }
+    }
+
+    /// Root shape of a custom resource with this `openAPIV3Schema`.
+    pub fn schema(schema: Option<&'a Value>) -> Shape<'a> {
+        Shape::CrdRoot(schema)
+    }
+
+    /// Shape of field `name` of this (object) shape.
+    pub fn field(&self, name: &str) -> Shape<'a> {
+        match self {
+            Shape::Builtin { name: own, .. } => Shape::Builtin {
+                parent: own.clone(),
+                name: name.to_string(),
+            },
+            Shape::CrdRoot(_) if name == "metadata" => Shape::Builtin {
+                parent: String::new(),
+                name: "metadata".into(),
+            },
+            Shape::Schema(s) | Shape::CrdRoot(s) => {
+                let sub = s.and_then(|s| {
+                    s.get("properties")
+                        .and_then(|p| p.get(name))
+                        .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))
+                });
+                Shape::Schema(sub)
+            }
+        }
+    }
+
+    /// Shape of the items of this (list) shape.
+    pub fn item(&self) -> Shape<'a> {
+        match self {
+            Shape::Builtin { .. } => self.clone(),
+            Shape::Schema(s) | Shape::CrdRoot(s) => Shape::Schema(s.and_then(|s| s.get("items"))),
+        }
+    }
+
+    /// How the list at this shape merges.
+    pub fn list_kind(&self) -> ListKind {
+        match self {
+            Shape::Builtin { parent, name } => builtin_list_kind(parent, name),
+            Shape::Schema(s) | Shape::CrdRoot(s) => {
+                let s = match s {
+                    Some(s) => s,
+                    None => return ListKind::Atomic,
+                };
+                match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
+                    Some("set") => ListKind::Set,
+                    Some("map") => ListKind::Map(
+                        s.get("x-kubernetes-list-map-keys")
+                            .and_then(Value::as_array)
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|k| k.as_str().map(String::from))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    ),
+                    _ => ListKind::Atomic,
+                }
+            }
+        }
+    }
+
+    /// Whether the map at this shape is atomic (owned and replaced whole).
+    pub fn atomic_map(&self) -> bool {
+        match self {
+            Shape::Builtin { parent, name } => {
+                (name == "selector" && parent == "spec")
+                    || name.ends_with("Selector") && name != "serviceSelector"
+            }
+            Shape::Schema(s) | Shape::CrdRoot(s) => {
+                s.and_then(|s| s.get("x-kubernetes-map-type"))
+                    .and_then(Value::as_str)
+                    == Some("atomic")
+            }
+        }
+    }
+}
+
+fn builtin_list_kind(parent: &str, name: &str) -> ListKind {
+    let keys = |k: &[&str]| ListKind::Map(k.iter().map(|s| s.to_string()).collect());
+    match name {
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets" => keys(&["name"]),
+        "webhooks" => keys(&["name"]),
+        "ports" if parent == "spec" => keys(&["port", "protocol"]),
+        "ports" => keys(&["containerPort", "protocol"]),
+        "volumeMounts" => keys(&["mountPath"]),
+        "volumeDevices" => keys(&["devicePath"]),
+        "ownerReferences" => keys(&["uid"]),
+        "conditions" => keys(&["type"]),
+        "hostAliases" => keys(&["ip"]),
+        "topologySpreadConstraints" => keys(&["topologyKey", "whenUnsatisfiable"]),
+        "resizePolicy" => keys(&["resourceName"]),
+        "finalizers" if parent == "metadata" => ListKind::Set,
+        _ => ListKind::Atomic,
+    }
+}
+
+/// A field set: `own` marks the node itself as owned; children are keyed by path element (`f:spec`...).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldSet {
+    pub own: bool,
+    pub children: BTreeMap<String, FieldSet>,
+}
+
+/// A path: the element keys from the root.
+pub type Path = Vec<String>;
+
+impl FieldSet {
+    pub fn is_empty(&self) -> bool {
+        !self.own && self.children.values().all(FieldSet::is_empty)
+    }
+
+    /// Parses a `fieldsV1` value.
+    pub fn from_v1(v: &Value) -> FieldSet {
+        let mut fs = FieldSet::default();
+        if let Some(m) = v.as_object() {
+            for (k, c) in m {
+                if k == "." {
+                    fs.own = true;
+                } else {
+                    let mut child = FieldSet::from_v1(c);
+                    if c.as_object().is_some_and(Map::is_empty) {
+                        child.own = true;
+                    }
+                    fs.children.insert(k.clone(), child);
+                }
+            }
+        }
+        fs
+    }
+
+    /// Serialises as `fieldsV1`.
+    pub fn to_v1(&self) -> Value {
+        let mut m = Map::new();
+        if self.own && !self.children.is_empty() {
+            m.insert(".".into(), Value::Object(Map::new()));
+        }
+        for (k, c) in &self.children {
+            if !c.is_empty() {
+                m.insert(k.clone(), c.to_v1());
+            }
+        }
+        Value::Object(m)
+    }
+
+    /// Every owned path.
+    pub fn paths(&self) -> Vec<Path> {
+        let mut out = vec![];
+        self.collect(&mut vec![], &mut out);
+        out
+    }
+
+    fn collect(&self, prefix: &mut Path, out: &mut Vec<Path>) {
+        if self.own && !prefix.is_empty() {
+            out.push(prefix.clone());
+        }
+        for (k, c) in &self.children {
+            prefix.push(k.clone());
+            c.collect(prefix, out);
+            prefix.pop();
+        }
+    }
+
+    fn node(&self, path: &[String]) -> Option<&FieldSet> {
+        match path.split_first() {
+            None => Some(self),
+            Some((h, t)) => self.children.get(h)?.node(t),
+        }
+    }
+
+    /// Whether `path` is owned.
+    pub fn has(&self, path: &[String]) -> bool {
+        self.node(path).is_some_and(|n| n.own)
+    }
+
+    /// Whether `path` or anything under it is owned.
+    pub fn has_prefix(&self, path: &[String]) -> bool {
+        self.node(path).is_some_and(|n| !n.is_empty())
+    }
+
+    /// Marks `path` owned.
+    pub fn insert(&mut self, path: &[String]) {
+        match path.split_first() {
+            None => self.own = true,
+            Some((h, t)) => self.children.entry(h.clone()).or_default().insert(t),
+        }
+    }
+
+    /// Unmarks `path` (descendants stay).
+    pub fn remove(&mut self, path: &[String]) {
+        if let Some((h, t)) = path.split_first() {
+            if let Some(c) = self.children.get_mut(h) {
+                if t.is_empty() {
+                    c.own = false;
+                } else {
+                    c.remove(t);
+                }
+                if c.is_empty() {
+                    self.children.remove(h);
+                }
+            }
+        }
+    }
+
+    /// Owned paths of `self` not owned in `other`.
+    pub fn difference(&self, other: &FieldSet) -> Vec<Path> {
+        self.paths().into_iter().filter(|p| !other.has(p)).collect()
+    }
+}
+
+/// Key of a list item in an associative list: `k:{"name":"x"}` with the key fields that are present, sorted.
+fn item_key(item: &Value, keys: &[String], index: usize) -> String {
+    let mut m = Map::new();
+    let mut sorted: Vec<&String> = keys.iter().collect();
+    sorted.sort();
+    for k in sorted {
+        if let Some(v) = item.get(k.as_str()) {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    if m.is_empty() {
+        format!("i:{index}")
+    } else {
+        format!("k:{}", Value::Object(m))
+    }
+}
+
+/// The field set of `v`'s fields. `maps_owned` marks non-empty maps themselves owned (as Update operations
+/// record them, with `.`); apply records leaves and list items only.
+pub fn fields_of(v: &Value, shape: &Shape, maps_owned: bool) -> FieldSet {
+    let mut fs = FieldSet::default();
+    if let Some(m) = v.as_object() {
+        for (k, c) in m {
+            fs.children
+                .insert(format!("f:{k}"), node_of(c, &shape.field(k), maps_owned));
+        }
+    }
+    fs
+}
+
+fn node_of(v: &Value, shape: &Shape, maps_owned: bool) -> FieldSet {
+    match v {
+        Value::Object(m) if !m.is_empty() && !shape.atomic_map() => {
+            let mut fs = fields_of(v, shape, maps_owned);
+            fs.own = maps_owned;
+            fs
+        }
+        Value::Array(a) if !a.is_empty() => match shape.list_kind() {
+            ListKind::Atomic => FieldSet {
+                own: true,
+                children: BTreeMap::new(),
+            },
+            ListKind::Set => FieldSet {
+                own: maps_owned,
+                children: a
+                    .iter()
+                    .map(|i| {
+                        (
+                            format!("v:{i}"),
+                            FieldSet {
+                                own: true,
+                                children: BTreeMap::new(),
+                            },
+                        )
+                    })
+                    .collect(),
+            },
+            ListKind::Map(keys) => FieldSet {
+                own: maps_owned,
+                children: a
+                    .iter()
+                    .enumerate()
+                    .map(|(n, i)| {
+                        let mut item = fields_of(i, &shape.item(), maps_owned);
+                        item.own = true;
+                        (item_key(i, &keys, n), item)
+                    })
+                    .collect(),
+            },
+        },
+        _ => FieldSet {
+            own: true,
+            children: BTreeMap::new(),
+        },
+    }
+}
+
+/// Whether a list item matches path element `el` (`k:`, `v:` or `i:`) at index `n`.
+fn item_matches(item: &Value, n: usize, el: &str) -> bool {
+    if let Some(k) = el.strip_prefix("k:") {
+        serde_json::from_str::<Map<String, Value>>(k)
+            .is_ok_and(|key| key.iter().all(|(f, v)| item.get(f) == Some(v)))
+    } else if let Some(v) = el.strip_prefix("v:") {
+        serde_json::from_str::<Value>(v).is_ok_and(|v| &v == item)
+    } else if let Some(i) = el.strip_prefix("i:") {
+        i.parse::<usize>().is_ok_and(|i| i == n)
+    } else {
+        false
+    }
+}
+
+/// The value at `path` in `v`.
+pub fn value_at<'v>(v: &'v Value, path: &[String]) -> Option<&'v Value> {
+    let (h, t) = match path.split_first() {
+        None => return Some(v),
+        Some(x) => x,
+    };
+    let next = if let Some(f) = h.strip_prefix("f:") {
+        v.get(f)?
+    } else {
+        v.as_array()?
+            .iter()
+            .enumerate()
+            .find(|(n, i)| item_matches(i, *n, h))?
+            .1
+    };
+    value_at(next, t)
+}
+
+/// Removes the value at `path` from `v`; prunes maps left empty by the removal. Returns whether it was there.
+pub fn remove_at(v: &mut Value, path: &[String]) -> bool {
+    let (h, t) = match path.split_first() {
+        None => return false,
+        Some(x) => x,
+    };
+    if let Some(f) = h.strip_prefix("f:") {
+        let m = match v.as_object_mut() {
+            Some(m) => m,
+            None => return false,
+        };
+        if t.is_empty() {
+            return m.remove(f).is_some();
+        }
+        let removed = m.get_mut(f).is_some_and(|c| remove_at(c, t));
+        if removed
+            && m.get(f)
+                .is_some_and(|c| c.as_object().is_some_and(Map::is_empty))
+        {
+            m.remove(f);
+        }
+        removed
+    } else {
+        let a = match v.as_array_mut() {
+            Some(a) => a,
+            None => return false,
+        };
+        let pos = match a
+            .iter()
+            .enumerate()
+            .position(|(n, i)| item_matches(i, n, h))
+        {
+            Some(p) => p,
+            None => return false,
+        };
+        if t.is_empty() {
+            a.remove(pos);
+            true
+        } else {
+            remove_at(&mut a[pos], t)
+        }
+    }
+}
+
+/// A path as conflict messages print it: `.spec.containers[name="app"].image`.
+pub fn display(path: &[String]) -> String {
+    let mut s = String::new();
+    for el in path {
+        if let Some(f) = el.strip_prefix("f:") {
+            s.push('.');
+            s.push_str(f);
+        } else if let Some(k) = el.strip_prefix("k:") {
+            let parts: Vec<String> = serde_json::from_str::<Map<String, Value>>(k)
+                .map(|m| m.iter().map(|(f, v)| format!("{f}={v}")).collect())
+                .unwrap_or_default();
+            s.push_str(&format!("[{}]", parts.join(",")));
+        } else if let Some(v) = el.strip_prefix("v:") {
+            s.push_str(&format!("[={v}]"));
+        } else if let Some(i) = el.strip_prefix("i:") {
+            s.push_str(&format!("[{i}]"));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn deployment_apply_set_matches_apiserver_shape() {
+        let cfg = json!({"metadata": {"labels": {"app": "x"}}, "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "x"}},
+            "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+        let fs = fields_of(&cfg, &Shape::builtin(), false);
+        assert_eq!(
+            fs.to_v1(),
+            json!({"f:metadata": {"f:labels": {"f:app": {}}}, "f:spec": {"f:replicas": {}, "f:selector": {},
+                "f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}})
+        );
+        assert_eq!(FieldSet::from_v1(&fs.to_v1()), fs);
+        let p: Path = vec![
+            "f:spec".into(),
+            "f:template".into(),
+            "f:spec".into(),
+            "f:containers".into(),
+            "k:{\"name\":\"c\"}".into(),
+            "f:image".into(),
+        ];
+        assert_eq!(
+            display(&p),
+            ".spec.template.spec.containers[name=\"c\"].image"
+        );
+        assert_eq!(value_at(&cfg, &p), Some(&json!("i")));
+        let mut c2 = cfg.clone();
+        assert!(remove_at(&mut c2, &p[..5]));
+        assert_eq!(c2["spec"]["template"]["spec"]["containers"], json!([]));
+    }
+}

@@ -1,0 +1,822 @@
+//! The Kubernetes API emulator driven by kube-rs and by the real kubectl 1.32 (skipped with a message when
+//! `kubectl` is not on PATH). Loopback addresses only.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::Client;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use serde_json::{json, Value};
+use vixens::emulator::kube::{KubeCluster, KubeFault, KubeOptions, KubeTls, ServerHandle};
+
+struct Ca {
+    cert_pem: String,
+    key_pem: String,
+}
+
+fn mint_ca() -> Ca {
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "kubernetes");
+    p.distinguished_name = dn;
+    let cert = p.self_signed(&key).unwrap();
+    Ca {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+fn client_cert(ca: &Ca, cn: &str, org: &str) -> (String, String) {
+    let ca_key = KeyPair::from_pem(&ca.key_pem).unwrap();
+    let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    dn.push(DnType::OrganizationName, org);
+    p.distinguished_name = dn;
+    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = p.signed_by(&key, &issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+struct Env {
+    cluster: KubeCluster,
+    server: Option<ServerHandle>,
+    kubeconfig: String,
+    dir: tempfile::TempDir,
+    addr: SocketAddr,
+}
+
+impl Env {
+    async fn start(ip: &str, delay_ms: u64) -> Env {
+        Self::start_with(
+            ip,
+            KubeOptions {
+                workload_delay: Duration::from_millis(delay_ms),
+                ..Default::default()
+            },
+            mint_ca(),
+        )
+        .await
+    }
+
+    async fn start_with(ip: &str, opts: KubeOptions, ca: Ca) -> Env {
+        let cluster = KubeCluster::new(opts).unwrap();
+        let addr: SocketAddr = format!("{ip}:6443").parse().unwrap();
+        let tls = KubeTls {
+            ca_cert_pem: ca.cert_pem.clone(),
+            ca_key_pem: ca.key_pem.clone(),
+            sans: vec![ip.to_string(), "localhost".into()],
+        };
+        let server = cluster.serve(addr, tls).await.unwrap();
+        let (cert, key) = client_cert(&ca, "admin", "system:masters");
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let kubeconfig = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: emu\n  cluster:\n    server: https://{ip}:6443\n    certificate-authority-data: {}\nusers:\n- name: admin\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: admin@emu\n  context:\n    cluster: emu\n    user: admin\n    namespace: default\ncurrent-context: admin@emu\n",
+            b64(&ca.cert_pem), b64(&cert), b64(&key)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kubeconfig"), &kubeconfig).unwrap();
+        Env {
+            cluster,
+            server: Some(server),
+            kubeconfig,
+            dir,
+            addr,
+        }
+    }
+
+    async fn client(&self) -> Client {
+        self.client_with_retry(true).await
+    }
+
+    async fn client_with_retry(&self, retry: bool) -> Client {
+        let kc = Kubeconfig::from_yaml(&self.kubeconfig).unwrap();
+        let mut cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .unwrap();
+        cfg.default_retry = retry;
+        Client::try_from(cfg).unwrap()
+    }
+
+    /// Runs kubectl; None when kubectl is absent.
+    async fn kubectl(
+        &self,
+        args: &[&str],
+        stdin: Option<String>,
+    ) -> Option<(bool, String, String)> {
+        let kc = self.dir.path().join("kubeconfig");
+        let cache = self.dir.path().join("cache");
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        tokio::task::spawn_blocking(move || kubectl_blocking(&kc, &cache, &args, stdin))
+            .await
+            .unwrap()
+    }
+}
+
+fn kubectl_blocking(
+    kc: &Path,
+    cache: &Path,
+    args: &[String],
+    stdin: Option<String>,
+) -> Option<(bool, String, String)> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new("kubectl");
+    cmd.arg("--kubeconfig")
+        .arg(kc)
+        .arg("--cache-dir")
+        .arg(cache)
+        .args(args);
+    cmd.env("HOME", cache.parent().unwrap_or(Path::new("/tmp")));
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(_) => {
+            eprintln!("SKIP: kubectl not found on PATH");
+            return None;
+        }
+    };
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    Some((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+async fn wait_for<F: Fn() -> bool>(what: &str, f: F) {
+    for _ in 0..200 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+const CILIUM: &str = r#"
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: cilium
+  namespace: kube-system
+spec:
+  selector:
+    matchLabels: {k8s-app: cilium}
+  template:
+    metadata:
+      labels: {k8s-app: cilium}
+    spec:
+      hostNetwork: true
+      tolerations:
+      - operator: Exists
+      containers:
+      - name: cilium-agent
+        image: quay.io/cilium/cilium:v1.17.0
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: cilium-operator
+  namespace: kube-system
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {io.cilium/app: operator}
+  template:
+    metadata:
+      labels: {io.cilium/app: operator}
+    spec:
+      hostNetwork: true
+      tolerations:
+      - operator: Exists
+      containers:
+      - name: cilium-operator
+        image: quay.io/cilium/operator-generic:v1.17.0
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_nodes_daemonsets_cilium_and_lb_ipam() {
+    let env = Env::start("127.0.111.10", 50).await;
+    env.cluster
+        .ensure_node("cp1", ip("127.0.111.11"), true)
+        .unwrap();
+    env.cluster
+        .ensure_node("w1", ip("127.0.111.12"), false)
+        .unwrap();
+    let Some((ok, out, err)) = env.kubectl(&["get", "nodes"], None).await else {
+        return;
+    };
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("cp1") && out.contains("NotReady") && out.contains("control-plane"),
+        "{out}"
+    );
+
+    let (ok, out, err) = env
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(CILIUM.into()))
+        .await
+        .unwrap();
+    assert!(ok, "apply: {out}{err}");
+    assert!(
+        out.contains("daemonset.apps/cilium serverside-applied"),
+        "{out}"
+    );
+    let c = env.cluster.clone();
+    wait_for("nodes Ready", || {
+        c.objects("", "nodes").iter().all(|n| {
+            n["status"]["conditions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+    })
+    .await;
+    let (ok, out, err) = env.kubectl(&["get", "ds", "-A"], None).await.unwrap();
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("kube-system") && out.contains("cilium") && out.contains(" 2 "),
+        "{out}"
+    );
+    let (_, out, _) = env.kubectl(&["get", "nodes"], None).await.unwrap();
+    assert!(!out.contains("NotReady"), "{out}");
+
+    let c = env.cluster.clone();
+    wait_for("cilium CRDs", || {
+        c.object(
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            "",
+            "ciliumloadbalancerippools.cilium.io",
+        )
+        .is_some()
+    })
+    .await;
+    let pool = r#"
+apiVersion: cilium.io/v2alpha1
+kind: CiliumLoadBalancerIPPool
+metadata:
+  name: pool
+spec:
+  blocks:
+  - start: 127.0.111.200
+    stop: 127.0.111.210
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: default
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports:
+  - port: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: asked
+  namespace: default
+  annotations:
+    lbipam.cilium.io/ips: 127.0.111.205
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports:
+  - port: 443
+"#;
+    let (ok, out, err) = env
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(pool.into()))
+        .await
+        .unwrap();
+    assert!(ok, "{out}{err}");
+    let c = env.cluster.clone();
+    wait_for("LB IPs", || {
+        c.object("", "services", "default", "web")
+            .is_some_and(|s| s.pointer("/status/loadBalancer/ingress/0/ip").is_some())
+            && c.object("", "services", "default", "asked")
+                .is_some_and(|s| s.pointer("/status/loadBalancer/ingress/0/ip").is_some())
+    })
+    .await;
+    let web = env
+        .cluster
+        .object("", "services", "default", "web")
+        .unwrap();
+    let asked = env
+        .cluster
+        .object("", "services", "default", "asked")
+        .unwrap();
+    assert_eq!(
+        web["status"]["loadBalancer"]["ingress"][0]["ip"],
+        "127.0.111.200"
+    );
+    assert_eq!(
+        asked["status"]["loadBalancer"]["ingress"][0]["ip"],
+        "127.0.111.205"
+    );
+    let (ok, out, err) = env.kubectl(&["get", "svc", "web"], None).await.unwrap();
+    assert!(ok && out.contains("127.0.111.200"), "{out}{err}");
+
+    let (ok, out, err) = env.kubectl(&["delete", "svc", "web"], None).await.unwrap();
+    assert!(ok && out.contains("service \"web\" deleted"), "{out}{err}");
+    assert!(env
+        .cluster
+        .object("", "services", "default", "web")
+        .is_none());
+    env.server.unwrap().shutdown().await;
+}
+
+fn cm_api(client: &Client) -> Api<DynamicObject> {
+    let ar = kube::discovery::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&());
+    Api::namespaced_with(client.clone(), "default", &ar)
+}
+
+fn cm(data: Value) -> DynamicObject {
+    serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared", "namespace": "default"}, "data": data})).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_conflicts_between_two_managers() {
+    let env = Env::start("127.0.111.20", 10).await;
+    let client = env.client().await;
+    let api = cm_api(&client);
+    let alice = PatchParams::apply("alice");
+    let bob = PatchParams::apply("bob");
+    let created = api
+        .patch(
+            "shared",
+            &alice,
+            &Patch::Apply(cm(json!({"a": "1", "b": "2"}))),
+        )
+        .await
+        .unwrap();
+    let mf = created.metadata.managed_fields.clone().unwrap();
+    assert_eq!(mf.len(), 1);
+    assert_eq!(mf[0].manager.as_deref(), Some("alice"));
+    assert_eq!(mf[0].operation.as_deref(), Some("Apply"));
+
+    let err = api
+        .patch("shared", &bob, &Patch::Apply(cm(json!({"a": "9"}))))
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("expected an API error, got {err}")
+    };
+    assert_eq!(status.code, 409);
+    assert_eq!(status.reason, "Conflict");
+    assert_eq!(
+        status.message,
+        "Apply failed with 1 conflict: conflict with \"alice\": .data.a"
+    );
+
+    // Same value: shared ownership, no conflict.
+    api.patch("shared", &bob, &Patch::Apply(cm(json!({"b": "2"}))))
+        .await
+        .unwrap();
+    // Force: bob takes .data.a.
+    let forced = api
+        .patch(
+            "shared",
+            &bob.clone().force(),
+            &Patch::Apply(cm(json!({"a": "9", "b": "2"}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced.data["data"]["a"], "9");
+    // alice stops applying everything: .data.b stays (bob owns it too), .data.a stays (bob owns it now).
+    let after = api
+        .patch("shared", &alice, &Patch::Apply(cm(json!({}))))
+        .await
+        .unwrap();
+    assert_eq!(after.data["data"], json!({"a": "9", "b": "2"}));
+    // bob drops b: nobody owns it any more, it goes.
+    let after = api
+        .patch("shared", &bob, &Patch::Apply(cm(json!({"a": "9"}))))
+        .await
+        .unwrap();
+    assert_eq!(after.data["data"], json!({"a": "9"}));
+
+    // An Update (merge patch) by another manager takes .data.a; bob's next apply conflicts with it.
+    api.patch(
+        "shared",
+        &PatchParams {
+            field_manager: Some("editor".into()),
+            ..Default::default()
+        },
+        &Patch::Merge(json!({"data": {"a": "x"}})),
+    )
+    .await
+    .unwrap();
+    let err = api
+        .patch("shared", &bob, &Patch::Apply(cm(json!({"a": "9"}))))
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!()
+    };
+    assert!(
+        status
+            .message
+            .starts_with("Apply failed with 1 conflict: conflict with \"editor\" using v1"),
+        "{}",
+        status.message
+    );
+
+    // Multiple conflicts are listed per manager.
+    api.patch(
+        "shared",
+        &PatchParams {
+            field_manager: Some("editor".into()),
+            ..Default::default()
+        },
+        &Patch::Merge(json!({"data": {"c": "3"}})),
+    )
+    .await
+    .unwrap();
+    let err = api
+        .patch(
+            "shared",
+            &bob,
+            &Patch::Apply(cm(json!({"a": "9", "c": "4"}))),
+        )
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!()
+    };
+    assert!(
+        status
+            .message
+            .starts_with("Apply failed with 2 conflicts: conflicts with \"editor\" using v1"),
+        "{}",
+        status.message
+    );
+    assert!(
+        status.message.contains("- .data.a\n- .data.c"),
+        "{}",
+        status.message
+    );
+    env.server.unwrap().shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crud_errors_match_the_api_server() {
+    let env = Env::start("127.0.111.21", 10).await;
+    let client = env.client().await;
+    let api = cm_api(&client);
+    let obj = cm(json!({"k": "v"}));
+    let created = api.create(&PostParams::default(), &obj).await.unwrap();
+    let rv = created.metadata.resource_version.clone().unwrap();
+    let kube::Error::Api(s) = api.create(&PostParams::default(), &obj).await.unwrap_err() else {
+        panic!()
+    };
+    assert_eq!(
+        (s.code, s.reason.as_str(), s.message.as_str()),
+        (409, "AlreadyExists", "configmaps \"shared\" already exists")
+    );
+    let kube::Error::Api(s) = api.get("nope").await.unwrap_err() else {
+        panic!()
+    };
+    assert_eq!(
+        (s.code, s.reason.as_str(), s.message.as_str()),
+        (404, "NotFound", "configmaps \"nope\" not found")
+    );
+
+    let mut stale = created.clone();
+    stale.data["data"]["k"] = json!("2");
+    api.replace("shared", &PostParams::default(), &stale)
+        .await
+        .unwrap();
+    let kube::Error::Api(s) = api
+        .replace("shared", &PostParams::default(), &stale)
+        .await
+        .unwrap_err()
+    else {
+        panic!()
+    };
+    assert_eq!(s.code, 409);
+    assert!(
+        s.message.contains("the object has been modified"),
+        "{}",
+        s.message
+    );
+    assert_ne!(
+        api.get("shared")
+            .await
+            .unwrap()
+            .metadata
+            .resource_version
+            .unwrap(),
+        rv
+    );
+
+    let mut unnamed = cm(json!({}));
+    unnamed.metadata.name = None;
+    let kube::Error::Api(s) = api
+        .create(&PostParams::default(), &unnamed)
+        .await
+        .unwrap_err()
+    else {
+        panic!()
+    };
+    assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
+    assert!(
+        s.message.contains("metadata.name: Required value"),
+        "{}",
+        s.message
+    );
+
+    let mut bad = cm(json!({}));
+    bad.metadata.name = Some("Bad_Name".into());
+    let kube::Error::Api(s) = api.create(&PostParams::default(), &bad).await.unwrap_err() else {
+        panic!()
+    };
+    assert_eq!(s.code, 422);
+
+    let other = Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        "missing",
+        &kube::discovery::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+    );
+    let kube::Error::Api(s) = other
+        .create(&PostParams::default(), &{
+            let mut o = cm(json!({}));
+            o.metadata.namespace = Some("missing".into());
+            o
+        })
+        .await
+        .unwrap_err()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (s.code, s.message.as_str()),
+        (404, "namespaces \"missing\" not found")
+    );
+
+    // Deployments: generation bumps on spec changes only; status is ignored on the main resource.
+    let deploys: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), "default");
+    let d: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
+        "status": {"replicas": 7}}))
+    .unwrap();
+    let d = deploys.create(&PostParams::default(), &d).await.unwrap();
+    assert_eq!(d.metadata.generation, Some(1));
+    assert!(d.status.is_none_or(|s| s.replicas != Some(7)));
+    let d = deploys
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.metadata.generation, Some(1));
+    let d = deploys
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.metadata.generation, Some(2));
+    let kube::Error::Api(s) = deploys
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"selector": {"matchLabels": {"app": "other"}}}})),
+        )
+        .await
+        .unwrap_err()
+    else {
+        panic!()
+    };
+    assert_eq!(s.code, 422);
+
+    // Finalizers hold deletion; removing them completes it.
+    let mut f = cm(json!({}));
+    f.metadata.name = Some("held".into());
+    f.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    api.create(&PostParams::default(), &f).await.unwrap();
+    api.delete("held", &DeleteParams::default()).await.unwrap();
+    let held = api.get("held").await.unwrap();
+    assert!(held.metadata.deletion_timestamp.is_some());
+    api.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert!(api.get_opt("held").await.unwrap().is_none());
+    env.server.unwrap().shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_streams_changes_and_expires_old_versions() {
+    use futures::{StreamExt, TryStreamExt};
+    let env = Env::start("127.0.111.22", 10).await;
+    let client = env.client().await;
+    let api = cm_api(&client);
+    let first = api
+        .create(&PostParams::default(), &cm(json!({"k": "1"})))
+        .await
+        .unwrap();
+    let rv = first.metadata.resource_version.clone().unwrap();
+    let mut stream = api
+        .watch(&kube::api::WatchParams::default().timeout(10), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    api.patch(
+        "shared",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "2"}})),
+    )
+    .await
+    .unwrap();
+    api.delete("shared", &DeleteParams::default())
+        .await
+        .unwrap();
+    let mut seen = vec![];
+    while let Some(ev) = stream.try_next().await.unwrap() {
+        match ev {
+            kube::api::WatchEvent::Modified(o) => {
+                seen.push(format!("MODIFIED {}", o.data["data"]["k"]))
+            }
+            kube::api::WatchEvent::Deleted(_) => {
+                seen.push("DELETED".to_string());
+                break;
+            }
+            other => seen.push(format!("{other:?}")),
+        }
+    }
+    assert_eq!(
+        seen,
+        vec!["MODIFIED \"2\"".to_string(), "DELETED".to_string()]
+    );
+
+    // A resourceVersion older than the kept history answers 410 Gone (as an ERROR event).
+    for i in 0..4200 {
+        env.cluster
+            .ensure_node("churn", ip("127.0.111.23"), i % 2 == 0)
+            .unwrap();
+    }
+    let mut stream = api
+        .watch(&kube::api::WatchParams::default(), "2")
+        .await
+        .unwrap()
+        .boxed();
+    match stream.try_next().await.unwrap() {
+        Some(kube::api::WatchEvent::Error(e)) => assert_eq!(e.code, 410),
+        other => panic!("expected 410, got {other:?}"),
+    }
+
+    // kube-runtime style: list then watch from the list's resourceVersion sees later creations.
+    let lp = api.list(&Default::default()).await.unwrap();
+    let rv = lp.metadata.resource_version.unwrap();
+    let mut stream = api
+        .watch(&kube::api::WatchParams::default().timeout(10), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    api.create(&PostParams::default(), &cm(json!({"k": "3"})))
+        .await
+        .unwrap();
+    match stream.try_next().await.unwrap() {
+        Some(kube::api::WatchEvent::Added(o)) => assert_eq!(o.data["data"]["k"], "3"),
+        other => panic!("expected ADDED, got {other:?}"),
+    }
+    env.server.unwrap().shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_return_503_then_recover_and_timeouts_drop() {
+    let ca = mint_ca();
+    let opts = KubeOptions {
+        timeout_hang: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let env = Env::start_with("127.0.111.24", opts, ca).await;
+    let client = env.client().await;
+    let api = cm_api(&env.client_with_retry(false).await);
+    // kube-rs retries 503 by default: a short burst is absorbed.
+    env.cluster.set_fault(KubeFault::Errors5xx { count: 2 });
+    assert!(cm_api(&client).get_opt("x").await.unwrap().is_none());
+
+    env.cluster.set_fault(KubeFault::Errors5xx { count: 2 });
+    for _ in 0..2 {
+        let kube::Error::Api(s) = api.get_opt("x").await.unwrap_err() else {
+            panic!()
+        };
+        assert_eq!(s.code, 503);
+    }
+    assert!(api.get_opt("x").await.unwrap().is_none());
+    env.cluster.set_fault(KubeFault::Timeouts { count: 1 });
+    let started = std::time::Instant::now();
+    assert!(api.get_opt("x").await.is_err());
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert!(api.get_opt("x").await.unwrap().is_none());
+    let _ = env.addr;
+    env.server.unwrap().shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state: PathBuf = dir.path().join("kube.json");
+    let ca = mint_ca();
+    let ca2 = Ca {
+        cert_pem: ca.cert_pem.clone(),
+        key_pem: ca.key_pem.clone(),
+    };
+    let opts = KubeOptions {
+        state_file: Some(state.clone()),
+        ..Default::default()
+    };
+    let env = Env::start_with("127.0.111.25", opts.clone(), ca).await;
+    let api = cm_api(&env.client().await);
+    let created = api
+        .create(&PostParams::default(), &cm(json!({"k": "1"})))
+        .await
+        .unwrap();
+    env.cluster.save().unwrap();
+    env.server.unwrap().shutdown().await;
+    drop(env.cluster);
+
+    let env = Env::start_with("127.0.111.25", opts, ca2).await;
+    let again = cm_api(&env.client().await).get("shared").await.unwrap();
+    assert_eq!(again.metadata.uid, created.metadata.uid);
+    assert_eq!(
+        again.metadata.resource_version,
+        created.metadata.resource_version
+    );
+    env.server.unwrap().shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_and_foreign_certificates_are_refused() {
+    let env = Env::start("127.0.111.26", 10).await;
+    // A client certificate from another CA fails the TLS handshake.
+    let other = mint_ca();
+    let (cert, key) = client_cert(&other, "mallory", "system:masters");
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let kc = env.kubeconfig.replace(
+        env.kubeconfig
+            .lines()
+            .find(|l| l.contains("client-certificate-data"))
+            .unwrap()
+            .trim(),
+        &format!("client-certificate-data: {}", b64(&cert)),
+    );
+    let kc = kc.replace(
+        kc.lines()
+            .find(|l| l.contains("client-key-data"))
+            .unwrap()
+            .trim(),
+        &format!("client-key-data: {}", b64(&key)),
+    );
+    let cfg = kube::Config::from_custom_kubeconfig(
+        Kubeconfig::from_yaml(&kc).unwrap(),
+        &KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    let bad = Client::try_from(cfg).unwrap();
+    assert!(bad.apiserver_version().await.is_err());
+    env.server.unwrap().shutdown().await;
+}
