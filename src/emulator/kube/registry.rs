@@ -26,7 +26,7 @@ pub struct ResourceType {
     /// Whether `/status` is a subresource (then the main endpoint ignores status changes).
     pub status_subresource: bool,
     /// For custom resources: the CRD object (schemas, printer columns).
-    pub crd: Option<Value>,
+    pub crd: Option<std::sync::Arc<Value>>,
 }
 
 impl ResourceType {
@@ -367,7 +367,7 @@ pub fn from_crd(crd: &Value) -> Option<ResourceType> {
         short_names: str_list(names.get("shortNames")),
         categories: str_list(names.get("categories")),
         status_subresource,
-        crd: Some(crd.clone()),
+        crd: Some(std::sync::Arc::new(crd.clone())),
     })
 }
 

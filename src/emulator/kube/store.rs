@@ -65,6 +65,9 @@ pub struct Store {
     rv: u64,
     history: VecDeque<Arc<Event>>,
     tx: broadcast::Sender<Arc<Event>>,
+    /// Served types of CRDs by CRD name, with the CRD resourceVersion they were built from: building one clones
+    /// the whole CRD (hundreds of KB for Argo CD's), and [`Store::types`] runs on every request and reconcile.
+    crd_types: std::sync::Mutex<BTreeMap<String, (String, Option<ResourceType>)>>,
 }
 
 /// Persisted form.
@@ -108,6 +111,7 @@ impl Store {
             rv: 1,
             history: VecDeque::new(),
             tx,
+            crd_types: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -138,11 +142,26 @@ impl Store {
             "apiextensions.k8s.io",
             "customresourcedefinitions",
         )) {
-            out.extend(
-                crds.values()
-                    .filter(|c| registry::crd_established(c))
-                    .filter_map(registry::from_crd),
-            );
+            let mut cache = self.crd_types.lock().unwrap_or_else(|e| e.into_inner());
+            cache.retain(|name, _| crds.contains_key(&(String::new(), name.clone())));
+            for ((_, name), crd) in crds {
+                if !registry::crd_established(crd) {
+                    continue;
+                }
+                let rv = crd
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let fresh = cache
+                    .get(name)
+                    .is_some_and(|(cached_rv, _)| cached_rv == rv && !rv.is_empty());
+                if !fresh {
+                    cache.insert(name.clone(), (rv.to_string(), registry::from_crd(crd)));
+                }
+                if let Some((_, Some(t))) = cache.get(name) {
+                    out.push(t.clone());
+                }
+            }
         }
         out
     }

@@ -18,11 +18,14 @@ fn crd_gr() -> GroupResource {
 }
 
 pub fn reconcile(st: &mut Store) {
-    let crds: Vec<Value> = st.list(&crd_gr(), None).into_iter().cloned().collect();
-    for crd in crds
-        .iter()
+    // Clone only CRDs being deleted (cloning all of them on every pass made each API write slow).
+    let crds: Vec<Value> = st
+        .list(&crd_gr(), None)
+        .into_iter()
         .filter(|c| c.pointer("/metadata/deletionTimestamp").is_some())
-    {
+        .cloned()
+        .collect();
+    for crd in &crds {
         let group = crd
             .pointer("/spec/group")
             .and_then(Value::as_str)
