@@ -7,14 +7,17 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+};
 use vixens::emulator::kube::{KubeCluster, KubeOptions, KubeTls};
 use vixens::k8s::apply::{Applier, ApplyOptions};
 use vixens::k8s::{ClusterCredentials, Connection};
 use vixens::manifests::argocd::{parse_manifest, prepare_install};
 
 fn fixture() -> Option<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/argocd/v3.5.1/install.yaml");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/argocd/v3.5.1/install.yaml");
     std::fs::read_to_string(&path)
         .map_err(|e| println!("SKIPPED: {} not readable ({e})", path.display()))
         .ok()
@@ -35,7 +38,9 @@ fn pki() -> Pki {
     dn.push(DnType::CommonName, "kubernetes");
     p.distinguished_name = dn;
     let ca_pem = p.self_signed(&ca_key).unwrap().pem();
-    let issuer = Issuer::from_ca_cert_pem(&ca_pem, KeyPair::from_pem(&ca_key.serialize_pem()).unwrap()).unwrap();
+    let issuer =
+        Issuer::from_ca_cert_pem(&ca_pem, KeyPair::from_pem(&ca_key.serialize_pem()).unwrap())
+            .unwrap();
     let key = KeyPair::generate().unwrap();
     let mut c = CertificateParams::new(Vec::<String>::new()).unwrap();
     let mut dn = DistinguishedName::new();
@@ -63,7 +68,10 @@ async fn parse_and_apply(text: &str, pki: &Pki) -> Duration {
         ca_key_pem: pki.ca_key.clone(),
         sans: vec![ip.into()],
     };
-    let server = cluster.serve(format!("{ip}:{port}").parse().unwrap(), tls).await.unwrap();
+    let server = cluster
+        .serve(format!("{ip}:{port}").parse().unwrap(), tls)
+        .await
+        .unwrap();
     let connection = Connection::Credentials(ClusterCredentials {
         host: format!("https://{ip}:{port}"),
         ca_certificate: pki.ca_pem.clone(),
@@ -78,7 +86,10 @@ async fn parse_and_apply(text: &str, pki: &Pki) -> Duration {
         force: true,
         ..ApplyOptions::default()
     };
-    applier.apply_all(&objects, options, &mut applied).await.unwrap();
+    applier
+        .apply_all(&objects, options, &mut applied)
+        .await
+        .unwrap();
     let took = started.elapsed();
     assert_eq!(applied.len(), 60);
     server.shutdown().await;
@@ -87,22 +98,30 @@ async fn parse_and_apply(text: &str, pki: &Pki) -> Duration {
 
 fn benches(c: &mut Criterion) {
     let Some(text) = fixture() else { return };
-    c.bench_function("argocd install.yaml parse + place (1.9 MB, 59 objects)", |b| {
-        b.iter(|| prepare_install(parse_manifest(&text).unwrap(), "argocd").unwrap())
-    });
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    c.bench_function(
+        "argocd install.yaml parse + place (1.9 MB, 59 objects)",
+        |b| b.iter(|| prepare_install(parse_manifest(&text).unwrap(), "argocd").unwrap()),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let pki = pki();
-    c.bench_function("argocd install.yaml parse + server-side apply into a fresh emulator", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    total += parse_and_apply(&text, &pki).await;
-                }
-                total
+    c.bench_function(
+        "argocd install.yaml parse + server-side apply into a fresh emulator",
+        |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        total += parse_and_apply(&text, &pki).await;
+                    }
+                    total
+                })
             })
-        })
-    });
+        },
+    );
 }
 
 criterion_group! {

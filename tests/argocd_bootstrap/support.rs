@@ -8,16 +8,23 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine;
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
 use vixens::emulator::kube::{KubeCluster, KubeOptions, KubeTls, NodeOptions, ServerHandle};
 
 /// The Argo CD v3.5.1 install.yaml from `<repo>/../shared/fixtures`, or `None` with a printed reason.
 pub fn fixture() -> Option<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/argocd/v3.5.1/install.yaml");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/argocd/v3.5.1/install.yaml");
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(text),
         Err(e) => {
-            println!("SKIPPED: Argo CD fixture {} not readable ({e})", path.display());
+            println!(
+                "SKIPPED: Argo CD fixture {} not readable ({e})",
+                path.display()
+            );
             None
         }
     }
@@ -39,7 +46,11 @@ fn mint_ca() -> (String, String) {
     let key = KeyPair::generate().unwrap();
     let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, "kubernetes");
     p.distinguished_name = dn;
@@ -55,7 +66,10 @@ fn client_cert(ca_pem: &str, ca_key_pem: &str) -> (String, String) {
     dn.push(DnType::OrganizationName, "system:masters");
     p.distinguished_name = dn;
     p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-    (p.signed_by(&key, &issuer).unwrap().pem(), key.serialize_pem())
+    (
+        p.signed_by(&key, &issuer).unwrap().pem(),
+        key.serialize_pem(),
+    )
 }
 
 impl Env {
@@ -119,12 +133,18 @@ impl Env {
         let applier = vixens::k8s::apply::Applier::new(client.clone());
         let ds: kube::api::DynamicObject = serde_yaml::from_str(CILIUM_STANDIN).unwrap();
         applier.apply(&ds, true).await.unwrap();
-        vixens::k8s::wait::nodes_ready(&client, 1, Duration::from_secs(20)).await.unwrap();
+        vixens::k8s::wait::nodes_ready(&client, 1, Duration::from_secs(20))
+            .await
+            .unwrap();
     }
 
     /// Runs kubectl with this cluster's kubeconfig; `None` (with a message) when kubectl is absent.
     pub fn kubectl(&self, args: &[&str]) -> Option<(bool, String, String)> {
-        kubectl(&self.dir.path().join("kubeconfig"), &self.dir.path().join("cache"), args)
+        kubectl(
+            &self.dir.path().join("kubeconfig"),
+            &self.dir.path().join("cache"),
+            args,
+        )
     }
 }
 
@@ -167,10 +187,15 @@ spec:
 "#;
 
 /// Serves `body` at `http://<ip>:<port>/install.yaml` (any path) from a loopback HTTP/1.1 server; counts requests.
-pub async fn serve_manifest(ip: &str, body: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+pub async fn serve_manifest(
+    ip: &str,
+    body: String,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind(format!("{ip}:0")).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(format!("{ip}:0"))
+        .await
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     let hits = std::sync::Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
