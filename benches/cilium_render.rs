@@ -7,6 +7,8 @@ use vixens::manifests::cilium::{self, certs, CiliumValues, IpBlock, IpPool, L2Po
 fn bench(c: &mut Criterion) {
     let mut values = CiliumValues::default();
     values.l2_announcements.enabled = true;
+    values.hubble.relay = true;
+    values.hubble.ui = true;
     let hubble = certs::generate("default", time::OffsetDateTime::now_utc()).expect("certs");
     let pools = vec![
         IpPool {

@@ -23,6 +23,7 @@ pub fn resources() -> Vec<Arc<dyn Resource>> {
     vec![
         // Arc::new(crate::resources::talos_cluster::TalosCluster),
         Arc::new(crate::resources::argocd_bootstrap::ArgocdBootstrap),
+        Arc::new(crate::resources::cilium::Cilium),
         #[cfg(feature = "test-resources")]
         Arc::new(crate::resources::test_thing::TestThing),
     ]

@@ -158,7 +158,7 @@ async fn maintenance_mode_serves_only_what_talos_serves() {
         .version()
         .await
         .is_err());
-    emu.stop();
+    emu.stop().await;
 }
 
 #[tokio::test]
@@ -255,7 +255,7 @@ async fn lifecycle_bootstrap_etcd_kubeconfig_reset() {
         cp2.version().await.ok().filter(|v| v.tag == "v1.12.3")
     })
     .await;
-    emu.stop();
+    emu.stop().await;
 }
 
 #[tokio::test]
@@ -293,7 +293,7 @@ async fn apply_modes_in_secure_mode() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains(".machine.type"), "{e}");
-    emu.stop();
+    emu.stop().await;
 }
 
 #[tokio::test]
@@ -336,7 +336,7 @@ async fn apid_routes_node_and_nodes_metadata() {
         .insert("node", "127.0.114.3".parse().unwrap());
     let reply = client.hostname(req).await.unwrap().into_inner();
     assert_eq!(reply.messages[0].hostname, "w1");
-    emu.stop();
+    emu.stop().await;
 }
 
 #[tokio::test]
@@ -398,7 +398,7 @@ async fn faults_and_persistence() {
     );
 
     // Restart: same config, same etcd membership, bootstrap remembered.
-    emu.stop();
+    emu.stop().await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let emu = Emulator::start(opts(None)).await.unwrap();
     let c = secure("127.0.115.1", &s, "os:admin");
@@ -408,7 +408,7 @@ async fn faults_and_persistence() {
         c.bootstrap_once().await.unwrap(),
         vixens::talos::client::BootstrapOutcome::AlreadyBootstrapped
     );
-    emu.stop();
+    emu.stop().await;
 }
 
 #[test]
@@ -445,4 +445,184 @@ fn binary_prints_ready_and_stops_on_sigterm() {
     assert!(child.wait().unwrap().success());
     assert!(std::net::TcpStream::connect("127.0.116.2:50000").is_err());
     assert!(dir.path().join("state/talos-state.json").exists());
+}
+
+#[tokio::test]
+async fn talos_1_13_maintenance_is_read_only_apid() {
+    let topology =
+        Topology::parse("nodes:\n- {name: a, address: 127.0.117.1}\ntalos_version: v1.13.0\n")
+            .unwrap();
+    let emu = Emulator::start(Options {
+        topology,
+        state_dir: None,
+        control: None,
+    })
+    .await
+    .unwrap();
+    let m = maintenance("127.0.117.1");
+    assert_eq!(m.version().await.unwrap().tag, "v1.13.0");
+    assert_eq!(
+        code(&m.bootstrap_once().await.unwrap_err()),
+        tonic::Code::PermissionDenied
+    );
+    assert_eq!(
+        code(&m.kubeconfig().await.unwrap_err()),
+        tonic::Code::PermissionDenied
+    );
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn try_mode_rolls_back_and_staged_applies_at_reboot() {
+    let control: std::net::SocketAddr = "127.0.118.100:18118".parse().unwrap();
+    let topology = Topology::parse(
+        "nodes:\n- {name: a, address: 127.0.118.1}\ntimings: {install_delay: 20ms, reboot_delay: 20ms}\n",
+    )
+    .unwrap();
+    let emu = Emulator::start(Options {
+        topology,
+        state_dir: None,
+        control: Some(control),
+    })
+    .await
+    .unwrap();
+    let s = TestSecrets::generate();
+    let cfg = machine_config(&s, true, "https://127.0.118.1:6443", "");
+    maintenance("127.0.118.1")
+        .apply_configuration(cfg.as_bytes(), ApplyMode::Auto)
+        .await
+        .unwrap();
+    wait_secure(&secure("127.0.118.1", &s, "os:admin")).await;
+    let state = || async {
+        let body = reqwest::get(format!("http://{control}/state"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let n = &v["nodes"][0];
+        (
+            n["active_config_sha256"].clone(),
+            n["persisted_config_sha256"].clone(),
+        )
+    };
+    let (active0, persisted0) = state().await;
+    assert_eq!(active0, persisted0);
+    let tried = cfg.replace("127.0.118.1:6443", "127.0.118.9:6443");
+    let mut client = raw("127.0.118.1", &s);
+    let reply = client
+        .apply_configuration(vixens::proto::machine::ApplyConfigurationRequest {
+            data: tried.into_bytes(),
+            mode: vixens::proto::machine::apply_configuration_request::Mode::Try as i32,
+            dry_run: false,
+            try_mode_timeout: Some(prost_types::Duration {
+                seconds: 0,
+                nanos: 200_000_000,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        reply.messages[0].mode_details.contains("try"),
+        "{:?}",
+        reply.messages[0]
+    );
+    let (active1, persisted1) = state().await;
+    assert_ne!(active1, active0);
+    assert_eq!(persisted1, persisted0);
+    eventually("try rollback", || async {
+        (state().await.0 == active0).then_some(())
+    })
+    .await;
+
+    // STAGED: on disk now, in effect after the next reboot.
+    let staged = cfg.replace("    wipe: false\n", "    wipe: false\n  env: {A: b}\n");
+    let c = secure("127.0.118.1", &s, "os:admin");
+    c.apply_configuration(staged.as_bytes(), ApplyMode::Staged)
+        .await
+        .unwrap();
+    let (active2, persisted2) = state().await;
+    assert_eq!(active2, active0);
+    assert_ne!(persisted2, persisted0);
+    c.reboot().await.unwrap();
+    eventually("staged config active", || async {
+        (state().await.0 == persisted2).then_some(())
+    })
+    .await;
+    emu.stop().await;
+}
+
+async fn kube_client(kubeconfig: &str, server: Option<&str>) -> kube::Client {
+    let kc = kube::config::Kubeconfig::from_yaml(kubeconfig).unwrap();
+    let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
+    if let Some(s) = server {
+        cfg.cluster_url = s.parse().unwrap();
+    }
+    kube::Client::try_from(cfg).unwrap()
+}
+
+async fn node_names(client: &kube::Client) -> Option<Vec<String>> {
+    use k8s_openapi::api::core::v1::Node;
+    let list = kube::Api::<Node>::all(client.clone())
+        .list(&Default::default())
+        .await
+        .ok()?;
+    let mut names: Vec<String> = list
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    names.sort();
+    Some(names)
+}
+
+#[tokio::test]
+async fn kubernetes_api_comes_up_on_vip_and_control_planes_after_bootstrap() {
+    let emu = start("127.0.119").await;
+    let s = TestSecrets::generate();
+    let vip = "apiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: 127.0.119.10\nlink: eth0\n";
+    for (addr, cp) in [("127.0.119.1", true), ("127.0.119.3", false)] {
+        let cfg = machine_config(
+            &s,
+            cp,
+            "https://127.0.119.10:6443",
+            if cp { vip } else { "" },
+        );
+        maintenance(addr)
+            .apply_configuration(cfg.as_bytes(), ApplyMode::Auto)
+            .await
+            .unwrap();
+    }
+    let cp1 = secure("127.0.119.1", &s, "os:admin");
+    let w1 = secure("127.0.119.3", &s, "os:admin");
+    wait_secure(&cp1).await;
+    wait_secure(&w1).await;
+    // Nothing listens on the endpoint before etcd is bootstrapped.
+    assert!(tokio::net::TcpStream::connect("127.0.119.10:6443")
+        .await
+        .is_err());
+    cp1.bootstrap_once().await.unwrap();
+    let kc = String::from_utf8(cp1.kubeconfig().await.unwrap()).unwrap();
+    let via_vip = kube_client(&kc, None).await;
+    let names = eventually("nodes via the VIP", || async {
+        node_names(&via_vip).await.filter(|n| n.len() == 2)
+    })
+    .await;
+    assert_eq!(names, vec!["cp1".to_string(), "w1".to_string()]);
+    let direct = kube_client(&kc, Some("https://127.0.119.1:6443")).await;
+    assert_eq!(node_names(&direct).await.unwrap().len(), 2);
+    // The worker's reset removes its Node.
+    w1.reset(false).await.unwrap();
+    eventually("w1 removed", || async {
+        node_names(&via_vip).await.filter(|n| n.len() == 1)
+    })
+    .await;
+    emu.stop().await;
+    assert!(tokio::net::TcpStream::connect("127.0.119.10:6443")
+        .await
+        .is_err());
 }

@@ -99,7 +99,7 @@ fn main() -> ExitCode {
         };
         println!("ready");
         signals.await;
-        emulator.stop();
+        emulator.stop().await;
         ExitCode::SUCCESS
     })
 }

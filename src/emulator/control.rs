@@ -1,6 +1,7 @@
 //! The loopback HTTP/JSON control endpoint (`--control ADDR`) for changing faults at run time:
 //!
-//! - `GET /state`: nodes (name, address, stage, version, installed, faults) and etcd members.
+//! - `GET /state`: nodes (name, address, stage, version, installed, SHA-256 of the active and on-disk configs,
+//!   faults) and etcd members.
 //! - `POST /faults/nodes/{name}` with a [`NodeFaults`] JSON body: merged into the node's faults (`{"down": true}`
 //!   closes its listener, `{"down": false}` reopens it and powers a halted or hung node on). Answers the result.
 //! - `POST /faults/kube` with a [`KubeFaults`] JSON body: forwarded to the Kubernetes API emulation.
@@ -33,6 +34,8 @@ async fn state(State(cluster): State<Arc<Cluster>>) -> Json<Value> {
                 "installed": st.installed,
                 "etcd_data": st.etcd_data,
                 "configured": st.active.is_some(),
+                "active_config_sha256": st.active.as_ref().map(|c| super::talos::cluster::fingerprint(c.raw.as_bytes())),
+                "persisted_config_sha256": st.persisted.as_ref().map(|c| super::talos::cluster::fingerprint(c.raw.as_bytes())),
                 "faults": cluster.faults.get(&n.spec.name),
             })
         })

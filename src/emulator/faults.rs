@@ -58,12 +58,9 @@ impl NodeFaults {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KubeFaults {
-    /// The next `errors` requests answer `error_status` (default 503).
+    /// The next `errors` requests answer 503 ServiceUnavailable.
     #[serde(default)]
     pub errors: u32,
-    /// HTTP status for `errors` (500..=599).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_status: Option<u16>,
     /// The next `timeouts` requests hang until the client gives up.
     #[serde(default)]
     pub timeouts: u32,

@@ -1,10 +1,12 @@
-//! Starting and stopping a whole emulator: the Talos nodes' listeners, the control endpoint, and (once the
-//! Kubernetes side is connected with [`Cluster::set_kube`]) the Kubernetes API.
+//! Starting and stopping a whole emulator: the Talos nodes' listeners, the Kubernetes API emulation (served once
+//! etcd is bootstrapped, see [`super::kube_bridge`]) and the control endpoint.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::kube::{KubeCluster, KubeOptions};
+use super::kube_bridge::KubeBridge;
 use super::talos::Cluster;
 use super::topology::Topology;
 
@@ -13,37 +15,62 @@ use super::topology::Topology;
 pub struct Options {
     /// Parsed topology.
     pub topology: Topology,
-    /// Where state persists across restarts.
+    /// Where state persists across restarts (`talos-state.json`, `kube-state.json`).
     pub state_dir: Option<PathBuf>,
     /// Loopback address of the control endpoint.
     pub control: Option<SocketAddr>,
 }
 
-/// A running emulator. Dropping it without [`Emulator::stop`] leaves tasks running until the runtime ends.
+/// A running emulator.
 pub struct Emulator {
-    /// The nodes.
+    /// The Talos nodes.
     pub cluster: Arc<Cluster>,
+    /// The Kubernetes side.
+    pub kube: Arc<KubeBridge>,
     control: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Emulator {
-    /// Binds every listener (Talos API per node, control endpoint); when this returns Ok, all are up.
+    /// Binds every listener the current state calls for (Talos API per node, the Kubernetes API when a restored
+    /// cluster is bootstrapped, the control endpoint); when this returns Ok, all are up. Errors: a bind failing, an
+    /// unreadable Kubernetes state file.
     pub async fn start(opts: Options) -> std::io::Result<Emulator> {
+        if let Some(dir) = &opts.state_dir {
+            std::fs::create_dir_all(dir)?;
+        }
+        let kube_opts = KubeOptions {
+            workload_delay: opts.topology.timings.workload_delay,
+            state_file: opts.state_dir.as_ref().map(|d| d.join("kube-state.json")),
+            ..KubeOptions::default()
+        };
+        let kube = Arc::new(KubeBridge::new(
+            KubeCluster::new(kube_opts).map_err(std::io::Error::other)?,
+        ));
         let cluster = Cluster::new(opts.topology, opts.state_dir);
         cluster.start()?;
+        cluster.set_kube(kube.clone());
+        kube.settle().await;
         let control = match opts.control {
             Some(addr) => Some(super::control::serve(cluster.clone(), addr).await?),
             None => None,
         };
-        Ok(Emulator { cluster, control })
+        Ok(Emulator {
+            cluster,
+            kube,
+            control,
+        })
     }
 
     /// Closes every listener and saves the state.
-    pub fn stop(self) {
+    pub async fn stop(self) {
         if let Some(c) = self.control {
             c.abort();
         }
         self.cluster.stop();
+        self.kube.stop().await;
         self.cluster.persist();
+        if let Err(e) = self.kube.kube().save() {
+            tracing::error!(error = %e, "saving Kubernetes state");
+        }
     }
 }

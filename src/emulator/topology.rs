@@ -10,7 +10,7 @@
 //! timings: {install_delay: 300ms, reboot_delay: 200ms, workload_delay: 500ms, upgrade_delay: 300ms}
 //! faults:
 //!   nodes: {cp1: {down: false, slow: 0ms, fail_next: {Bootstrap: unavailable}, reboot_never_returns: false}}
-//!   kube: {errors: 0, error_status: 503, timeouts: 0}
+//!   kube: {errors: 0, timeouts: 0}   # next N requests answer 503 / hang
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -340,5 +340,15 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("no such node"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod example_tests {
+    #[test]
+    fn shipped_example_parses() {
+        let text = include_str!("../../examples/emulator/topology.yaml");
+        let t = super::Topology::parse(text).unwrap();
+        assert_eq!(t.nodes.len(), 7);
     }
 }

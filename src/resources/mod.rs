@@ -2,5 +2,6 @@
 //! (`talos`, `k8s`, `manifests`). Register each in [`crate::provider::resources`].
 
 pub mod argocd_bootstrap;
+pub mod cilium;
 #[cfg(feature = "test-resources")]
 pub mod test_thing;

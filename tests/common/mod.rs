@@ -27,7 +27,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 /// The provider version installed into the mirror (the crate version).
 pub const PROVIDER_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -142,7 +142,8 @@ fn clean_command(bin: &Path) -> Command {
     cmd
 }
 
-/// The filesystem mirror holding the provider, and the CLI config pointing at it (one per test process).
+/// The filesystem mirror holding the provider, and the CLI config pointing at it. Shared by the live
+/// [`Workspace`]s of a test process and removed with the last of them.
 pub struct Mirror {
     /// Mirror root.
     pub dir: PathBuf,
@@ -151,30 +152,41 @@ pub struct Mirror {
     _tmp: tempfile::TempDir,
 }
 
-/// The mirror, created and filled on first use.
-pub fn mirror() -> &'static Mirror {
-    static MIRROR: OnceLock<Mirror> = OnceLock::new();
-    MIRROR.get_or_init(|| {
-        let tmp = tempfile::Builder::new().prefix("vixens-mirror-").tempdir().expect("temp dir");
-        let dir = tmp.path().join("mirror");
-        let target = dir
-            .join("registry.terraform.io/vixens/vixens")
-            .join(PROVIDER_VERSION)
-            .join("linux_amd64")
-            .join(format!("terraform-provider-vixens_v{PROVIDER_VERSION}"));
-        std::fs::create_dir_all(target.parent().expect("parent")).expect("mirror dirs");
-        let src = provider_binary();
-        if std::fs::hard_link(&src, &target).is_err() {
-            std::fs::copy(&src, &target).expect("copy provider into mirror");
-        }
-        let cli_config = tmp.path().join("terraform.rc");
-        let config = format!(
-            "provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"registry.terraform.io/vixens/vixens\"]\n  }}\n}}\n",
-            dir.display()
-        );
-        std::fs::write(&cli_config, config).expect("write CLI config");
-        Mirror { dir, cli_config, _tmp: tmp }
-    })
+/// The current mirror, created and filled when none is alive.
+pub fn mirror() -> Arc<Mirror> {
+    static CURRENT: Mutex<Weak<Mirror>> = Mutex::new(Weak::new());
+    let mut current = CURRENT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(m) = current.upgrade() {
+        return m;
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("vixens-mirror-")
+        .tempdir()
+        .expect("temp dir");
+    let dir = tmp.path().join("mirror");
+    let target = dir
+        .join("registry.terraform.io/vixens/vixens")
+        .join(PROVIDER_VERSION)
+        .join("linux_amd64")
+        .join(format!("terraform-provider-vixens_v{PROVIDER_VERSION}"));
+    std::fs::create_dir_all(target.parent().expect("parent")).expect("mirror dirs");
+    let src = provider_binary();
+    if std::fs::hard_link(&src, &target).is_err() {
+        std::fs::copy(&src, &target).expect("copy provider into mirror");
+    }
+    let cli_config = tmp.path().join("terraform.rc");
+    let config = format!(
+        "provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"registry.terraform.io/vixens/vixens\"]\n  }}\n}}\n",
+        dir.display()
+    );
+    std::fs::write(&cli_config, config).expect("write CLI config");
+    let m = Arc::new(Mirror {
+        dir,
+        cli_config,
+        _tmp: tmp,
+    });
+    *current = Arc::downgrade(&m);
+    m
 }
 
 /// What a terraform command did.
@@ -210,6 +222,8 @@ terraform {
 pub struct Workspace {
     /// The CLI used.
     pub tf: Terraform,
+    /// The provider mirror this workspace installs from.
+    pub mirror: Arc<Mirror>,
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
 }
@@ -223,6 +237,7 @@ impl Workspace {
             .expect("temp dir");
         let ws = Workspace {
             tf: tf.clone(),
+            mirror: mirror(),
             dir,
             env: Vec::new(),
         };
@@ -256,7 +271,7 @@ impl Workspace {
         if !matches!(args.first(), Some(&"version") | Some(&"show") | None) {
             cmd.arg("-no-color");
         }
-        cmd.env("TF_CLI_CONFIG_FILE", &mirror().cli_config);
+        cmd.env("TF_CLI_CONFIG_FILE", &self.mirror.cli_config);
         if let Ok(level) = std::env::var("VIXENS_TEST_TF_LOG") {
             cmd.env("TF_LOG", level);
         }

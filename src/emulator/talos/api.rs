@@ -1,6 +1,8 @@
-//! gRPC front of a node, as apid and the maintenance service present it: mode checks (maintenance mode serves
-//! only ApplyConfiguration, Version, Upgrade, Reset and StorageService.Disks; the rest is Unimplemented as
-//! `UnimplementedMachineServiceServer` answers), role checks from the client certificate's Organization
+//! gRPC front of a node, as apid and the maintenance service present it: mode checks (maintenance mode up to
+//! Talos 1.12 serves only ApplyConfiguration, Version, Upgrade, Reset and StorageService.Disks, the rest is
+//! Unimplemented as `UnimplementedMachineServiceServer` answers; from 1.13 apid serves maintenance mode read-only
+//! and refuses admin RPCs other than ApplyConfiguration with PermissionDenied), role checks from the client
+//! certificate's Organization
 //! (`os:admin`, `os:operator`, `os:reader`; otherwise PermissionDenied "not authorized"), faults, and apid's
 //! routing by the `node` (one target) and `nodes` (fan-out, each reply tagged with `metadata.hostname` or an
 //! error) gRPC metadata. The RPCs' own behaviour lives in [`super::ops`].
@@ -113,6 +115,16 @@ fn targets(md: &MetadataMap) -> Targets {
     }
 }
 
+/// Whether a Talos version tag (`v1.13.0`, `1.14.2`) is 1.13 or later.
+fn at_least_1_13(tag: &str) -> bool {
+    let mut parts = tag
+        .trim_start_matches('v')
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (1, 13)
+}
+
 fn roles(info: &ConnInfo) -> Vec<String> {
     info.peer_certs
         .as_ref()
@@ -216,8 +228,26 @@ impl NodeApi {
             .get::<ConnInfo>()
             .cloned()
             .ok_or_else(|| Status::internal("no connection info"))?;
+        let stage = self.node.state().stage;
+        let expected = if info.mode == Mode::Maintenance {
+            Stage::Maintenance
+        } else {
+            Stage::Running
+        };
+        if stage != expected {
+            // The service that accepted the connection is stopping (install, reboot, shutdown under way).
+            return Err(Status::unavailable(
+                "connection error: desc = \"error reading from server: EOF\"",
+            ));
+        }
         if info.mode == Mode::Maintenance {
-            if !maintenance {
+            let version = self.node.state().version.clone();
+            if at_least_1_13(&version) {
+                // Talos 1.13+: apid runs read-only in maintenance mode; admin RPCs other than the apply refused.
+                if access == Access::Admin && rpc != "ApplyConfiguration" {
+                    return Err(Status::permission_denied("not authorized"));
+                }
+            } else if !maintenance {
                 return Err(Status::unimplemented(format!(
                     "method {rpc} not implemented"
                 )));

@@ -24,11 +24,24 @@ pub trait KubeHooks: Send + Sync {
     /// (`(node name, address)`) and on the config's endpoint.
     fn cluster_up(&self, config: &MachineConfig, control_planes: &[(String, Ipv4Addr)]);
     /// A node booted into the bootstrapped cluster (kubelet registered): add its Node object.
-    fn node_joined(&self, name: &str, address: Ipv4Addr, control_plane: bool);
-    /// A node was reset or left: remove its Node object; `control_plane` nodes also stop serving on `:6443`.
-    fn node_left(&self, name: &str, control_plane: bool);
+    fn node_joined(&self, node: &KubeNode);
+    /// A node was reset: remove its Node object; a control plane also stops serving on `<address>:6443`.
+    fn node_left(&self, name: &str, address: Ipv4Addr, control_plane: bool);
     /// Kubernetes API faults from the topology or the control endpoint.
     fn faults(&self, faults: &KubeFaults);
+}
+
+/// A node as the Kubernetes side registers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeNode {
+    /// Node name (the Talos hostname).
+    pub name: String,
+    /// InternalIP.
+    pub address: Ipv4Addr,
+    /// Control plane (labelled and, unless scheduling is allowed, tainted NoSchedule).
+    pub control_plane: bool,
+    /// `cluster.allowSchedulingOnControlPlanes`.
+    pub allow_scheduling_on_control_planes: bool,
 }
 
 /// All nodes of one emulator process.
@@ -324,7 +337,6 @@ impl Cluster {
                 st.stage = Stage::Rebooting;
             }
             cluster.sync_listener(&node);
-            cluster.kube_leave_if_gone(&node);
             if cluster.faults.take_reboot_hang(&node.spec.name) {
                 tracing::info!(node = %node.spec.name, "reboot never comes back (fault)");
                 cluster.persist();
@@ -377,7 +389,6 @@ impl Cluster {
                 st.stage = Stage::Halted;
             }
             cluster.sync_listener(&node);
-            cluster.kube_leave_if_gone(&node);
             cluster.persist();
         });
     }
@@ -488,27 +499,31 @@ impl Cluster {
         if !self.in_bootstrapped_cluster(node) {
             return;
         }
-        let cp = node.state().is_control_plane();
+        let (cp, allow) = {
+            let st = node.state();
+            let allow = st
+                .active
+                .as_ref()
+                .is_some_and(|c| c.allow_scheduling_on_control_planes);
+            (st.is_control_plane(), allow)
+        };
         if cp {
             self.announce_cluster();
         }
         if let Some(kube) = self.kube() {
-            kube.node_joined(&node.hostname(), node.spec.address, cp);
+            kube.node_joined(&KubeNode {
+                name: node.hostname(),
+                address: node.spec.address,
+                control_plane: cp,
+                allow_scheduling_on_control_planes: allow,
+            });
         }
     }
 
     /// Tells the Kubernetes side a node is gone (reset to maintenance or left the cluster).
     pub fn kube_leave(&self, node: &Node, control_plane: bool) {
         if let Some(kube) = self.kube() {
-            kube.node_left(&node.hostname(), control_plane);
-        }
-    }
-
-    fn kube_leave_if_gone(&self, node: &Node) {
-        let st = node.state();
-        if st.active.is_none() && st.persisted.is_none() {
-            drop(st);
-            self.kube_leave(node, false);
+            kube.node_left(&node.hostname(), node.spec.address, control_plane);
         }
     }
 

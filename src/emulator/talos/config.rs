@@ -64,6 +64,8 @@ pub struct MachineConfig {
     pub hostname: Option<String>,
     /// Shared VIPs (`Layer2VIPConfig` names, or `vip.ip` of `machine.network.interfaces[]` and their VLANs).
     pub vips: Vec<IpAddr>,
+    /// `cluster.allowSchedulingOnControlPlanes`.
+    pub allow_scheduling_on_control_planes: bool,
     /// `cluster.id` when set: identifies the cluster.
     pub cluster_id: Option<String>,
     /// The v1alpha1 document, to decide which changes apply without a reboot.
@@ -563,6 +565,9 @@ fn validate_v1alpha1(
         install_disk: install_disk?,
         hostname,
         vips,
+        allow_scheduling_on_control_planes: at(v1, &["cluster", "allowSchedulingOnControlPlanes"])
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         cluster_id: str_at(v1, &["cluster", "id"]).map(str::to_string),
         v1alpha1: v1.clone(),
     })

@@ -12,4 +12,4 @@ pub mod ops;
 pub mod persist;
 pub mod tls;
 
-pub use cluster::{Cluster, KubeHooks};
+pub use cluster::{Cluster, KubeHooks, KubeNode};

@@ -15,6 +15,8 @@ use super::*;
 fn talos_values() -> CiliumValues {
     let mut v = CiliumValues::default();
     v.l2_announcements.enabled = true;
+    v.hubble.relay = true;
+    v.hubble.ui = true;
     v
 }
 

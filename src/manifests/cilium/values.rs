@@ -60,8 +60,8 @@ impl Default for HubbleValues {
     fn default() -> Self {
         HubbleValues {
             enabled: true,
-            relay: true,
-            ui: true,
+            relay: false,
+            ui: false,
         }
     }
 }

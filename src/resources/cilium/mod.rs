@@ -1,0 +1,310 @@
+//! `vixens_cilium`: Cilium as the CNI of a Talos cluster, with Hubble and LB IPAM / L2 announcements (issue 5).
+//! See [`schema`] for the attributes.
+//!
+//! Lifecycle:
+//! - **plan**: validation with attribute paths; the inventory is computed from the settings when they are known;
+//!   Hubble certificates are kept, or planned unknown when they must be (re)generated. No cluster contact.
+//! - **create / update**: render, connect (retrying), server-side apply in dependency order, wait for the LB
+//!   IPAM CRDs, apply pools and policy, delete objects no longer wanted, wait for rollouts and Nodes.
+//! - **read**: drift of every owned object into `drift` (the next plan repairs it); gone when nothing owned is left.
+//! - **delete**: exactly the inventory.
+
+pub mod ops;
+pub mod schema;
+pub mod settings;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::cty::Value;
+use crate::framework::{
+    ApplyError, Context, Diagnostic, Diagnostics, PlannedChange, Resource, Schema,
+};
+use crate::k8s::inventory::Inventory;
+use settings::Settings;
+
+/// The resource.
+#[derive(Debug, Default)]
+pub struct Cilium;
+
+/// Wait used by read (no deadline there).
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Attributes that decide which objects exist.
+const INVENTORY_INPUTS: [&str; 5] = [
+    "namespace",
+    "version",
+    "hubble",
+    "load_balancer_ip_pools",
+    "l2_policy",
+];
+
+fn remaining(ctx: &Context) -> Duration {
+    ctx.remaining().unwrap_or(Duration::from_secs(600))
+}
+
+fn fail(d: impl Into<Diagnostics>, state: &Value) -> ApplyError {
+    ApplyError::new(d).with_state(state.clone())
+}
+
+fn inventory_of(state: &Value) -> Result<Inventory, Diagnostic> {
+    Inventory::from_json(state.get("inventory").as_str().unwrap_or(""))
+        .map_err(|e| Diagnostic::error("Invalid inventory in state", e.to_string()))
+}
+
+fn hubble_enabled(v: &Value) -> bool {
+    v.get("hubble").get("enabled").as_bool().unwrap_or(true)
+}
+
+/// Certificates for `planned`: those planned (kept from state), else renewed or generated. `None` when Hubble is
+/// off.
+fn certs_for(
+    prior: &Value,
+    planned: &Value,
+    s: &Settings,
+) -> Result<Option<cilium_certs::HubbleCerts>, Diagnostic> {
+    if !s.values.hubble.enabled {
+        return Ok(None);
+    }
+    if let Some(c) = ops::certs_from_json(planned.get("hubble_tls").as_str()) {
+        return Ok(Some(c));
+    }
+    ops::ensure_certs(prior.get("hubble_tls").as_str(), &s.values.cluster_name)
+        .map(|(c, _)| Some(c))
+}
+
+use crate::manifests::cilium::certs as cilium_certs;
+
+fn set_certs(state: &mut Value, certs: &Option<cilium_certs::HubbleCerts>) {
+    match certs {
+        Some(c) => {
+            state.set("hubble_tls", ops::certs_to_json(c));
+            state.set("hubble_ca_certificate", c.ca.cert_pem.as_str());
+        }
+        None => {
+            state.set("hubble_tls", Value::Null);
+            state.set("hubble_ca_certificate", Value::Null);
+        }
+    }
+}
+
+impl Cilium {
+    /// Renders, applies, prunes what `previous` owned and is no longer wanted, and waits. Records what exists in
+    /// `state` as it goes.
+    async fn converge(
+        &self,
+        ctx: &Context,
+        s: &Settings,
+        certs: &Option<cilium_certs::HubbleCerts>,
+        state: &mut Value,
+        previous: &Inventory,
+    ) -> Result<(), ApplyError> {
+        let desired = ops::desired(s, certs.as_ref()).map_err(|d| fail(d, state))?;
+        let wanted = desired.inventory().map_err(|d| fail(d, state))?;
+        let applier = ctx
+            .run(
+                "connecting to the Kubernetes API",
+                ops::connect(s, remaining(ctx)),
+            )
+            .await
+            .and_then(|r| r)
+            .map_err(|d| fail(d, state))?;
+        let mut applied = Vec::new();
+        let result = ctx
+            .run(
+                "applying the Cilium objects",
+                ops::apply(&applier, &desired, remaining(ctx), &mut applied),
+            )
+            .await
+            .and_then(|r| r);
+        let mut owned = previous.clone();
+        owned.extend(applied);
+        state.set("inventory", owned.to_json());
+        result.map_err(|d| fail(d, state))?;
+        let stale = previous.stale(&wanted);
+        ctx.run(
+            "deleting objects no longer wanted",
+            ops::prune(&applier, &stale),
+        )
+        .await
+        .and_then(|r| r)
+        .map_err(|d| fail(d, state))?;
+        state.set("inventory", wanted.to_json());
+        if s.wait {
+            ctx.run(
+                "waiting for Cilium and every Node to be Ready",
+                ops::wait_ready(&applier, &wanted, remaining(ctx)),
+            )
+            .await
+            .and_then(|r| r)
+            .map_err(|d| fail(d, state))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for Cilium {
+    fn type_name(&self) -> &'static str {
+        "vixens_cilium"
+    }
+
+    fn schema(&self) -> Schema {
+        schema::schema()
+    }
+
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        settings::validate(config, diags);
+    }
+
+    async fn modify_plan(
+        &self,
+        _ctx: &Context,
+        change: &mut PlannedChange,
+    ) -> Result<(), Diagnostics> {
+        let config = change.config.clone();
+        let prior = change.prior.clone();
+        let planned = &mut change.planned;
+        planned.set("drift", Value::List(Vec::new()));
+        let namespace = config.get("namespace");
+        planned.set(
+            "id",
+            if namespace.is_known() {
+                Value::from(namespace.as_str().unwrap_or(schema::DEFAULT_NAMESPACE))
+            } else {
+                Value::Unknown
+            },
+        );
+        // The inventory follows from the settings alone.
+        let inputs_known = INVENTORY_INPUTS
+            .iter()
+            .all(|a| config.get(a).is_wholly_known());
+        let inventory = if inputs_known {
+            let s = Settings {
+                connection: crate::k8s::Connection::Kubeconfig(String::new()),
+                values: settings::values(&config),
+                pools: settings::pools(&config),
+                policy: settings::policy(&config),
+                wait: true,
+            };
+            ops::desired_inventory(&s)
+                .map(|i| Value::from(i.to_json()))
+                .unwrap_or(Value::Unknown)
+        } else {
+            Value::Unknown
+        };
+        planned.set("inventory", inventory);
+        // Hubble certificates: kept while valid for the cluster name, else generated at apply.
+        let hubble = config.get("hubble").get("enabled");
+        if hubble.is_known() && !hubble_enabled(&config) {
+            planned.set("hubble_tls", Value::Null);
+            planned.set("hubble_ca_certificate", Value::Null);
+        } else {
+            let cluster = config.get("cluster_name");
+            let keep = hubble.is_known()
+                && cluster.is_known()
+                && prior.get("hubble_tls").as_str().is_some()
+                && ops::ensure_certs(
+                    prior.get("hubble_tls").as_str(),
+                    cluster.as_str().unwrap_or("default"),
+                )
+                .map(|(_, changed)| !changed)
+                .unwrap_or(false);
+            if keep {
+                planned.set("hubble_tls", prior.get("hubble_tls").clone());
+                planned.set(
+                    "hubble_ca_certificate",
+                    prior.get("hubble_ca_certificate").clone(),
+                );
+            } else {
+                planned.set("hubble_tls", Value::Unknown);
+                planned.set("hubble_ca_certificate", Value::Unknown);
+            }
+        }
+        Ok(())
+    }
+
+    async fn create(&self, ctx: &Context, planned: &Value) -> Result<Value, ApplyError> {
+        let s = Settings::from_value(planned)?;
+        let certs = certs_for(&Value::Null, planned, &s)?;
+        let mut state = planned.clone();
+        state.set("id", s.values.namespace.as_str());
+        state.set("inventory", "[]");
+        state.set("drift", Value::List(Vec::new()));
+        set_certs(&mut state, &certs);
+        tracing::info!(version = %s.values.version, namespace = %s.values.namespace, "installing Cilium");
+        self.converge(ctx, &s, &certs, &mut state, &Inventory::default())
+            .await?;
+        Ok(state)
+    }
+
+    async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        let s = Settings::from_value(state)?;
+        let certs = if s.values.hubble.enabled {
+            ops::certs_from_json(state.get("hubble_tls").as_str())
+        } else {
+            None
+        };
+        let desired = ops::desired(&s, certs.as_ref())?;
+        let applier = ctx
+            .run(
+                "connecting to the Kubernetes API",
+                ops::connect(&s, READ_TIMEOUT),
+            )
+            .await??;
+        let (drift, present) = ops::drift(&applier, &desired).await?;
+        if present == 0 {
+            tracing::info!(namespace = %s.values.namespace, "no Cilium object owned is left");
+            return Ok(None);
+        }
+        if !drift.is_empty() {
+            tracing::info!(changes = drift.len(), "owned Cilium objects drifted");
+        }
+        let mut new = state.clone();
+        new.set("drift", Value::string_list(drift));
+        Ok(Some(new))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Context,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<Value, ApplyError> {
+        let s = Settings::from_value(planned)?;
+        let certs = certs_for(prior, planned, &s)?;
+        let previous = inventory_of(prior).map_err(|d| fail(d, prior))?;
+        let mut state = planned.clone();
+        state.set("drift", Value::List(Vec::new()));
+        state.set("id", s.values.namespace.as_str());
+        set_certs(&mut state, &certs);
+        if !state.get("inventory").is_known() {
+            state.set("inventory", prior.get("inventory").clone());
+        }
+        tracing::info!(version = %s.values.version, "updating Cilium");
+        self.converge(ctx, &s, &certs, &mut state, &previous)
+            .await?;
+        Ok(state)
+    }
+
+    async fn delete(&self, ctx: &Context, state: &Value) -> Result<(), ApplyError> {
+        let s = Settings::from_value(state)?;
+        let owned = inventory_of(state)?;
+        let applier = ctx
+            .run(
+                "connecting to the Kubernetes API",
+                ops::connect(&s, remaining(ctx)),
+            )
+            .await??;
+        ctx.run(
+            "deleting the Cilium objects",
+            ops::delete_all(&applier, &owned),
+        )
+        .await??;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

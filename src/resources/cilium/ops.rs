@@ -1,0 +1,276 @@
+//! The cluster work of `vixens_cilium`: the desired objects, connecting, applying in dependency order, waiting,
+//! drift and deletion. Errors come back as diagnostics; nothing here logs a secret.
+
+use std::time::Duration;
+
+use kube::api::DynamicObject;
+use serde::{Deserialize, Serialize};
+
+use super::settings::Settings;
+use crate::cty::AttributePath;
+use crate::framework::Diagnostic;
+use crate::k8s::apply::{Applier, ApplyOptions};
+use crate::k8s::connection::error_chain;
+use crate::k8s::inventory::{self, Inventory, ObjectRef, Propagation};
+use crate::k8s::wait;
+use crate::manifests::cilium::certs::{self, CertKeyPair, HubbleCerts};
+use crate::manifests::cilium::lb_ipam::{L2_POLICY_CRD, POOL_CRD};
+use crate::manifests::cilium::{self, RenderError};
+
+/// The Hubble certificates as stored in state (`hubble_tls`, sensitive JSON).
+#[derive(Serialize, Deserialize)]
+struct StoredCerts {
+    ca_cert: String,
+    ca_key: String,
+    server_cert: String,
+    server_key: String,
+    relay_client_cert: String,
+    relay_client_key: String,
+}
+
+/// Serializes certificates for state.
+pub fn certs_to_json(c: &HubbleCerts) -> String {
+    serde_json::to_string(&StoredCerts {
+        ca_cert: c.ca.cert_pem.clone(),
+        ca_key: c.ca.key_pem.clone(),
+        server_cert: c.server.cert_pem.clone(),
+        server_key: c.server.key_pem.clone(),
+        relay_client_cert: c.relay_client.cert_pem.clone(),
+        relay_client_key: c.relay_client.key_pem.clone(),
+    })
+    .unwrap_or_default()
+}
+
+/// Reads certificates from state; `None` when absent or unreadable (they are then regenerated).
+pub fn certs_from_json(text: Option<&str>) -> Option<HubbleCerts> {
+    let s: StoredCerts = serde_json::from_str(text?).ok()?;
+    Some(HubbleCerts {
+        ca: CertKeyPair {
+            cert_pem: s.ca_cert,
+            key_pem: s.ca_key,
+        },
+        server: CertKeyPair {
+            cert_pem: s.server_cert,
+            key_pem: s.server_key,
+        },
+        relay_client: CertKeyPair {
+            cert_pem: s.relay_client_cert,
+            key_pem: s.relay_client_key,
+        },
+    })
+}
+
+/// Certificates to use: kept from `prior` unless they must be renewed (see [`certs::ensure`]).
+pub fn ensure_certs(
+    prior: Option<&str>,
+    cluster_name: &str,
+) -> Result<(HubbleCerts, bool), Diagnostic> {
+    certs::ensure(
+        certs_from_json(prior).as_ref(),
+        cluster_name,
+        time::OffsetDateTime::now_utc(),
+    )
+    .map_err(|e| Diagnostic::error("Cannot generate the Hubble certificates", e.to_string()))
+}
+
+/// Placeholder certificates: rendering only embeds them, so object identities can be computed at plan time.
+fn placeholder_certs() -> HubbleCerts {
+    let empty = CertKeyPair {
+        cert_pem: String::new(),
+        key_pem: String::new(),
+    };
+    HubbleCerts {
+        ca: empty.clone(),
+        server: empty.clone(),
+        relay_client: empty,
+    }
+}
+
+/// What the resource applies: the chart objects, then (once their CRDs exist) pools and the L2 policy.
+pub struct Desired {
+    /// Chart objects in install order.
+    pub chart: Vec<DynamicObject>,
+    /// `CiliumLoadBalancerIPPool`s then the `CiliumL2AnnouncementPolicy`.
+    pub lb: Vec<DynamicObject>,
+}
+
+impl Desired {
+    /// The inventory of everything desired.
+    pub fn inventory(&self) -> Result<Inventory, Diagnostic> {
+        let all: Vec<DynamicObject> = self.chart.iter().chain(&self.lb).cloned().collect();
+        Inventory::of_objects(&all).map_err(|e| Diagnostic::error("Invalid object", e.to_string()))
+    }
+}
+
+fn render_error(e: RenderError) -> Diagnostic {
+    match e {
+        RenderError::Invalid(errs) => {
+            let first = errs
+                .first()
+                .map(super::settings::attribute_path)
+                .unwrap_or_default();
+            Diagnostic::error(
+                "Invalid Cilium settings",
+                RenderError::Invalid(errs).to_string(),
+            )
+            .at(first)
+        }
+        other => Diagnostic::error("Cannot render the Cilium objects", other.to_string()),
+    }
+}
+
+/// Renders every desired object; `certs` may be `None` only to compute identities (see [`desired_inventory`]).
+pub fn desired(s: &Settings, certs: Option<&HubbleCerts>) -> Result<Desired, Diagnostic> {
+    let placeholder = placeholder_certs();
+    let certs = certs.or(Some(&placeholder));
+    let chart = cilium::render(&s.values, certs)
+        .map_err(render_error)?
+        .iter()
+        .map(|o| o.object.to_dynamic())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Diagnostic::error("Cannot serialize a Cilium object", e.to_string()))?;
+    let lb = cilium::render_lb_ipam(&s.values, &s.pools, s.policy.as_ref());
+    Ok(Desired { chart, lb })
+}
+
+/// The inventory the settings lead to (certificates do not change object identities).
+pub fn desired_inventory(s: &Settings) -> Result<Inventory, Diagnostic> {
+    desired(s, None)?.inventory()
+}
+
+/// A diagnostic for a Kubernetes failure while doing `what`.
+pub fn k8s_error(what: &str, e: &crate::k8s::Error) -> Diagnostic {
+    Diagnostic::error(format!("Failed {what}"), error_chain(e))
+}
+
+/// Connects to the API server, retrying while it is not up (connection refused) for at most `timeout`.
+pub async fn connect(s: &Settings, timeout: Duration) -> Result<Applier, Diagnostic> {
+    let client = s.connection.connect(timeout).await.map_err(|e| {
+        let d = Diagnostic::error("Cannot connect to the Kubernetes API", e.to_string());
+        match (&e, &s.connection) {
+            (crate::k8s::Error::Config(_), crate::k8s::Connection::Kubeconfig(_)) => {
+                d.at(AttributePath::attr("kubeconfig"))
+            }
+            (crate::k8s::Error::Config(_), _) => d.at(AttributePath::attr("kubernetes")),
+            _ => d,
+        }
+    })?;
+    Ok(Applier::new(client))
+}
+
+/// Applies the chart objects (forcing conflicts, dependency order), waits until the operator has registered the
+/// CRDs the LB objects need, then applies pools and the policy. `applied` receives what was applied, also on
+/// failure.
+pub async fn apply(
+    applier: &Applier,
+    d: &Desired,
+    timeout: Duration,
+    applied: &mut Vec<ObjectRef>,
+) -> Result<(), Diagnostic> {
+    let options = ApplyOptions {
+        force: true,
+        crd_timeout: timeout,
+        concurrency: 8,
+    };
+    applier
+        .apply_all(&d.chart, options, applied)
+        .await
+        .map_err(|e| k8s_error("applying the Cilium objects", &e))?;
+    if d.lb.is_empty() {
+        return Ok(());
+    }
+    let mut crds: Vec<String> = Vec::new();
+    for o in &d.lb {
+        let crd = match o.types.as_ref().map(|t| t.kind.as_str()) {
+            Some("CiliumLoadBalancerIPPool") => POOL_CRD,
+            _ => L2_POLICY_CRD,
+        };
+        if !crds.iter().any(|c| c == crd) {
+            crds.push(crd.to_string());
+        }
+    }
+    tracing::info!(crds = ?crds, "waiting for cilium-operator to register the LB IPAM CRDs");
+    wait::crds_established(applier.client(), &crds, timeout)
+        .await
+        .map_err(|e| {
+            k8s_error(
+                "waiting for the LB IPAM CRDs (is cilium-operator running?)",
+                &e,
+            )
+        })?;
+    for o in &d.lb {
+        applier
+            .apply(o, true)
+            .await
+            .map_err(|e| k8s_error("applying LB IPAM objects", &e))?;
+        applied.push(
+            ObjectRef::of(o).map_err(|e| Diagnostic::error("Invalid object", e.to_string()))?,
+        );
+    }
+    Ok(())
+}
+
+/// Waits for the agent, Envoy, operator (and Hubble) rollouts, then for every Node to be Ready.
+pub async fn wait_ready(
+    applier: &Applier,
+    inventory: &Inventory,
+    timeout: Duration,
+) -> Result<(), Diagnostic> {
+    let started = std::time::Instant::now();
+    let refs: Vec<ObjectRef> = inventory.iter().cloned().collect();
+    wait::rolled_out(applier.client(), &refs, timeout)
+        .await
+        .map_err(|e| k8s_error("waiting for the Cilium rollouts", &e))?;
+    let left = timeout.saturating_sub(started.elapsed());
+    wait::nodes_ready(applier.client(), 1, left)
+        .await
+        .map_err(|e| k8s_error("waiting for every Node to be Ready", &e))
+}
+
+/// Deletes owned objects no longer desired.
+pub async fn prune(applier: &Applier, stale: &[ObjectRef]) -> Result<(), Diagnostic> {
+    if stale.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(objects = stale.len(), "deleting objects no longer wanted");
+    inventory::delete_objects(applier, stale, Propagation::Background)
+        .await
+        .map(|_| ())
+        .map_err(|e| k8s_error("deleting objects no longer wanted", &e))
+}
+
+/// Deletes every owned object (workloads and custom resources first, the namespace last).
+pub async fn delete_all(applier: &Applier, owned: &Inventory) -> Result<(), Diagnostic> {
+    let refs: Vec<ObjectRef> = owned.iter().cloned().collect();
+    inventory::delete_objects(applier, &refs, Propagation::Background)
+        .await
+        .map(|_| ())
+        .map_err(|e| k8s_error("deleting the Cilium objects", &e))
+}
+
+/// Drift of every desired object: `"<object>: missing"` or `"<object>: <json path>"`. Secret values never appear,
+/// only paths. Returns also how many desired objects still exist.
+pub async fn drift(applier: &Applier, d: &Desired) -> Result<(Vec<String>, usize), Diagnostic> {
+    let mut out = Vec::new();
+    let mut present = 0;
+    for o in d.chart.iter().chain(&d.lb) {
+        let r = ObjectRef::of(o).map_err(|e| Diagnostic::error("Invalid object", e.to_string()))?;
+        let live = inventory::read_live(applier, &r)
+            .await
+            .map_err(|e| k8s_error("reading owned objects", &e))?;
+        match live {
+            None => out.push(format!("{r}: missing")),
+            Some(live) => {
+                present += 1;
+                let sent = serde_json::to_value(o).unwrap_or_default();
+                let live = serde_json::to_value(&live).unwrap_or_default();
+                out.extend(
+                    inventory::drift(&sent, &live)
+                        .into_iter()
+                        .map(|p| format!("{r}: {p}")),
+                );
+            }
+        }
+    }
+    Ok((out, present))
+}

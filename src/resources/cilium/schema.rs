@@ -1,0 +1,225 @@
+//! The schema of `vixens_cilium`.
+
+use std::time::Duration;
+
+use crate::cty::Type;
+use crate::framework::{Attribute, Block, NestedBlock, Nesting, Schema, TimeoutDefaults};
+use crate::manifests::cilium::version::{DEFAULT_VERSION, SUPPORTED};
+
+/// Default namespace of the Cilium objects.
+pub const DEFAULT_NAMESPACE: &str = "kube-system";
+
+fn description() -> String {
+    format!(
+        "Installs Cilium as the CNI of a Talos cluster (kube-proxy replacement, Hubble, LB IPAM with L2 \
+announcements), rendering in Rust the objects the official Cilium Helm chart renders for Talos's documented values.
+
+**Versions.** {SUPPORTED}; default `{DEFAULT_VERSION}`.
+
+**Apply.** Connects (retrying while the API server is not up), server-side applies every object with field \
+manager `vixens` in dependency order, waits until the operator has registered the LB IPAM and L2 policy CRDs \
+(Established), applies the pools and the policy, then (with `wait`) waits for the agent, Envoy and operator \
+rollouts and for every Node to be Ready.
+
+**State** holds the inventory of owned objects: an update deletes objects no longer wanted (a removed pool, the UI \
+when `hubble.ui` turns off), a version change upgrades, a read reports drift (an edited `cilium-config`, a deleted \
+DaemonSet) in `drift` so the next plan repairs it, and destroy deletes exactly the inventory.
+
+**Hubble certificates** (CA, server, relay client) are generated once, kept in state (`hubble_tls`, sensitive) and \
+renewed within 30 days of expiry, so plans stay empty.
+
+Connection settings may be unknown at plan time (e.g. outputs of `vixens_talos_cluster`): the cluster is contacted \
+only during apply and read."
+    )
+}
+
+fn kubernetes_block() -> Block {
+    Block::new("API server and client credentials (e.g. from `vixens_talos_cluster`), instead of `kubeconfig`.")
+        .attribute(Attribute::string("host").optional().description("API server URL, `https://host:6443`."))
+        .attribute(
+            Attribute::string("ca_certificate").optional().description("Cluster CA certificate, PEM or base64 of PEM."),
+        )
+        .attribute(
+            Attribute::string("client_certificate")
+                .optional()
+                .description("Client certificate, PEM or base64 of PEM."),
+        )
+        .attribute(
+            Attribute::string("client_key").optional().sensitive().description("Client private key, PEM or base64 of PEM."),
+        )
+}
+
+fn hubble_block() -> Block {
+    Block::new("Hubble observability.")
+        .attribute(
+            Attribute::bool("enabled")
+                .optional()
+                .description("Hubble server in every agent (default true)."),
+        )
+        .attribute(
+            Attribute::bool("relay")
+                .optional()
+                .description("hubble-relay (default false)."),
+        )
+        .attribute(
+            Attribute::bool("ui")
+                .optional()
+                .description("hubble-ui; needs the relay to show flows (default false)."),
+        )
+}
+
+fn l2_announcements_block() -> Block {
+    Block::new("L2 announcements: agents answer ARP for LoadBalancer IPs.")
+        .attribute(Attribute::bool("enabled").optional().description("`enable-l2-announcements` (default false)."))
+        .attribute(
+            Attribute::new("interfaces", Type::list(Type::String))
+                .optional()
+                .description("Interface regexes used by `l2_policy` when it names none, e.g. `[\"^eth[0-9]+\"]`."),
+        )
+        .attribute(Attribute::string("lease_duration").optional().description("Lease duration, e.g. `15s`."))
+        .attribute(Attribute::string("lease_renew_deadline").optional().description("Lease renew deadline, e.g. `5s`."))
+        .attribute(Attribute::string("lease_retry_period").optional().description("Lease retry period, e.g. `2s`."))
+}
+
+fn pool_block() -> Block {
+    let ip_block = Block::new("A CIDR, or an inclusive range `start`-`stop`.")
+        .attribute(
+            Attribute::string("cidr")
+                .optional()
+                .description("CIDR, e.g. `192.168.208.64/28`."),
+        )
+        .attribute(
+            Attribute::string("start")
+                .optional()
+                .description("First address of a range."),
+        )
+        .attribute(
+            Attribute::string("stop")
+                .optional()
+                .description("Last address of a range (>= start)."),
+        );
+    Block::new("A `CiliumLoadBalancerIPPool` (cilium.io/v2alpha1, cluster-scoped).")
+        .attribute(Attribute::string("name").required().description("Pool name, unique."))
+        .attribute(
+            Attribute::new("service_selector", Type::map(Type::String))
+                .optional()
+                .description("Labels (`matchLabels`) of the Services this pool serves; all Services when unset."),
+        )
+        .block(NestedBlock::new("blocks", Nesting::List, ip_block).items(1, 0))
+}
+
+fn l2_policy_block() -> Block {
+    Block::new("The `CiliumL2AnnouncementPolicy` (cilium.io/v2alpha1, cluster-scoped).")
+        .attribute(Attribute::string("name").optional().description("Name (default `vixens`)."))
+        .attribute(
+            Attribute::new("interfaces", Type::list(Type::String))
+                .optional()
+                .description("Interface regexes; default `l2_announcements.interfaces`, else all interfaces."),
+        )
+        .attribute(
+            Attribute::new("node_selector", Type::map(Type::String))
+                .optional()
+                .description("`matchLabels` of the nodes that may announce (all when unset)."),
+        )
+        .attribute(
+            Attribute::new("service_selector", Type::map(Type::String))
+                .optional()
+                .description("`matchLabels` of the Services announced (all when unset)."),
+        )
+        .attribute(Attribute::bool("load_balancer_ips").optional().description("Announce LoadBalancer IPs (default true)."))
+        .attribute(Attribute::bool("external_ips").optional().description("Announce external IPs (default false)."))
+}
+
+/// The resource schema.
+pub fn schema() -> Schema {
+    let block = Block::new(description())
+        .attribute(Attribute::string("id").computed().description("The Cilium namespace."))
+        .attribute(
+            Attribute::string("kubeconfig")
+                .optional()
+                .sensitive()
+                .description("Kubeconfig YAML (its current context is used). Or use the `kubernetes` block."),
+        )
+        .attribute(
+            Attribute::string("version")
+                .optional()
+                .description(format!("Cilium version, {SUPPORTED} (default `{DEFAULT_VERSION}`).")),
+        )
+        .attribute(
+            Attribute::string("image_repository")
+                .optional()
+                .description("Registry prefix replacing `quay.io/cilium` for every image (mirrors)."),
+        )
+        .attribute(
+            Attribute::string("namespace")
+                .optional()
+                .requires_replace()
+                .description(format!("Namespace of the Cilium objects (default `{DEFAULT_NAMESPACE}`).")),
+        )
+        .attribute(Attribute::string("cluster_name").optional().description("`cluster-name` (default `default`)."))
+        .attribute(Attribute::number("cluster_id").optional().description("`cluster-id`, 0-255 (default 0)."))
+        .attribute(
+            Attribute::bool("kube_proxy_replacement")
+                .optional()
+                .description("eBPF kube-proxy replacement (default true; Talos runs without kube-proxy)."),
+        )
+        .attribute(
+            Attribute::string("k8s_service_host")
+                .optional()
+                .description("API server host used by the agents (default `localhost`, KubePrism)."),
+        )
+        .attribute(Attribute::number("k8s_service_port").optional().description("API server port (default 7445, KubePrism)."))
+        .attribute(
+            Attribute::string("ipam_mode").optional().description("`kubernetes` (default) or `cluster-pool`."),
+        )
+        .attribute(
+            Attribute::string("routing_mode")
+                .optional()
+                .description("`tunnel` (VXLAN, default) or `native` (needs `ipv4_native_routing_cidr`)."),
+        )
+        .attribute(
+            Attribute::string("ipv4_native_routing_cidr")
+                .optional()
+                .description("With `routing_mode = \"native\"`: the CIDR routed without masquerading, e.g. the pod CIDR."),
+        )
+        .attribute(Attribute::number("operator_replicas").optional().description("cilium-operator replicas (default 2)."))
+        .attribute(
+            Attribute::new("extra_config", Type::map(Type::String))
+                .optional()
+                .description("Extra `cilium-config` keys; keys this resource manages are refused."),
+        )
+        .attribute(
+            Attribute::bool("wait")
+                .optional()
+                .description("Wait for the rollouts and for every Node to be Ready (default true)."),
+        )
+        .attribute(
+            Attribute::string("inventory")
+                .computed()
+                .description("JSON list of the objects owned (apiVersion, kind, namespace, name)."),
+        )
+        .attribute(
+            Attribute::string("hubble_tls")
+                .computed()
+                .sensitive()
+                .description("Hubble CA, server and relay client certificates and keys (JSON), renewed before expiry."),
+        )
+        .attribute(
+            Attribute::string("hubble_ca_certificate").computed().description("The Hubble CA certificate (PEM)."),
+        )
+        .attribute(
+            Attribute::new("drift", Type::list(Type::String))
+                .computed()
+                .description("Owned objects or fields changed outside Terraform, found by the last read; the next apply repairs them."),
+        )
+        .block(NestedBlock::new("kubernetes", Nesting::Single, kubernetes_block()))
+        .block(NestedBlock::new("hubble", Nesting::Single, hubble_block()))
+        .block(NestedBlock::new("l2_announcements", Nesting::Single, l2_announcements_block()))
+        .block(NestedBlock::new("load_balancer_ip_pools", Nesting::List, pool_block()))
+        .block(NestedBlock::new("l2_policy", Nesting::Single, l2_policy_block()));
+    Schema::new(block).with_timeouts(TimeoutDefaults {
+        create: Duration::from_secs(20 * 60),
+        update: Duration::from_secs(20 * 60),
+        delete: Duration::from_secs(10 * 60),
+    })
+}

@@ -1,0 +1,360 @@
+//! `vixens_cilium` configuration read from Terraform values, and its plan-time validation.
+//!
+//! Null attributes take their documented defaults. Validation runs the pure checks of
+//! [`crate::manifests::cilium::validate`] and turns each error into a diagnostic at its attribute path; values
+//! still unknown at plan time are skipped.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+use super::schema::DEFAULT_NAMESPACE;
+use crate::cty::{AttributePath, Value};
+use crate::framework::{Diagnostic, Diagnostics};
+use crate::k8s::Connection;
+use crate::manifests::cilium::validate::{self, FieldError, PathStep};
+use crate::manifests::cilium::version::DEFAULT_VERSION;
+use crate::manifests::cilium::{CiliumValues, IpBlock, IpPool, IpamMode, L2Policy, RoutingMode};
+
+/// Default name of the L2 announcement policy.
+pub const DEFAULT_POLICY_NAME: &str = "vixens";
+
+/// Everything the resource needs from a configuration, state or plan.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the API server is.
+    pub connection: Connection,
+    /// Install settings.
+    pub values: CiliumValues,
+    /// LB IPAM pools.
+    pub pools: Vec<IpPool>,
+    /// The L2 announcement policy, if configured.
+    pub policy: Option<L2Policy>,
+    /// Wait for rollouts and Nodes.
+    pub wait: bool,
+}
+
+fn string(v: &Value, name: &str) -> Option<String> {
+    v.get(name).as_str().map(str::to_string)
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_list()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect()
+}
+
+fn number(v: &Value, name: &str) -> Option<i64> {
+    v.get(name).as_i64()
+}
+
+fn labels(v: &Value) -> Option<LabelSelector> {
+    let map = v.as_map()?;
+    let labels: BTreeMap<String, String> = map
+        .iter()
+        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+        .collect();
+    Some(LabelSelector {
+        match_labels: Some(labels),
+        ..Default::default()
+    })
+}
+
+/// Install settings from a value; nulls (and, for validation, unknowns) take the defaults.
+pub fn values(v: &Value) -> CiliumValues {
+    let d = CiliumValues::default();
+    let hubble = v.get("hubble");
+    let l2 = v.get("l2_announcements");
+    let routing = match v.get("routing_mode").as_str() {
+        Some("native") => RoutingMode::Native {
+            ipv4_native_routing_cidr: string(v, "ipv4_native_routing_cidr").unwrap_or_default(),
+        },
+        _ => RoutingMode::TunnelVxlan,
+    };
+    let extra_config = v
+        .get("extra_config")
+        .as_map()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    CiliumValues {
+        version: string(v, "version").unwrap_or_else(|| DEFAULT_VERSION.to_string()),
+        image_repository: string(v, "image_repository").filter(|s| !s.is_empty()),
+        namespace: string(v, "namespace").unwrap_or_else(|| DEFAULT_NAMESPACE.to_string()),
+        cluster_name: string(v, "cluster_name").unwrap_or(d.cluster_name),
+        cluster_id: number(v, "cluster_id")
+            .map_or(d.cluster_id, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+        kube_proxy_replacement: v
+            .get("kube_proxy_replacement")
+            .as_bool()
+            .unwrap_or(d.kube_proxy_replacement),
+        k8s_service_host: string(v, "k8s_service_host").unwrap_or(d.k8s_service_host),
+        k8s_service_port: number(v, "k8s_service_port")
+            .map_or(d.k8s_service_port, |n| u16::try_from(n).unwrap_or(0)),
+        ipam_mode: v
+            .get("ipam_mode")
+            .as_str()
+            .and_then(IpamMode::parse)
+            .unwrap_or(d.ipam_mode),
+        routing,
+        operator_replicas: number(v, "operator_replicas")
+            .map_or(d.operator_replicas, |n| u32::try_from(n).unwrap_or(0)),
+        hubble: crate::manifests::cilium::HubbleValues {
+            enabled: hubble.get("enabled").as_bool().unwrap_or(d.hubble.enabled),
+            relay: hubble.get("relay").as_bool().unwrap_or(d.hubble.relay),
+            ui: hubble.get("ui").as_bool().unwrap_or(d.hubble.ui),
+        },
+        l2_announcements: crate::manifests::cilium::L2AnnouncementValues {
+            enabled: l2.get("enabled").as_bool().unwrap_or(false),
+            interfaces: strings(l2.get("interfaces")),
+            lease_duration: string(l2, "lease_duration"),
+            lease_renew_deadline: string(l2, "lease_renew_deadline"),
+            lease_retry_period: string(l2, "lease_retry_period"),
+        },
+        extra_config,
+    }
+}
+
+/// LB IPAM pools from a value. A block with `cidr` is a CIDR; otherwise a `start`/`stop` range.
+pub fn pools(v: &Value) -> Vec<IpPool> {
+    v.get("load_balancer_ip_pools")
+        .as_list()
+        .unwrap_or_default()
+        .iter()
+        .map(|p| IpPool {
+            name: string(p, "name").unwrap_or_default(),
+            blocks: p
+                .get("blocks")
+                .as_list()
+                .unwrap_or_default()
+                .iter()
+                .map(|b| match string(b, "cidr") {
+                    Some(c) => IpBlock::Cidr(c),
+                    None => IpBlock::Range {
+                        start: string(b, "start").unwrap_or_default(),
+                        stop: string(b, "stop").unwrap_or_default(),
+                    },
+                })
+                .collect(),
+            service_selector: labels(p.get("service_selector")),
+        })
+        .collect()
+}
+
+/// The L2 policy from a value (`None` when the block is absent).
+pub fn policy(v: &Value) -> Option<L2Policy> {
+    let p = v.get("l2_policy");
+    if p.is_null() {
+        return None;
+    }
+    Some(L2Policy {
+        name: string(p, "name").unwrap_or_else(|| DEFAULT_POLICY_NAME.to_string()),
+        interfaces: strings(p.get("interfaces")),
+        node_selector: labels(p.get("node_selector")),
+        service_selector: labels(p.get("service_selector")),
+        load_balancer_ips: p.get("load_balancer_ips").as_bool().unwrap_or(true),
+        external_ips: p.get("external_ips").as_bool().unwrap_or(false),
+    })
+}
+
+impl Settings {
+    /// Reads a wholly known value (plan at apply time, or state).
+    ///
+    /// Errors: a diagnostic when the connection settings are missing.
+    pub fn from_value(v: &Value) -> Result<Settings, Diagnostic> {
+        Ok(Settings {
+            connection: crate::resources::argocd_bootstrap::settings::connection(v)?,
+            values: values(v),
+            pools: pools(v),
+            policy: policy(v),
+            wait: v.get("wait").as_bool().unwrap_or(true),
+        })
+    }
+}
+
+/// The Terraform attribute path of a validation error.
+pub fn attribute_path(e: &FieldError) -> AttributePath {
+    e.path
+        .iter()
+        .fold(AttributePath::root(), |p, step| match step {
+            PathStep::Attr(a) => p.join_attr(a.as_str()),
+            PathStep::Index(i) => p.join_index(*i),
+            PathStep::Key(k) => p.join_key(k.as_str()),
+        })
+}
+
+/// Whether the configuration value at `path` (or any value on the way) is unknown.
+fn unknown_at(config: &Value, path: &AttributePath) -> bool {
+    let mut prefix = AttributePath::root();
+    for step in &path.steps {
+        prefix = prefix.join(step.clone());
+        let v = config.get_path(&prefix);
+        if !v.is_known() {
+            return true;
+        }
+        if v.is_null() {
+            return false;
+        }
+    }
+    false
+}
+
+fn check_enum(config: &Value, name: &str, allowed: &[&str], diags: &mut Diagnostics) {
+    if let Some(s) = config.get(name).as_str() {
+        if !allowed.contains(&s) {
+            diags.error_at(
+                AttributePath::attr(name),
+                format!("Invalid {name}"),
+                format!("{s:?} is not one of {}.", allowed.join(", ")),
+            );
+        }
+    }
+}
+
+/// Plan-time validation with attribute paths.
+pub fn validate(config: &Value, diags: &mut Diagnostics) {
+    validate_connection(config, diags);
+    check_enum(config, "ipam_mode", &["kubernetes", "cluster-pool"], diags);
+    check_enum(config, "routing_mode", &["tunnel", "native"], diags);
+    let native = config.get("routing_mode").as_str() == Some("native");
+    let cidr = config.get("ipv4_native_routing_cidr");
+    if native && cidr.is_null() {
+        diags.error_at(
+            AttributePath::attr("ipv4_native_routing_cidr"),
+            "Missing native routing CIDR",
+            "routing_mode = \"native\" needs ipv4_native_routing_cidr (e.g. the pod CIDR 10.244.0.0/16).",
+        );
+    }
+    if !native && !cidr.is_null() && config.get("routing_mode").is_known() {
+        diags.error_at(
+            AttributePath::attr("ipv4_native_routing_cidr"),
+            "Native routing CIDR without native routing",
+            "ipv4_native_routing_cidr applies only with routing_mode = \"native\".",
+        );
+    }
+    for (name, bits) in [
+        ("cluster_id", 255i64),
+        ("k8s_service_port", 65535),
+        ("operator_replicas", 100),
+    ] {
+        if let Some(n) = config.get(name).as_i64() {
+            if n < 0 || n > bits {
+                diags.error_at(
+                    AttributePath::attr(name),
+                    format!("Invalid {name}"),
+                    format!("{name} must be between 0 and {bits}."),
+                );
+            }
+        } else if config.get(name).is_known() && !config.get(name).is_null() {
+            diags.error_at(
+                AttributePath::attr(name),
+                format!("Invalid {name}"),
+                format!("{name} must be a whole number."),
+            );
+        }
+    }
+    let pool_values = pools(config);
+    for (i, p) in config
+        .get("load_balancer_ip_pools")
+        .as_list()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        for (j, b) in p
+            .get("blocks")
+            .as_list()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let has_cidr = !b.get("cidr").is_null();
+            let has_range = !b.get("start").is_null() || !b.get("stop").is_null();
+            let at = AttributePath::attr("load_balancer_ip_pools")
+                .join_index(i)
+                .join_attr("blocks")
+                .join_index(j);
+            if has_cidr == has_range {
+                diags.error_at(
+                    at,
+                    "Invalid pool block",
+                    "Set either `cidr`, or both `start` and `stop`.",
+                );
+            } else if has_range && (b.get("start").is_null() || b.get("stop").is_null()) {
+                diags.error_at(
+                    at,
+                    "Invalid pool block",
+                    "A range needs both `start` and `stop`.",
+                );
+            }
+        }
+    }
+    let mut errors = validate::validate_values(&values(config));
+    errors.extend(validate::validate_pools(
+        &validate::path("load_balancer_ip_pools"),
+        &pool_values,
+    ));
+    if let Some(p) = policy(config) {
+        errors.extend(validate::validate_l2_policy(
+            &validate::path("l2_policy"),
+            &p,
+        ));
+    }
+    let pool_block_checked = |e: &FieldError| {
+        // Empty start/stop/cidr were reported above as missing; do not repeat them as unparsable.
+        e.message.starts_with("\"\" is not")
+    };
+    for e in errors {
+        let path = attribute_path(&e);
+        if unknown_at(config, &path) || pool_block_checked(&e) {
+            continue;
+        }
+        // Validation of `values` reads defaults for nulls: only report where the user set something, except
+        // for cross-field checks that have no single attribute.
+        diags.error_at(path, "Invalid Cilium setting", e.message);
+    }
+    crate::framework::timeouts::validate(config, diags);
+}
+
+fn validate_connection(config: &Value, diags: &mut Diagnostics) {
+    let kubeconfig = config.get("kubeconfig");
+    let block = config.get("kubernetes");
+    if !kubeconfig.is_null() && !block.is_null() && kubeconfig.is_known() && block.is_known() {
+        diags.error_at(
+            AttributePath::attr("kubeconfig"),
+            "Conflicting connection settings",
+            "Set either `kubeconfig` or the `kubernetes` block, not both.",
+        );
+    }
+    if kubeconfig.is_null() && block.is_null() {
+        diags.error(
+            "Missing connection settings",
+            "Set either `kubeconfig` or a `kubernetes` block.",
+        );
+    }
+    if let Value::Object(_) = block {
+        for name in ["host", "ca_certificate", "client_certificate", "client_key"] {
+            if block.get(name).is_null() {
+                diags.error_at(
+                    AttributePath::attr("kubernetes").join_attr(name),
+                    "Missing connection setting",
+                    format!("kubernetes.{name} must be set."),
+                );
+            }
+        }
+        if let Some(h) = block.get("host").as_str() {
+            if let Err(e) = crate::k8s::connection::normalize_host(h) {
+                diags.error_at(
+                    AttributePath::attr("kubernetes").join_attr("host"),
+                    "Invalid host",
+                    e.to_string(),
+                );
+            }
+        }
+    }
+}
