@@ -21,7 +21,7 @@ pub fn provider_schema() -> Schema {
 /// Every resource type of the provider. One line per resource.
 pub fn resources() -> Vec<Arc<dyn Resource>> {
     vec![
-        // Arc::new(crate::resources::talos_cluster::TalosCluster),
+        Arc::new(crate::resources::talos_cluster::TalosCluster),
         Arc::new(crate::resources::argocd_bootstrap::ArgocdBootstrap),
         Arc::new(crate::resources::cilium::Cilium),
         #[cfg(feature = "test-resources")]

@@ -3,5 +3,6 @@
 
 pub mod argocd_bootstrap;
 pub mod cilium;
+pub mod talos_cluster;
 #[cfg(feature = "test-resources")]
 pub mod test_thing;

@@ -3,7 +3,9 @@
 //! ([`client`]).
 
 pub mod client;
+pub mod clientconfig;
 pub mod config;
 pub mod contract;
+pub mod ops;
 pub mod pki;
 pub mod secrets;

@@ -1,0 +1,397 @@
+//! Create and update: converge the nodes to the planned configuration (issue 4, "Create" and "Update"), recording
+//! progress in the state as it goes so that an error returns what exists and the next apply resumes.
+
+use super::model::{model, Model, NodeModel};
+use super::outputs;
+use super::state::{self, NodeStatus};
+use crate::cty::Value;
+use crate::framework::{ApplyError, Context, Diagnostic, Diagnostics};
+use crate::k8s::{ClusterCredentials, Connection};
+use crate::talos::client::{split_address, ApplyMode};
+use crate::talos::config;
+use crate::talos::ops::{self, Credentials, Stage};
+use crate::talos::secrets::SecretsBundle;
+use futures::future::join_all;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Port of the Kubernetes API server on each control plane.
+pub const KUBE_API_PORT: u16 = 6443;
+
+/// The state being built: the planned value plus computed attributes, and the per-node status.
+pub(crate) struct Progress {
+    pub state: Value,
+    pub status: BTreeMap<String, NodeStatus>,
+}
+
+impl Progress {
+    fn failed(mut self, diags: impl Into<Diagnostics>) -> ApplyError {
+        state::set_status(&mut self.state, &self.status);
+        ApplyError::new(diags).with_state(state::known_or_null(self.state))
+    }
+}
+
+fn err(summary: impl Into<String>, detail: impl Into<String>) -> Diagnostic {
+    Diagnostic::error(summary, detail)
+}
+
+/// Renders every node's config.
+fn render_all(m: &Model, secrets: &SecretsBundle) -> Result<BTreeMap<String, String>, Diagnostics> {
+    let mut out = BTreeMap::new();
+    let mut diags = Diagnostics::new();
+    for (name, node) in &m.nodes {
+        match config::render(&m.cluster, &node.spec, secrets) {
+            Ok(yaml) => {
+                out.insert(name.clone(), yaml);
+            }
+            Err(e) => diags.push(err(
+                format!("Cannot render the machine config of node {name:?}"),
+                e.to_string(),
+            )),
+        }
+    }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(out)
+    }
+}
+
+/// Create: secrets first (kept in every returned state from then on), then [`converge`].
+pub async fn create(ctx: &Context, planned: &Value) -> Result<Value, ApplyError> {
+    let m = model(planned);
+    let secrets = SecretsBundle::generate(m.cluster.contract)
+        .map_err(|e| ApplyError::new(err("Cannot generate the cluster secrets", e.to_string())))?;
+    let mut state = planned.clone();
+    state.set("id", m.cluster.name.clone());
+    let yaml = secrets
+        .to_yaml()
+        .map_err(|e| ApplyError::new(err("Cannot encode the secrets", e.to_string())))?;
+    state.set("machine_secrets", yaml);
+    let progress = Progress {
+        state,
+        status: BTreeMap::new(),
+    };
+    converge(ctx, &m, &secrets, progress, None).await
+}
+
+/// Update: same convergence from the prior status; removed nodes leave etcd and are reset.
+pub async fn update(ctx: &Context, prior: &Value, planned: &Value) -> Result<Value, ApplyError> {
+    let m = model(planned);
+    let secrets_yaml = prior.get("machine_secrets").as_str().unwrap_or_default();
+    let secrets = SecretsBundle::from_yaml(secrets_yaml).map_err(|e| {
+        ApplyError::new(err(
+            "The stored machine secrets do not parse",
+            e.to_string(),
+        ))
+    })?;
+    let mut state = planned.clone();
+    state.set("id", m.cluster.name.clone());
+    state.set("machine_secrets", secrets_yaml.to_string());
+    let status = state::status(prior);
+    let progress = Progress { state, status };
+    converge(ctx, &m, &secrets, progress, Some(prior)).await
+}
+
+/// Applies to nodes whose config changed or that are new, bootstraps once, waits for etcd and the Kubernetes
+/// API, removes nodes no longer planned, and fills the computed attributes.
+async fn converge(
+    ctx: &Context,
+    m: &Model,
+    secrets: &SecretsBundle,
+    mut p: Progress,
+    prior: Option<&Value>,
+) -> Result<Value, ApplyError> {
+    let configs = match render_all(m, secrets) {
+        Ok(c) => c,
+        Err(d) => return Err(p.failed(d)),
+    };
+    p.state.set(
+        "machine_configurations",
+        Value::map(
+            configs
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.clone()))),
+        ),
+    );
+    let creds = match Credentials::from_secrets(secrets) {
+        Ok(c) => c,
+        Err(e) => {
+            return Err(p.failed(err(
+                "Cannot mint the Talos client certificate",
+                e.to_string(),
+            )))
+        }
+    };
+    let imported = prior.is_some_and(|v| v.get("machine_configurations").is_null());
+    let was_bootstrapped = prior.is_some_and(|v| {
+        v.get("etcd_members")
+            .as_list()
+            .is_some_and(|l| !l.is_empty())
+    });
+    let (fresh, changed): (Vec<&NodeModel>, Vec<&NodeModel>) = m
+        .nodes
+        .values()
+        .filter(|n| {
+            p.status.get(&n.name).map(|s| s.config_hash.as_str())
+                != Some(ops::config_hash(&configs[&n.name]).as_str())
+        })
+        .partition(|n| {
+            p.status
+                .get(&n.name)
+                .is_none_or(|s| s.config_hash.is_empty())
+        });
+
+    // New nodes: in parallel (maintenance mode, or adopted after import).
+    if let Err(d) = apply_fresh(ctx, m, &configs, &creds, &fresh, imported, &mut p).await {
+        return Err(p.failed(d));
+    }
+    // Changed nodes: one at a time, control planes first, health checked in between.
+    if let Err(d) = apply_rolling(ctx, m, &configs, &creds, &changed, &mut p).await {
+        return Err(p.failed(d));
+    }
+    let kube = match outputs::kube_access(m, secrets, prior) {
+        Ok(k) => k,
+        Err(d) => return Err(p.failed(d)),
+    };
+    if let Err(d) =
+        bootstrap_and_wait(ctx, m, &creds, was_bootstrapped || imported, &kube, &mut p).await
+    {
+        return Err(p.failed(d));
+    }
+    if let Some(prior) = prior {
+        if let Err(d) = super::delete::remove_nodes(ctx, m, prior, &creds, &mut p).await {
+            return Err(p.failed(d));
+        }
+        if let Err(d) = super::upgrade::upgrade_if_needed(ctx, m, prior, &creds, &mut p).await {
+            return Err(p.failed(d));
+        }
+    }
+    if let Err(d) = outputs::fill(m, secrets, &kube, prior, &mut p.state) {
+        return Err(p.failed(d));
+    }
+    state::set_status(&mut p.state, &p.status);
+    Ok(p.state)
+}
+
+async fn apply_fresh(
+    ctx: &Context,
+    m: &Model,
+    configs: &BTreeMap<String, String>,
+    creds: &Credentials,
+    nodes: &[&NodeModel],
+    imported: bool,
+    p: &mut Progress,
+) -> Result<(), Diagnostics> {
+    let applies = nodes.iter().map(|n| async move {
+        let config = &configs[&n.name];
+        if imported {
+            if let Stage::Running { .. } = ops::probe(&n.address, creds).await {
+                return (n.name.clone(), Ok(None)); // adopted as it runs
+            }
+        }
+        let what = format!("applying the machine config to node {:?}", n.name);
+        let result = ctx
+            .run(
+                &what,
+                ops::apply_config(&n.address, config, m.apply_mode, creds),
+            )
+            .await;
+        (
+            n.name.clone(),
+            result
+                .map(|r| r.map(Some).map_err(|e| e.to_string()))
+                .unwrap_or_else(|d| Err(d.detail)),
+        )
+    });
+    let mut diags = Diagnostics::new();
+    for (name, result) in join_all(applies).await {
+        match result {
+            Ok(_) => {
+                let entry = p.status.entry(name.clone()).or_default();
+                entry.config_hash = ops::config_hash(&configs[&name]);
+                entry.stage = "booting".into();
+            }
+            Err(reason) => diags.push(err(
+                format!("Cannot apply the machine config to node {name:?}"),
+                reason,
+            )),
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    wait_all_secure(ctx, m, creds, nodes, p).await
+}
+
+pub(crate) async fn wait_all_secure(
+    ctx: &Context,
+    _m: &Model,
+    creds: &Credentials,
+    nodes: &[&NodeModel],
+    p: &mut Progress,
+) -> Result<(), Diagnostics> {
+    let waits = nodes.iter().map(|n| async move {
+        let what = format!(
+            "waiting for the Talos API of node {:?} (secure mode)",
+            n.name
+        );
+        (
+            n.name.clone(),
+            ctx.run(&what, ops::wait_secure(&n.address, creds)).await,
+        )
+    });
+    let mut diags = Diagnostics::new();
+    for (name, result) in join_all(waits).await {
+        match result {
+            Ok(Ok(version)) => {
+                let entry = p.status.entry(name).or_default();
+                entry.stage = "running".into();
+                entry.reachable = true;
+                entry.talos_version = version;
+            }
+            Ok(Err(e)) => diags.push(err(format!("Node {name:?} did not come up"), e.to_string())),
+            Err(d) => diags.push(d),
+        }
+    }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(())
+    }
+}
+
+async fn apply_rolling(
+    ctx: &Context,
+    m: &Model,
+    configs: &BTreeMap<String, String>,
+    creds: &Credentials,
+    nodes: &[&NodeModel],
+    p: &mut Progress,
+) -> Result<(), Diagnostics> {
+    let mut ordered: Vec<&&NodeModel> = nodes.iter().filter(|n| n.is_control_plane()).collect();
+    ordered.extend(nodes.iter().filter(|n| !n.is_control_plane()));
+    let mut rebooted = Vec::new();
+    for node in ordered {
+        let config = &configs[&node.name];
+        let what = format!(
+            "applying the changed machine config to node {:?}",
+            node.name
+        );
+        let client = creds
+            .client(&node.address)
+            .map_err(|e| Diagnostics::from(err("Bad node address", e.to_string())))?;
+        let outcome = ctx
+            .run(
+                &what,
+                client.apply_configuration(config.as_bytes(), m.apply_mode),
+            )
+            .await?
+            .map_err(|e| {
+                Diagnostics::from(err(
+                    format!("Node {:?} refused the changed config", node.name),
+                    e.to_string(),
+                ))
+            })?;
+        if outcome.mode.contains("REBOOT") {
+            rebooted.push(node.name.clone());
+        }
+        p.status.entry(node.name.clone()).or_default().config_hash = ops::config_hash(config);
+        wait_all_secure(ctx, m, creds, &[node], p).await?;
+        if node.is_control_plane() && m.apply_mode != ApplyMode::Staged {
+            wait_etcd(ctx, m, creds).await?;
+        }
+    }
+    if !rebooted.is_empty() {
+        ctx.warn(Diagnostic::warning(
+            "Nodes rebooted to apply the change",
+            format!(
+                "These nodes rebooted, one at a time: {}.",
+                rebooted.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) async fn wait_etcd(
+    ctx: &Context,
+    m: &Model,
+    creds: &Credentials,
+) -> Result<Vec<String>, Diagnostics> {
+    let cps = m.control_planes();
+    let Some(first) = cps.first() else {
+        return Ok(Vec::new());
+    };
+    let expected: Vec<String> = cps
+        .iter()
+        .map(|n| n.spec.network.hostname.clone())
+        .collect();
+    let members = ctx
+        .run(
+            "waiting for every control plane to join etcd",
+            ops::wait_etcd_members(&first.address, creds, &expected),
+        )
+        .await?
+        .map_err(|e| Diagnostics::from(err("Cannot list etcd members", e.to_string())))?;
+    let mut names: Vec<String> = members.into_iter().map(|m| m.hostname).collect();
+    names.sort();
+    Ok(names)
+}
+
+async fn bootstrap_and_wait(
+    ctx: &Context,
+    m: &Model,
+    creds: &Credentials,
+    already: bool,
+    kube: &outputs::KubeAccess,
+    p: &mut Progress,
+) -> Result<(), Diagnostics> {
+    let cps = m.control_planes();
+    let Some(first) = cps.first() else {
+        return Ok(());
+    };
+    if !already {
+        let client = creds
+            .client(&first.address)
+            .map_err(|e| Diagnostics::from(err("Bad node address", e.to_string())))?;
+        let budget = ctx.remaining().unwrap_or(Duration::from_secs(600));
+        ctx.run("bootstrapping etcd", client.bootstrap(budget))
+            .await?
+            .map_err(|e| {
+                Diagnostics::from(err(
+                    format!("Cannot bootstrap etcd on {:?}", first.name),
+                    e.to_string(),
+                ))
+            })?;
+    }
+    let members = wait_etcd(ctx, m, creds).await?;
+    p.state.set("etcd_members", Value::string_list(members));
+    wait_kubernetes(ctx, first, kube).await
+}
+
+/// Waits until the Kubernetes API answers on the first control plane's own address (the VIP may not be up).
+async fn wait_kubernetes(
+    ctx: &Context,
+    first: &NodeModel,
+    kube: &outputs::KubeAccess,
+) -> Result<(), Diagnostics> {
+    let (host, _) = split_address(&first.address)
+        .map_err(|e| Diagnostics::from(err("Bad node address", e.to_string())))?;
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let connection = Connection::Credentials(ClusterCredentials {
+        host: format!("https://{host}:{KUBE_API_PORT}"),
+        ca_certificate: kube.ca.clone(),
+        client_certificate: kube.admin.crt.clone(),
+        client_key: kube.admin.key.clone(),
+    });
+    let budget = ctx.remaining().unwrap_or(Duration::from_secs(600));
+    ctx.run("waiting for the Kubernetes API", connection.connect(budget))
+        .await?
+        .map(|_| ())
+        .map_err(|e| Diagnostics::from(err("The Kubernetes API did not answer", e.to_string())))
+}

@@ -1,0 +1,159 @@
+//! Removing nodes on update and resetting every node on destroy (issue 4, "Update" and "Delete"). Resets wipe
+//! only STATE and EPHEMERAL. An unreachable node gives a warning, never a failed destroy.
+
+use super::apply::{wait_etcd, Progress};
+use super::model::{model, Model, NodeModel};
+use crate::cty::Value;
+use crate::framework::{ApplyError, Context, Diagnostic, Diagnostics};
+use crate::talos::ops::{self, Credentials};
+use crate::talos::secrets::SecretsBundle;
+
+fn warn_unreachable(ctx: &Context, name: &str, what: &str, reason: String) {
+    ctx.warn(Diagnostic::warning(
+        format!("Could not {what} node {name:?}"),
+        reason,
+    ));
+}
+
+/// Resets one node: a control plane leaves etcd first when `leave_etcd` (through a remaining member when it
+/// cannot do so itself), then resets (`graceful` as given) and is waited out of secure mode.
+async fn reset_node(
+    ctx: &Context,
+    node: &NodeModel,
+    creds: &Credentials,
+    graceful: bool,
+    leave_etcd: Option<&NodeModel>,
+) -> Result<(), Diagnostics> {
+    let client = creds
+        .client(&node.address)
+        .map_err(|e| Diagnostics::from(Diagnostic::error("Bad address", e.to_string())))?;
+    if let Some(remaining) = leave_etcd {
+        let left = ctx.run("leaving etcd", client.etcd_leave_cluster()).await?;
+        if let Err(e) = left {
+            // The node cannot leave by itself (down): remove its member through a remaining control plane.
+            let other = creds
+                .client(&remaining.address)
+                .map_err(|e| Diagnostics::from(Diagnostic::error("Bad address", e.to_string())))?;
+            let members = ctx
+                .run("listing etcd members", other.etcd_member_list())
+                .await?
+                .unwrap_or_default();
+            match members
+                .iter()
+                .find(|m| m.hostname == node.spec.network.hostname)
+            {
+                Some(member) => {
+                    let removed = ctx
+                        .run(
+                            "removing the etcd member",
+                            other.etcd_remove_member(member.id),
+                        )
+                        .await?;
+                    if let Err(e2) = removed {
+                        return Err(Diagnostic::error(
+                            format!("Node {:?} cannot leave etcd", node.name),
+                            format!("{e}; removing it through {:?}: {e2}", remaining.name),
+                        )
+                        .into());
+                    }
+                }
+                None => warn_unreachable(ctx, &node.name, "leave etcd on", e.to_string()),
+            }
+        }
+    }
+    match ctx.run("resetting a node", client.reset(graceful)).await? {
+        Ok(()) => {
+            ctx.run(
+                "waiting for the node to reset",
+                ops::wait_gone(&node.address, creds),
+            )
+            .await?;
+        }
+        Err(e) if e.is_unreachable() => warn_unreachable(ctx, &node.name, "reset", e.to_string()),
+        Err(e) => {
+            return Err(Diagnostic::error(
+                format!("Cannot reset node {:?}", node.name),
+                e.to_string(),
+            )
+            .into())
+        }
+    }
+    Ok(())
+}
+
+/// Update: resets the nodes of `prior` that are no longer planned, workers first, control planes one at a time
+/// (each leaves etcd, membership is checked before the next).
+pub(crate) async fn remove_nodes(
+    ctx: &Context,
+    m: &Model,
+    prior: &Value,
+    creds: &Credentials,
+    p: &mut Progress,
+) -> Result<(), Diagnostics> {
+    let old = model(prior);
+    let removed: Vec<&NodeModel> = old
+        .nodes
+        .values()
+        .filter(|n| !m.nodes.contains_key(&n.name))
+        .collect();
+    if removed.is_empty() {
+        return Ok(());
+    }
+    let remaining_cp = m.control_planes().first().copied();
+    let mut ordered: Vec<&&NodeModel> = removed.iter().filter(|n| !n.is_control_plane()).collect();
+    ordered.extend(removed.iter().filter(|n| n.is_control_plane()));
+    for node in ordered {
+        if m.reset_on_destroy {
+            let leave = if node.is_control_plane() {
+                remaining_cp
+            } else {
+                None
+            };
+            let graceful = m.graceful_reset && !node.is_control_plane();
+            reset_node(ctx, node, creds, graceful, leave).await?;
+        }
+        p.status.remove(&node.name);
+        if node.is_control_plane() {
+            let members = wait_etcd(ctx, m, creds).await?;
+            p.state.set("etcd_members", Value::string_list(members));
+        }
+    }
+    Ok(())
+}
+
+/// Destroy: resets every node in reverse order (workers, then control planes), gracefully except the last
+/// control plane; with `on_destroy.reset = false` leaves them as they are.
+pub async fn delete(ctx: &Context, state: &Value) -> Result<(), ApplyError> {
+    let m = model(state);
+    if !m.reset_on_destroy || m.nodes.is_empty() {
+        return Ok(());
+    }
+    let Some(secrets_yaml) = state.get("machine_secrets").as_str() else {
+        return Ok(());
+    };
+    let secrets = SecretsBundle::from_yaml(secrets_yaml).map_err(|e| {
+        ApplyError::new(Diagnostic::error(
+            "The stored machine secrets do not parse",
+            e.to_string(),
+        ))
+    })?;
+    let creds = Credentials::from_secrets(&secrets).map_err(|e| {
+        ApplyError::new(Diagnostic::error(
+            "Cannot mint the Talos client certificate",
+            e.to_string(),
+        ))
+    })?;
+    let mut workers = m.workers();
+    workers.reverse();
+    let mut cps = m.control_planes();
+    cps.reverse();
+    for node in workers {
+        reset_node(ctx, node, &creds, m.graceful_reset, None).await?;
+    }
+    let last = cps.len().saturating_sub(1);
+    for (i, node) in cps.iter().enumerate() {
+        let graceful = m.graceful_reset && i != last;
+        reset_node(ctx, node, &creds, graceful, None).await?;
+    }
+    Ok(())
+}

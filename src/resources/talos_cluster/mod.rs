@@ -1,0 +1,92 @@
+//! `vixens_talos_cluster` (issue 4): bare Talos nodes to a bootstrapped cluster in one resource. The only place
+//! where the framework meets the Talos domain code (`crate::talos`).
+//!
+//! - [`schema`]: attributes and blocks; [`validate`]: plan-time checks with attribute paths;
+//! - [`plan`]: which computed values an update changes; [`apply`]: create/update convergence;
+//! - [`delete`]: node removal and destroy; [`upgrade`]: rolling upgrades; [`read`]: refresh;
+//! - import: `terraform import vixens_talos_cluster.NAME <path to secrets.yaml>`.
+
+pub mod apply;
+pub mod delete;
+pub mod model;
+pub mod outputs;
+pub mod plan;
+pub mod read;
+pub mod schema;
+pub mod state;
+pub mod upgrade;
+pub mod validate;
+
+use crate::cty::Value;
+use crate::framework::{
+    async_trait, ApplyError, Context, Diagnostic, Diagnostics, PlannedChange, Resource, Schema,
+};
+use crate::talos::secrets::SecretsBundle;
+
+/// The resource type.
+pub struct TalosCluster;
+
+#[async_trait]
+impl Resource for TalosCluster {
+    fn type_name(&self) -> &'static str {
+        "vixens_talos_cluster"
+    }
+
+    fn schema(&self) -> Schema {
+        schema::schema()
+    }
+
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        validate::validate(config, diags);
+    }
+
+    async fn modify_plan(
+        &self,
+        _ctx: &Context,
+        change: &mut PlannedChange,
+    ) -> Result<(), Diagnostics> {
+        plan::modify(change)
+    }
+
+    async fn create(&self, ctx: &Context, planned: &Value) -> Result<Value, ApplyError> {
+        apply::create(ctx, planned).await
+    }
+
+    async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        read::read(ctx, state).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &Context,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<Value, ApplyError> {
+        apply::update(ctx, prior, planned).await
+    }
+
+    async fn delete(&self, ctx: &Context, state: &Value) -> Result<(), ApplyError> {
+        delete::delete(ctx, state).await
+    }
+
+    /// Import from a talosctl secrets.yaml path: the state holds the secrets; the configuration supplies the
+    /// rest on the next apply, which adopts running nodes instead of re-applying them.
+    async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
+        let text = std::fs::read_to_string(id).map_err(|e| {
+            Diagnostics::from(Diagnostic::error(
+                "Cannot read the secrets file",
+                format!("{id}: {e}"),
+            ))
+        })?;
+        SecretsBundle::from_yaml(&text).map_err(|e| {
+            Diagnostics::from(Diagnostic::error("Invalid secrets.yaml", e.to_string()))
+        })?;
+        Ok(Value::object([
+            ("id", Value::from(id)),
+            ("machine_secrets", Value::from(text)),
+        ]))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,118 @@
+//! Plan modification: which computed attributes an update changes, drift, renewal, and quorum checks.
+
+use super::model::model;
+use super::outputs::needs_renewal;
+use super::state;
+use crate::cty::{AttributePath, Value};
+use crate::framework::{Diagnostic, Diagnostics, PlannedChange};
+
+/// The configuration attributes (everything but computed ones and `timeouts`) of a value.
+fn inputs(value: &Value) -> Value {
+    let mut v = value.clone();
+    for name in state::COMPUTED {
+        v.set(name, Value::Null);
+    }
+    v.set("timeouts", Value::Null);
+    v
+}
+
+/// Adjusts an update plan.
+pub fn modify(change: &mut PlannedChange) -> Result<(), Diagnostics> {
+    if change.is_create() || change.planned.is_null() {
+        return Ok(());
+    }
+    let unknown = |change: &mut PlannedChange, names: &[&str]| {
+        for name in names {
+            change.set_unknown(&AttributePath::attr(*name));
+        }
+    };
+    let imported = change.prior.get("machine_configurations").is_null();
+    if imported {
+        // Adopting a cluster imported from its secrets: the configuration fills in what the import could not.
+        change.requires_replace.clear();
+        unknown(
+            change,
+            &[
+                "machine_configurations",
+                "node_status",
+                "etcd_members",
+                "talosconfig",
+                "kubeconfig",
+                "kubernetes",
+            ],
+        );
+        return Ok(());
+    }
+    let prior_inputs = inputs(&change.prior);
+    let planned_inputs = inputs(&change.planned);
+    let status = state::status(&change.prior);
+    let planned_nodes: Vec<String> = change
+        .planned
+        .get("nodes")
+        .as_map()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let drifted = planned_nodes.iter().any(|n| {
+        status
+            .get(n)
+            .is_none_or(|s| s.stage == "maintenance" || s.config_hash.is_empty())
+    });
+    if prior_inputs != planned_inputs || !planned_inputs.is_wholly_known() || drifted {
+        unknown(
+            change,
+            &[
+                "machine_configurations",
+                "node_status",
+                "etcd_members",
+                "talosconfig",
+            ],
+        );
+    }
+    let endpoint_changed = change.prior.get("endpoint") != change.planned.get("endpoint");
+    let renew = change
+        .prior
+        .get("kubernetes")
+        .get("client_certificate")
+        .as_str()
+        .is_some_and(needs_renewal);
+    if endpoint_changed || renew {
+        unknown(change, &["kubeconfig", "kubernetes"]);
+    }
+    check_quorum(change)
+}
+
+/// Refuses removing control planes when the control planes that stay and are reachable could not keep quorum.
+fn check_quorum(change: &PlannedChange) -> Result<(), Diagnostics> {
+    if !change.planned.get("nodes").is_wholly_known() {
+        return Ok(());
+    }
+    let old = model(&change.prior);
+    let new = model(&change.planned);
+    let removed_cps = old
+        .control_planes()
+        .iter()
+        .filter(|n| !new.nodes.contains_key(&n.name))
+        .count();
+    if removed_cps == 0 {
+        return Ok(());
+    }
+    let status = state::status(&change.prior);
+    let staying_reachable = old
+        .control_planes()
+        .iter()
+        .filter(|n| {
+            new.nodes.contains_key(&n.name) && status.get(&n.name).is_some_and(|s| s.reachable)
+        })
+        .count();
+    let final_cps = new.control_planes().len();
+    let quorum = final_cps / 2 + 1;
+    if staying_reachable < quorum {
+        return Err(Diagnostic::error(
+            "Removing these control planes would lose etcd quorum",
+            format!("{staying_reachable} reachable control plane(s) would remain; {quorum} are needed for {final_cps}. Bring the nodes back first."),
+        )
+        .at(AttributePath::attr("nodes"))
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Read: refresh each node's reachability, stage and version and the etcd members; nothing is re-minted. An
+//! unreachable node gives a warning and keeps its entry.
+
+use super::model::model;
+use super::state;
+use crate::cty::Value;
+use crate::framework::{Context, Diagnostic, Diagnostics};
+use crate::talos::ops::{self, Credentials, Stage};
+use crate::talos::secrets::SecretsBundle;
+use futures::future::join_all;
+
+/// Refreshes `state` from the nodes.
+pub async fn read(ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
+    let m = model(state);
+    let Some(secrets_yaml) = state.get("machine_secrets").as_str() else {
+        return Ok(Some(state.clone()));
+    };
+    if m.nodes.is_empty() {
+        return Ok(Some(state.clone())); // just imported: nodes come with the configuration
+    }
+    let secrets = SecretsBundle::from_yaml(secrets_yaml).map_err(|e| {
+        Diagnostics::from(Diagnostic::error(
+            "The stored machine secrets do not parse",
+            e.to_string(),
+        ))
+    })?;
+    let creds = Credentials::from_secrets(&secrets).map_err(|e| {
+        Diagnostics::from(Diagnostic::error(
+            "Cannot mint the Talos client certificate",
+            e.to_string(),
+        ))
+    })?;
+    let mut status = state::status(state);
+    let probes = m
+        .nodes
+        .values()
+        .map(|n| async { (n.name.clone(), ops::probe(&n.address, &creds).await) });
+    for (name, stage) in join_all(probes).await {
+        let entry = status.entry(name.clone()).or_default();
+        entry.stage = stage.name().to_string();
+        match stage {
+            Stage::Running { version } | Stage::Maintenance { version } => {
+                entry.reachable = true;
+                entry.talos_version = version;
+            }
+            Stage::Unreachable { reason } => {
+                entry.reachable = false;
+                ctx.warn(Diagnostic::warning(
+                    format!("Node {name:?} is unreachable"),
+                    reason,
+                ));
+            }
+        }
+    }
+    let mut new_state = state.clone();
+    let first_running = m
+        .control_planes()
+        .into_iter()
+        .find(|n| status.get(&n.name).is_some_and(|s| s.stage == "running"));
+    if let Some(cp) = first_running {
+        if let Ok(client) = creds.client(&cp.address) {
+            if let Ok(members) = client.etcd_member_list().await {
+                let mut names: Vec<String> = members.into_iter().map(|m| m.hostname).collect();
+                names.sort();
+                new_state.set("etcd_members", Value::string_list(names));
+            }
+        }
+    }
+    state::set_status(&mut new_state, &status);
+    Ok(Some(new_state))
+}

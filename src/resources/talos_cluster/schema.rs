@@ -1,0 +1,211 @@
+//! The `vixens_talos_cluster` schema (issue 4). Nodes are a map block `nodes "<name>" { ... }`, which works over
+//! both plugin protocols (5 and 6); links, VLANs and routes are nested list blocks.
+
+use crate::cty::Type;
+use crate::framework::{Attribute, Block, NestedBlock, Nesting, Schema, TimeoutDefaults};
+use std::time::Duration;
+
+/// Default `timeouts` for create, update and delete.
+pub const TIMEOUTS: Duration = Duration::from_secs(30 * 60);
+
+fn strings(name: &str) -> Attribute {
+    Attribute::new(name, Type::list(Type::String))
+}
+
+fn route_block() -> NestedBlock {
+    NestedBlock::new(
+        "route",
+        Nesting::List,
+        Block::new("A static route.")
+            .attribute(
+                Attribute::string("network")
+                    .optional()
+                    .description("Destination CIDR; default `0.0.0.0/0` (the default route)."),
+            )
+            .attribute(
+                Attribute::string("gateway")
+                    .required()
+                    .description("Gateway IP address."),
+            )
+            .attribute(
+                Attribute::number("metric")
+                    .optional()
+                    .description("Route metric."),
+            ),
+    )
+}
+
+fn vlan_block() -> NestedBlock {
+    NestedBlock::new(
+        "vlan",
+        Nesting::List,
+        Block::new("An 802.1Q VLAN on the link (Talos names it `<link>.<vlan_id>`).")
+            .attribute(
+                Attribute::number("vlan_id")
+                    .required()
+                    .description("VLAN id, 1 to 4094."),
+            )
+            .attribute(
+                strings("addresses")
+                    .optional()
+                    .description("Static addresses in CIDR form."),
+            )
+            .attribute(Attribute::string("vip").optional().description(
+                "Shared layer-2 virtual IP (control planes only, same on all of them).",
+            ))
+            .attribute(Attribute::number("mtu").optional().description("MTU."))
+            .block(route_block()),
+    )
+}
+
+fn link_block() -> NestedBlock {
+    NestedBlock::new(
+        "link",
+        Nesting::List,
+        Block::new("A network link (physical interface).")
+            .attribute(
+                Attribute::string("name")
+                    .required()
+                    .description("Interface name, e.g. `eth0`."),
+            )
+            .attribute(
+                strings("addresses")
+                    .optional()
+                    .description("Static untagged addresses, CIDR form."),
+            )
+            .attribute(Attribute::number("mtu").optional().description("MTU."))
+            .block(route_block())
+            .block(vlan_block()),
+    )
+}
+
+fn nodes_block() -> NestedBlock {
+    NestedBlock::new(
+        "nodes",
+        Nesting::Map,
+        Block::new("A Talos machine, keyed by its name.")
+            .attribute(Attribute::string("address").required().description(
+                "Talos API address of the node (`host` or `host:port`, port 50000 by default).",
+            ))
+            .attribute(
+                Attribute::string("role")
+                    .required()
+                    .description("`controlplane` or `worker`."),
+            )
+            .attribute(
+                Attribute::string("install_disk")
+                    .optional()
+                    .description("Install disk; default `/dev/sda`."),
+            )
+            .attribute(
+                Attribute::string("hostname")
+                    .optional()
+                    .description("Hostname; defaults to the key."),
+            )
+            .attribute(
+                strings("nameservers")
+                    .optional()
+                    .description("DNS servers."),
+            )
+            .attribute(strings("config_patches").optional().description(
+                "Node-level strategic-merge patches (YAML), applied after the cluster-level ones.",
+            ))
+            .block(link_block()),
+    )
+}
+
+fn on_destroy_block() -> NestedBlock {
+    NestedBlock::new(
+        "on_destroy",
+        Nesting::Single,
+        Block::new("What destroy does to the nodes.")
+            .attribute(
+                Attribute::bool("reset")
+                    .optional()
+                    .description("Reset the nodes (wipe STATE and EPHEMERAL); default `true`."),
+            )
+            .attribute(Attribute::bool("graceful").optional().description(
+                "Leave etcd before resetting (the last control plane is always reset non-gracefully); default \
+                 `true`.",
+            )),
+    )
+}
+
+fn kubernetes_type() -> Type {
+    Type::object([
+        ("host", Type::String),
+        ("ca_certificate", Type::String),
+        ("client_certificate", Type::String),
+        ("client_key", Type::String),
+    ])
+}
+
+fn node_status_type() -> Type {
+    Type::map(Type::object([
+        ("talos_version", Type::String),
+        ("stage", Type::String),
+        ("reachable", Type::Bool),
+        ("config_hash", Type::String),
+    ]))
+}
+
+/// The resource schema.
+pub fn schema() -> Schema {
+    let block = Block::new(
+        "Bare Talos machines to a bootstrapped Kubernetes cluster: secrets, machine configs per node, apply in \
+         maintenance mode, etcd bootstrap, kubeconfig. Scales from 1 to 3 control planes in place.",
+    )
+    .attribute(Attribute::string("id").computed().description("The cluster name."))
+    .attribute(Attribute::string("cluster_name").required().requires_replace().description("Cluster name."))
+    .attribute(
+        Attribute::string("endpoint")
+            .required()
+            .description("Kubernetes API endpoint `https://host:port`; host is the VIP, a control-plane address or a DNS name."),
+    )
+    .attribute(Attribute::string("talos_version").optional().description(
+        "Config contract: `1.11`, `1.12` or `1.13` (default `1.13`).",
+    ))
+    .attribute(Attribute::string("kubernetes_version").optional().description(
+        "Kubernetes version, e.g. `1.34.1`; default the contract's default.",
+    ))
+    .attribute(Attribute::string("install_image").optional().description(
+        "Talos installer image; changing it rolls an upgrade, one node at a time.",
+    ))
+    .attribute(strings("cert_sans").optional().description("Extra certificate SANs."))
+    .attribute(strings("pod_subnets").optional().description("Pod CIDRs (default `10.244.0.0/16`)."))
+    .attribute(strings("service_subnets").optional().description("Service CIDRs (default `10.96.0.0/12`)."))
+    .attribute(Attribute::bool("allow_scheduling_on_control_planes").optional().description("Default `false`."))
+    .attribute(Attribute::number("kubeprism_port").optional().description("KubePrism port (default 7445; 0 disables)."))
+    .attribute(Attribute::string("cni").optional().description("CNI: `none` (default; Cilium), `flannel`."))
+    .attribute(Attribute::bool("proxy_disabled").optional().description("Disable kube-proxy (default `true`)."))
+    .attribute(strings("config_patches").optional().description("Cluster-level strategic-merge patches (YAML)."))
+    .attribute(Attribute::string("apply_mode").optional().description(
+        "How config changes are applied: `auto` (default), `no_reboot`, `reboot`, `staged`.",
+    ))
+    .attribute(Attribute::string("machine_secrets").computed().sensitive().description(
+        "Cluster secrets in talosctl's secrets.yaml format.",
+    ))
+    .attribute(
+        Attribute::new("machine_configurations", Type::map(Type::String))
+            .computed()
+            .sensitive()
+            .description("Rendered machine config per node."),
+    )
+    .attribute(Attribute::string("talosconfig").computed().sensitive().description(
+        "talosctl config with the control-plane addresses as endpoints.",
+    ))
+    .attribute(Attribute::string("kubeconfig").computed().sensitive().description("Admin kubeconfig."))
+    .attribute(Attribute::new("kubernetes", kubernetes_type()).computed().sensitive().description(
+        "Kubernetes API host and PEM credentials.",
+    ))
+    .attribute(Attribute::new("etcd_members", Type::list(Type::String)).computed().description(
+        "etcd member hostnames, sorted.",
+    ))
+    .attribute(Attribute::new("node_status", node_status_type()).computed().description(
+        "Per node: Talos version, stage (`running`, `maintenance`, `booting`, `unreachable`), reachability and \
+         the hash of the applied config.",
+    ))
+    .block(nodes_block())
+    .block(on_destroy_block());
+    Schema::new(block).with_timeouts(TimeoutDefaults::all(TIMEOUTS))
+}

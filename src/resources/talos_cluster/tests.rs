@@ -1,0 +1,223 @@
+//! Unit tests of validation and plan modification on configuration values (no nodes involved).
+
+use super::*;
+use crate::cty::{AttributePath, Value};
+use crate::framework::Severity;
+
+fn vlan(id: i64, address: &str, vip: Option<&str>) -> Value {
+    Value::object([
+        ("vlan_id", Value::from(id)),
+        ("addresses", Value::string_list([address])),
+        ("vip", vip.map_or(Value::Null, Value::from)),
+        ("mtu", Value::Null),
+        ("route", Value::List(vec![])),
+    ])
+}
+
+fn node(address: &str, role: &str, ip: u8, vip: Option<&str>) -> Value {
+    let link = Value::object([
+        ("name", Value::from("eth0")),
+        ("addresses", Value::Null),
+        ("mtu", Value::Null),
+        ("route", Value::List(vec![])),
+        (
+            "vlan",
+            Value::List(vec![
+                vlan(111, &format!("192.168.111.{ip}/24"), vip),
+                vlan(208, &format!("192.168.208.{ip}/24"), None),
+            ]),
+        ),
+    ]);
+    Value::object([
+        ("address", Value::from(address)),
+        ("role", Value::from(role)),
+        ("install_disk", Value::Null),
+        ("hostname", Value::Null),
+        ("nameservers", Value::Null),
+        ("config_patches", Value::Null),
+        ("link", Value::List(vec![link])),
+    ])
+}
+
+pub(crate) fn config(cps: usize, workers: usize) -> Value {
+    let mut nodes = Vec::new();
+    for i in 0..cps {
+        let ip = 11 + i as u8;
+        nodes.push((
+            format!("cp{}", i + 1),
+            node(
+                &format!("127.0.111.{ip}"),
+                "controlplane",
+                ip,
+                Some("192.168.111.160"),
+            ),
+        ));
+    }
+    for i in 0..workers {
+        let ip = 21 + i as u8;
+        nodes.push((
+            format!("w{}", i + 1),
+            node(&format!("127.0.111.{ip}"), "worker", ip, None),
+        ));
+    }
+    Value::object([
+        ("cluster_name", Value::from("vixens")),
+        ("endpoint", Value::from("https://192.168.111.160:6443")),
+        ("talos_version", Value::from("1.12")),
+        ("nodes", Value::Map(nodes.into_iter().collect())),
+    ])
+}
+
+fn errors(config: &Value) -> Vec<(String, String)> {
+    let mut diags = Diagnostics::new();
+    validate::validate(config, &mut diags);
+    diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| {
+            (
+                d.attribute
+                    .as_ref()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
+                d.summary.clone(),
+            )
+        })
+        .collect()
+}
+
+fn node_mut<'a>(c: &'a mut Value, name: &str) -> &'a mut Value {
+    c.get_path_mut(&AttributePath::attr("nodes").join_key(name))
+        .unwrap()
+}
+
+#[test]
+fn valid_configs_pass() {
+    assert_eq!(errors(&config(1, 0)), vec![]);
+    assert_eq!(errors(&config(3, 2)), vec![]);
+}
+
+#[test]
+fn even_control_planes_are_refused() {
+    let e = errors(&config(2, 0));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].1.contains("odd"), "{e:?}");
+}
+
+#[test]
+fn duplicates_vlans_cidrs_and_vips_have_paths() {
+    let mut c = config(3, 1);
+    node_mut(&mut c, "cp2").set("address", "127.0.111.11");
+    node_mut(&mut c, "cp3").set("hostname", "cp1");
+    let w1 = node_mut(&mut c, "w1");
+    let vlans = w1
+        .get_path_mut(&AttributePath::attr("link").join_index(0).join_attr("vlan"))
+        .unwrap();
+    *vlans = Value::List(vec![
+        vlan(111, "192.168.111.21/24", Some("192.168.111.160")),
+        vlan(111, "10.0.0.1", None),
+        vlan(5000, "10.0.1.1/24", None),
+    ]);
+    let e = errors(&c);
+    let has = |needle: &str, summary: &str| {
+        e.iter()
+            .any(|(p, s)| p.contains(needle) && s.contains(summary))
+    };
+    assert!(has("cp2", "Duplicate address"), "{e:#?}");
+    assert!(has("cp3", "Duplicate hostname"), "{e:#?}");
+    assert!(has("vlan[1].vlan_id", "Duplicate VLAN"), "{e:#?}");
+    assert!(has("vlan[2].vlan_id", "Invalid VLAN id"), "{e:#?}");
+    assert!(has("vlan[1].addresses[0]", "Invalid address"), "{e:#?}");
+    assert!(has("vlan[0].vip", "VIP on a worker"), "{e:#?}");
+}
+
+#[test]
+fn vip_rules() {
+    let mut c = config(3, 0);
+    let vip = AttributePath::attr("link")
+        .join_index(0)
+        .join_attr("vlan")
+        .join_index(0)
+        .join_attr("vip");
+    *node_mut(&mut c, "cp2").get_path_mut(&vip).unwrap() = Value::from("192.168.111.170");
+    *node_mut(&mut c, "cp3").get_path_mut(&vip).unwrap() = Value::from("10.9.9.9");
+    let e = errors(&c);
+    assert!(
+        e.iter().any(|(_, s)| s.contains("Different VIPs")),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|(p, s)| p.contains("cp3") && s.contains("outside")),
+        "{e:#?}"
+    );
+    let mut c = config(1, 0);
+    *node_mut(&mut c, "cp1").get_path_mut(&vip).unwrap() = Value::from("192.168.111.11");
+    c.set("endpoint", "https://192.168.111.11:6443");
+    assert!(errors(&c)
+        .iter()
+        .any(|(_, s)| s.contains("VIP equals a node address")));
+}
+
+#[test]
+fn endpoint_host_rules() {
+    let mut c = config(1, 0);
+    c.set("endpoint", "https://127.0.111.11:6443");
+    assert_eq!(errors(&c), vec![], "a control-plane address is allowed");
+    c.set("endpoint", "https://10.1.1.1:6443");
+    assert!(errors(&c).iter().any(|(p, _)| p == "endpoint"));
+    c.set("endpoint", "https://k8s.lan:6443");
+    let mut diags = Diagnostics::new();
+    validate::validate(&c, &mut diags);
+    assert!(!diags.has_errors() && diags.iter().any(|d| d.severity == Severity::Warning));
+    c.set("endpoint", "http://x");
+    assert!(errors(&c)
+        .iter()
+        .any(|(p, s)| p == "endpoint" && s.contains("Invalid")));
+}
+
+#[test]
+fn versions_and_patches() {
+    let mut c = config(1, 0);
+    c.set("talos_version", "1.9");
+    c.set("config_patches", Value::string_list(["machine: ["]));
+    let e = errors(&c);
+    assert!(e.iter().any(|(p, _)| p == "talos_version"), "{e:?}");
+    assert!(
+        e.iter().any(|(p, _)| p.starts_with("config_patches")),
+        "{e:?}"
+    );
+    let mut c = config(1, 0);
+    c.set("kubernetes_version", "1.20.0");
+    assert!(errors(&c).iter().any(|(p, _)| p == "kubernetes_version"));
+}
+
+#[test]
+fn unknown_values_are_tolerated() {
+    let mut c = config(3, 1);
+    node_mut(&mut c, "cp1").set("address", Value::Unknown);
+    node_mut(&mut c, "cp2").set("role", Value::Unknown);
+    node_mut(&mut c, "w1").set("link", Value::Unknown);
+    c.set("kubernetes_version", Value::Unknown);
+    assert_eq!(errors(&c), vec![]);
+    let mut c = config(1, 0);
+    c.set("nodes", Value::Unknown);
+    assert_eq!(errors(&c), vec![]);
+}
+
+#[test]
+fn schema_builds_and_names_every_input() {
+    let s = schema::schema();
+    for name in [
+        "cluster_name",
+        "endpoint",
+        "talos_version",
+        "machine_secrets",
+        "kubernetes",
+        "node_status",
+    ] {
+        assert!(s.block.find_attribute(name).is_some(), "{name}");
+    }
+    assert!(s.block.find_attribute("machine_secrets").unwrap().sensitive);
+    assert!(s.block.find_block("nodes").is_some());
+}

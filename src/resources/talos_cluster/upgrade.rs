@@ -1,0 +1,50 @@
+//! Rolling upgrade when `install_image` changes: one node at a time, control planes first; each node must come
+//! back on the secure API (and control planes back into etcd) before the next starts, so quorum is never lost
+//! (talos docs "Upgrading Talos Linux": upgrade nodes one by one).
+
+use super::apply::{wait_all_secure, wait_etcd, Progress};
+use super::model::{model, Model, NodeModel};
+use crate::cty::Value;
+use crate::framework::{Context, Diagnostic, Diagnostics};
+use crate::talos::ops::{self, Credentials};
+
+/// Upgrades every node that existed before when the installer image changed.
+pub(crate) async fn upgrade_if_needed(
+    ctx: &Context,
+    m: &Model,
+    prior: &Value,
+    creds: &Credentials,
+    p: &mut Progress,
+) -> Result<(), Diagnostics> {
+    let old = model(prior);
+    if old.cluster.install_image == m.cluster.install_image {
+        return Ok(());
+    }
+    let existing = |n: &&NodeModel| old.nodes.contains_key(&n.name);
+    let mut ordered: Vec<&NodeModel> = m.control_planes().into_iter().filter(existing).collect();
+    ordered.extend(m.workers().into_iter().filter(existing));
+    for node in ordered {
+        let client = creds
+            .client(&node.address)
+            .map_err(|e| Diagnostics::from(Diagnostic::error("Bad address", e.to_string())))?;
+        let what = format!("upgrading node {:?}", node.name);
+        ctx.run(&what, client.upgrade(&m.cluster.install_image))
+            .await?
+            .map_err(|e| {
+                Diagnostics::from(Diagnostic::error(
+                    format!("Cannot upgrade node {:?}", node.name),
+                    e.to_string(),
+                ))
+            })?;
+        ctx.run(
+            "waiting for the node to reboot",
+            ops::wait_gone(&node.address, creds),
+        )
+        .await?;
+        wait_all_secure(ctx, m, creds, &[node], p).await?;
+        if node.is_control_plane() {
+            wait_etcd(ctx, m, creds).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,450 @@
+//! Plan-time validation (issue 4, "Plan-time validation"): every error carries the attribute path it is about.
+//! Unknown values (from resources not yet applied) are skipped, never rejected.
+
+use crate::cty::{AttributePath, Value};
+use crate::framework::{Diagnostic, Diagnostics};
+use crate::talos::client::{split_address, ApplyMode};
+use crate::talos::config::{endpoint_host, patch::parse_patch, Role};
+use crate::talos::contract::{Contract, KubernetesVersion};
+use ipnet::IpNet;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+
+fn attr(name: &str) -> AttributePath {
+    AttributePath::attr(name)
+}
+
+fn node_path(name: &str) -> AttributePath {
+    attr("nodes").join_key(name)
+}
+
+/// Validates the whole configuration.
+pub fn validate(config: &Value, diags: &mut Diagnostics) {
+    let contract = validate_versions(config, diags);
+    validate_scalars(config, diags);
+    validate_patches(config.get("config_patches"), &attr("config_patches"), diags);
+    for name in ["pod_subnets", "service_subnets"] {
+        for (i, v) in config.get(name).as_list().unwrap_or(&[]).iter().enumerate() {
+            if let Some(text) = v.as_str() {
+                if text.parse::<IpNet>().is_err() {
+                    diags.error_at(
+                        attr(name).join_index(i),
+                        "Invalid CIDR",
+                        format!("{text:?} is not a CIDR."),
+                    );
+                }
+            }
+        }
+    }
+    let _ = contract;
+    let Some(nodes) = config.get("nodes").as_map() else {
+        return; // unknown or absent: nothing more to check now
+    };
+    validate_nodes(nodes, diags);
+    validate_vips_and_endpoint(config, nodes, diags);
+}
+
+fn validate_versions(config: &Value, diags: &mut Diagnostics) -> Option<Contract> {
+    let contract = match config.get("talos_version") {
+        Value::String(v) => match Contract::parse(v) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                diags.error_at(
+                    attr("talos_version"),
+                    "Unsupported Talos version",
+                    e.to_string(),
+                );
+                None
+            }
+        },
+        Value::Null => Some(Contract::DEFAULT),
+        _ => None,
+    };
+    if let (Value::String(v), Some(contract)) = (config.get("kubernetes_version"), contract) {
+        match KubernetesVersion::parse(v).and_then(|k| k.check_supported_by(contract)) {
+            Ok(()) => {}
+            Err(e) => diags.error_at(
+                attr("kubernetes_version"),
+                "Unsupported Kubernetes version",
+                e,
+            ),
+        }
+    }
+    contract
+}
+
+fn validate_scalars(config: &Value, diags: &mut Diagnostics) {
+    if config.get("cluster_name").as_str() == Some("") {
+        diags.error_at(
+            attr("cluster_name"),
+            "Empty cluster name",
+            "Give the cluster a name.",
+        );
+    }
+    if let Some(mode) = config.get("apply_mode").as_str() {
+        if ApplyMode::parse(mode).is_none() {
+            diags.error_at(
+                attr("apply_mode"),
+                "Invalid apply mode",
+                "Use auto, no_reboot, reboot or staged.",
+            );
+        }
+    }
+    if let Some(cni) = config.get("cni").as_str() {
+        if !matches!(cni, "none" | "flannel" | "custom") {
+            diags.error_at(attr("cni"), "Invalid CNI", "Use none, flannel or custom.");
+        }
+    }
+    if let Value::Number(_) = config.get("kubeprism_port") {
+        if config
+            .get("kubeprism_port")
+            .as_i64()
+            .is_none_or(|p| !(0..=65535).contains(&p))
+        {
+            diags.error_at(
+                attr("kubeprism_port"),
+                "Invalid port",
+                "Use 0 (disabled) to 65535.",
+            );
+        }
+    }
+}
+
+fn validate_patches(value: &Value, path: &AttributePath, diags: &mut Diagnostics) {
+    for (i, patch) in value.as_list().unwrap_or(&[]).iter().enumerate() {
+        if let Some(text) = patch.as_str() {
+            if let Err(e) = parse_patch(i, text) {
+                diags.error_at(path.join_index(i), "Invalid config patch", e.reason);
+            }
+        }
+    }
+}
+
+fn check_cidr(value: &Value, path: AttributePath, diags: &mut Diagnostics) -> Option<IpNet> {
+    let text = value.as_str()?;
+    match text.parse::<IpNet>() {
+        Ok(net) => Some(net),
+        Err(_) => {
+            diags.error_at(
+                path,
+                "Invalid address",
+                format!("{text:?} is not an address in CIDR form (e.g. 192.168.111.10/24)."),
+            );
+            None
+        }
+    }
+}
+
+fn check_routes(routes: &Value, path: &AttributePath, diags: &mut Diagnostics) {
+    for (i, route) in routes.as_list().unwrap_or(&[]).iter().enumerate() {
+        let p = path.join_attr("route").join_index(i);
+        if let Some(network) = route.get("network").as_str() {
+            if network.parse::<IpNet>().is_err() {
+                diags.error_at(
+                    p.join_attr("network"),
+                    "Invalid route network",
+                    format!("{network:?} is not a CIDR."),
+                );
+            }
+        }
+        if let Some(gw) = route.get("gateway").as_str() {
+            if gw.parse::<IpAddr>().is_err() {
+                diags.error_at(
+                    p.join_attr("gateway"),
+                    "Invalid gateway",
+                    format!("{gw:?} is not an IP address."),
+                );
+            }
+        }
+    }
+}
+
+/// Interface addresses (IPs) of a node, from links and VLANs, with the VLAN subnets (for VIP checks).
+fn node_networks(node: &Value, path: &AttributePath, diags: &mut Diagnostics) -> Vec<IpNet> {
+    let mut nets = Vec::new();
+    let mut link_names = HashSet::new();
+    for (li, link) in node.get("link").as_list().unwrap_or(&[]).iter().enumerate() {
+        let lp = path.join_attr("link").join_index(li);
+        if let Some(name) = link.get("name").as_str() {
+            if !link_names.insert(name.to_string()) {
+                diags.error_at(
+                    lp.join_attr("name"),
+                    "Duplicate link",
+                    format!("Link {name:?} is declared twice."),
+                );
+            }
+        }
+        for (ai, a) in link
+            .get("addresses")
+            .as_list()
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
+            nets.extend(check_cidr(
+                a,
+                lp.join_attr("addresses").join_index(ai),
+                diags,
+            ));
+        }
+        check_routes(link.get("route"), &lp, diags);
+        let mut ids = HashSet::new();
+        for (vi, vlan) in link.get("vlan").as_list().unwrap_or(&[]).iter().enumerate() {
+            let vp = lp.join_attr("vlan").join_index(vi);
+            if let Value::Number(_) = vlan.get("vlan_id") {
+                match vlan.get("vlan_id").as_i64() {
+                    Some(id @ 1..=4094) => {
+                        if !ids.insert(id) {
+                            diags.error_at(
+                                vp.join_attr("vlan_id"),
+                                "Duplicate VLAN",
+                                format!("VLAN {id} appears twice on this link."),
+                            );
+                        }
+                    }
+                    _ => diags.error_at(
+                        vp.join_attr("vlan_id"),
+                        "Invalid VLAN id",
+                        "A VLAN id is between 1 and 4094.",
+                    ),
+                }
+            }
+            for (ai, a) in vlan
+                .get("addresses")
+                .as_list()
+                .unwrap_or(&[])
+                .iter()
+                .enumerate()
+            {
+                nets.extend(check_cidr(
+                    a,
+                    vp.join_attr("addresses").join_index(ai),
+                    diags,
+                ));
+            }
+            check_routes(vlan.get("route"), &vp, diags);
+        }
+    }
+    for (i, ns) in node
+        .get("nameservers")
+        .as_list()
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
+        if let Some(text) = ns.as_str() {
+            if text.parse::<IpAddr>().is_err() {
+                diags.error_at(
+                    path.join_attr("nameservers").join_index(i),
+                    "Invalid nameserver",
+                    format!("{text:?} is not an IP address."),
+                );
+            }
+        }
+    }
+    nets
+}
+
+fn validate_nodes(nodes: &BTreeMap<String, Value>, diags: &mut Diagnostics) {
+    let mut control_planes = 0usize;
+    let mut roles_known = true;
+    let mut addresses: HashMap<String, String> = HashMap::new();
+    let mut hostnames: HashMap<String, String> = HashMap::new();
+    for (name, node) in nodes {
+        let path = node_path(name);
+        match node.get("role") {
+            Value::String(r) => match Role::parse(r) {
+                Some(Role::ControlPlane) => control_planes += 1,
+                Some(Role::Worker) => {}
+                None => diags.error_at(
+                    path.join_attr("role"),
+                    "Invalid role",
+                    "Use controlplane or worker.",
+                ),
+            },
+            _ => roles_known = false,
+        }
+        if let Some(addr) = node.get("address").as_str() {
+            match split_address(addr) {
+                Ok((host, _)) => {
+                    if let Some(other) = addresses.insert(host.clone(), name.clone()) {
+                        diags.error_at(
+                            path.join_attr("address"),
+                            "Duplicate address",
+                            format!("{host} is also the address of node {other:?}."),
+                        );
+                    }
+                }
+                Err(e) => {
+                    diags.error_at(path.join_attr("address"), "Invalid address", e.to_string())
+                }
+            }
+        }
+        let hostname = match node.get("hostname") {
+            Value::String(h) => Some(h.clone()),
+            Value::Null => Some(name.clone()),
+            _ => None,
+        };
+        if let Some(hostname) = hostname {
+            if let Some(other) = hostnames.insert(hostname.clone(), name.clone()) {
+                diags.error_at(
+                    path.join_attr("hostname"),
+                    "Duplicate hostname",
+                    format!("{hostname:?} is also the hostname of node {other:?}."),
+                );
+            }
+        }
+        validate_patches(
+            node.get("config_patches"),
+            &path.join_attr("config_patches"),
+            diags,
+        );
+    }
+    if roles_known && (control_planes == 0 || control_planes % 2 == 0) {
+        diags.error_at(
+            attr("nodes"),
+            "Control planes must be an odd number",
+            format!("Found {control_planes} control planes; etcd needs an odd number (1, 3, 5) to keep quorum."),
+        );
+    }
+}
+
+fn validate_vips_and_endpoint(
+    config: &Value,
+    nodes: &BTreeMap<String, Value>,
+    diags: &mut Diagnostics,
+) {
+    let mut vips: Vec<(String, IpAddr)> = Vec::new();
+    let mut node_ips: HashMap<IpAddr, String> = HashMap::new();
+    let mut cp_hosts = HashSet::new();
+    let mut cps_without_vip = Vec::new();
+    for (name, node) in nodes {
+        let path = node_path(name);
+        let nets = node_networks(node, &path, diags);
+        let is_cp = node.get("role").as_str() == Some("controlplane");
+        let address_host = node
+            .get("address")
+            .as_str()
+            .and_then(|a| split_address(a).ok())
+            .map(|(h, _)| h);
+        if let Some(host) = &address_host {
+            if let Ok(ip) = host.parse::<IpAddr>() {
+                node_ips.insert(ip, name.clone());
+            }
+            if is_cp {
+                cp_hosts.insert(host.clone());
+            }
+        }
+        for net in &nets {
+            node_ips.insert(net.addr(), name.clone());
+            if is_cp {
+                cp_hosts.insert(net.addr().to_string());
+            }
+        }
+        let mut has_vip = false;
+        for (li, link) in node.get("link").as_list().unwrap_or(&[]).iter().enumerate() {
+            for (vi, vlan) in link.get("vlan").as_list().unwrap_or(&[]).iter().enumerate() {
+                let Some(vip) = vlan.get("vip").as_str() else {
+                    continue;
+                };
+                has_vip = true;
+                let vp = path
+                    .join_attr("link")
+                    .join_index(li)
+                    .join_attr("vlan")
+                    .join_index(vi)
+                    .join_attr("vip");
+                if !is_cp && node.get("role").is_known() {
+                    diags.error_at(
+                        vp.clone(),
+                        "VIP on a worker",
+                        "A VIP belongs on control planes only.",
+                    );
+                }
+                let Ok(ip) = vip.parse::<IpAddr>() else {
+                    diags.error_at(vp, "Invalid VIP", format!("{vip:?} is not an IP address."));
+                    continue;
+                };
+                let subnets: Vec<IpNet> = vlan
+                    .get("addresses")
+                    .as_list()
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter_map(|a| a.as_str()?.parse::<IpNet>().ok())
+                    .collect();
+                if vlan.get("addresses").is_wholly_known()
+                    && !subnets.iter().any(|n| n.trunc().contains(&ip))
+                {
+                    diags.error_at(
+                        vp.clone(),
+                        "VIP outside the VLAN subnet",
+                        format!("{vip} is not inside any address of this VLAN."),
+                    );
+                }
+                vips.push((name.clone(), ip));
+                let _ = vp;
+            }
+        }
+        if is_cp && !has_vip {
+            cps_without_vip.push(name.clone());
+        }
+    }
+    if let Some((first_node, first)) = vips.first() {
+        for (name, vip) in &vips {
+            if vip != first {
+                diags.error_at(node_path(name), "Different VIPs", format!("Node {name:?} has VIP {vip} but {first_node:?} has {first}: all control planes share one VIP."));
+            }
+        }
+        for name in &cps_without_vip {
+            diags.error_at(
+                node_path(name),
+                "Missing VIP",
+                format!("Control plane {name:?} has no VIP; all control planes share {first}."),
+            );
+        }
+        for (_, vip) in &vips {
+            if let Some(owner) = node_ips.get(vip) {
+                diags.error_at(
+                    node_path(owner),
+                    "VIP equals a node address",
+                    format!("{vip} is an address of node {owner:?}."),
+                );
+            }
+        }
+    }
+    validate_endpoint(config, vips.first().map(|(_, ip)| *ip), &cp_hosts, diags);
+}
+
+fn validate_endpoint(
+    config: &Value,
+    vip: Option<IpAddr>,
+    cp_hosts: &HashSet<String>,
+    diags: &mut Diagnostics,
+) {
+    let Some(endpoint) = config.get("endpoint").as_str() else {
+        return;
+    };
+    let path = attr("endpoint");
+    let Some(host) = endpoint_host(endpoint) else {
+        diags.error_at(
+            path,
+            "Invalid endpoint",
+            format!("{endpoint:?} is not an https://host:port URL."),
+        );
+        return;
+    };
+    match host.parse::<IpAddr>() {
+        Ok(ip) => {
+            if Some(ip) != vip && !cp_hosts.contains(&host) && config.get("nodes").is_wholly_known() {
+                diags.error_at(path, "Endpoint host is not the VIP or a control plane", format!("{host} is neither the VIP nor an address of a control plane."));
+            }
+        }
+        Err(_) => diags.push(
+            Diagnostic::warning(
+                "Endpoint is a DNS name",
+                format!("{host:?} must resolve to the VIP or the control planes; Vixens cannot check that."),
+            )
+            .at(path),
+        ),
+    }
+}

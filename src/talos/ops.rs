@@ -1,0 +1,219 @@
+//! Cluster operations built on the machine API client: apply a config whichever mode the node is in, wait for
+//! the secure API, wait for etcd membership, probe a node's stage. Pure Talos: callers bound them with their own
+//! deadlines (these loops poll until they succeed).
+//!
+//! Facts followed (talos docs "Getting Started", `talosctl apply-config --insecure`, `talosctl bootstrap`): a
+//! fresh node takes its config in maintenance mode, installs, reboots into secure mode (mTLS with the OS CA);
+//! bootstrap runs once on one control plane; every control plane then joins etcd.
+
+use crate::talos::client::{
+    ApplyMode, ApplyOutcome, ClientError, EtcdMember, Security, TalosClient,
+};
+use crate::talos::pki::CertAndKey;
+use crate::talos::secrets::SecretsBundle;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// Per-RPC timeout.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Delay between polls.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// SHA-256 (hex) of a rendered machine config: what the state records as applied.
+pub fn config_hash(config: &str) -> String {
+    hex::encode(Sha256::digest(config.as_bytes()))
+}
+
+/// Credentials for secure mode: the OS CA and an `os:admin` client certificate.
+#[derive(Clone)]
+pub struct Credentials {
+    /// OS CA certificate PEM.
+    pub os_ca_crt: String,
+    /// `os:admin` client certificate.
+    pub admin: CertAndKey,
+}
+
+impl Credentials {
+    /// Mints a fresh admin client certificate from the bundle.
+    ///
+    /// # Errors
+    /// When the OS CA does not parse.
+    pub fn from_secrets(
+        secrets: &SecretsBundle,
+    ) -> Result<Self, crate::talos::secrets::SecretsError> {
+        Ok(Credentials {
+            os_ca_crt: secrets.os.crt.clone(),
+            admin: secrets.talos_client_cert("os:admin")?,
+        })
+    }
+
+    /// The secure-mode [`Security`].
+    pub fn security(&self) -> Security {
+        Security::Secure {
+            ca_crt: self.os_ca_crt.clone(),
+            client: self.admin.clone(),
+        }
+    }
+
+    /// A secure client for `address`.
+    ///
+    /// # Errors
+    /// [`ClientError`] for a bad address or TLS material.
+    pub fn client(&self, address: &str) -> Result<TalosClient, ClientError> {
+        TalosClient::connect(address, &self.security(), CALL_TIMEOUT)
+    }
+}
+
+/// Where a node is in its life, as seen from the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// Answers the secure API with our credentials.
+    Running {
+        /// Talos version tag.
+        version: String,
+    },
+    /// Answers only without client authentication (maintenance mode).
+    Maintenance {
+        /// Talos version tag.
+        version: String,
+    },
+    /// Does not answer.
+    Unreachable {
+        /// The last error.
+        reason: String,
+    },
+}
+
+impl Stage {
+    /// `running`, `maintenance` or `unreachable`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Stage::Running { .. } => "running",
+            Stage::Maintenance { .. } => "maintenance",
+            Stage::Unreachable { .. } => "unreachable",
+        }
+    }
+}
+
+/// Probes a node: secure API first, then maintenance mode.
+pub async fn probe(address: &str, creds: &Credentials) -> Stage {
+    let secure = match creds.client(address) {
+        Ok(c) => c.version().await,
+        Err(e) => Err(e),
+    };
+    match secure {
+        Ok(v) => Stage::Running { version: v.tag },
+        Err(secure_err) => {
+            let insecure = match TalosClient::connect(address, &Security::Maintenance, CALL_TIMEOUT)
+            {
+                Ok(c) => c.version().await,
+                Err(e) => Err(e),
+            };
+            match insecure {
+                Ok(v) => Stage::Maintenance { version: v.tag },
+                Err(_) => Stage::Unreachable {
+                    reason: secure_err.to_string(),
+                },
+            }
+        }
+    }
+}
+
+/// Applies `config` to a node in whichever mode it is: maintenance mode first (a fresh node), then secure mode
+/// (a node that already runs with this cluster's CA). A rejected config (`InvalidArgument`) is returned at once.
+///
+/// # Errors
+/// The secure-mode error when both attempts fail, or the rejection.
+pub async fn apply_config(
+    address: &str,
+    config: &str,
+    mode: ApplyMode,
+    creds: &Credentials,
+) -> Result<ApplyOutcome, ClientError> {
+    let maintenance = TalosClient::connect(address, &Security::Maintenance, CALL_TIMEOUT)?;
+    match maintenance
+        .apply_configuration(config.as_bytes(), ApplyMode::Auto)
+        .await
+    {
+        Ok(outcome) => return Ok(outcome),
+        Err(e) if e.code() == Some(tonic::Code::InvalidArgument) => return Err(e),
+        Err(_) => {}
+    }
+    creds
+        .client(address)?
+        .apply_configuration(config.as_bytes(), mode)
+        .await
+}
+
+/// Polls until the node answers the secure API; returns its version tag.
+///
+/// # Errors
+/// Never returns an error by itself: bound it with a deadline.
+pub async fn wait_secure(address: &str, creds: &Credentials) -> Result<String, ClientError> {
+    let client = creds.client(address)?;
+    loop {
+        if let Ok(v) = client.version().await {
+            return Ok(v.tag);
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Polls `address` (a control plane) until etcd lists every hostname in `expected` (and nothing else that is a
+/// learner); returns the members.
+///
+/// # Errors
+/// A bad address; otherwise bound it with a deadline.
+pub async fn wait_etcd_members(
+    address: &str,
+    creds: &Credentials,
+    expected: &[String],
+) -> Result<Vec<EtcdMember>, ClientError> {
+    let client = creds.client(address)?;
+    loop {
+        if let Ok(members) = client.etcd_member_list().await {
+            let voting: Vec<&str> = members
+                .iter()
+                .filter(|m| !m.is_learner)
+                .map(|m| m.hostname.as_str())
+                .collect();
+            if voting.len() == expected.len()
+                && expected.iter().all(|h| voting.contains(&h.as_str()))
+            {
+                return Ok(members);
+            }
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Polls until a node stops answering the secure API with our credentials (it rebooted into maintenance mode
+/// or went down), e.g. after a reset.
+pub async fn wait_gone(address: &str, creds: &Credentials) {
+    let Ok(client) = creds.client(address) else {
+        return;
+    };
+    while client.version().await.is_ok() {
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_stable_hex() {
+        assert_eq!(config_hash("a"), config_hash("a"));
+        assert_ne!(config_hash("a"), config_hash("b"));
+        assert_eq!(config_hash("a").len(), 64);
+    }
+
+    #[tokio::test]
+    async fn probe_unreachable() {
+        let secrets = crate::talos::config::tests::secrets();
+        let creds = Credentials::from_secrets(secrets).unwrap();
+        let stage = probe("127.0.111.251:1", &creds).await;
+        assert_eq!(stage.name(), "unreachable");
+    }
+}
