@@ -517,8 +517,8 @@ async fn try_mode_rolls_back_and_staged_applies_at_reboot() {
             mode: vixens::proto::machine::apply_configuration_request::Mode::Try as i32,
             dry_run: false,
             try_mode_timeout: Some(prost_types::Duration {
-                seconds: 0,
-                nanos: 200_000_000,
+                seconds: 2,
+                nanos: 0,
             }),
         })
         .await
@@ -615,6 +615,19 @@ async fn kubernetes_api_comes_up_on_vip_and_control_planes_after_bootstrap() {
     assert_eq!(names, vec!["cp1".to_string(), "w1".to_string()]);
     let direct = kube_client(&kc, Some("https://127.0.119.1:6443")).await;
     assert_eq!(node_names(&direct).await.unwrap().len(), 2);
+    // A control plane going down takes its kube-apiserver with it; it comes back with the node.
+    let cp1_node = emu.cluster.find("cp1").unwrap();
+    emu.cluster.set_down(&cp1_node, true);
+    eventually("cp1:6443 closed", || async {
+        tokio::net::TcpStream::connect("127.0.119.1:6443")
+            .await
+            .is_err()
+            .then_some(())
+    })
+    .await;
+    assert!(cp1.version().await.is_err());
+    emu.cluster.set_down(&cp1_node, false);
+    eventually("cp1:6443 back", || async { node_names(&direct).await }).await;
     // The worker's reset removes its Node.
     w1.reset(false).await.unwrap();
     eventually("w1 removed", || async {

@@ -55,12 +55,11 @@ async fn node_faults(
         .find(|n| n.spec.name == name)
         .cloned()
         .ok_or((StatusCode::NOT_FOUND, format!("no node {name:?}")))?;
-    let coming_up = update.down == Some(false);
+    let down = update.down;
     let merged = cluster.faults.update(&name, update);
-    if coming_up {
-        cluster.power_on(&node);
-    } else {
-        cluster.sync_listener(&node);
+    match down {
+        Some(d) => cluster.set_down(&node, d),
+        None => cluster.sync_listener(&node),
     }
     Ok(Json(merged))
 }

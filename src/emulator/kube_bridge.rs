@@ -159,19 +159,23 @@ impl KubeHooks for KubeBridge {
     fn node_left(&self, name: &str, address: Ipv4Addr, control_plane: bool) {
         self.kube.remove_node(name);
         if control_plane {
-            let servers = self.servers.clone();
-            let addr = SocketAddr::from((address, APISERVER_PORT));
-            let task = tokio::spawn(async move {
-                let handle = servers.lock().await.remove(&addr);
-                if let Some(h) = handle {
-                    h.shutdown().await;
-                }
-            });
-            self.pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(task);
+            self.control_plane_down(address);
         }
+    }
+
+    fn control_plane_down(&self, address: Ipv4Addr) {
+        let servers = self.servers.clone();
+        let addr = SocketAddr::from((address, APISERVER_PORT));
+        let task = tokio::spawn(async move {
+            let handle = servers.lock().await.remove(&addr);
+            if let Some(h) = handle {
+                h.shutdown().await;
+            }
+        });
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task);
     }
 
     fn faults(&self, faults: &KubeFaults) {

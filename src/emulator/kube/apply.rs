@@ -178,11 +178,12 @@ pub fn apply(
 
     // Conflicts: another manager owns a field this config sets to a different value.
     let mut conflicts: Vec<(usize, Path)> = vec![];
+    let new_paths = new_set.paths();
     for (i, e) in list.iter().enumerate() {
         if e.same_slot(manager, "Apply", sub) {
             continue;
         }
-        for p in new_set.paths() {
+        for p in new_paths.iter().cloned() {
             if e.fields.has(&p) && value_at(&obj, &p) != value_at(&cfg, &p) {
                 conflicts.push((i, p));
             }
@@ -287,20 +288,19 @@ pub fn merge(live: &mut Value, cfg: &Value, shape: &Shape) {
     if let (Some(l), Some(c)) = (live.as_array(), cfg.as_array()) {
         match shape.list_kind() {
             ListKind::Map(keys) => {
-                let key_of = |i: &Value| -> Vec<Option<Value>> {
-                    keys.iter().map(|k| i.get(k).cloned()).collect()
-                };
+                let same =
+                    |cfg_item: &Value, live_item: &Value| same_key(&keys, cfg_item, live_item);
                 let mut out = vec![];
                 for ci in c {
                     let mut item = ci.clone();
-                    if let Some(li) = l.iter().find(|li| key_of(li) == key_of(ci)) {
+                    if let Some(li) = l.iter().find(|li| same(ci, li)) {
                         item = li.clone();
                         merge(&mut item, ci, &shape.item());
                     }
                     out.push(item);
                 }
                 for li in l {
-                    if !c.iter().any(|ci| key_of(ci) == key_of(li)) {
+                    if !c.iter().any(|ci| same(ci, li)) {
                         out.push(li.clone());
                     }
                 }
@@ -317,6 +317,19 @@ pub fn merge(live: &mut Value, cfg: &Value, shape: &Shape) {
         }
     }
     *live = cfg.clone();
+}
+
+/// Whether a configured list item and a live one have the same key. Key fields the configuration leaves out
+/// match anything (the API server defaults them, e.g. `protocol: TCP` of ports, before merging).
+pub fn same_key(keys: &[String], cfg_item: &Value, live_item: &Value) -> bool {
+    let present: Vec<&String> = keys
+        .iter()
+        .filter(|k| cfg_item.get(k.as_str()).is_some())
+        .collect();
+    !present.is_empty()
+        && present
+            .iter()
+            .all(|k| cfg_item.get(k.as_str()) == live_item.get(k.as_str()))
 }
 
 /// Records an Update operation by `manager` that turned `old` (None on create) into `new`: the manager takes the

@@ -77,6 +77,9 @@ pub struct KubeOptions {
     pub state_file: Option<PathBuf>,
     /// How long a request hangs under [`KubeFault::Timeouts`] before its connection is dropped. Default 10 s.
     pub timeout_hang: Duration,
+    /// How many change events are kept for watches resuming from a resourceVersion (at most 4096, the default);
+    /// older resourceVersions answer 410 Gone.
+    pub watch_history: usize,
     /// `gitVersion` reported by `/version` and by Nodes' kubelet version, e.g. `v1.32.3`.
     pub kubernetes_version: String,
 }
@@ -87,6 +90,7 @@ impl Default for KubeOptions {
             workload_delay: Duration::from_millis(200),
             state_file: None,
             timeout_hang: Duration::from_secs(10),
+            watch_history: store::HISTORY,
             kubernetes_version: "v1.32.3".into(),
         }
     }
@@ -186,6 +190,8 @@ impl KubeCluster {
             }
             _ => Store::new(),
         };
+        let mut store = store;
+        store.set_history(opts.watch_history);
         let rv = store.revision();
         let (changed, _) = tokio::sync::watch::channel(rv);
         let inner = Arc::new(Inner {

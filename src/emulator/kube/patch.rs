@@ -145,11 +145,12 @@ fn merge_list(cur: &mut Value, items: &[Value], keys: &[String], shape: &Shape) 
     let Some(list) = cur.as_array_mut() else {
         return;
     };
-    let key_of =
-        |i: &Value| -> Vec<Option<Value>> { keys.iter().map(|k| i.get(k).cloned()).collect() };
+
     for item in items {
         let directive = item.get("$patch").and_then(Value::as_str);
-        let pos = list.iter().position(|l| key_of(l) == key_of(item));
+        let pos = list
+            .iter()
+            .position(|l| super::apply::same_key(keys, item, l));
         match (directive, pos) {
             (Some("delete"), Some(i)) => {
                 list.remove(i);

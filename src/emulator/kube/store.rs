@@ -65,9 +65,10 @@ pub struct Store {
     rv: u64,
     history: VecDeque<Arc<Event>>,
     tx: broadcast::Sender<Arc<Event>>,
-    /// Served types of CRDs by CRD name, with the CRD resourceVersion they were built from: building one clones
-    /// the whole CRD (hundreds of KB for Argo CD's), and [`Store::types`] runs on every request and reconcile.
-    crd_types: std::sync::Mutex<BTreeMap<String, (String, Option<ResourceType>)>>,
+    /// Served types, recomputed when a CRD changes.
+    types: Arc<Vec<ResourceType>>,
+    /// How many events are kept for resuming watches.
+    history_len: usize,
 }
 
 /// Persisted form.
@@ -111,8 +112,33 @@ impl Store {
             rv: 1,
             history: VecDeque::new(),
             tx,
-            crd_types: std::sync::Mutex::new(BTreeMap::new()),
+            types: Arc::new(BUILTINS.clone()),
+            history_len: HISTORY,
         }
+    }
+
+    /// Keeps only the last `n` (at most [`HISTORY`]) events for resuming watches; older resourceVersions answer
+    /// 410 Gone.
+    pub fn set_history(&mut self, n: usize) {
+        self.history_len = n.clamp(1, HISTORY);
+        while self.history.len() > self.history_len {
+            self.history.pop_front();
+        }
+    }
+
+    fn refresh_types(&mut self) {
+        let mut out = BUILTINS.clone();
+        if let Some(crds) = self.objects.get(&GroupResource::new(
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+        )) {
+            out.extend(
+                crds.values()
+                    .filter(|c| registry::crd_established(c))
+                    .filter_map(registry::from_crd),
+            );
+        }
+        self.types = Arc::new(out);
     }
 
     /// Current revision.
@@ -135,42 +161,17 @@ impl Store {
         self.tx.subscribe()
     }
 
-    /// Served types: built-ins and Established CRDs.
-    pub fn types(&self) -> Vec<ResourceType> {
-        let mut out = BUILTINS.clone();
-        if let Some(crds) = self.objects.get(&GroupResource::new(
-            "apiextensions.k8s.io",
-            "customresourcedefinitions",
-        )) {
-            let mut cache = self.crd_types.lock().unwrap_or_else(|e| e.into_inner());
-            cache.retain(|name, _| crds.contains_key(&(String::new(), name.clone())));
-            for ((_, name), crd) in crds {
-                if !registry::crd_established(crd) {
-                    continue;
-                }
-                let rv = crd
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let fresh = cache
-                    .get(name)
-                    .is_some_and(|(cached_rv, _)| cached_rv == rv && !rv.is_empty());
-                if !fresh {
-                    cache.insert(name.clone(), (rv.to_string(), registry::from_crd(crd)));
-                }
-                if let Some((_, Some(t))) = cache.get(name) {
-                    out.push(t.clone());
-                }
-            }
-        }
-        out
+    /// Served types: built-ins and Established CRDs (cached; recomputed when a CRD changes).
+    pub fn types(&self) -> Arc<Vec<ResourceType>> {
+        self.types.clone()
     }
 
     /// The type serving `group/version` `resource`.
     pub fn resolve(&self, group: &str, version: &str, resource: &str) -> Option<ResourceType> {
-        self.types()
-            .into_iter()
+        self.types
+            .iter()
             .find(|t| t.group == group && t.resource == resource && t.serves(version))
+            .cloned()
     }
 
     pub fn get(&self, gr: &GroupResource, ns: &str, name: &str) -> Option<&Value> {
@@ -206,7 +207,10 @@ impl Store {
             gr: gr.clone(),
             object: object.clone(),
         });
-        if self.history.len() >= HISTORY {
+        if gr.group == "apiextensions.k8s.io" && gr.resource == "customresourcedefinitions" {
+            self.refresh_types();
+        }
+        if self.history.len() >= self.history_len {
             self.history.pop_front();
         }
         self.history.push_back(ev.clone());
@@ -283,6 +287,7 @@ impl Store {
                 .or_default()
                 .insert(key, o.object);
         }
+        store.refresh_types();
         Ok(store)
     }
 }

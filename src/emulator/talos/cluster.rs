@@ -27,6 +27,9 @@ pub trait KubeHooks: Send + Sync {
     fn node_joined(&self, node: &KubeNode);
     /// A node was reset: remove its Node object; a control plane also stops serving on `<address>:6443`.
     fn node_left(&self, name: &str, address: Ipv4Addr, control_plane: bool);
+    /// A control plane went down (reboot, shutdown, down fault): its kube-apiserver on `<address>:6443` stops
+    /// until [`KubeHooks::cluster_up`] names it again.
+    fn control_plane_down(&self, address: Ipv4Addr);
     /// Kubernetes API faults from the topology or the control endpoint.
     fn faults(&self, faults: &KubeFaults);
 }
@@ -337,6 +340,7 @@ impl Cluster {
                 st.stage = Stage::Rebooting;
             }
             cluster.sync_listener(&node);
+            cluster.kube_down(&node);
             if cluster.faults.take_reboot_hang(&node.spec.name) {
                 tracing::info!(node = %node.spec.name, "reboot never comes back (fault)");
                 cluster.persist();
@@ -389,6 +393,7 @@ impl Cluster {
                 st.stage = Stage::Halted;
             }
             cluster.sync_listener(&node);
+            cluster.kube_down(&node);
             cluster.persist();
         });
     }
@@ -495,7 +500,9 @@ impl Cluster {
         self.etcd().as_ref().is_some_and(|e| e.cluster_ca == ca)
     }
 
-    fn kube_join(&self, node: &Node) {
+    /// Registers the node with the Kubernetes side when it runs in the bootstrapped cluster (re-announcing the
+    /// API on a control plane).
+    pub fn kube_join(&self, node: &Node) {
         if !self.in_bootstrapped_cluster(node) {
             return;
         }
@@ -517,6 +524,31 @@ impl Cluster {
                 control_plane: cp,
                 allow_scheduling_on_control_planes: allow,
             });
+        }
+    }
+
+    /// Applies the `down` fault now: closes (and stops the node's kube-apiserver) or reopens, powering a halted or
+    /// hung node on.
+    pub fn set_down(self: &Arc<Self>, node: &Arc<Node>, down: bool) {
+        let fault = crate::emulator::faults::NodeFaults {
+            down: Some(down),
+            ..Default::default()
+        };
+        self.faults.update(&node.spec.name, fault);
+        if down {
+            self.sync_listener(node);
+            self.kube_down(node);
+        } else {
+            self.power_on(node);
+            self.kube_join(node);
+        }
+    }
+
+    fn kube_down(&self, node: &Node) {
+        if node.state().is_control_plane() {
+            if let Some(kube) = self.kube() {
+                kube.control_plane_down(node.spec.address);
+            }
         }
     }
 

@@ -18,14 +18,13 @@ fn crd_gr() -> GroupResource {
 }
 
 pub fn reconcile(st: &mut Store) {
-    // Clone only CRDs being deleted (cloning all of them on every pass made each API write slow).
-    let crds: Vec<Value> = st
+    let deleted: Vec<Value> = st
         .list(&crd_gr(), None)
         .into_iter()
         .filter(|c| c.pointer("/metadata/deletionTimestamp").is_some())
         .cloned()
         .collect();
-    for crd in &crds {
+    for crd in &deleted {
         let group = crd
             .pointer("/spec/group")
             .and_then(Value::as_str)

@@ -32,20 +32,26 @@ fn owners(o: &Value) -> Vec<String> {
 
 pub fn reconcile(st: &mut Store) {
     namespaces(st);
-    // Clone only the objects the collector acts on (with owners or being deleted): cloning every object on
-    // every pass (Argo CD's CRDs weigh ~0.5 MB) made each API write slow.
+    // Only objects with owners, or being deleted with a propagation finalizer, are cloned (the store can hold
+    // megabytes of CRDs).
     let mut live: BTreeSet<String> = BTreeSet::new();
-    let mut all: Vec<(GroupResource, Value)> = Vec::new();
+    let mut owned: Vec<(GroupResource, Value)> = vec![];
+    let mut deleting: Vec<(GroupResource, Value)> = vec![];
     for (g, o) in st.all() {
         live.insert(uid(o));
-        let acts = o.pointer("/metadata/ownerReferences").is_some()
-            || o.pointer("/metadata/deletionTimestamp").is_some();
-        if acts {
-            all.push((g, o.clone()));
+        if o.pointer("/metadata/ownerReferences").is_some() {
+            owned.push((g.clone(), o.clone()));
+        }
+        if o.pointer("/metadata/deletionTimestamp").is_some()
+            && verbs::finalizers(o)
+                .iter()
+                .any(|f| f == "orphan" || f == "foregroundDeletion")
+        {
+            deleting.push((g, o.clone()));
         }
     }
     let mut dependents: HashMap<String, Vec<(GroupResource, Value)>> = HashMap::new();
-    for (g, o) in &all {
+    for (g, o) in &owned {
         for u in owners(o) {
             dependents
                 .entry(u)
@@ -53,16 +59,13 @@ pub fn reconcile(st: &mut Store) {
                 .push((g.clone(), o.clone()));
         }
     }
-    for (g, o) in &all {
+    for (g, o) in &owned {
         let own = owners(o);
         if !own.is_empty() && own.iter().all(|u| !live.contains(u)) {
             delete(st, g, o);
         }
     }
-    for (g, o) in &all {
-        if o.pointer("/metadata/deletionTimestamp").is_none() {
-            continue;
-        }
+    for (g, o) in &deleting {
         let fins = verbs::finalizers(o);
         let deps = dependents.get(&uid(o)).cloned().unwrap_or_default();
         if fins.iter().any(|f| f == "orphan") {

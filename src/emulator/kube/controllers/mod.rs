@@ -96,8 +96,9 @@ pub fn reconcile(inner: &Inner, clock: &mut Clock) {
 /// The served type of a group/resource.
 pub fn rt(st: &Store, group: &str, resource: &str) -> Option<ResourceType> {
     st.types()
-        .into_iter()
+        .iter()
         .find(|t| t.group == group && t.resource == resource)
+        .cloned()
 }
 
 /// Writes `status` of an object as `manager` would through `/status` (or the main resource for types without the
