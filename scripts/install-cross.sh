@@ -12,15 +12,16 @@ targets=("$@")
 packages=(rustc-web)
 for t in "${targets[@]}"; do
   case "$t" in
-  linux_arm64) arch=arm64 gcc=gcc-aarch64-linux-gnu ;;
-  linux_arm) arch=armhf gcc=gcc-arm-linux-gnueabihf ;;
-  linux_386) arch=i386 gcc=gcc-i686-linux-gnu ;;
+  linux_arm64) arch=arm64 gcc=gcc-aarch64-linux-gnu libc=libc6-dev-arm64-cross ;;
+  linux_arm) arch=armhf gcc=gcc-arm-linux-gnueabihf libc=libc6-dev-armhf-cross ;;
+  linux_386) arch=i386 gcc=gcc-i686-linux-gnu libc=libc6-dev-i386-cross ;;
   *) echo "install-cross.sh: unknown target $t (known: linux_arm64 linux_arm linux_386)" >&2; exit 1 ;;
   esac
   if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
     dpkg --add-architecture "$arch"
   fi
-  packages+=("libstd-rust-web-dev:$arch" "$gcc")
+  # The cross libc headers are only a Recommends of the cross gcc: name them (aws-lc-sys needs them).
+  packages+=("libstd-rust-web-dev:$arch" "$gcc" "$libc")
 done
 
 apt-get update -qq

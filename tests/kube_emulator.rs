@@ -1165,6 +1165,38 @@ spec:
     assert_eq!(w["spec"]["size"], 4);
     assert_eq!(w["metadata"]["generation"], 2);
 
+    // Schema: kubectl asks for strict field validation, so an undeclared field is refused; a wrong type is 422.
+    let bogus = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w2\n  namespace: default\nspec:\n  size: 1\n  bogus: 1\n";
+    let (ok, _, err) = env
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(bogus.into()))
+        .await
+        .unwrap();
+    assert!(
+        !ok && err.contains("strict decoding error: unknown field \"spec.bogus\""),
+        "{err}"
+    );
+    let typed = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w2\n  namespace: default\nspec:\n  size: big\n";
+    let (ok, _, err) = env
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(typed.into()))
+        .await
+        .unwrap();
+    assert!(
+        !ok && err.contains("spec.size in body must be of type integer"),
+        "{err}"
+    );
+    // Without strict validation (kube-rs' default), undeclared fields are pruned.
+    let ar = kube::discovery::ApiResource {
+        group: "example.com".into(),
+        version: "v1".into(),
+        api_version: "example.com/v1".into(),
+        kind: "Widget".into(),
+        plural: "widgets".into(),
+    };
+    let widgets: Api<DynamicObject> = Api::namespaced_with(env.client().await, "default", &ar);
+    let w2: DynamicObject = serde_json::from_value(json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w2"}, "spec": {"size": 1, "bogus": 1}})).unwrap();
+    let w2 = widgets.create(&PostParams::default(), &w2).await.unwrap();
+    assert_eq!(w2.data["spec"], json!({"size": 1}));
+
     let (ok, out, err) = env
         .kubectl(&["delete", "-f", "-"], Some(cr.into()))
         .await

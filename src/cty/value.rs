@@ -322,16 +322,27 @@ impl Value {
     }
 
     /// A type this value conforms to, for encoding values of `dynamic` type. Null and unknown give `dynamic`;
-    /// a collection takes its first element's type.
+    /// a collection takes its elements' type when they all agree, else `dynamic` elements (each then carries its
+    /// own type on the wire).
     pub fn infer_type(&self) -> Type {
+        fn common<'a>(mut items: impl Iterator<Item = &'a Value>) -> Type {
+            let Some(first) = items.next().map(Value::infer_type) else {
+                return Type::Dynamic;
+            };
+            if items.all(|v| v.infer_type() == first) {
+                first
+            } else {
+                Type::Dynamic
+            }
+        }
         match self {
             Value::Null | Value::Unknown => Type::Dynamic,
             Value::String(_) => Type::String,
             Value::Number(_) => Type::Number,
             Value::Bool(_) => Type::Bool,
-            Value::List(v) => Type::list(v.first().map_or(Type::Dynamic, Value::infer_type)),
-            Value::Set(v) => Type::set(v.first().map_or(Type::Dynamic, Value::infer_type)),
-            Value::Map(m) => Type::map(m.values().next().map_or(Type::Dynamic, Value::infer_type)),
+            Value::List(v) => Type::list(common(v.iter())),
+            Value::Set(v) => Type::set(common(v.iter())),
+            Value::Map(m) => Type::map(common(m.values())),
             Value::Object(m) => {
                 Type::Object(m.iter().map(|(k, v)| (k.clone(), v.infer_type())).collect())
             }

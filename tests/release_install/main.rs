@@ -34,15 +34,14 @@ struct Fixture {
     ca_pem: PathBuf,
     tls: Arc<rustls::ServerConfig>,
     terraform: Option<PathBuf>,
+    terraform_0_15: Option<PathBuf>,
 }
 
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("release_install");
-        let _ = std::fs::remove_dir_all(&work);
-        std::fs::create_dir_all(&work).unwrap();
+        let work = work_dir();
         let key = GpgKey::generate(
             &work.join("gnupg"),
             "Vixens release test <release@vixens.invalid>",
@@ -75,7 +74,9 @@ fn fixture() -> &'static Fixture {
 
         let ca_pem = work.join("ca.pem");
         let tls = tls::server_config(&ca_pem);
-        let terraform = terraform::locate(&root);
+        terraform::install(&root);
+        let terraform = terraform::locate(&root, terraform::VERSION);
+        let terraform_0_15 = terraform::locate(&root, terraform::VERSION_0_15);
         Fixture {
             work,
             dist,
@@ -85,20 +86,35 @@ fn fixture() -> &'static Fixture {
             ca_pem,
             tls,
             terraform,
+            terraform_0_15,
         }
     })
+}
+
+/// A fresh directory for this process (nextest runs each test in its own process, so each has its own
+/// fixture), under the system temp dir: gpg-agent's socket path must stay short. Directories left by
+/// processes that are gone are removed.
+fn work_dir() -> PathBuf {
+    let base = std::env::temp_dir();
+    let prefix = "vixens-release-test-";
+    for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if let Some(pid) = name.strip_prefix(prefix) {
+            if !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let work = base.join(format!("{prefix}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    work
 }
 
 impl Fixture {
     /// Terraform 1.0.3, or None after printing why the test is skipped.
     fn terraform(&self) -> Option<&Path> {
-        if self.terraform.is_none() {
-            eprintln!(
-                "SKIPPED: Terraform {} not found (no scripts/install-terraform.sh and no VIXENS_TERRAFORM)",
-                terraform::VERSION
-            );
-        }
-        self.terraform.as_deref()
+        skip_unless(self.terraform.as_deref(), terraform::VERSION)
     }
 
     fn file(&self, suffix: &str) -> PathBuf {
@@ -138,6 +154,17 @@ impl Fixture {
             self.tls.clone(),
         )
     }
+}
+
+/// `found`, or None after printing why the calling test is skipped.
+fn skip_unless<'a>(found: Option<&'a Path>, version: &str) -> Option<&'a Path> {
+    if found.is_none() {
+        eprintln!(
+            "SKIPPED: Terraform {version} not found (scripts/install-terraform.sh installs it under .cache/; \
+             or set VIXENS_TERRAFORM)"
+        );
+    }
+    found
 }
 
 fn zip_name() -> String {
@@ -375,6 +402,27 @@ fn registry_install_verifies_the_signature_and_locks_the_sha256sums() {
             format!("/files/{p}_linux_amd64.zip"),
         ]
     );
+}
+
+#[test]
+fn terraform_0_15_installs_from_the_registry_too() {
+    let fx = fixture();
+    let Some(tf) = skip_unless(fx.terraform_0_15.as_deref(), terraform::VERSION_0_15) else {
+        return;
+    };
+    let registry = fx.serve(&fx.dist);
+    let ws = fx.work.join("registry_0_15");
+    terraform::write_module(&ws, "vixens/vixens", VERSION);
+    let out = terraform::init(tf, &ws, &host_block(registry.port), &fx.ca_pem);
+    let text = terraform::text(&out);
+    assert!(out.status.success(), "terraform 0.15 init failed:\n{text}");
+    assert!(
+        text.contains(&format!("key ID {}", fx.key.key_id)),
+        "{text}"
+    );
+    let (zh, _) = terraform::locked_hashes(&ws);
+    assert_eq!(zh, fx.sums().into_values().collect::<BTreeSet<_>>());
+    assert!(installed_binary(&ws, "registry.terraform.io").exists());
 }
 
 #[test]

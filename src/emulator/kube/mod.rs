@@ -48,6 +48,7 @@ pub(crate) mod handlers;
 pub(crate) mod openapi;
 pub(crate) mod patch;
 pub(crate) mod registry;
+pub(crate) mod schema;
 pub(crate) mod selectors;
 pub(crate) mod server;
 pub(crate) mod store;

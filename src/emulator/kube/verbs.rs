@@ -11,6 +11,7 @@ use super::fields::Shape;
 use super::handlers::{new_uid, Query, Target};
 use super::patch::{apply_patch, PatchType};
 use super::registry::ResourceType;
+use super::schema;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::store::{GroupResource, Store};
 use super::{timefmt, Inner};
@@ -42,6 +43,43 @@ impl Ctx {
     pub fn dry_run(&self) -> bool {
         self.query.get("dryRun").is_some_and(|v| v == "All")
     }
+
+    /// Write options of this request.
+    pub fn write_opts(&self) -> WriteOpts {
+        WriteOpts {
+            dry_run: self.dry_run(),
+            strict: self
+                .query
+                .get("fieldValidation")
+                .is_some_and(|v| v == "Strict"),
+        }
+    }
+}
+
+/// Options of a write: `dry_run` (`dryRun=All`: nothing stored) and `strict` (`fieldValidation=Strict`:
+/// undeclared fields of custom resources are refused instead of pruned).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteOpts {
+    pub dry_run: bool,
+    pub strict: bool,
+}
+
+impl From<bool> for WriteOpts {
+    fn from(dry_run: bool) -> Self {
+        WriteOpts {
+            dry_run,
+            strict: false,
+        }
+    }
+}
+
+/// The `openAPIV3Schema` of a CRD version.
+pub fn crd_schema<'a>(crd: &'a Value, version: &str) -> Option<&'a Value> {
+    crd.pointer("/spec/versions")?
+        .as_array()?
+        .iter()
+        .find(|v| v["name"] == version)?
+        .pointer("/schema/openAPIV3Schema")
 }
 
 /// How an object's managedFields are maintained by [`commit`].
@@ -237,8 +275,9 @@ pub fn commit(
     mut new: Value,
     scope: Scope,
     managed: Managed,
-    dry_run: bool,
+    opts: impl Into<WriteOpts>,
 ) -> ApiResult<Value> {
+    let WriteOpts { dry_run, strict } = opts.into();
     new["apiVersion"] = json!(rt.api_version(version));
     new["kind"] = json!(rt.kind);
     let now = timefmt::now();
@@ -321,6 +360,29 @@ pub fn commit(
             if tracks_generation(rt) {
                 new["metadata"]["generation"] = json!(1);
             }
+        }
+    }
+    if let Some(schema) = rt.crd.as_ref().and_then(|c| crd_schema(c, version)) {
+        let name = new
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let (errors, pruned) = schema::validate(&mut new, schema);
+        if strict && !pruned.is_empty() {
+            let list: Vec<String> = pruned
+                .iter()
+                .map(|p| format!("unknown field \"{p}\""))
+                .collect();
+            return Err(ApiError::bad_request(format!(
+                "{} in version \"{version}\" cannot be handled as a {}: strict decoding error: {}",
+                rt.kind,
+                rt.kind,
+                list.join(", ")
+            )));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(&rt.kind, &rt.group, &name, &errors));
         }
     }
     admission::admit(st, rt, old, &mut new)?;
@@ -464,7 +526,7 @@ pub fn create(inner: &Inner, t: &Target, ctx: &Ctx, body: &[u8]) -> ApiResult<(u
             status_ignored: t.rt.status_subresource,
         },
         Managed::Update(&ctx.manager()),
-        ctx.dry_run(),
+        ctx.write_opts(),
     )?;
     let rv = st.revision();
     drop(st);
@@ -556,7 +618,7 @@ pub fn update(inner: &Inner, t: &Target, ctx: &Ctx, body: &[u8]) -> ApiResult<(u
         obj,
         scope_of(t),
         Managed::Update(&ctx.manager()),
-        ctx.dry_run(),
+        ctx.write_opts(),
     )?;
     let rv = st.revision();
     drop(st);
@@ -646,7 +708,7 @@ pub fn patch(inner: &Inner, t: &Target, ctx: &Ctx, body: &[u8]) -> ApiResult<(u1
                 result,
                 scope,
                 Managed::Done,
-                ctx.dry_run(),
+                ctx.write_opts(),
             )?,
         )
     } else {
@@ -668,7 +730,7 @@ pub fn patch(inner: &Inner, t: &Target, ctx: &Ctx, body: &[u8]) -> ApiResult<(u1
                 doc,
                 scope,
                 Managed::Update(&ctx.manager()),
-                ctx.dry_run(),
+                ctx.write_opts(),
             )?,
         )
     };

@@ -216,6 +216,7 @@ pub fn relay_deployment(v: &CiliumValues, image: &str) -> Deployment {
         ports: Some(vec![ContainerPort {
             name: Some("grpc".to_string()),
             container_port: RELAY_PORT,
+            protocol: Some("TCP".to_string()),
             ..Default::default()
         }]),
         readiness_probe: Some(grpc_probe(3, None, None, None)),
@@ -369,6 +370,9 @@ pub fn ui_service(v: &CiliumValues) -> Service {
             ports: Some(vec![ServicePort {
                 name: Some("http".to_string()),
                 port: 80,
+                // The chart leaves the protocol to the API server's default; written out so that server-side
+                // apply merges on the full list-map key (port, protocol).
+                protocol: Some("TCP".to_string()),
                 target_port: Some(IntOrString::Int(8081)),
                 ..Default::default()
             }]),
@@ -391,6 +395,7 @@ pub fn ui_deployment(v: &CiliumValues, frontend_image: &str, backend_image: &str
         ports: Some(vec![ContainerPort {
             name: Some("http".to_string()),
             container_port: 8081,
+            protocol: Some("TCP".to_string()),
             ..Default::default()
         }]),
         liveness_probe: Some(http("/healthz")),
@@ -421,6 +426,7 @@ pub fn ui_deployment(v: &CiliumValues, frontend_image: &str, backend_image: &str
         ports: Some(vec![ContainerPort {
             name: Some("grpc".to_string()),
             container_port: 8090,
+            protocol: Some("TCP".to_string()),
             ..Default::default()
         }]),
         termination_message_policy: Some("FallbackToLogsOnError".to_string()),
