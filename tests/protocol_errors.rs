@@ -57,7 +57,7 @@ resource "vixens_test_thing" "t" {
     let slow = r#"
 resource "vixens_test_thing" "slow" {
   name         = "slow"
-  create_delay = "30s"
+  create_delay = "300s"
   timeouts {
     create = "1s"
   }

@@ -222,7 +222,7 @@ async fn handshake_health_and_shutdown() {
     let mut stream = stdio.stream_stdio(()).await.unwrap().into_inner();
     let mut controller = goplugin::grpc_controller_client::GrpcControllerClient::new(channel);
     controller.shutdown(goplugin::Empty {}).await.unwrap();
-    let ended = tokio::time::timeout(Duration::from_secs(3), stream.message()).await;
+    let ended = tokio::time::timeout(Duration::from_secs(15), stream.message()).await;
     assert!(
         matches!(ended, Ok(Ok(None)) | Ok(Err(_))),
         "StreamStdio must close on shutdown: {ended:?}"
@@ -441,18 +441,18 @@ async fn stop_cancels_work_in_flight_and_sigint_is_ignored() {
     let mut apply_client = client.clone();
     let started = Instant::now();
     let apply = tokio::spawn(async move {
-        plan_and_apply(&mut apply_client, &config("slow", Some("60s"))).await
+        plan_and_apply(&mut apply_client, &config("slow", Some("600s"))).await
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
     client
         .stop_provider(tfplugin6::stop_provider::Request {})
         .await
         .unwrap();
-    let resp = tokio::time::timeout(Duration::from_secs(10), apply)
+    let resp = tokio::time::timeout(Duration::from_secs(120), apply)
         .await
         .expect("apply returns after Stop")
         .unwrap();
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(started.elapsed() < Duration::from_secs(120));
     let errs = errors6(&resp.diagnostics);
     assert!(errs.iter().any(|e| e.contains("Cancelled")), "{errs:?}");
 

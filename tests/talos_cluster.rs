@@ -17,6 +17,16 @@ struct EmulatorProcess {
 
 impl EmulatorProcess {
     fn start(prefix: &str, nodes: &[&str], install_delay_ms: u64) -> EmulatorProcess {
+        Self::start_with(prefix, nodes, install_delay_ms, "", None)
+    }
+
+    fn start_with(
+        prefix: &str,
+        nodes: &[&str],
+        install_delay_ms: u64,
+        extra: &str,
+        control: Option<&str>,
+    ) -> EmulatorProcess {
         let dir = tempfile::tempdir().unwrap();
         let mut topology = String::from("nodes:\n");
         for (i, name) in nodes.iter().enumerate() {
@@ -28,9 +38,14 @@ impl EmulatorProcess {
         topology.push_str(&format!(
             "timings: {{install_delay: {install_delay_ms}ms, reboot_delay: 0ms, workload_delay: 0ms, upgrade_delay: 0ms}}\n"
         ));
+        topology.push_str(extra);
         let path = dir.path().join("topology.yaml");
         std::fs::write(&path, topology).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vixens-emulator"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vixens-emulator"));
+        if let Some(addr) = control {
+            cmd.arg("--control").arg(addr);
+        }
+        let mut child = cmd
             .arg("--topology")
             .arg(&path)
             .stdout(Stdio::piped())
@@ -220,4 +235,100 @@ fn plan_time_validation_names_attributes() {
     ] {
         assert!(all.contains(needle), "{needle} missing:\n{all}");
     }
+}
+
+/// POSTs a JSON body to the emulator's control endpoint (plain HTTP/1.1 on loopback).
+fn control_post(addr: &str, path: &str, body: &str) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}
+
+#[test]
+fn faults_converge_without_losing_state_and_upgrades_roll() {
+    let tf = Terraform::get("1.0.3").expect("terraform 1.0.3");
+    let prefix = "127.0.113";
+    let control = "127.0.113.250:17070";
+    // cp1's first Bootstrap fails (transient), cp3 is powered off when the apply starts.
+    let faults = "faults:\n  nodes:\n    cp1: {fail_next: {Bootstrap: unavailable}}\n    cp3: {down: true}\n";
+    let _emulator =
+        EmulatorProcess::start_with(prefix, &["cp1", "cp2", "cp3"], 0, faults, Some(control));
+    let ws = Workspace::new(&tf, &cluster(prefix, 3, 0, ""));
+    ws.init();
+    std::thread::scope(|scope| {
+        let apply = scope.spawn(|| ws.apply());
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        control_post(control, "/faults/nodes/cp3", r#"{"down": false}"#);
+        apply.join().unwrap();
+    });
+    assert_eq!(etcd_members(&ws), ["cp1", "cp2", "cp3"]);
+    assert_eq!(ws.plan_exit_code(), 0);
+    let secrets = ws.resource("vixens_talos_cluster.c").unwrap()["machine_secrets"].clone();
+
+    // A changed config that cp1 rejects once: the update fails, the state keeps everything, a re-apply converges.
+    let patched = cluster(
+        prefix,
+        3,
+        0,
+        "config_patches = [\"machine:\\n  sysctls:\\n    vm.max_map_count: \\\"262144\\\"\\n\"]",
+    );
+    ws.write_config(&patched);
+    control_post(
+        control,
+        "/faults/nodes/cp1",
+        r#"{"fail_next": {"ApplyConfiguration": "invalid_argument"}}"#,
+    );
+    let failed = ws.fails(&["apply", "-auto-approve", "-input=false"]);
+    assert!(
+        failed.all().contains("refused the changed config"),
+        "{}",
+        failed.all()
+    );
+    assert_eq!(
+        ws.resource("vixens_talos_cluster.c").unwrap()["machine_secrets"],
+        secrets
+    );
+    ws.apply();
+    assert_eq!(ws.plan_exit_code(), 0);
+
+    // A Talos version bump rolls through the nodes, control planes one at a time.
+    let upgraded = patched.replace(
+        "talos_version = \"1.12\"",
+        "talos_version = \"1.12\"\n  install_image = \"ghcr.io/siderolabs/installer:v1.12.1\"",
+    );
+    ws.write_config(&upgraded);
+    ws.apply();
+    let values = ws.resource("vixens_talos_cluster.c").unwrap();
+    for node in ["cp1", "cp2", "cp3"] {
+        assert_eq!(
+            values["node_status"][node]["talos_version"], "v1.12.1",
+            "{node}"
+        );
+    }
+    assert_eq!(etcd_members(&ws), ["cp1", "cp2", "cp3"]);
+    assert_eq!(ws.plan_exit_code(), 0);
+    assert_eq!(values["machine_secrets"], secrets);
+
+    // Import adopts the running cluster from its secrets.yaml without re-applying it.
+    let secrets_file = ws.path().join("secrets.yaml");
+    std::fs::write(&secrets_file, secrets.as_str().unwrap()).unwrap();
+    let adopt = Workspace::new(&tf, &upgraded);
+    adopt.init();
+    adopt.import("vixens_talos_cluster.c", secrets_file.to_str().unwrap());
+    adopt.apply();
+    assert_eq!(etcd_members(&adopt), ["cp1", "cp2", "cp3"]);
+    assert_eq!(
+        adopt.resource("vixens_talos_cluster.c").unwrap()["machine_secrets"],
+        secrets
+    );
+    assert_eq!(adopt.plan_exit_code(), 0);
+    ws.destroy();
 }

@@ -145,6 +145,48 @@ pub async fn apply_config(
         .await
 }
 
+/// [`apply_config`], retried while the node is unreachable (e.g. still powering on); bound it with a deadline.
+///
+/// # Errors
+/// A rejection or any error other than "unreachable".
+pub async fn apply_config_when_up(
+    address: &str,
+    config: &str,
+    mode: ApplyMode,
+    creds: &Credentials,
+) -> Result<ApplyOutcome, ClientError> {
+    loop {
+        match apply_config(address, config, mode, creds).await {
+            Err(e) if e.is_unreachable() => tokio::time::sleep(POLL_INTERVAL).await,
+            other => return other,
+        }
+    }
+}
+
+/// Polls until the node answers the secure API with version `tag` (after an upgrade).
+///
+/// # Errors
+/// A bad address; otherwise bound it with a deadline.
+pub async fn wait_version(
+    address: &str,
+    creds: &Credentials,
+    tag: &str,
+) -> Result<(), ClientError> {
+    let client = creds.client(address)?;
+    loop {
+        if client.version().await.is_ok_and(|v| v.tag == tag) {
+            return Ok(());
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// The version tag of an installer image reference (`repo:tag`), when it has one.
+pub fn image_tag(image: &str) -> Option<&str> {
+    let (repo, tag) = image.rsplit_once(':')?;
+    (!tag.contains('/') && !repo.is_empty()).then_some(tag)
+}
+
 /// Polls until the node answers the secure API; returns its version tag.
 ///
 /// # Errors

@@ -194,7 +194,7 @@ async fn apply_fresh(
         let result = ctx
             .run(
                 &what,
-                ops::apply_config(&n.address, config, m.apply_mode, creds),
+                ops::apply_config_when_up(&n.address, config, m.apply_mode, creds),
             )
             .await;
         (

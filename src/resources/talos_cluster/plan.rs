@@ -33,6 +33,7 @@ pub fn modify(change: &mut PlannedChange) -> Result<(), Diagnostics> {
         unknown(
             change,
             &[
+                "id",
                 "machine_configurations",
                 "node_status",
                 "etcd_members",

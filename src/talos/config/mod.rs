@@ -164,23 +164,39 @@ fn image(repo: &str, version: &str) -> String {
 }
 
 fn pod_security_admission() -> Value {
+    static CACHE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| {
     let text = "name: PodSecurity\nconfiguration:\n  apiVersion: pod-security.admission.config.k8s.io/v1alpha1\n  \
                 kind: PodSecurityConfiguration\n  defaults:\n    audit: restricted\n    audit-version: latest\n    \
                 enforce: baseline\n    enforce-version: latest\n    warn: restricted\n    warn-version: latest\n  \
                 exemptions:\n    namespaces: [kube-system]\n    runtimeClasses: []\n    usernames: []\n";
     serde_yaml::from_str(text).unwrap_or(Value::Null)
+    })
+    .clone()
 }
 
 fn audit_policy() -> Value {
-    serde_yaml::from_str("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Metadata\n")
-        .unwrap_or(Value::Null)
+    static CACHE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    CACHE
+        .get_or_init(|| {
+            serde_yaml::from_str(
+                "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Metadata\n",
+            )
+            .unwrap_or(Value::Null)
+        })
+        .clone()
 }
 
 fn discovery() -> Value {
-    serde_yaml::from_str(
-        "enabled: true\nregistries:\n  kubernetes:\n    disabled: true\n  service: {}\n",
-    )
-    .unwrap_or(Value::Null)
+    static CACHE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    CACHE
+        .get_or_init(|| {
+            serde_yaml::from_str(
+                "enabled: true\nregistries:\n  kubernetes:\n    disabled: true\n  service: {}\n",
+            )
+            .unwrap_or(Value::Null)
+        })
+        .clone()
 }
 
 fn machine_config(c: &ClusterSpec, n: &NodeSpec, s: &SecretsBundle) -> v1::MachineConfig {
