@@ -2,6 +2,8 @@
 //! back on the secure API (and control planes back into etcd) before the next starts, so quorum is never lost
 //! (talos docs "Upgrading Talos Linux": upgrade nodes one by one).
 
+use std::time::Duration;
+
 use super::apply::{wait_all_secure, wait_etcd, Progress};
 use super::model::{model, Model, NodeModel};
 use crate::cty::Value;
@@ -28,14 +30,29 @@ pub(crate) async fn upgrade_if_needed(
             .client(&node.address)
             .map_err(|e| Diagnostics::from(Diagnostic::error("Bad address", e.to_string())))?;
         let what = format!("upgrading node {:?}", node.name);
-        ctx.run(&what, client.upgrade(&m.cluster.install_image))
-            .await?
-            .map_err(|e| {
-                Diagnostics::from(Diagnostic::error(
-                    format!("Cannot upgrade node {:?}", node.name),
-                    e.to_string(),
-                ))
-            })?;
+        // A node whose API restarts (after the previous node's reboot changed etcd or certificates) may drop the
+        // call: retry a few times while it is unreachable, as talosctl's retrying client does.
+        let mut delay = Duration::from_millis(250);
+        let mut attempts = 0;
+        let outcome = loop {
+            match ctx
+                .run(&what, client.upgrade(&m.cluster.install_image))
+                .await?
+            {
+                Err(e) if (e.is_unreachable() || e.is_connection_lost()) && attempts < 6 => {
+                    attempts += 1;
+                    ctx.run(&what, tokio::time::sleep(delay)).await?;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                other => break other,
+            }
+        };
+        outcome.map_err(|e| {
+            Diagnostics::from(Diagnostic::error(
+                format!("Cannot upgrade node {:?}", node.name),
+                e.to_string(),
+            ))
+        })?;
         ctx.run(
             "waiting for the node to reboot",
             ops::wait_gone(&node.address, creds),

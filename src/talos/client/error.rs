@@ -78,6 +78,18 @@ impl ClientError {
             )
     }
 
+    /// True when the connection broke before an answer came (`Unknown` carrying a transport error, e.g. a TLS
+    /// stream closed without close_notify while the node restarts its API): worth retrying like
+    /// [`ClientError::is_unreachable`].
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            ClientError::Status { code, message, .. } => {
+                *code == tonic::Code::Unknown && message.contains("transport error")
+            }
+            _ => false,
+        }
+    }
+
     /// True when the node answered that the call is not available in its current state (maintenance mode,
     /// still booting): `Unimplemented` or `FailedPrecondition`.
     pub fn is_not_ready(&self) -> bool {
