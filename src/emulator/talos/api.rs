@@ -85,8 +85,8 @@ reply!(
 /// The gRPC services of one node.
 #[derive(Clone)]
 pub struct NodeApi {
-    cluster: Arc<Cluster>,
-    node: Arc<Node>,
+    pub(super) cluster: Arc<Cluster>,
+    pub(super) node: Arc<Node>,
 }
 
 enum Targets {
@@ -125,7 +125,7 @@ fn at_least_1_13(tag: &str) -> bool {
     (major, minor) >= (1, 13)
 }
 
-fn roles(info: &ConnInfo) -> Vec<String> {
+pub(super) fn roles(info: &ConnInfo) -> Vec<String> {
     info.peer_certs
         .as_ref()
         .and_then(|c| c.first())
@@ -133,7 +133,7 @@ fn roles(info: &ConnInfo) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn allowed(roles: &[String], access: Access) -> bool {
+pub(super) fn allowed(roles: &[String], access: Access) -> bool {
     roles.iter().any(|r| match r.as_str() {
         "os:admin" => true,
         "os:operator" => access <= Access::Operate,
@@ -148,14 +148,15 @@ impl NodeApi {
         NodeApi { cluster, node }
     }
 
-    /// MachineService and StorageService routes.
+    /// MachineService, StorageService and COSI State routes.
     pub fn routes(self) -> tonic::service::Routes {
         tonic::service::Routes::new(MachineServiceServer::new(self.clone()))
-            .add_service(StorageServiceServer::new(self))
+            .add_service(StorageServiceServer::new(self.clone()))
+            .add_service(crate::proto::cosi::resource::state_server::StateServer::new(self))
     }
 
     /// apid resolving a proxy target: a known node, up, in secure mode, trusting the same OS CA.
-    fn resolve(&self, target: &str) -> Result<Arc<Node>, Status> {
+    pub(super) fn resolve(&self, target: &str) -> Result<Arc<Node>, Status> {
         let node = self.cluster.find(target).ok_or_else(|| {
             Status::unavailable(format!(
                 "connection error: desc = \"transport: Error while dialing: dial tcp: lookup {target}: no such host\""
