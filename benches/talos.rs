@@ -109,7 +109,10 @@ fn planned_cluster(prefix: &str) -> Value {
     let node = |i: u8| {
         let link = Value::object([
             ("name", Value::from("eth0")),
-            ("addresses", Value::string_list([format!("{prefix}.{i}/24")])),
+            (
+                "addresses",
+                Value::string_list([format!("{prefix}.{i}/24")]),
+            ),
             ("mtu", Value::Null),
             ("route", Value::List(vec![])),
             ("vlan", Value::List(vec![])),
@@ -136,7 +139,10 @@ fn planned_cluster(prefix: &str) -> Value {
 fn topology(prefix: &str, install_delay: Duration) -> Topology {
     let mut y = String::from("nodes:\n");
     for i in 11..=13 {
-        y.push_str(&format!("- {{name: cp{}, address: {prefix}.{i}}}\n", i - 10));
+        y.push_str(&format!(
+            "- {{name: cp{}, address: {prefix}.{i}}}\n",
+            i - 10
+        ));
     }
     y.push_str(&format!(
         "timings: {{install_delay: {}ms, reboot_delay: 0ms, workload_delay: 0ms, upgrade_delay: 0ms}}\n",
@@ -181,7 +187,10 @@ fn bench_create(c: &mut Criterion) {
                         let state = TalosCluster.create(&ctx, &planned).await;
                         total += started.elapsed();
                         let state = state.unwrap_or_else(|e| panic!("create: {:?}", e.diagnostics));
-                        assert_eq!(state.get("etcd_members").as_list().map(|l| l.len()), Some(3));
+                        assert_eq!(
+                            state.get("etcd_members").as_list().map(|l| l.len()),
+                            Some(3)
+                        );
                         emu.stop().await;
                     }
                     total

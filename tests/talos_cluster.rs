@@ -27,28 +27,11 @@ impl EmulatorProcess {
         extra: &str,
         control: Option<&str>,
     ) -> EmulatorProcess {
-        Self::start_nodes(prefix, nodes, "", install_delay_ms, extra, control)
-    }
-
-    /// Like [`Self::start_with`], with `node_fields` (e.g. `talos_version: v1.13.0`) added to every node entry.
-    fn start_nodes(
-        prefix: &str,
-        nodes: &[&str],
-        node_fields: &str,
-        install_delay_ms: u64,
-        extra: &str,
-        control: Option<&str>,
-    ) -> EmulatorProcess {
         let dir = tempfile::tempdir().unwrap();
         let mut topology = String::from("nodes:\n");
-        let fields = if node_fields.is_empty() {
-            String::new()
-        } else {
-            format!(", {node_fields}")
-        };
         for (i, name) in nodes.iter().enumerate() {
             topology.push_str(&format!(
-                "- {{name: {name}, address: {prefix}.{}{fields}}}\n",
+                "- {{name: {name}, address: {prefix}.{}}}\n",
                 11 + i
             ));
         }
@@ -415,7 +398,10 @@ fn failed_first_apply_resumes_with_the_same_secrets() {
     assert!(failed.all().contains("cp3"), "{}", failed.all());
     let entry = ws.resource_entry("vixens_talos_cluster.c").unwrap();
     assert_eq!(entry["tainted"], true, "Terraform taints a failed create");
-    let secrets = entry["values"]["machine_secrets"].as_str().unwrap().to_string();
+    let secrets = entry["values"]["machine_secrets"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(!entry["values"]["node_status"]["cp1"]["config_hash"]
         .as_str()
         .unwrap()
@@ -434,7 +420,11 @@ fn failed_first_apply_resumes_with_the_same_secrets() {
     let values = ws.resource("vixens_talos_cluster.c").unwrap();
     assert_eq!(values["machine_secrets"].as_str().unwrap(), secrets);
     assert_eq!(etcd_members(&ws), ["cp1", "cp2", "cp3"]);
-    assert_eq!(ws.plan_exit_code(), 0, "plan after the resumed create is empty");
+    assert_eq!(
+        ws.plan_exit_code(),
+        0,
+        "plan after the resumed create is empty"
+    );
     assert!(ws.resource_entry("vixens_talos_cluster.c").unwrap()["tainted"].is_null());
     ws.destroy();
 
@@ -468,12 +458,11 @@ fn failed_first_apply_resumes_with_the_same_secrets() {
 fn talos_1_13_nodes_scale_up() {
     let tf = Terraform::get("1.0.3").expect("terraform 1.0.3");
     let prefix = "127.0.115";
-    let _emulator = EmulatorProcess::start_nodes(
+    let _emulator = EmulatorProcess::start_with(
         prefix,
         &["cp1", "cp2", "cp3"],
-        "talos_version: v1.13.0",
         0,
-        "",
+        "talos_version: v1.13.0\n",
         None,
     );
     let on_1_13 = |cps| {

@@ -54,7 +54,11 @@ impl State for NodeApi {
             }
             self.node.clone()
         } else {
-            let access = if sensitive { Access::Admin } else { Access::Read };
+            let access = if sensitive {
+                Access::Admin
+            } else {
+                Access::Read
+            };
             if !allowed(&roles(&info), access) {
                 return Err(Status::permission_denied("not authorized"));
             }

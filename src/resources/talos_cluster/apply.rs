@@ -66,7 +66,10 @@ pub async fn create(ctx: &Context, planned: &Value) -> Result<Value, ApplyError>
     let (secrets, yaml, resumed) = match planned.get("machine_secrets").as_str() {
         Some(yaml) => {
             let secrets = SecretsBundle::from_yaml(yaml).map_err(|e| {
-                ApplyError::new(err("The planned machine secrets do not parse", e.to_string()))
+                ApplyError::new(err(
+                    "The planned machine secrets do not parse",
+                    e.to_string(),
+                ))
             })?;
             let resumed = super::resume::take(&ops::config_hash(yaml));
             (secrets, yaml.to_string(), resumed)

@@ -96,7 +96,11 @@ pub(crate) async fn remove_nodes(
         .nodes
         .values()
         .filter(|n| !m.nodes.contains_key(&n.name))
-        .filter(|n| p.status.get(&n.name).is_some_and(|s| !s.config_hash.is_empty()))
+        .filter(|n| {
+            p.status
+                .get(&n.name)
+                .is_some_and(|s| !s.config_hash.is_empty())
+        })
         .collect();
     p.status
         .retain(|name, s| m.nodes.contains_key(name) || !s.config_hash.is_empty());

@@ -74,7 +74,9 @@ pub fn take(hash: &str) -> Option<Value> {
 /// The plan's private data for a create that resumes `tainted`.
 pub fn marker(tainted: &Value) -> Vec<u8> {
     let hash = secrets_hash(tainted).unwrap_or_default();
-    serde_json::json!({ MARKER_KEY: hash }).to_string().into_bytes()
+    serde_json::json!({ MARKER_KEY: hash })
+        .to_string()
+        .into_bytes()
 }
 
 /// Whether the delete running under `ctx` is the destroy half of a replacement that resumes `prior` (the marker
