@@ -1277,13 +1277,22 @@ async fn kubectl_typed_create_sends_protobuf_and_objects_keep_their_fields() {
         }
     };
     run(&[
-        "create", "secret", "generic", "creds", "-n", "team-a", "--from-literal=user=admin",
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "-n",
+        "team-a",
+        "--from-literal=user=admin",
         "--from-literal=pass=s3cr3t",
     ])
     .await;
     let s = kubectl_json(&env, &["secret", "creds", "-n", "team-a"]).await;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    assert_eq!(s["data"], json!({"pass": b64("s3cr3t"), "user": b64("admin")}));
+    assert_eq!(
+        s["data"],
+        json!({"pass": b64("s3cr3t"), "user": b64("admin")})
+    );
     assert_eq!(s["type"], "Opaque");
     assert_eq!(s["metadata"]["namespace"], "team-a");
 
@@ -1293,7 +1302,12 @@ async fn kubectl_typed_create_sends_protobuf_and_objects_keep_their_fields() {
     let (ok, _, err) = env
         .kubectl(
             &[
-                "create", "configmap", "settings", "-n", "team-a", "--from-literal=mode=fast",
+                "create",
+                "configmap",
+                "settings",
+                "-n",
+                "team-a",
+                "--from-literal=mode=fast",
                 &from_file,
             ],
             None,
@@ -1308,24 +1322,38 @@ async fn kubectl_typed_create_sends_protobuf_and_objects_keep_their_fields() {
     run(&["create", "serviceaccount", "deployer", "-n", "team-a"]).await;
     let sa = kubectl_json(&env, &["serviceaccount", "deployer", "-n", "team-a"]).await;
     assert_eq!(sa["metadata"]["name"], "deployer");
-    assert!(sa["metadata"]["uid"].as_str().is_some_and(|u| !u.is_empty()));
+    assert!(sa["metadata"]["uid"]
+        .as_str()
+        .is_some_and(|u| !u.is_empty()));
 
     run(&[
-        "create", "role", "reader", "-n", "team-a", "--verb=get,list", "--resource=pods,deployments.apps",
+        "create",
+        "role",
+        "reader",
+        "-n",
+        "team-a",
+        "--verb=get,list",
+        "--resource=pods,deployments.apps",
     ])
     .await;
     let role = kubectl_json(&env, &["role", "reader", "-n", "team-a"]).await;
     let rules = role["rules"].as_array().unwrap();
     assert!(
-        rules.contains(&json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]})),
+        rules
+            .contains(&json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]})),
         "{rules:?}"
     );
     assert!(
-        rules.contains(&json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list"]})),
+        rules.contains(
+            &json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list"]})
+        ),
         "{rules:?}"
     );
     run(&[
-        "create", "clusterrolebinding", "deployer-view", "--clusterrole=view",
+        "create",
+        "clusterrolebinding",
+        "deployer-view",
+        "--clusterrole=view",
         "--serviceaccount=team-a:deployer",
     ])
     .await;
@@ -1342,14 +1370,24 @@ async fn kubectl_typed_create_sends_protobuf_and_objects_keep_their_fields() {
     // A kind whose protobuf the emulator does not decode is refused with 415, never stored half-read.
     let (ok, _, err) = env
         .kubectl(
-            &["create", "deployment", "web", "-n", "team-a", "--image=nginx"],
+            &[
+                "create",
+                "deployment",
+                "web",
+                "-n",
+                "team-a",
+                "--image=nginx",
+            ],
             None,
         )
         .await
         .unwrap();
     assert!(!ok);
     assert!(err.contains("apps/v1 Deployment"), "{err}");
-    assert!(env.cluster.object("apps", "deployments", "team-a", "web").is_none());
+    assert!(env
+        .cluster
+        .object("apps", "deployments", "team-a", "web")
+        .is_none());
 
     run(&["delete", "namespace", "team-a"]).await;
     env.server.unwrap().shutdown().await;
@@ -1424,7 +1462,10 @@ async fn each_control_plane_presents_its_own_serving_certificate() {
         "  proxy: {disabled: true}\n",
         "  proxy: {disabled: true}\n  apiServer:\n    certSANs: [api.team.example]\n",
     );
-    assert!(cfg.contains("api.team.example"), "the fixture changed shape");
+    assert!(
+        cfg.contains("api.team.example"),
+        "the fixture changed shape"
+    );
     let t = Duration::from_secs(5);
     for addr in ["127.0.142.1", "127.0.142.2"] {
         TalosClient::connect(addr, &Security::Maintenance, t)
@@ -1454,7 +1495,10 @@ async fn each_control_plane_presents_its_own_serving_certificate() {
 
     let ca = s.k8s.cert_pem.clone();
     let mut sans = std::collections::BTreeMap::new();
-    for (me, other) in [("127.0.142.1", "127.0.142.2"), ("127.0.142.2", "127.0.142.1")] {
+    for (me, other) in [
+        ("127.0.142.1", "127.0.142.2"),
+        ("127.0.142.2", "127.0.142.1"),
+    ] {
         let mut got = Err(String::new());
         for _ in 0..400 {
             got = serving_cert(me, me, &ca).await;
@@ -1475,12 +1519,21 @@ async fn each_control_plane_presents_its_own_serving_certificate() {
             "localhost",
             "10.96.0.1",
         ] {
-            assert!(list.iter().any(|s| s == want), "{me}: {want} missing from {list:?}");
+            assert!(
+                list.iter().any(|s| s == want),
+                "{me}: {want} missing from {list:?}"
+            );
         }
-        assert!(!list.iter().any(|s| s == other), "{me} carries {other}: {list:?}");
+        assert!(
+            !list.iter().any(|s| s == other),
+            "{me} carries {other}: {list:?}"
+        );
         // The node's certificate does not vouch for the other control plane.
         let e = serving_cert(me, other, &ca).await.unwrap_err();
-        assert!(e.contains("NotValidForName") || e.contains("certificate"), "{e}");
+        assert!(
+            e.contains("NotValidForName") || e.contains("certificate"),
+            "{e}"
+        );
         for name in ["kubernetes.default.svc", "api.team.example", "127.0.142.10"] {
             serving_cert(me, name, &ca)
                 .await
@@ -1494,8 +1547,10 @@ async fn each_control_plane_presents_its_own_serving_certificate() {
         .unwrap();
     // A certificate from another CA is not trusted.
     let foreign = TestSecrets::generate();
-    assert!(serving_cert("127.0.142.1", "127.0.142.1", &foreign.k8s.cert_pem)
-        .await
-        .is_err());
+    assert!(
+        serving_cert("127.0.142.1", "127.0.142.1", &foreign.k8s.cert_pem)
+            .await
+            .is_err()
+    );
     emu.stop().await;
 }

@@ -126,15 +126,16 @@ fn str_at<'a>(v: &'a serde_yaml::Value, path: &[&str]) -> Option<&'a str> {
 
 /// The first address of each service subnet (Talos `APIServerIPs`); `10.96.0.1` for the default `10.96.0.0/12`.
 fn api_service_ips(cfg: &MachineConfig) -> Vec<IpAddr> {
-    let subnets: Vec<String> = match yaml_at(&cfg.v1alpha1, &["cluster", "network", "serviceSubnets"])
-        .and_then(serde_yaml::Value::as_sequence)
-    {
-        Some(list) => list
-            .iter()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect(),
-        None => vec!["10.96.0.0/12".to_string()],
-    };
+    let subnets: Vec<String> =
+        match yaml_at(&cfg.v1alpha1, &["cluster", "network", "serviceSubnets"])
+            .and_then(serde_yaml::Value::as_sequence)
+        {
+            Some(list) => list
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
+            None => vec!["10.96.0.0/12".to_string()],
+        };
     subnets
         .iter()
         .filter_map(|s| s.parse::<ipnet::IpNet>().ok())

@@ -87,7 +87,9 @@ fn pool() -> ApiResult<&'static DescriptorPool> {
 /// its content encoding is not decoded by the emulator.
 pub fn decode(body: &[u8]) -> ApiResult<Value> {
     let raw = body.strip_prefix(MAGIC).ok_or_else(|| {
-        ApiError::bad_request("provided object is not a protobuf message: the body lacks the \"k8s\\x00\" prefix")
+        ApiError::bad_request(
+            "provided object is not a protobuf message: the body lacks the \"k8s\\x00\" prefix",
+        )
     })?;
     let pool = pool()?;
     let envelope_desc = pool
@@ -124,7 +126,9 @@ pub fn decode(body: &[u8]) -> ApiResult<Value> {
         .and_then(|v| v.as_bytes().cloned())
         .unwrap_or_default();
     let msg = DynamicMessage::decode(desc, payload).map_err(|e| {
-        ApiError::bad_request(format!("error decoding {api_version} {kind} from protobuf: {e}"))
+        ApiError::bad_request(format!(
+            "error decoding {api_version} {kind} from protobuf: {e}"
+        ))
     })?;
     let mut obj = Map::new();
     obj.insert("apiVersion".into(), Value::String(api_version));
@@ -136,7 +140,11 @@ pub fn decode(body: &[u8]) -> ApiResult<Value> {
 }
 
 /// The message of a kind. Errors: 415 naming the kind when the emulator has no descriptor for it.
-fn message_for(pool: &DescriptorPool, api_version: &str, kind: &str) -> ApiResult<MessageDescriptor> {
+fn message_for(
+    pool: &DescriptorPool,
+    api_version: &str,
+    kind: &str,
+) -> ApiResult<MessageDescriptor> {
     // DeleteOptions is registered in every group version (metav1.AddToGroupVersion); its message is meta/v1's.
     let name = if kind == "DeleteOptions" {
         format!("{META}.{kind}")
@@ -161,7 +169,10 @@ fn get_path<'a>(msg: &'a DynamicMessage, path: &str) -> Option<&'a PValue> {
         Some((h, r)) => (h, Some(r)),
         None => (path, None),
     };
-    let value = msg.fields().find(|(f, _)| f.name() == head).map(|(_, v)| v)?;
+    let value = msg
+        .fields()
+        .find(|(f, _)| f.name() == head)
+        .map(|(_, v)| v)?;
     match (rest, value) {
         (None, v) => Some(v),
         (Some(rest), PValue::Message(m)) => get_path(m, rest),
@@ -224,9 +235,7 @@ fn field_to_json(value: &PValue, pointer: bool, path: &str) -> ApiResult<Option<
             }
             Some(Value::Object(out))
         }
-        PValue::Message(m) if is_meta(m, "Time") => {
-            time_to_json(m, path)?
-        }
+        PValue::Message(m) if is_meta(m, "Time") => time_to_json(m, path)?,
         scalar if !pointer && is_zero(scalar) => None,
         other => Some(element_to_json(other, path)?),
     })
@@ -245,12 +254,8 @@ fn element_to_json(value: &PValue, path: &str) -> ApiResult<Value> {
         PValue::F64(n) => Value::from(*n),
         PValue::String(s) => Value::String(s.clone()),
         PValue::Bytes(b) => Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
-        PValue::Message(m) if is_meta(m, "FieldsV1") => {
-            fields_v1_to_json(m, path)?
-        }
-        PValue::Message(m) if is_meta(m, "Time") => {
-            time_to_json(m, path)?.unwrap_or(Value::Null)
-        }
+        PValue::Message(m) if is_meta(m, "FieldsV1") => fields_v1_to_json(m, path)?,
+        PValue::Message(m) if is_meta(m, "Time") => time_to_json(m, path)?.unwrap_or(Value::Null),
         PValue::Message(m) => message_to_json(m, path)?,
         PValue::EnumNumber(_) | PValue::List(_) | PValue::Map(_) => {
             return Err(ApiError::bad_request(format!(
@@ -358,7 +363,11 @@ mod tests {
         let mut m = meta("", "team-a");
         m.generate_name = Some("creds-".into());
         m.labels = [("app".to_string(), "web".to_string())].into();
-        m.annotations = [("b".to_string(), "2".to_string()), ("a".to_string(), "1".to_string())].into();
+        m.annotations = [
+            ("b".to_string(), "2".to_string()),
+            ("a".to_string(), "1".to_string()),
+        ]
+        .into();
         m.finalizers = vec!["example.com/keep".into()];
         m.owner_references = vec![meta::OwnerReference {
             api_version: Some("apps/v1".into()),
@@ -472,7 +481,8 @@ mod tests {
         let e = decode(&body("v1", "Namespace", raw)).unwrap_err();
         assert_eq!(e.code, 415);
         assert!(
-            e.message.contains("field number 99 of k8s.io.api.core.v1.Namespace"),
+            e.message
+                .contains("field number 99 of k8s.io.api.core.v1.Namespace"),
             "{}",
             e.message
         );
@@ -482,7 +492,11 @@ mod tests {
         let mut raw = vec![0x0a, m.len() as u8];
         raw.extend(m);
         let e = decode(&body("v1", "ConfigMap", raw)).unwrap_err();
-        assert!(e.message.contains("ObjectMeta (at ConfigMap.metadata)"), "{}", e.message);
+        assert!(
+            e.message.contains("ObjectMeta (at ConfigMap.metadata)"),
+            "{}",
+            e.message
+        );
 
         let e = decode(&body("apps/v1", "Deployment", vec![])).unwrap_err();
         assert_eq!(e.code, 415);
@@ -500,7 +514,9 @@ mod tests {
         assert_eq!(decode(&truncated).unwrap_err().code, 400);
         assert_eq!(decode(&body("", "", vec![])).unwrap_err().code, 400);
         assert!(is_protobuf("application/vnd.kubernetes.protobuf"));
-        assert!(is_protobuf("Application/vnd.kubernetes.protobuf; charset=x"));
+        assert!(is_protobuf(
+            "Application/vnd.kubernetes.protobuf; charset=x"
+        ));
         assert!(!is_protobuf("application/json"));
     }
 }
