@@ -19,6 +19,7 @@ use super::ops;
 use super::tls::{ConnInfo, Mode};
 use crate::emulator::pki;
 use crate::proto::common;
+use crate::proto::cosi::resource::state_server::StateServer;
 use crate::proto::machine::{
     self, machine_service_server::MachineService, machine_service_server::MachineServiceServer,
 };
@@ -85,8 +86,8 @@ reply!(
 /// The gRPC services of one node.
 #[derive(Clone)]
 pub struct NodeApi {
-    pub(super) cluster: Arc<Cluster>,
-    pub(super) node: Arc<Node>,
+    cluster: Arc<Cluster>,
+    node: Arc<Node>,
 }
 
 enum Targets {
@@ -125,7 +126,7 @@ fn at_least_1_13(tag: &str) -> bool {
     (major, minor) >= (1, 13)
 }
 
-pub(super) fn roles(info: &ConnInfo) -> Vec<String> {
+fn roles(info: &ConnInfo) -> Vec<String> {
     info.peer_certs
         .as_ref()
         .and_then(|c| c.first())
@@ -133,7 +134,7 @@ pub(super) fn roles(info: &ConnInfo) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub(super) fn allowed(roles: &[String], access: Access) -> bool {
+fn allowed(roles: &[String], access: Access) -> bool {
     roles.iter().any(|r| match r.as_str() {
         "os:admin" => true,
         "os:operator" => access <= Access::Operate,
@@ -152,11 +153,11 @@ impl NodeApi {
     pub fn routes(self) -> tonic::service::Routes {
         tonic::service::Routes::new(MachineServiceServer::new(self.clone()))
             .add_service(StorageServiceServer::new(self.clone()))
-            .add_service(crate::proto::cosi::resource::state_server::StateServer::new(self))
+            .add_service(StateServer::new(self))
     }
 
     /// apid resolving a proxy target: a known node, up, in secure mode, trusting the same OS CA.
-    pub(super) fn resolve(&self, target: &str) -> Result<Arc<Node>, Status> {
+    fn resolve(&self, target: &str) -> Result<Arc<Node>, Status> {
         let node = self.cluster.find(target).ok_or_else(|| {
             Status::unavailable(format!(
                 "connection error: desc = \"transport: Error while dialing: dial tcp: lookup {target}: no such host\""
@@ -211,19 +212,15 @@ impl NodeApi {
         })
     }
 
-    /// Runs `f` where the request says, after the mode, role and fault checks; returns the reply messages.
-    async fn route<Q, T, F>(
+    /// The mode and role checks of a request: `Ok(false)` when it runs on this node in maintenance mode,
+    /// `Ok(true)` when it came through the secure API and may be routed by its metadata.
+    fn admit<Q>(
         &self,
         req: &Request<Q>,
         rpc: &str,
         access: Access,
         maintenance: bool,
-        f: F,
-    ) -> Result<Vec<T>, Status>
-    where
-        T: Reply,
-        F: Fn(&Ctx) -> Result<T, Status>,
-    {
+    ) -> Result<bool, Status> {
         let info = req
             .extensions()
             .get::<ConnInfo>()
@@ -253,10 +250,57 @@ impl NodeApi {
                     "method {rpc} not implemented"
                 )));
             }
-            return Ok(vec![self.on_node(self.node.clone(), false, rpc, &f).await?]);
+            return Ok(false);
         }
         if !allowed(&roles(&info), access) {
             return Err(Status::permission_denied("not authorized"));
+        }
+        Ok(true)
+    }
+
+    /// Runs a one-to-one RPC (the COSI State service, which apid proxies to a single node) where the request
+    /// says, after the mode, role and fault checks. The `nodes` metadata (one-to-many) is refused: apid fans out
+    /// only machine APIs.
+    pub(crate) async fn route_single<Q, T, F>(
+        &self,
+        req: &Request<Q>,
+        rpc: &str,
+        access: Access,
+        f: F,
+    ) -> Result<T, Status>
+    where
+        F: Fn(&Ctx) -> Result<T, Status>,
+    {
+        if !self.admit(req, rpc, access, true)? {
+            return self.on_node(self.node.clone(), false, rpc, &f).await;
+        }
+        let node = match targets(req.metadata()) {
+            Targets::Local => self.node.clone(),
+            Targets::One(t) => self.resolve(&t)?,
+            Targets::Many(_) => {
+                return Err(Status::invalid_argument(
+                    "one-2-many proxying is not supported for non-machine APIs",
+                ))
+            }
+        };
+        self.on_node(node, true, rpc, &f).await
+    }
+
+    /// Runs `f` where the request says, after the mode, role and fault checks; returns the reply messages.
+    async fn route<Q, T, F>(
+        &self,
+        req: &Request<Q>,
+        rpc: &str,
+        access: Access,
+        maintenance: bool,
+        f: F,
+    ) -> Result<Vec<T>, Status>
+    where
+        T: Reply,
+        F: Fn(&Ctx) -> Result<T, Status>,
+    {
+        if !self.admit(req, rpc, access, maintenance)? {
+            return Ok(vec![self.on_node(self.node.clone(), false, rpc, &f).await?]);
         }
         match targets(req.metadata()) {
             Targets::Local => Ok(vec![self.on_node(self.node.clone(), true, rpc, &f).await?]),

@@ -1,6 +1,6 @@
 //! The Talos machine API of emulated nodes on `<address>:50000`: machine config validation ([`config`]), node
 //! lifecycle and etcd membership ([`cluster`], [`node`], [`etcd`]), TLS listeners ([`tls`]), the gRPC front with
-//! apid's auth and routing ([`api`]), the COSI resource API ([`cosi`]) and each RPC's behaviour ([`ops`]).
+//! apid's auth and routing ([`api`]) and each RPC's behaviour ([`ops`]).
 
 pub mod api;
 pub mod cluster;
