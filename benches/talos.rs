@@ -75,6 +75,7 @@ fn node() -> NodeSpec {
 fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("talos");
     group.sample_size(20);
+    group.sampling_mode(criterion::SamplingMode::Flat);
     group.bench_function("secrets_generate", |b| {
         b.iter(|| black_box(SecretsBundle::generate(Contract::DEFAULT).unwrap()))
     });
@@ -159,6 +160,7 @@ fn bench_create(c: &mut Criterion) {
         .unwrap();
     let mut group = c.benchmark_group("talos");
     group.sample_size(10);
+    group.sampling_mode(criterion::SamplingMode::Flat);
     group.warm_up_time(Duration::from_millis(500));
     let mut round = 0u32;
     for (name, delay) in [

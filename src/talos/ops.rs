@@ -230,10 +230,12 @@ pub async fn apply_config(
         .await
 }
 
-/// [`apply_config`], retried while the node is unreachable (e.g. still powering on); bound it with a deadline.
+/// [`apply_config`], retried while the node is unreachable (e.g. still powering on) or the connection broke before
+/// the answer came (the node may have taken the config and closed its maintenance API to install: the retry then
+/// reaches it in secure mode, where the same config is a no-op); bound it with a deadline.
 ///
 /// # Errors
-/// A rejection or any error other than "unreachable".
+/// A rejection or any error other than "unreachable" or "connection lost".
 pub async fn apply_config_when_up(
     address: &str,
     config: &str,
@@ -243,7 +245,45 @@ pub async fn apply_config_when_up(
     let mut poll = Poll::default();
     loop {
         match apply_config(address, config, mode, creds).await {
-            Err(e) if e.is_unreachable() => poll.wait().await,
+            Err(e) if e.is_unreachable() || e.is_connection_lost() => poll.wait().await,
+            other => return other,
+        }
+    }
+}
+
+/// `ApplyConfiguration` of a changed config to a node in secure mode. When the connection breaks before the answer
+/// (a node that reboots to apply may go down before its reply is out), waits for the node's API and reads back the
+/// config it runs (COSI MachineConfig): the same config means it was applied (with a reboot); otherwise the apply
+/// is sent again. Bound it with a deadline.
+///
+/// # Errors
+/// A rejection, or any error other than "unreachable" or "connection lost".
+pub async fn apply_changed_config(
+    address: &str,
+    config: &str,
+    mode: ApplyMode,
+    creds: &Credentials,
+) -> Result<ApplyOutcome, ClientError> {
+    let client = creds.client(address)?;
+    let mut poll = Poll::default();
+    loop {
+        match client.apply_configuration(config.as_bytes(), mode).await {
+            Err(e) if e.is_unreachable() || e.is_connection_lost() => {
+                wait_secure(address, creds).await?;
+                let running = client.machine_config().await;
+                if let Ok(Some(yaml)) = running {
+                    if config_hash(&yaml) == config_hash(config) {
+                        return Ok(ApplyOutcome {
+                            mode: "REBOOT".into(),
+                            details: "the connection broke during the apply; the node came back running this \
+                                      config"
+                                .into(),
+                            warnings: Vec::new(),
+                        });
+                    }
+                }
+                poll.wait().await;
+            }
             other => return other,
         }
     }

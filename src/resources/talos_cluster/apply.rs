@@ -315,13 +315,10 @@ async fn apply_rolling(
             "applying the changed machine config to node {:?}",
             node.name
         );
-        let client = creds
-            .client(&node.address)
-            .map_err(|e| Diagnostics::from(err("Bad node address", e.to_string())))?;
         let outcome = ctx
             .run(
                 &what,
-                client.apply_configuration(config.as_bytes(), m.apply_mode),
+                ops::apply_changed_config(&node.address, config, m.apply_mode, creds),
             )
             .await?
             .map_err(|e| {
