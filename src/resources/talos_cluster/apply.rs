@@ -327,7 +327,7 @@ async fn apply_rolling(
                     e.to_string(),
                 ))
             })?;
-        if outcome.mode.contains("REBOOT") {
+        if outcome.mode == "REBOOT" {
             rebooted.push(node.name.clone());
         }
         p.status.entry(node.name.clone()).or_default().config_hash = ops::config_hash(config);

@@ -53,11 +53,25 @@ pub(crate) async fn upgrade_if_needed(
                 e.to_string(),
             ))
         })?;
-        ctx.run(
-            "waiting for the node to reboot",
-            ops::wait_gone(&node.address, creds),
-        )
-        .await?;
+        // The node reboots into the new version: wait for that version when the image names it (a short reboot
+        // can be missed by polling for the node to go away), else for the node to go away.
+        match ops::image_tag(&m.cluster.install_image) {
+            Some(tag) => {
+                ctx.run(
+                    "waiting for the node to reboot into the new version",
+                    ops::wait_version(&node.address, creds, tag),
+                )
+                .await?
+                .map_err(|e| Diagnostics::from(Diagnostic::error("Bad address", e.to_string())))?;
+            }
+            None => {
+                ctx.run(
+                    "waiting for the node to reboot",
+                    ops::wait_gone(&node.address, creds),
+                )
+                .await?;
+            }
+        }
         wait_all_secure(ctx, m, creds, &[node], p).await?;
         if node.is_control_plane() {
             wait_etcd(ctx, m, creds).await?;

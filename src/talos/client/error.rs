@@ -78,13 +78,21 @@ impl ClientError {
             )
     }
 
-    /// True when the connection broke before an answer came (`Unknown` carrying a transport error, e.g. a TLS
-    /// stream closed without close_notify while the node restarts its API): worth retrying like
+    /// True when the connection broke before an answer came (`Unknown` carrying a transport or HTTP/2 error, e.g.
+    /// a TLS stream closed without close_notify or reset while the node restarts its API): worth retrying like
     /// [`ClientError::is_unreachable`].
     pub fn is_connection_lost(&self) -> bool {
         match self {
             ClientError::Status { code, message, .. } => {
-                *code == tonic::Code::Unknown && message.contains("transport error")
+                *code == tonic::Code::Unknown
+                    && [
+                        "transport error",
+                        "h2 protocol error",
+                        "close_notify",
+                        "connection reset",
+                    ]
+                    .iter()
+                    .any(|m| message.contains(m))
             }
             _ => false,
         }
