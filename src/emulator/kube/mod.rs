@@ -47,6 +47,7 @@ pub(crate) mod fields;
 pub(crate) mod handlers;
 pub(crate) mod openapi;
 pub(crate) mod patch;
+pub(crate) mod protobuf;
 pub(crate) mod registry;
 pub(crate) mod schema;
 pub(crate) mod selectors;
