@@ -219,6 +219,16 @@ impl KubeHooks for KubeBridge {
             .push(task);
     }
 
+    fn node_ready(&self, name: &str) -> Option<bool> {
+        let node = self.kube.object("", "nodes", "", name)?;
+        let ready = node
+            .pointer("/status/conditions")
+            .and_then(serde_json::Value::as_array)
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+            .is_some_and(|c| c["status"] == "True");
+        Some(ready)
+    }
+
     fn faults(&self, faults: &KubeFaults) {
         self.kube.clear_faults();
         if faults.errors > 0 {
