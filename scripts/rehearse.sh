@@ -126,7 +126,12 @@ mkdir -p "$work/emulator-state"
 emu_pid=$!
 for _ in $(seq 1 200); do
   grep -qx ready "$work/emulator.out" 2>/dev/null && break
-  kill -0 "$emu_pid" 2>/dev/null || { cat "$work/emulator.log" >&2; exit 1; }
+  if ! kill -0 "$emu_pid" 2>/dev/null; then
+    cat "$work/emulator.log" >&2
+    echo "rehearse: vixens-emulator exited; if an address is in use, another rehearsal (--keep) may still hold" \
+      "127.0.0.1:47000 and the node addresses: stop it first" >&2
+    exit 1
+  fi
   sleep 0.05
 done
 grep -qx ready "$work/emulator.out"
@@ -138,6 +143,12 @@ rm -f "$env_dir/.terraform.lock.hcl"
 
 step "terraform init + apply: obsy alone (Sprint 1), then obsy+onyx+opale with Cilium and Argo CD (Sprint 3)"
 tfe init -input=false -no-color >"$work/init.log" || { cat "$work/init.log"; exit 1; }
+# The binary under test is the shipped one: exactly the three resources, no test-only resource.
+tfe providers schema -json | python3 -c '
+import json, sys
+got = set(json.load(sys.stdin)["provider_schemas"]["registry.terraform.io/vixens/vixens"]["resource_schemas"])
+want = {"vixens_talos_cluster", "vixens_cilium", "vixens_argocd_bootstrap"}
+sys.exit(0 if got == want else f"provider resources {sorted(got)}, expected {sorted(want)}")'
 t0=$(date +%s.%N)
 tfe apply -input=false -auto-approve -no-color -state="$state" -var 'active_nodes=["obsy"]' | tail -n 3
 t1=$(date +%s.%N)
