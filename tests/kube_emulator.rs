@@ -1367,26 +1367,93 @@ async fn kubectl_typed_create_sends_protobuf_and_objects_keep_their_fields() {
         json!([{"kind": "ServiceAccount", "name": "deployer", "namespace": "team-a"}])
     );
 
+    // Workloads and Services: pod templates, IntOrString target ports, pointer fields kept when zero.
+    run(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "team-a",
+        "--image=nginx:1.27",
+        "--replicas=0",
+        "--port=8080",
+    ])
+    .await;
+    let d = kubectl_json(&env, &["deployment", "web", "-n", "team-a"]).await;
+    assert_eq!(d["spec"]["replicas"], 0, "{d}");
+    assert_eq!(
+        d["spec"]["selector"],
+        json!({"matchLabels": {"app": "web"}})
+    );
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["image"], "nginx:1.27", "{d}");
+    assert_eq!(c["ports"], json!([{"containerPort": 8080}]), "{d}");
+    run(&[
+        "create",
+        "service",
+        "clusterip",
+        "web",
+        "-n",
+        "team-a",
+        "--tcp=80:http",
+    ])
+    .await;
+    let svc = kubectl_json(&env, &["service", "web", "-n", "team-a"]).await;
+    assert_eq!(
+        svc["spec"]["ports"][0],
+        json!({"name": "80-http", "port": 80, "protocol": "TCP", "targetPort": "http"}),
+        "{svc}"
+    );
+    assert_eq!(svc["spec"]["type"], "ClusterIP");
+    run(&[
+        "create",
+        "service",
+        "nodeport",
+        "web-np",
+        "-n",
+        "team-a",
+        "--tcp=80:8080",
+    ])
+    .await;
+    let np = kubectl_json(&env, &["service", "web-np", "-n", "team-a"]).await;
+    assert_eq!(np["spec"]["ports"][0]["targetPort"], 8080, "{np}");
+    run(&[
+        "create",
+        "cronjob",
+        "nightly",
+        "-n",
+        "team-a",
+        "--image=busybox",
+        "--schedule=0 3 * * *",
+        "--",
+        "date",
+    ])
+    .await;
+    let cj = kubectl_json(&env, &["cronjob", "nightly", "-n", "team-a"]).await;
+    assert_eq!(cj["spec"]["schedule"], "0 3 * * *");
+    let job_pod = &cj["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(job_pod["containers"][0]["command"], json!(["date"]), "{cj}");
+    assert_eq!(job_pod["restartPolicy"], "OnFailure", "{cj}");
+    run(&["create", "job", "once", "-n", "team-a", "--image=busybox"]).await;
+    let job = kubectl_json(&env, &["job", "once", "-n", "team-a"]).await;
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["image"],
+        "busybox"
+    );
+
     // A kind whose protobuf the emulator does not decode is refused with 415, never stored half-read.
     let (ok, _, err) = env
         .kubectl(
-            &[
-                "create",
-                "deployment",
-                "web",
-                "-n",
-                "team-a",
-                "--image=nginx",
-            ],
+            &["create", "quota", "small", "-n", "team-a", "--hard=pods=2"],
             None,
         )
         .await
         .unwrap();
     assert!(!ok);
-    assert!(err.contains("apps/v1 Deployment"), "{err}");
+    assert!(err.contains("v1 ResourceQuota"), "{err}");
     assert!(env
         .cluster
-        .object("apps", "deployments", "team-a", "web")
+        .object("", "resourcequotas", "team-a", "small")
         .is_none());
 
     run(&["delete", "namespace", "team-a"]).await;

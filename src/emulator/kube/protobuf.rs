@@ -1,6 +1,8 @@
 //! Request bodies in the Kubernetes protobuf encoding (`Content-Type: application/vnd.kubernetes.protobuf`), which
-//! client-go's typed clients (kubectl's `create namespace|secret|configmap|serviceaccount|role|...`) send for
-//! built-in kinds, decoded into the JSON object the store keeps.
+//! client-go's typed clients (kubectl's `create namespace|secret|configmap|serviceaccount|service|deployment|job|
+//! cronjob|role|clusterrole|rolebinding|clusterrolebinding`) send for built-in kinds, decoded into the JSON object
+//! the store keeps. Workload pod templates are covered for the fields kubectl sets (containers with image, command,
+//! args, ports, env values, resources; restart policy; tolerations...), not volumes, probes or security contexts.
 //!
 //! Wire format (k8s.io/apimachinery/pkg/runtime/serializer/protobuf): the 4-byte magic `k8s\0`, then a
 //! `runtime.Unknown` message whose `typeMeta` carries apiVersion and kind and whose `raw` is the kind's message from
@@ -32,6 +34,8 @@ const MAGIC: &[u8; 4] = b"k8s\0";
 
 const META: &str = "k8s.io.apimachinery.pkg.apis.meta.v1";
 const UNKNOWN: &str = "k8s.io.apimachinery.pkg.runtime.Unknown";
+const INT_OR_STRING: &str = "k8s.io.apimachinery.pkg.util.intstr.IntOrString";
+const QUANTITY: &str = "k8s.io.apimachinery.pkg.api.resource.Quantity";
 
 /// Fields whose Go type is a pointer (`*bool`, `*int64`, `*string`): present on the wire means set, even to the
 /// zero value (k8s.io/api and apimachinery types.go).
@@ -48,6 +52,44 @@ const POINTER_FIELDS: &[&str] = &[
     "k8s.io.api.core.v1.Secret.immutable",
     "k8s.io.api.core.v1.ConfigMap.immutable",
     "k8s.io.api.core.v1.ServiceAccount.automountServiceAccountToken",
+    "k8s.io.api.core.v1.ServiceSpec.ipFamilyPolicy",
+    "k8s.io.api.core.v1.ServiceSpec.allocateLoadBalancerNodePorts",
+    "k8s.io.api.core.v1.ServiceSpec.loadBalancerClass",
+    "k8s.io.api.core.v1.ServiceSpec.internalTrafficPolicy",
+    "k8s.io.api.core.v1.ServiceSpec.trafficDistribution",
+    "k8s.io.api.core.v1.PodSpec.terminationGracePeriodSeconds",
+    "k8s.io.api.core.v1.PodSpec.activeDeadlineSeconds",
+    "k8s.io.api.core.v1.PodSpec.automountServiceAccountToken",
+    "k8s.io.api.core.v1.PodSpec.shareProcessNamespace",
+    "k8s.io.api.core.v1.PodSpec.priority",
+    "k8s.io.api.core.v1.PodSpec.runtimeClassName",
+    "k8s.io.api.core.v1.PodSpec.enableServiceLinks",
+    "k8s.io.api.core.v1.PodSpec.preemptionPolicy",
+    "k8s.io.api.core.v1.Container.restartPolicy",
+    "k8s.io.api.core.v1.Toleration.tolerationSeconds",
+    "k8s.io.api.apps.v1.DeploymentSpec.replicas",
+    "k8s.io.api.apps.v1.DeploymentSpec.revisionHistoryLimit",
+    "k8s.io.api.apps.v1.DeploymentSpec.progressDeadlineSeconds",
+    "k8s.io.api.apps.v1.DeploymentStatus.terminatingReplicas",
+    "k8s.io.api.batch.v1.JobSpec.parallelism",
+    "k8s.io.api.batch.v1.JobSpec.completions",
+    "k8s.io.api.batch.v1.JobSpec.activeDeadlineSeconds",
+    "k8s.io.api.batch.v1.JobSpec.manualSelector",
+    "k8s.io.api.batch.v1.JobSpec.backoffLimit",
+    "k8s.io.api.batch.v1.JobSpec.ttlSecondsAfterFinished",
+    "k8s.io.api.batch.v1.JobSpec.completionMode",
+    "k8s.io.api.batch.v1.JobSpec.suspend",
+    "k8s.io.api.batch.v1.JobSpec.backoffLimitPerIndex",
+    "k8s.io.api.batch.v1.JobSpec.maxFailedIndexes",
+    "k8s.io.api.batch.v1.JobSpec.podReplacementPolicy",
+    "k8s.io.api.batch.v1.JobSpec.managedBy",
+    "k8s.io.api.batch.v1.JobStatus.ready",
+    "k8s.io.api.batch.v1.JobStatus.terminating",
+    "k8s.io.api.batch.v1.CronJobSpec.timeZone",
+    "k8s.io.api.batch.v1.CronJobSpec.startingDeadlineSeconds",
+    "k8s.io.api.batch.v1.CronJobSpec.suspend",
+    "k8s.io.api.batch.v1.CronJobSpec.successfulJobsHistoryLimit",
+    "k8s.io.api.batch.v1.CronJobSpec.failedJobsHistoryLimit",
 ];
 
 /// The descriptors of every `.proto` under `proto/` (written by build.rs).
@@ -157,8 +199,9 @@ fn message_for(
     top_level.ok_or_else(|| {
         ApiError::unsupported_media_type_msg(format!(
             "the emulator cannot decode {api_version} {kind} from {MEDIA_TYPE} (it decodes v1 Namespace, Secret, \
-             ConfigMap, ServiceAccount, rbac.authorization.k8s.io/v1 Role, ClusterRole, RoleBinding, \
-             ClusterRoleBinding and meta.k8s.io/v1 DeleteOptions); send it as application/json"
+             ConfigMap, ServiceAccount, Service, apps/v1 Deployment, batch/v1 Job, CronJob, \
+             rbac.authorization.k8s.io/v1 Role, ClusterRole, RoleBinding, ClusterRoleBinding and meta.k8s.io/v1 \
+             DeleteOptions); send it as application/json"
         ))
     })
 }
@@ -256,6 +299,16 @@ fn element_to_json(value: &PValue, path: &str) -> ApiResult<Value> {
         PValue::Bytes(b) => Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
         PValue::Message(m) if is_meta(m, "FieldsV1") => fields_v1_to_json(m, path)?,
         PValue::Message(m) if is_meta(m, "Time") => time_to_json(m, path)?.unwrap_or(Value::Null),
+        PValue::Message(m) if m.descriptor().full_name() == INT_OR_STRING => {
+            int_or_string_to_json(m, path)?
+        }
+        PValue::Message(m) if m.descriptor().full_name() == QUANTITY => {
+            reject_unknown(m, path)?;
+            get_path(m, "string")
+                .and_then(PValue::as_str)
+                .map(|q| Value::String(q.to_string()))
+                .unwrap_or(Value::Null)
+        }
         PValue::Message(m) => message_to_json(m, path)?,
         PValue::EnumNumber(_) | PValue::List(_) | PValue::Map(_) => {
             return Err(ApiError::bad_request(format!(
@@ -299,6 +352,25 @@ fn time_to_json(m: &DynamicMessage, path: &str) -> ApiResult<Option<Value>> {
     })?;
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
     Ok(Some(Value::String(timefmt::rfc3339(t))))
+}
+
+/// `intstr.IntOrString`: type 0 is `intVal` as a JSON number, type 1 `strVal` as a string.
+fn int_or_string_to_json(m: &DynamicMessage, path: &str) -> ApiResult<Value> {
+    reject_unknown(m, path)?;
+    match get_path(m, "type").and_then(PValue::as_i64).unwrap_or(0) {
+        0 => Ok(Value::from(
+            get_path(m, "intVal").and_then(PValue::as_i32).unwrap_or(0),
+        )),
+        1 => Ok(Value::String(
+            get_path(m, "strVal")
+                .and_then(PValue::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        )),
+        t => Err(ApiError::bad_request(format!(
+            "invalid IntOrString type {t} at {path}"
+        ))),
+    }
 }
 
 /// `metav1.FieldsV1`: its `Raw` bytes are the JSON of the field set.
@@ -455,6 +527,63 @@ mod tests {
     }
 
     #[test]
+    fn quantities_and_int_or_strings() {
+        use crate::proto::k8s::io::apimachinery::pkg::api::resource::Quantity;
+        use crate::proto::k8s::io::apimachinery::pkg::util::intstr::IntOrString;
+        let q = |s: &str| Quantity {
+            string: Some(s.into()),
+        };
+        let pod = core::PodTemplateSpec {
+            metadata: Some(meta("", "")),
+            spec: Some(core::PodSpec {
+                containers: vec![core::Container {
+                    name: Some("app".into()),
+                    resources: Some(core::ResourceRequirements {
+                        limits: [("cpu".to_string(), q("500m"))].into(),
+                        requests: [("memory".to_string(), q("64Mi"))].into(),
+                    }),
+                    ..Default::default()
+                }],
+                termination_grace_period_seconds: Some(0),
+                ..Default::default()
+            }),
+        };
+        let svc = core::Service {
+            metadata: Some(meta("s", "default")),
+            spec: Some(core::ServiceSpec {
+                ports: vec![core::ServicePort {
+                    port: Some(80),
+                    target_port: Some(IntOrString {
+                        r#type: Some(0),
+                        int_val: Some(0),
+                        str_val: Some(String::new()),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            status: None,
+        };
+        let got = decode(&body("v1", "Service", svc.encode_to_vec())).unwrap();
+        assert_eq!(got["spec"]["ports"], json!([{"port": 80, "targetPort": 0}]));
+        let dep = crate::proto::k8s::io::api::apps::v1::Deployment {
+            metadata: Some(meta("d", "default")),
+            spec: Some(crate::proto::k8s::io::api::apps::v1::DeploymentSpec {
+                template: Some(pod),
+                ..Default::default()
+            }),
+            status: None,
+        };
+        let got = decode(&body("apps/v1", "Deployment", dep.encode_to_vec())).unwrap();
+        let spec = &got["spec"]["template"]["spec"];
+        assert_eq!(
+            spec["containers"][0]["resources"],
+            json!({"limits": {"cpu": "500m"}, "requests": {"memory": "64Mi"}})
+        );
+        assert_eq!(spec["terminationGracePeriodSeconds"], 0);
+    }
+
+    #[test]
     fn delete_options_from_any_group_version() {
         let opts = meta::DeleteOptions {
             propagation_policy: Some("Foreground".into()),
@@ -498,9 +627,13 @@ mod tests {
             e.message
         );
 
-        let e = decode(&body("apps/v1", "Deployment", vec![])).unwrap_err();
+        let e = decode(&body("policy/v1", "PodDisruptionBudget", vec![])).unwrap_err();
         assert_eq!(e.code, 415);
-        assert!(e.message.contains("apps/v1 Deployment"), "{}", e.message);
+        assert!(
+            e.message.contains("policy/v1 PodDisruptionBudget"),
+            "{}",
+            e.message
+        );
         let e = decode(&body("v1", "ObjectReference", vec![])).unwrap_err();
         assert_eq!(e.code, 415, "{}", e.message);
     }
