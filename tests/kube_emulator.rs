@@ -1441,6 +1441,37 @@ async fn kubectl_typed_create_sends_protobuf_and_objects_keep_their_fields() {
         "busybox"
     );
 
+    run(&[
+        "create",
+        "priorityclass",
+        "batch-low",
+        "--value=0",
+        "--description=low",
+    ])
+    .await;
+    let pc = kubectl_json(&env, &["priorityclass", "batch-low"]).await;
+    assert_eq!(
+        (&pc["value"], &pc["description"]),
+        (&json!(0), &json!("low")),
+        "{pc}"
+    );
+    run(&[
+        "create",
+        "poddisruptionbudget",
+        "web",
+        "-n",
+        "team-a",
+        "--selector=app=web",
+        "--min-available=50%",
+    ])
+    .await;
+    let pdb = kubectl_json(&env, &["poddisruptionbudget", "web", "-n", "team-a"]).await;
+    assert_eq!(pdb["spec"]["minAvailable"], "50%", "{pdb}");
+    assert_eq!(
+        pdb["spec"]["selector"],
+        json!({"matchLabels": {"app": "web"}})
+    );
+
     // A kind whose protobuf the emulator does not decode is refused with 415, never stored half-read.
     let (ok, _, err) = env
         .kubectl(
