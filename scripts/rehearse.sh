@@ -112,6 +112,12 @@ export TF_CLI_CONFIG_FILE="$work/terraformrc"
 export TF_IN_AUTOMATION=1
 export TF_DATA_DIR="$work/tfdata"
 export CHECKPOINT_DISABLE=1
+# The provider's INFO lines ("... done: elapsed_ms=...") go to a log file, from which the closing summary tells
+# the provider's share of the wall time from Terraform core's. They never hold values (see src/logging.rs).
+export TF_LOG_PROVIDER="${TF_LOG_PROVIDER:-INFO}"
+export TF_LOG_PATH="${TF_LOG_PATH:-$work/terraform.log}"
+
+built=$(date +%s.%N)
 
 step "Start vixens-emulator (terraform/environments/local/emulator.yaml)"
 mkdir -p "$work/emulator-state"
@@ -120,7 +126,12 @@ mkdir -p "$work/emulator-state"
 emu_pid=$!
 for _ in $(seq 1 200); do
   grep -qx ready "$work/emulator.out" 2>/dev/null && break
-  kill -0 "$emu_pid" 2>/dev/null || { cat "$work/emulator.log" >&2; exit 1; }
+  if ! kill -0 "$emu_pid" 2>/dev/null; then
+    cat "$work/emulator.log" >&2
+    echo "rehearse: vixens-emulator exited; if an address is in use, another rehearsal (--keep) may still hold" \
+      "127.0.0.1:47000 and the node addresses: stop it first" >&2
+    exit 1
+  fi
   sleep 0.05
 done
 grep -qx ready "$work/emulator.out"
@@ -132,6 +143,12 @@ rm -f "$env_dir/.terraform.lock.hcl"
 
 step "terraform init + apply: obsy alone (Sprint 1), then obsy+onyx+opale with Cilium and Argo CD (Sprint 3)"
 tfe init -input=false -no-color >"$work/init.log" || { cat "$work/init.log"; exit 1; }
+# The binary under test is the shipped one: exactly the three resources, no test-only resource.
+tfe providers schema -json | python3 -c '
+import json, sys
+got = set(json.load(sys.stdin)["provider_schemas"]["registry.terraform.io/vixens/vixens"]["resource_schemas"])
+want = {"vixens_talos_cluster", "vixens_cilium", "vixens_argocd_bootstrap"}
+sys.exit(0 if got == want else f"provider resources {sorted(got)}, expected {sorted(want)}")'
 t0=$(date +%s.%N)
 tfe apply -input=false -auto-approve -no-color -state="$state" -var 'active_nodes=["obsy"]' | tail -n 3
 t1=$(date +%s.%N)
@@ -152,7 +169,10 @@ if [ "$plan_rc" != 0 ]; then
 fi
 
 step "Roadmap validation checks"
-tfe output -state="$state" -raw kubeconfig >"$work/kubeconfig"
+# One `terraform output -json` (each Terraform run costs a process start and a state read).
+(umask 077 && tfe output -state="$state" -json >"$work/outputs.json")
+python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kubeconfig"]["value"], end="")' \
+  "$work/outputs.json" >"$work/kubeconfig"
 chmod 600 "$work/kubeconfig"
 export KUBECONFIG="$work/kubeconfig"
 echo "--- kubectl get nodes -o wide"
@@ -160,8 +180,10 @@ kubectl get nodes -o wide
 ready=$(kubectl get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True)
 [ "$ready" = 3 ] || { echo "expected 3 Ready nodes, got $ready" >&2; exit 1; }
 echo "--- etcd members"
-tfe output -state="$state" -json etcd_members
-members=$(tfe output -state="$state" -json etcd_members | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+members=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["etcd_members"]["value"]; print(json.dumps(m)); print(len(m))' \
+  "$work/outputs.json")
+echo "$members" | head -n 1
+members=$(echo "$members" | tail -n 1)
 [ "$members" = 3 ] || { echo "expected 3 etcd members, got $members" >&2; exit 1; }
 echo "--- Cilium DaemonSet"
 kubectl -n kube-system get ds cilium
@@ -187,4 +209,36 @@ sys.exit(f"not reset: {bad}" if bad else 0)
 EOF
 fi
 echo ""
-echo "rehearsal passed in $(since "$start")s"
+echo "rehearsal passed in $(since "$start")s ($(since "$built")s without the build and the Terraform install)"
+# Where the time went: wall time since the build, the union of the provider's RPC intervals (from its log),
+# and the emulator's CPU time (utime+stime from /proc; it is idle otherwise, all delays being zero).
+emu_ticks=$(awk '{ print $14 + $15 }' "/proc/$emu_pid/stat" 2>/dev/null || echo 0)
+python3 - "$TF_LOG_PATH" "$(since "$built")" "$emu_ticks" "$(getconf CLK_TCK)" <<'EOF'
+import datetime, re, sys
+log, wall, ticks, hz = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+line_re = re.compile(r"(read resource|plan resource change|apply resource change) done: .*?elapsed_ms=([0-9.]+).*?timestamp=(\S+)")
+spans, per_kind = [], {}
+for line in open(log, errors="replace"):
+    m = line_re.search(line)
+    if not m:
+        continue
+    end = datetime.datetime.fromisoformat(m.group(3).replace("Z", "+00:00")).timestamp()
+    ms = float(m.group(2))
+    spans.append((end - ms / 1000, end))
+    per_kind[m.group(1)] = per_kind.get(m.group(1), 0) + ms / 1000
+spans.sort()
+busy, cur = 0.0, None
+for a, b in spans:
+    if cur and a <= cur[1]:
+        cur = (cur[0], max(cur[1], b))
+    else:
+        if cur:
+            busy += cur[1] - cur[0]
+        cur = (a, b)
+if cur:
+    busy += cur[1] - cur[0]
+emu = ticks / hz
+print(f"time without the build and the Terraform install: {wall:.1f}s = provider RPCs {busy:.1f}s (of which emulator CPU {emu:.1f}s)"
+      f" + Terraform core, process starts, kubectl and checks {wall - busy:.1f}s")
+print("provider time by RPC: " + ", ".join(f"{k} {v:.1f}s" for k, v in sorted(per_kind.items())))
+EOF

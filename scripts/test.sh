@@ -49,9 +49,6 @@ fi
 step "the main job: scripts/rehearse.sh --destroy (debug build, against vixens-emulator)"
 VIXENS_PROFILE=debug bash scripts/rehearse.sh --destroy
 
-step "shipped registry has no test resource (default features)"
-cargo test --lib provider::tests
-
 du -sh target 2>/dev/null | sed 's/^/target size: /' || true
 echo
 echo "scripts/test.sh: all green in $(( $(date +%s) - start ))s"

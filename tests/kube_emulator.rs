@@ -1238,3 +1238,386 @@ spec:
         .is_none());
     env.server.unwrap().shutdown().await;
 }
+
+/// `kubectl get <what> -o json`, parsed.
+async fn kubectl_json(env: &Env, args: &[&str]) -> Value {
+    let mut all: Vec<&str> = vec!["get"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-o", "json"]);
+    let (ok, out, err) = env.kubectl(&all, None).await.unwrap();
+    assert!(ok, "kubectl {all:?}: {err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_typed_create_sends_protobuf_and_objects_keep_their_fields() {
+    let env = Env::start("127.0.141.1", 10).await;
+    // kubectl's typed `create` subcommands send protobuf bodies (verbose logs show the request headers).
+    let Some((ok, _, err)) = env
+        .kubectl(&["create", "namespace", "team-a", "-v=7"], None)
+        .await
+    else {
+        return;
+    };
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("application/vnd.kubernetes.protobuf"),
+        "kubectl no longer sends protobuf? {err}"
+    );
+    let ns = kubectl_json(&env, &["namespace", "team-a"]).await;
+    assert_eq!(ns["metadata"]["name"], "team-a");
+    assert_eq!(ns["status"]["phase"], "Active");
+
+    let run = |args: &'static [&'static str]| {
+        let env = &env;
+        async move {
+            let (ok, out, err) = env.kubectl(args, None).await.unwrap();
+            assert!(ok, "kubectl {args:?}: {err}");
+            out
+        }
+    };
+    run(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "-n",
+        "team-a",
+        "--from-literal=user=admin",
+        "--from-literal=pass=s3cr3t",
+    ])
+    .await;
+    let s = kubectl_json(&env, &["secret", "creds", "-n", "team-a"]).await;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    assert_eq!(
+        s["data"],
+        json!({"pass": b64("s3cr3t"), "user": b64("admin")})
+    );
+    assert_eq!(s["type"], "Opaque");
+    assert_eq!(s["metadata"]["namespace"], "team-a");
+
+    let bin = env.dir.path().join("blob");
+    std::fs::write(&bin, [0xffu8, 0x00, 0x7f]).unwrap();
+    let from_file = format!("--from-file=blob={}", bin.display());
+    let (ok, _, err) = env
+        .kubectl(
+            &[
+                "create",
+                "configmap",
+                "settings",
+                "-n",
+                "team-a",
+                "--from-literal=mode=fast",
+                &from_file,
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    let cm = kubectl_json(&env, &["configmap", "settings", "-n", "team-a"]).await;
+    assert_eq!(cm["data"], json!({"mode": "fast"}));
+    assert_eq!(cm["binaryData"], json!({"blob": "/wB/"}));
+
+    run(&["create", "serviceaccount", "deployer", "-n", "team-a"]).await;
+    let sa = kubectl_json(&env, &["serviceaccount", "deployer", "-n", "team-a"]).await;
+    assert_eq!(sa["metadata"]["name"], "deployer");
+    assert!(sa["metadata"]["uid"]
+        .as_str()
+        .is_some_and(|u| !u.is_empty()));
+
+    run(&[
+        "create",
+        "role",
+        "reader",
+        "-n",
+        "team-a",
+        "--verb=get,list",
+        "--resource=pods,deployments.apps",
+    ])
+    .await;
+    let role = kubectl_json(&env, &["role", "reader", "-n", "team-a"]).await;
+    let rules = role["rules"].as_array().unwrap();
+    assert!(
+        rules
+            .contains(&json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]})),
+        "{rules:?}"
+    );
+    assert!(
+        rules.contains(
+            &json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list"]})
+        ),
+        "{rules:?}"
+    );
+    run(&[
+        "create",
+        "clusterrolebinding",
+        "deployer-view",
+        "--clusterrole=view",
+        "--serviceaccount=team-a:deployer",
+    ])
+    .await;
+    let crb = kubectl_json(&env, &["clusterrolebinding", "deployer-view"]).await;
+    assert_eq!(
+        crb["roleRef"],
+        json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"})
+    );
+    assert_eq!(
+        crb["subjects"],
+        json!([{"kind": "ServiceAccount", "name": "deployer", "namespace": "team-a"}])
+    );
+
+    // Workloads and Services: pod templates, IntOrString target ports, pointer fields kept when zero.
+    run(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "team-a",
+        "--image=nginx:1.27",
+        "--replicas=0",
+        "--port=8080",
+    ])
+    .await;
+    let d = kubectl_json(&env, &["deployment", "web", "-n", "team-a"]).await;
+    assert_eq!(d["spec"]["replicas"], 0, "{d}");
+    assert_eq!(
+        d["spec"]["selector"],
+        json!({"matchLabels": {"app": "web"}})
+    );
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["image"], "nginx:1.27", "{d}");
+    assert_eq!(c["ports"], json!([{"containerPort": 8080}]), "{d}");
+    run(&[
+        "create",
+        "service",
+        "clusterip",
+        "web",
+        "-n",
+        "team-a",
+        "--tcp=80:http",
+    ])
+    .await;
+    let svc = kubectl_json(&env, &["service", "web", "-n", "team-a"]).await;
+    assert_eq!(
+        svc["spec"]["ports"][0],
+        json!({"name": "80-http", "port": 80, "protocol": "TCP", "targetPort": "http"}),
+        "{svc}"
+    );
+    assert_eq!(svc["spec"]["type"], "ClusterIP");
+    run(&[
+        "create",
+        "service",
+        "nodeport",
+        "web-np",
+        "-n",
+        "team-a",
+        "--tcp=80:8080",
+    ])
+    .await;
+    let np = kubectl_json(&env, &["service", "web-np", "-n", "team-a"]).await;
+    assert_eq!(np["spec"]["ports"][0]["targetPort"], 8080, "{np}");
+    run(&[
+        "create",
+        "cronjob",
+        "nightly",
+        "-n",
+        "team-a",
+        "--image=busybox",
+        "--schedule=0 3 * * *",
+        "--",
+        "date",
+    ])
+    .await;
+    let cj = kubectl_json(&env, &["cronjob", "nightly", "-n", "team-a"]).await;
+    assert_eq!(cj["spec"]["schedule"], "0 3 * * *");
+    let job_pod = &cj["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(job_pod["containers"][0]["command"], json!(["date"]), "{cj}");
+    assert_eq!(job_pod["restartPolicy"], "OnFailure", "{cj}");
+    run(&["create", "job", "once", "-n", "team-a", "--image=busybox"]).await;
+    let job = kubectl_json(&env, &["job", "once", "-n", "team-a"]).await;
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["image"],
+        "busybox"
+    );
+
+    // A kind whose protobuf the emulator does not decode is refused with 415, never stored half-read.
+    let (ok, _, err) = env
+        .kubectl(
+            &["create", "quota", "small", "-n", "team-a", "--hard=pods=2"],
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(!ok);
+    assert!(err.contains("v1 ResourceQuota"), "{err}");
+    assert!(env
+        .cluster
+        .object("", "resourcequotas", "team-a", "small")
+        .is_none());
+
+    run(&["delete", "namespace", "team-a"]).await;
+    env.server.unwrap().shutdown().await;
+}
+
+/// The serving certificate presented on `addr:6443` when the client verifies against `ca_pem` with `name` as the
+/// server name; Err when the handshake fails.
+async fn serving_cert(addr: &str, name: &str, ca_pem: &str) -> Result<Vec<String>, String> {
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(vixens::emulator::pki::cert_der(ca_pem).unwrap())
+        .unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect((addr, 6443))
+        .await
+        .map_err(|e| e.to_string())?;
+    let server_name = rustls::pki_types::ServerName::try_from(name.to_string()).unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(server_name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let der = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    let sans = cert
+        .subject_alternative_name()
+        .unwrap()
+        .unwrap()
+        .value
+        .general_names
+        .iter()
+        .map(|n| match n {
+            x509_parser::extensions::GeneralName::DNSName(d) => d.to_string(),
+            x509_parser::extensions::GeneralName::IPAddress(b) if b.len() == 4 => {
+                std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()
+            }
+            other => format!("{other:?}"),
+        })
+        .collect();
+    Ok(sans)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_control_plane_presents_its_own_serving_certificate() {
+    use vixens::emulator::run::{Emulator, Options};
+    use vixens::emulator::testkit::{machine_config, TestSecrets};
+    use vixens::emulator::topology::Topology;
+    use vixens::talos::client::{ApplyMode, Security, TalosClient};
+    use vixens::talos::pki::CertAndKey;
+
+    let topology = Topology::parse(
+        "nodes:\n- {name: cp1, address: 127.0.142.1}\n- {name: cp2, address: 127.0.142.2}\n\
+         timings: {install_delay: 20ms, reboot_delay: 20ms, workload_delay: 20ms}\n",
+    )
+    .unwrap();
+    let emu = Emulator::start(Options {
+        topology,
+        state_dir: None,
+        control: None,
+    })
+    .await
+    .unwrap();
+    let s = TestSecrets::generate();
+    let vip = "apiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: 127.0.142.10\nlink: eth0\n";
+    let cfg = machine_config(&s, true, "https://127.0.142.10:6443", vip).replace(
+        "  proxy: {disabled: true}\n",
+        "  proxy: {disabled: true}\n  apiServer:\n    certSANs: [api.team.example]\n",
+    );
+    assert!(
+        cfg.contains("api.team.example"),
+        "the fixture changed shape"
+    );
+    let t = Duration::from_secs(5);
+    for addr in ["127.0.142.1", "127.0.142.2"] {
+        TalosClient::connect(addr, &Security::Maintenance, t)
+            .unwrap()
+            .apply_configuration(cfg.as_bytes(), ApplyMode::Auto)
+            .await
+            .unwrap();
+    }
+    let issued = s.os.client("os:admin");
+    let admin = Security::Secure {
+        ca_crt: s.os.cert_pem.clone(),
+        client: CertAndKey {
+            crt: issued.cert_pem,
+            key: issued.key_pem,
+        },
+    };
+    let cp1 = TalosClient::connect("127.0.142.1", &admin, t).unwrap();
+    let mut booted = false;
+    for _ in 0..400 {
+        if cp1.bootstrap_once().await.is_ok() {
+            booted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(booted, "cp1 never accepted Bootstrap");
+
+    let ca = s.k8s.cert_pem.clone();
+    let mut sans = std::collections::BTreeMap::new();
+    for (me, other) in [
+        ("127.0.142.1", "127.0.142.2"),
+        ("127.0.142.2", "127.0.142.1"),
+    ] {
+        let mut got = Err(String::new());
+        for _ in 0..400 {
+            got = serving_cert(me, me, &ca).await;
+            if got.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let list = got.unwrap_or_else(|e| panic!("TLS to {me}:6443 verifying {me}: {e}"));
+        for want in [
+            me,
+            "127.0.142.10",
+            "api.team.example",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+            "localhost",
+            "10.96.0.1",
+        ] {
+            assert!(
+                list.iter().any(|s| s == want),
+                "{me}: {want} missing from {list:?}"
+            );
+        }
+        assert!(
+            !list.iter().any(|s| s == other),
+            "{me} carries {other}: {list:?}"
+        );
+        // The node's certificate does not vouch for the other control plane.
+        let e = serving_cert(me, other, &ca).await.unwrap_err();
+        assert!(
+            e.contains("NotValidForName") || e.contains("certificate"),
+            "{e}"
+        );
+        for name in ["kubernetes.default.svc", "api.team.example", "127.0.142.10"] {
+            serving_cert(me, name, &ca)
+                .await
+                .unwrap_or_else(|e| panic!("{me} as {name}: {e}"));
+        }
+        sans.insert(me, list);
+    }
+    // The endpoint (VIP) answers with a certificate valid for its host.
+    serving_cert("127.0.142.10", "127.0.142.10", &ca)
+        .await
+        .unwrap();
+    // A certificate from another CA is not trusted.
+    let foreign = TestSecrets::generate();
+    assert!(
+        serving_cert("127.0.142.1", "127.0.142.1", &foreign.k8s.cert_pem)
+            .await
+            .is_err()
+    );
+    emu.stop().await;
+}

@@ -88,7 +88,9 @@ pub async fn serve(
         .route("/faults/nodes/{name}", post(node_faults))
         .route("/faults/kube", post(kube_faults))
         .with_state(cluster);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("control endpoint {addr}: {e}")))?;
     Ok(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "control endpoint stopped");

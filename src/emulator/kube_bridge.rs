@@ -1,10 +1,10 @@
 //! Connects the Talos side to the Kubernetes API emulation ([`super::kube::KubeCluster`]): once etcd is
 //! bootstrapped, the API is served on every control plane's `<address>:6443` and on the cluster endpoint (its
 //! host when it is a loopback IP, `localhost` as 127.0.0.1, or a DNS name resolving to loopback addresses; a
-//! loopback `Layer2VIPConfig`/`vip` address too), with a serving certificate from the config's k8s CA whose SANs
-//! cover the endpoint host, the control plane addresses, `machine.certSANs` and `cluster.apiServer.certSANs`
-//! (kube-apiserver's certificate in Talos: internal/app/machined/pkg/controllers/secrets/kubernetes.go). Nodes
-//! are registered as they join and removed when reset.
+//! loopback `Layer2VIPConfig`/`vip` address too). Each control plane's listener presents its own serving
+//! certificate from the config's k8s CA, with the SANs Talos gives that node's kube-apiserver (see
+//! [`node_sans`]); the endpoint listeners present the first control plane's. Nodes are registered as they join and
+//! removed when reset.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -88,23 +88,59 @@ fn endpoint_addrs(cfg: &MachineConfig) -> Vec<SocketAddr> {
     out
 }
 
-fn sans(cfg: &MachineConfig, control_planes: &[(String, Ipv4Addr)]) -> Vec<String> {
-    let mut sans = vec![
-        cfg.endpoint_host.clone(),
-        "localhost".to_string(),
-        "127.0.0.1".to_string(),
+/// The SANs of one control plane's kube-apiserver serving certificate, as Talos's KubernetesCertSANs controller
+/// builds them (internal/app/machined/pkg/controllers/secrets/kubernetes_cert_sans.go): the endpoint host,
+/// `cluster.apiServer.certSANs`, `kubernetes`, `kubernetes.default`, `kubernetes.default.svc`,
+/// `kubernetes.default.svc.<dnsDomain>`, `localhost`, the node's hostname, the API service IPs (the first address
+/// of each `cluster.network.serviceSubnets` entry, 10.96.0.1 by default) and the node's own addresses (its
+/// address and any loopback VIP it may hold). Another control plane's address is not among them.
+fn node_sans(cfg: &MachineConfig, name: &str, address: Ipv4Addr) -> Vec<String> {
+    let domain = str_at(&cfg.v1alpha1, &["cluster", "network", "dnsDomain"])
+        .unwrap_or("cluster.local")
+        .to_string();
+    let mut sans = vec![cfg.endpoint_host.clone()];
+    sans.extend(cfg.api_cert_sans.iter().cloned());
+    sans.extend([
         "kubernetes".to_string(),
         "kubernetes.default".to_string(),
         "kubernetes.default.svc".to_string(),
-        "kubernetes.default.svc.cluster.local".to_string(),
-    ];
-    sans.extend(control_planes.iter().map(|(_, a)| a.to_string()));
-    sans.extend(cfg.vips.iter().map(|v| v.to_string()));
-    sans.extend(cfg.cert_sans.iter().cloned());
-    sans.extend(cfg.api_cert_sans.iter().cloned());
+        format!("kubernetes.default.svc.{domain}"),
+        "localhost".to_string(),
+        name.to_string(),
+    ]);
+    sans.extend(api_service_ips(cfg).iter().map(IpAddr::to_string));
+    sans.push(address.to_string());
+    sans.extend(cfg.vips.iter().map(IpAddr::to_string));
     let mut seen = std::collections::BTreeSet::new();
     sans.retain(|s| !s.is_empty() && seen.insert(s.clone()));
     sans
+}
+
+fn yaml_at<'a>(v: &'a serde_yaml::Value, path: &[&str]) -> Option<&'a serde_yaml::Value> {
+    path.iter().try_fold(v, |v, k| v.get(k))
+}
+
+fn str_at<'a>(v: &'a serde_yaml::Value, path: &[&str]) -> Option<&'a str> {
+    yaml_at(v, path)?.as_str()
+}
+
+/// The first address of each service subnet (Talos `APIServerIPs`); `10.96.0.1` for the default `10.96.0.0/12`.
+fn api_service_ips(cfg: &MachineConfig) -> Vec<IpAddr> {
+    let subnets: Vec<String> =
+        match yaml_at(&cfg.v1alpha1, &["cluster", "network", "serviceSubnets"])
+            .and_then(serde_yaml::Value::as_sequence)
+        {
+            Some(list) => list
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
+            None => vec!["10.96.0.0/12".to_string()],
+        };
+    subnets
+        .iter()
+        .filter_map(|s| s.parse::<ipnet::IpNet>().ok())
+        .filter_map(|net| net.hosts().next())
+        .collect()
 }
 
 impl KubeHooks for KubeBridge {
@@ -113,24 +149,29 @@ impl KubeHooks for KubeBridge {
             tracing::warn!("no Kubernetes CA key in the control plane config: API not served");
             return;
         };
-        let tls = KubeTls {
+        let tls_for = |name: &str, address: Ipv4Addr| KubeTls {
             ca_cert_pem: cfg.k8s_ca.cert_pem.clone(),
-            ca_key_pem,
-            sans: sans(cfg, control_planes),
+            ca_key_pem: ca_key_pem.clone(),
+            sans: node_sans(cfg, name, address),
         };
-        let mut addrs: Vec<SocketAddr> = control_planes
+        // Each control plane's kube-apiserver presents its own certificate; the endpoint (a VIP or load
+        // balancer in front of them) reaches the first one.
+        let mut listeners: Vec<(SocketAddr, KubeTls)> = control_planes
             .iter()
-            .map(|(_, a)| SocketAddr::from((*a, APISERVER_PORT)))
+            .map(|(name, a)| (SocketAddr::from((*a, APISERVER_PORT)), tls_for(name, *a)))
             .collect();
-        addrs.extend(endpoint_addrs(cfg));
+        if let Some((name, a)) = control_planes.first() {
+            let tls = tls_for(name, *a);
+            listeners.extend(endpoint_addrs(cfg).into_iter().map(|e| (e, tls.clone())));
+        }
         let (kube, servers) = (self.kube.clone(), self.servers.clone());
         let task = tokio::spawn(async move {
             let mut servers = servers.lock().await;
-            for addr in addrs {
+            for (addr, tls) in listeners {
                 if servers.contains_key(&addr) {
                     continue;
                 }
-                match kube.serve(addr, tls.clone()).await {
+                match kube.serve(addr, tls).await {
                     Ok(handle) => {
                         servers.insert(addr, handle);
                     }
@@ -176,6 +217,16 @@ impl KubeHooks for KubeBridge {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(task);
+    }
+
+    fn node_ready(&self, name: &str) -> Option<bool> {
+        let node = self.kube.object("", "nodes", "", name)?;
+        let ready = node
+            .pointer("/status/conditions")
+            .and_then(serde_json::Value::as_array)
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+            .is_some_and(|c| c["status"] == "True");
+        Some(ready)
     }
 
     fn faults(&self, faults: &KubeFaults) {

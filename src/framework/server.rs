@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
@@ -335,8 +336,14 @@ impl ProviderServer {
             };
         }
         tracing::debug!(type_name, "read resource");
+        let started = Instant::now();
         let ctx = self.context();
         let result = reg.resource.read(&ctx, &current).await;
+        tracing::info!(
+            type_name,
+            elapsed_ms = elapsed_ms(started),
+            "read resource done"
+        );
         let mut diags = ctx.take_warnings();
         let new = match result {
             Ok(Some(mut v)) => {
@@ -411,8 +418,14 @@ impl ProviderServer {
             planned,
             requires_replace,
         };
+        let started = Instant::now();
         let ctx = self.context();
         let result = reg.resource.modify_plan(&ctx, &mut change).await;
+        tracing::info!(
+            type_name = %req.type_name,
+            elapsed_ms = elapsed_ms(started),
+            "plan resource change done"
+        );
         let mut diags = ctx.take_warnings();
         if let Err(d) = result {
             diags.extend(d);
@@ -490,6 +503,7 @@ impl ProviderServer {
                 }
             }
         }
+        let started = Instant::now();
         let result = match op {
             Operation::Delete => reg
                 .resource
@@ -499,6 +513,12 @@ impl ProviderServer {
             Operation::Create => reg.resource.create(&ctx, &planned).await,
             Operation::Update => reg.resource.update(&ctx, &prior, &planned).await,
         };
+        tracing::info!(
+            type_name = %req.type_name,
+            operation = op.name(),
+            elapsed_ms = elapsed_ms(started),
+            "apply resource change done"
+        );
         let mut diags = ctx.take_warnings();
         let new = match result {
             Ok(Value::Null) => Value::Null,
@@ -587,6 +607,12 @@ impl ProviderServer {
 }
 
 /// Keeps the `timeouts` block of `from` in a resource's result (resources need not copy it).
+/// Milliseconds since `started`, rounded to 0.1 ms: the `elapsed_ms` field of the "... done" log lines that
+/// scripts/rehearse.sh sums to tell the provider's share of a run from Terraform core's.
+fn elapsed_ms(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0
+}
+
 fn copy_timeouts(reg: &Registered, from: &Value, to: &mut Value) {
     if reg.schema.timeouts.is_some() && to.get(timeouts::BLOCK_NAME).is_null() {
         if let Value::Object(m) = to {

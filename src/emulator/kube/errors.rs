@@ -133,6 +133,11 @@ impl ApiError {
         Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml ({content_type})"))
     }
 
+    /// 415 UnsupportedMediaType with a specific message (e.g. a protobuf body of a kind the emulator cannot decode).
+    pub fn unsupported_media_type_msg(message: impl Into<String>) -> Self {
+        Self::new(415, "UnsupportedMediaType", message)
+    }
+
     /// 413 RequestEntityTooLarge.
     pub fn too_large() -> Self {
         Self::new(

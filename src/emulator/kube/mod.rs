@@ -33,6 +33,9 @@
 //! semantics, bookmarks, 410 Gone once history is compacted), create, update (409 on stale resourceVersion),
 //! patch (JSON, merge, strategic, server-side apply with managedFields and conflicts), delete (finalizers,
 //! propagationPolicy, ownerReference garbage collection, namespace deletion), deletecollection, `/status`.
+//! Request bodies are JSON, YAML, or (as client-go's typed clients and kubectl's `create` subcommands send them)
+//! Kubernetes protobuf for the kinds [`protobuf`] decodes; other protobuf kinds answer 415 naming the kind.
+//! Answers are JSON (kubectl and kube-rs accept it).
 //! Simulated controllers (after `workload_delay`) make DaemonSets, Deployments and StatefulSets ready, register
 //! the Cilium LB IPAM/L2 CRDs once `cilium-operator` is ready, assign LoadBalancer IPs from
 //! CiliumLoadBalancerIPPools and mark Argo CD Applications Synced/Healthy once the application controller is ready.
@@ -47,6 +50,7 @@ pub(crate) mod fields;
 pub(crate) mod handlers;
 pub(crate) mod openapi;
 pub(crate) mod patch;
+pub(crate) mod protobuf;
 pub(crate) mod registry;
 pub(crate) mod schema;
 pub(crate) mod selectors;

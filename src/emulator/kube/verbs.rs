@@ -10,6 +10,7 @@ use super::errors::{qualified, success_status, ApiError, ApiResult};
 use super::fields::Shape;
 use super::handlers::{new_uid, Query, Target};
 use super::patch::{apply_patch, PatchType};
+use super::protobuf;
 use super::registry::ResourceType;
 use super::schema;
 use super::selectors::{FieldSelector, LabelSelector};
@@ -122,7 +123,9 @@ fn ns_of(t: &Target) -> String {
 }
 
 fn decode(ctx: &Ctx, body: &[u8]) -> ApiResult<Value> {
-    let v: Value = if ctx.content_type.contains("yaml") {
+    let v: Value = if protobuf::is_protobuf(&ctx.content_type) {
+        protobuf::decode(body)?
+    } else if ctx.content_type.contains("yaml") {
         serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
     } else {
@@ -750,6 +753,15 @@ struct DeleteOpts {
 fn delete_opts(ctx: &Ctx, body: &[u8]) -> ApiResult<DeleteOpts> {
     let b: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
+    } else if protobuf::is_protobuf(&ctx.content_type) {
+        let b = protobuf::decode(body)?;
+        if b["kind"] != "DeleteOptions" {
+            return Err(ApiError::bad_request(format!(
+                "expected DeleteOptions in the DELETE body, got {}",
+                b["kind"]
+            )));
+        }
+        b
     } else {
         serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?

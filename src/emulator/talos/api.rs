@@ -19,6 +19,7 @@ use super::ops;
 use super::tls::{ConnInfo, Mode};
 use crate::emulator::pki;
 use crate::proto::common;
+use crate::proto::cosi::resource::state_server::StateServer;
 use crate::proto::machine::{
     self, machine_service_server::MachineService, machine_service_server::MachineServiceServer,
 };
@@ -148,10 +149,11 @@ impl NodeApi {
         NodeApi { cluster, node }
     }
 
-    /// MachineService and StorageService routes.
+    /// MachineService, StorageService and COSI State routes.
     pub fn routes(self) -> tonic::service::Routes {
         tonic::service::Routes::new(MachineServiceServer::new(self.clone()))
-            .add_service(StorageServiceServer::new(self))
+            .add_service(StorageServiceServer::new(self.clone()))
+            .add_service(StateServer::new(self))
     }
 
     /// apid resolving a proxy target: a known node, up, in secure mode, trusting the same OS CA.
@@ -210,19 +212,15 @@ impl NodeApi {
         })
     }
 
-    /// Runs `f` where the request says, after the mode, role and fault checks; returns the reply messages.
-    async fn route<Q, T, F>(
+    /// The mode and role checks of a request: `Ok(false)` when it runs on this node in maintenance mode,
+    /// `Ok(true)` when it came through the secure API and may be routed by its metadata.
+    fn admit<Q>(
         &self,
         req: &Request<Q>,
         rpc: &str,
         access: Access,
         maintenance: bool,
-        f: F,
-    ) -> Result<Vec<T>, Status>
-    where
-        T: Reply,
-        F: Fn(&Ctx) -> Result<T, Status>,
-    {
+    ) -> Result<bool, Status> {
         let info = req
             .extensions()
             .get::<ConnInfo>()
@@ -252,10 +250,57 @@ impl NodeApi {
                     "method {rpc} not implemented"
                 )));
             }
-            return Ok(vec![self.on_node(self.node.clone(), false, rpc, &f).await?]);
+            return Ok(false);
         }
         if !allowed(&roles(&info), access) {
             return Err(Status::permission_denied("not authorized"));
+        }
+        Ok(true)
+    }
+
+    /// Runs a one-to-one RPC (the COSI State service, which apid proxies to a single node) where the request
+    /// says, after the mode, role and fault checks. The `nodes` metadata (one-to-many) is refused: apid fans out
+    /// only machine APIs.
+    pub(crate) async fn route_single<Q, T, F>(
+        &self,
+        req: &Request<Q>,
+        rpc: &str,
+        access: Access,
+        f: F,
+    ) -> Result<T, Status>
+    where
+        F: Fn(&Ctx) -> Result<T, Status>,
+    {
+        if !self.admit(req, rpc, access, true)? {
+            return self.on_node(self.node.clone(), false, rpc, &f).await;
+        }
+        let node = match targets(req.metadata()) {
+            Targets::Local => self.node.clone(),
+            Targets::One(t) => self.resolve(&t)?,
+            Targets::Many(_) => {
+                return Err(Status::invalid_argument(
+                    "one-2-many proxying is not supported for non-machine APIs",
+                ))
+            }
+        };
+        self.on_node(node, true, rpc, &f).await
+    }
+
+    /// Runs `f` where the request says, after the mode, role and fault checks; returns the reply messages.
+    async fn route<Q, T, F>(
+        &self,
+        req: &Request<Q>,
+        rpc: &str,
+        access: Access,
+        maintenance: bool,
+        f: F,
+    ) -> Result<Vec<T>, Status>
+    where
+        T: Reply,
+        F: Fn(&Ctx) -> Result<T, Status>,
+    {
+        if !self.admit(req, rpc, access, maintenance)? {
+            return Ok(vec![self.on_node(self.node.clone(), false, rpc, &f).await?]);
         }
         match targets(req.metadata()) {
             Targets::Local => Ok(vec![self.on_node(self.node.clone(), true, rpc, &f).await?]),

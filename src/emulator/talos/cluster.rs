@@ -32,6 +32,12 @@ pub trait KubeHooks: Send + Sync {
     fn control_plane_down(&self, address: Ipv4Addr);
     /// Kubernetes API faults from the topology or the control endpoint.
     fn faults(&self, faults: &KubeFaults);
+    /// The Node named `name`'s Ready condition: `None` while no such Node is registered. The default knows
+    /// no Nodes.
+    fn node_ready(&self, name: &str) -> Option<bool> {
+        let _ = name;
+        None
+    }
 }
 
 /// A node as the Kubernetes side registers it.
@@ -139,6 +145,12 @@ impl Cluster {
 
     fn kube(&self) -> Option<Arc<dyn KubeHooks>> {
         self.kube.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The Node Ready condition of `name` as the Kubernetes side reports it (`None`: not registered, or no
+    /// Kubernetes side).
+    pub fn kube_node_ready(&self, name: &str) -> Option<bool> {
+        self.kube()?.node_ready(name)
     }
 
     /// Locks the etcd state.

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod cluster;
 pub mod config;
+pub mod cosi;
 pub mod etcd;
 pub mod kubeconfig;
 pub mod node;

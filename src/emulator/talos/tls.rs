@@ -160,7 +160,8 @@ impl Listener {
         tls: ServerConfig,
         router: tonic::service::Routes,
     ) -> io::Result<Listener> {
-        let std_listener = std::net::TcpListener::bind(addr)?;
+        let std_listener = std::net::TcpListener::bind(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("Talos API {addr}: {e}")))?;
         std_listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         let tls = Arc::new(RwLock::new(Arc::new(tls)));

@@ -1,0 +1,246 @@
+//! The COSI State service (`cosi.resource.State`) on `<address>:50000`, registered in maintenance and secure mode
+//! as Talos registers it (internal/app/maintenance/server.go; apid proxies it one-to-one), serving `Get` of the
+//! one resource the emulator models: MachineStatus (`runtime` namespace, type
+//! `MachineStatuses.runtime.talos.dev`, id `machine`).
+//!
+//! The spec follows Talos's MachineStatusController
+//! (internal/app/machined/pkg/controllers/runtime/machine_status.go): in maintenance mode the stage is
+//! `maintenance` and no readiness check applies (ready); once booted the stage is `running` and the checks
+//! `services` (running services not unhealthy; apid, machined, kubelet, and on control planes etcd and trustd
+//! running) and `nodeReady` (the Kubernetes Node registered and Ready) decide readiness, each failure an
+//! unmet condition with Talos's wording. Time sync, network and static pods are always met here. The resource goes
+//! out as cosi-project/runtime's server marshals it: `proto_spec` is the encoded `MachineStatusSpec`, `yaml_spec`
+//! its YAML. Any other resource type answers Unimplemented (the emulator does not model it); another id of
+//! MachineStatus answers NotFound with COSI's message.
+
+use prost::Message;
+use tonic::{Request, Response, Status};
+
+use super::api::{Access, Ctx, NodeApi};
+use super::node::Stage;
+use super::ops;
+use crate::proto::cosi::resource::{
+    state_server::State, GetRequest, GetResponse, Metadata, Resource, Spec,
+};
+use crate::proto::talos::resource::definitions::enums::RuntimeMachineStage;
+use crate::proto::talos::resource::definitions::runtime::{
+    MachineStatusSpec, MachineStatusStatus, UnmetCondition,
+};
+
+/// Namespace of MachineStatus.
+pub const RUNTIME_NAMESPACE: &str = "runtime";
+/// Resource type of MachineStatus.
+pub const MACHINE_STATUS_TYPE: &str = "MachineStatuses.runtime.talos.dev";
+/// The id of the single MachineStatus.
+pub const MACHINE_STATUS_ID: &str = "machine";
+
+#[tonic::async_trait]
+impl State for NodeApi {
+    async fn get(&self, req: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
+        let q = req.get_ref().clone();
+        let resource = self
+            .route_single(&req, "Get", Access::Read, |c| get(c, &q))
+            .await?;
+        Ok(Response::new(GetResponse {
+            resource: Some(resource),
+        }))
+    }
+}
+
+/// COSI Get on the node of `c`.
+fn get(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
+    if q.namespace != RUNTIME_NAMESPACE || q.r#type != MACHINE_STATUS_TYPE {
+        return Err(Status::unimplemented(format!(
+            "the emulator serves only {MACHINE_STATUS_TYPE} ({RUNTIME_NAMESPACE}/{MACHINE_STATUS_ID}) through \
+             cosi.resource.State, not {}({}/{})",
+            q.r#type, q.namespace, q.id
+        )));
+    }
+    if q.id != MACHINE_STATUS_ID {
+        return Err(Status::not_found(format!(
+            "resource {}({}/{}@undefined) doesn't exist",
+            q.r#type, q.namespace, q.id
+        )));
+    }
+    let spec = machine_status(c)?;
+    let (generation, stage) = {
+        let st = c.node.state();
+        (st.generation, st.stage)
+    };
+    // The controller rewrites the resource at each boot and stage change: count those.
+    let version = generation * 2 + 1 + u64::from(stage == Stage::Running);
+    Ok(Resource {
+        metadata: Some(Metadata {
+            namespace: RUNTIME_NAMESPACE.into(),
+            r#type: MACHINE_STATUS_TYPE.into(),
+            id: MACHINE_STATUS_ID.into(),
+            version: version.to_string(),
+            owner: "runtime.MachineStatusController".into(),
+            phase: "running".into(),
+            ..Default::default()
+        }),
+        spec: Some(Spec {
+            proto_spec: spec.encode_to_vec(),
+            yaml_spec: spec_yaml(&spec),
+        }),
+    })
+}
+
+/// The MachineStatus spec of the node of `c` (see the module doc).
+pub fn machine_status(c: &Ctx) -> Result<MachineStatusSpec, Status> {
+    let stage = c.node.state().stage;
+    let (stage, unmet) = match stage {
+        Stage::Maintenance => (RuntimeMachineStage::MachineStageMaintenance, Vec::new()),
+        Stage::Running => (RuntimeMachineStage::MachineStageRunning, running_checks(c)?),
+        // The API is down in the other stages; a request cannot reach here.
+        Stage::Installing => (RuntimeMachineStage::MachineStageInstalling, Vec::new()),
+        Stage::Rebooting => (RuntimeMachineStage::MachineStageRebooting, Vec::new()),
+        Stage::Halted => (RuntimeMachineStage::MachineStageShuttingDown, Vec::new()),
+    };
+    Ok(MachineStatusSpec {
+        stage: stage as i32,
+        status: Some(MachineStatusStatus {
+            ready: unmet.is_empty(),
+            unmet_conditions: unmet,
+        }),
+    })
+}
+
+fn running_checks(c: &Ctx) -> Result<Vec<UnmetCondition>, Status> {
+    let mut unmet = Vec::new();
+    // Talos keeps a Service resource only while the service runs (v1alpha1.ServiceController).
+    let mut running = ops::service_list(c)?.services;
+    running.retain(|s| s.state == "Running");
+    running.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut problems = Vec::new();
+    for s in &running {
+        let health = s.health.clone().unwrap_or_default();
+        if !health.unknown && !health.healthy {
+            problems.push(format!("{} not healthy", s.id));
+        }
+    }
+    let mut required = vec!["apid", "machined", "kubelet"];
+    if c.node.state().is_control_plane() {
+        required.extend(["etcd", "trustd"]);
+    }
+    for r in required {
+        if !running.iter().any(|s| s.id == r) {
+            problems.push(format!("{r} not running"));
+        }
+    }
+    if !problems.is_empty() {
+        unmet.push(condition("services", problems.join(", ")));
+    }
+    let nodename = c.node.hostname();
+    match c.cluster.kube_node_ready(&nodename) {
+        None => unmet.push(condition(
+            "nodeReady",
+            format!("node {nodename:?} status is not available yet"),
+        )),
+        Some(false) => unmet.push(condition(
+            "nodeReady",
+            format!("node {nodename:?} is not ready"),
+        )),
+        Some(true) => {}
+    }
+    Ok(unmet)
+}
+
+fn condition(name: &str, reason: String) -> UnmetCondition {
+    UnmetCondition {
+        name: name.into(),
+        reason,
+    }
+}
+
+/// The stage as Talos's `MachineStage` marshals to text (enumer `-linecomment`).
+fn stage_text(stage: i32) -> &'static str {
+    match RuntimeMachineStage::try_from(stage).unwrap_or(RuntimeMachineStage::MachineStageUnknown) {
+        RuntimeMachineStage::MachineStageUnknown => "unknown",
+        RuntimeMachineStage::MachineStageBooting => "booting",
+        RuntimeMachineStage::MachineStageInstalling => "installing",
+        RuntimeMachineStage::MachineStageMaintenance => "maintenance",
+        RuntimeMachineStage::MachineStageRunning => "running",
+        RuntimeMachineStage::MachineStageRebooting => "rebooting",
+        RuntimeMachineStage::MachineStageShuttingDown => "shutting down",
+        RuntimeMachineStage::MachineStageResetting => "resetting",
+        RuntimeMachineStage::MachineStageUpgrading => "upgrading",
+    }
+}
+
+/// A YAML scalar: plain when unambiguous, else double-quoted.
+fn scalar(s: &str) -> String {
+    let plain = !s.is_empty()
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && !s.starts_with(|c: char| "\"'!&*-?[]{}|>%@`#,: ".contains(c))
+        && !s.ends_with([':', ' '])
+        && !matches!(s, "true" | "false" | "null" | "~" | "yes" | "no")
+        && s.parse::<f64>().is_err();
+    if plain {
+        s.to_string()
+    } else {
+        serde_json::Value::String(s.to_string()).to_string()
+    }
+}
+
+/// The spec's YAML as gopkg.in/yaml.v3 writes it (4-space indent): `stage`, `status.ready`,
+/// `status.unmetConditions` (`[]` when none).
+fn spec_yaml(spec: &MachineStatusSpec) -> String {
+    let status = spec.status.clone().unwrap_or_default();
+    let mut out = format!(
+        "stage: {}\nstatus:\n    ready: {}\n",
+        stage_text(spec.stage),
+        status.ready
+    );
+    if status.unmet_conditions.is_empty() {
+        out.push_str("    unmetConditions: []\n");
+    } else {
+        out.push_str("    unmetConditions:\n");
+        for c in &status.unmet_conditions {
+            out.push_str(&format!(
+                "        - name: {}\n          reason: {}\n",
+                scalar(&c.name),
+                scalar(&c.reason)
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_matches_yaml_v3_layout() {
+        let spec = MachineStatusSpec {
+            stage: RuntimeMachineStage::MachineStageRunning as i32,
+            status: Some(MachineStatusStatus {
+                ready: false,
+                unmet_conditions: vec![
+                    condition("services", "etcd not running".into()),
+                    condition("nodeReady", "node \"cp1\" is not ready".into()),
+                ],
+            }),
+        };
+        assert_eq!(
+            spec_yaml(&spec),
+            "stage: running\nstatus:\n    ready: false\n    unmetConditions:\n        - name: services\n          \
+             reason: etcd not running\n        - name: nodeReady\n          reason: node \"cp1\" is not ready\n"
+        );
+        let maintenance = MachineStatusSpec {
+            stage: RuntimeMachineStage::MachineStageMaintenance as i32,
+            status: Some(MachineStatusStatus {
+                ready: true,
+                unmet_conditions: vec![],
+            }),
+        };
+        assert_eq!(
+            spec_yaml(&maintenance),
+            "stage: maintenance\nstatus:\n    ready: true\n    unmetConditions: []\n"
+        );
+        assert_eq!(scalar("a: b"), "\"a: b\"");
+        assert_eq!(scalar("true"), "\"true\"");
+    }
+}
