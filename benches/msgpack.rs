@@ -2,7 +2,7 @@
 //! MiB/s). Target (issue 2): ≥ 200 MB/s each way, release build. Run with `cargo bench --bench msgpack`.
 //!
 //! Two shapes:
-//! - `cluster_state`: a state like `vixens_talos_cluster`'s with 300 nodes: nested objects, lists of objects,
+//! - `cluster_state`: a state like `vixens_talos_cluster`'s with 400 nodes: nested objects, lists of objects,
 //!   maps, numbers, bools, and a ~2 KB machine configuration per node;
 //! - `small_fields`: 3900 small objects (short strings, numbers, a two-entry map, one ~180-byte string), the
 //!   worst case per byte, since every value costs an allocation.
@@ -103,9 +103,9 @@ fn machine_config(i: usize) -> String {
     out
 }
 
-/// A `vixens_talos_cluster`-like state with 300 nodes (~1 MB on the wire).
+/// A `vixens_talos_cluster`-like state with 400 nodes (~1 MB on the wire).
 fn cluster_state() -> Value {
-    let n = 300;
+    let n = 400;
     let nodes = (0..n).map(|i| {
         let vlans = [10i64, 20, 30].map(|vlan| {
             Value::object([
