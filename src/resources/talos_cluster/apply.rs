@@ -336,7 +336,7 @@ async fn apply_rolling(
         p.status.entry(node.name.clone()).or_default().config_hash = ops::config_hash(config);
         wait_all_secure(ctx, m, creds, &[node], p).await?;
         if node.is_control_plane() && m.apply_mode != ApplyMode::Staged {
-            wait_etcd(ctx, m, creds).await?;
+            wait_etcd(ctx, m, creds, &[]).await?;
         }
     }
     if !rebooted.is_empty() {
@@ -351,10 +351,12 @@ async fn apply_rolling(
     Ok(())
 }
 
+/// Waits until every planned control plane is a voting etcd member and no hostname in `gone` is a member.
 pub(crate) async fn wait_etcd(
     ctx: &Context,
     m: &Model,
     creds: &Credentials,
+    gone: &[String],
 ) -> Result<Vec<String>, Diagnostics> {
     let cps = m.control_planes();
     let Some(first) = cps.first() else {
@@ -367,7 +369,7 @@ pub(crate) async fn wait_etcd(
     let members = ctx
         .run(
             "waiting for every control plane to join etcd",
-            ops::wait_etcd_members(&first.address, creds, &expected),
+            ops::wait_etcd_members(&first.address, creds, &expected, gone),
         )
         .await?
         .map_err(|e| Diagnostics::from(err("Cannot list etcd members", e.to_string())))?;
@@ -402,7 +404,7 @@ async fn bootstrap_and_wait(
                 ))
             })?;
     }
-    let members = wait_etcd(ctx, m, creds).await?;
+    let members = wait_etcd(ctx, m, creds, &[]).await?;
     p.state.set("etcd_members", Value::string_list(members));
     wait_kubernetes(ctx, first, kube).await
 }
