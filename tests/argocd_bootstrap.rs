@@ -474,7 +474,7 @@ async fn inline_manifest_into_another_namespace_with_orphaning_destroy() {
     let mut config = Value::object([
         (
             "kubernetes",
-            Value::object([
+            Value::List(vec![Value::object([
                 ("host", Value::from(env.host.as_str())),
                 ("ca_certificate", Value::from(env.ca_pem.as_str())),
                 (
@@ -482,7 +482,7 @@ async fn inline_manifest_into_another_namespace_with_orphaning_destroy() {
                     Value::from(env.client_cert_pem.as_str()),
                 ),
                 ("client_key", Value::from(env.client_key_pem.as_str())),
-            ]),
+            ])]),
         ),
         ("version", Value::from("v3.5.1")),
         ("namespace", Value::from("gitops")),

@@ -1,8 +1,9 @@
 //! `vixens_argocd_bootstrap` through the real Terraform CLI (harness in `tests/common`) against the in-process
-//! Kubernetes API emulator on loopback (127.0.162.5-7): the real Argo CD v3.5.1 manifest served from a loopback
+//! Kubernetes API emulator on loopback (127.0.162.5-8): the real Argo CD v3.5.1 manifest served from a loopback
 //! HTTP server and given inline with `file(...)`, the root app for `dev` Synced/Healthy and listed by
 //! `kubectl get applications -n argocd`, an empty next plan, a promotion to `test` that changes only the
-//! Application, a wrong sha256 that fails before anything is applied, and destroy.
+//! Application, a wrong sha256 that fails before anything is applied, and destroy (with `keep_on_destroy`: only the
+//! root Application goes).
 
 mod common;
 #[path = "argocd_bootstrap/support.rs"]
@@ -253,4 +254,103 @@ async fn a_wrong_sha256_fails_before_anything_is_applied() {
         out.all()
     );
     assert!(!namespace_exists(&applier).await);
+}
+
+/// `keep_on_destroy`: destroy deletes the root Application (orphaning here, `cascade_delete = false`) and nothing
+/// else: the namespace, every install object, the repository Secret and the admin password stay, untouched.
+/// A later bootstrap adopts the kept install, and its destroy (without the flag) removes everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_on_destroy_leaves_the_install_and_deletes_the_root_app() {
+    let Some(text) = fixture() else { return };
+    let Some(tf) = Terraform::get("1.0.3") else {
+        return;
+    };
+    let env = Env::start("127.0.162.8", 0).await;
+    let applier = Applier::new(env.client().await);
+    let source = "install_manifest = file(\"${path.module}/install.yaml\")";
+    let keep = config(source, "dev").replace(
+        "  server_insecure = true\n",
+        "  server_insecure = true\n  keep_on_destroy = true\n\n  root_application {\n    cascade_delete = false\n  }\n",
+    );
+    assert!(keep.contains("keep_on_destroy"));
+    let ws = workspace(&tf, &env, &keep);
+    std::fs::write(ws.path().join("install.yaml"), &text).unwrap();
+    blocking(|| ws.init());
+    blocking(|| ws.apply());
+    let values = blocking(|| ws.resource(ADDRESS)).unwrap();
+    let root = ObjectRef::new(
+        "argoproj.io/v1alpha1",
+        "Application",
+        Some("argocd"),
+        "root",
+    );
+    let live_root = read_live(&applier, &root).await.unwrap().unwrap();
+    assert!(
+        live_root.metadata.finalizers.unwrap_or_default().is_empty(),
+        "cascade_delete = false: no resources finalizer"
+    );
+    let before = versions(&applier, &values).await;
+    let installed = Inventory::from_json(values["inventory"].as_str().unwrap()).unwrap();
+    assert!(installed.len() > 50, "{} install objects", installed.len());
+
+    blocking(|| ws.destroy());
+    assert!(
+        blocking(|| ws.resource(ADDRESS)).is_none(),
+        "state forgets it"
+    );
+    assert!(
+        read_live(&applier, &root).await.unwrap().is_none(),
+        "the root Application is deleted"
+    );
+    assert!(namespace_exists(&applier).await, "the namespace stays");
+    let after = versions(&applier, &values).await;
+    for (object, version) in &before {
+        if object == "Application argocd/root" {
+            continue;
+        }
+        assert_eq!(
+            after.get(object),
+            Some(version),
+            "{object} must stay untouched"
+        );
+        assert!(!version.is_empty(), "{object} existed");
+    }
+    let secret = read_live(
+        &applier,
+        &ObjectRef::new("v1", "Secret", Some("argocd"), "argocd-secret"),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let data = serde_json::to_value(&secret).unwrap()["data"].clone();
+    assert!(
+        data.get("admin.password").is_some(),
+        "the admin password stays"
+    );
+    if let Some((ok, out, err)) = env.kubectl(&["get", "deployments,statefulsets", "-n", "argocd"])
+    {
+        assert!(ok, "{err}");
+        assert!(out.contains("argocd-server") && out.contains("argocd-application-controller"));
+    }
+    if let Some((ok, out, err)) = env.kubectl(&["get", "applications", "-n", "argocd"]) {
+        assert!(ok, "{err}");
+        assert!(!out.lines().any(|l| l.starts_with("root ")), "{out}");
+    }
+
+    // A new bootstrap adopts the kept install; without keep_on_destroy its destroy removes everything.
+    let ws = workspace(&tf, &env, &config(source, "dev"));
+    std::fs::write(ws.path().join("install.yaml"), &text).unwrap();
+    blocking(|| ws.init());
+    blocking(|| ws.apply());
+    assert_eq!(
+        blocking(|| ws.resource(ADDRESS)).unwrap()["install_health"],
+        "Healthy"
+    );
+    assert_eq!(blocking(|| ws.plan_exit_code()), 0);
+    blocking(|| ws.destroy());
+    assert!(
+        !namespace_exists(&applier).await,
+        "destroy removes the install"
+    );
+    assert!(read_live(&applier, &root).await.unwrap().is_none());
 }

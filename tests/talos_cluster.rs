@@ -142,6 +142,37 @@ output "members" {{
     )
 }
 
+/// Applies `node`'s config from the state with one sysctl added, straight through the Talos API (NO_REBOOT), as
+/// someone running `talosctl apply-config` would.
+fn change_config_behind_terraforms_back(values: &serde_json::Value, node: &str, address: &str) {
+    use serde::Deserialize;
+    use vixens::talos::client::ApplyMode;
+    let secrets = vixens::talos::secrets::SecretsBundle::from_yaml(
+        values["machine_secrets"].as_str().unwrap(),
+    )
+    .unwrap();
+    let creds = vixens::talos::ops::Credentials::from_secrets(&secrets).unwrap();
+    let config = values["machine_configurations"][node].as_str().unwrap();
+    let mut docs: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(config)
+        .map(|d| serde_yaml::Value::deserialize(d).unwrap())
+        .collect();
+    docs[0]["machine"]["sysctls"] = serde_yaml::from_str("{vm.max_map_count: '262144'}").unwrap();
+    let changed: Vec<String> = docs
+        .iter()
+        .map(|d| serde_yaml::to_string(d).unwrap())
+        .collect();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = creds.client(address).unwrap();
+        client
+            .apply_configuration(changed.join("---\n").as_bytes(), ApplyMode::NoReboot)
+            .await
+            .unwrap();
+        let running = client.machine_config().await.unwrap().unwrap();
+        assert!(running.contains("vm.max_map_count"), "{running}");
+    });
+}
+
 fn etcd_members(ws: &Workspace) -> Vec<String> {
     let values = ws.resource("vixens_talos_cluster.c").unwrap();
     values["etcd_members"]
@@ -175,6 +206,18 @@ fn one_control_plane_then_three_then_worker_then_destroy() {
         .unwrap()
         .contains(&format!("https://{prefix}.100:6443")));
     assert_eq!(values["node_status"]["cp1"]["stage"], "running");
+
+    // Drift: cp1's config is changed behind Terraform's back (applied with the Talos client directly); the
+    // refresh reads the config back from the node, the plan shows a diff, and the apply puts it back.
+    change_config_behind_terraforms_back(&values, "cp1", &format!("{prefix}.11"));
+    assert_eq!(ws.plan_exit_code(), 2, "a changed node config is drift");
+    ws.apply();
+    assert_eq!(ws.plan_exit_code(), 0, "the apply restored the config");
+    let restored = ws.resource("vixens_talos_cluster.c").unwrap();
+    assert_eq!(
+        restored["node_status"]["cp1"]["config_hash"],
+        values["node_status"]["cp1"]["config_hash"]
+    );
 
     // 2. Scale to three control planes; the secrets stay; the plan is empty again.
     ws.write_config(&cluster(prefix, 3, 0, ""));
@@ -331,5 +374,111 @@ fn faults_converge_without_losing_state_and_upgrades_roll() {
         secrets
     );
     assert_eq!(adopt.plan_exit_code(), 0);
+    ws.destroy();
+}
+
+/// Issue 4: "if an error happens once the secrets exist, the state returned with the error keeps the secrets and
+/// what was applied, and the next apply resumes from there". Terraform taints the object a failed create returns
+/// and plans a replacement; the replacement must keep the secrets (nodes that took the first config trust that
+/// OS CA only) and leave those nodes as they are. `terraform destroy` of a failed create still resets them.
+#[test]
+fn failed_first_apply_resumes_with_the_same_secrets() {
+    let tf = Terraform::get("1.0.3").expect("terraform 1.0.3");
+    let prefix = "127.0.114";
+    let control = "127.0.114.250:17071";
+    let faults = "faults:\n  nodes:\n    cp3: {down: true}\n";
+    let _emulator =
+        EmulatorProcess::start_with(prefix, &["cp1", "cp2", "cp3"], 0, faults, Some(control));
+    let config = cluster(prefix, 3, 0, "");
+    let ws = Workspace::new(&tf, &config.replace("create = \"60s\"", "create = \"6s\""));
+    ws.init();
+
+    // 1. cp3 stays down: the create times out after cp1 and cp2 took their config.
+    let failed = ws.fails(&["apply", "-auto-approve", "-input=false"]);
+    assert!(failed.all().contains("cp3"), "{}", failed.all());
+    let entry = ws.resource_entry("vixens_talos_cluster.c").unwrap();
+    assert_eq!(entry["tainted"], true, "Terraform taints a failed create");
+    let secrets = entry["values"]["machine_secrets"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!entry["values"]["node_status"]["cp1"]["config_hash"]
+        .as_str()
+        .unwrap()
+        .is_empty());
+
+    // 2. cp3 is back: the replacement plan says it resumes; the apply keeps the secrets and converges.
+    control_post(control, "/faults/nodes/cp3", r#"{"down": false}"#);
+    ws.write_config(&config);
+    let plan = ws.run(&["plan", "-input=false"]);
+    assert!(
+        plan.all().contains("Resuming the failed create"),
+        "{}",
+        plan.all()
+    );
+    ws.apply();
+    let values = ws.resource("vixens_talos_cluster.c").unwrap();
+    assert_eq!(values["machine_secrets"].as_str().unwrap(), secrets);
+    assert_eq!(etcd_members(&ws), ["cp1", "cp2", "cp3"]);
+    assert_eq!(
+        ws.plan_exit_code(),
+        0,
+        "plan after the resumed create is empty"
+    );
+    assert!(ws.resource_entry("vixens_talos_cluster.c").unwrap()["tainted"].is_null());
+    ws.destroy();
+
+    // 3. A create that fails at bootstrap, then `terraform destroy`: every node that took the config is reset,
+    // so a new cluster (new secrets) can be created on the same machines.
+    control_post(
+        control,
+        "/faults/nodes/cp1",
+        r#"{"fail_next": {"Bootstrap": "internal"}}"#,
+    );
+    let ws2 = Workspace::new(&tf, &config);
+    ws2.init();
+    let failed = ws2.fails(&["apply", "-auto-approve", "-input=false"]);
+    assert!(failed.all().contains("bootstrap"), "{}", failed.all());
+    let first = ws2.resource("vixens_talos_cluster.c").unwrap()["machine_secrets"].clone();
+    ws2.destroy();
+    let ws3 = Workspace::new(&tf, &config);
+    ws3.init();
+    ws3.apply();
+    assert_eq!(etcd_members(&ws3), ["cp1", "cp2", "cp3"]);
+    assert_ne!(
+        ws3.resource("vixens_talos_cluster.c").unwrap()["machine_secrets"],
+        first
+    );
+    ws3.destroy();
+}
+
+/// Talos 1.13 nodes (maintenance mode serves the normal apid read-only): a cluster on contract 1.13 scales from 1
+/// to 3 control planes.
+#[test]
+fn talos_1_13_nodes_scale_up() {
+    let tf = Terraform::get("1.0.3").expect("terraform 1.0.3");
+    let prefix = "127.0.115";
+    let _emulator = EmulatorProcess::start_with(
+        prefix,
+        &["cp1", "cp2", "cp3"],
+        0,
+        "talos_version: v1.13.0\n",
+        None,
+    );
+    let on_1_13 = |cps| {
+        cluster(prefix, cps, 0, "").replace("talos_version = \"1.12\"", "talos_version = \"1.13\"")
+    };
+    let ws = Workspace::new(&tf, &on_1_13(1));
+    ws.init();
+    ws.apply();
+    assert_eq!(etcd_members(&ws), ["cp1"]);
+    ws.write_config(&on_1_13(3));
+    ws.apply();
+    assert_eq!(etcd_members(&ws), ["cp1", "cp2", "cp3"]);
+    let values = ws.resource("vixens_talos_cluster.c").unwrap();
+    for node in ["cp1", "cp2", "cp3"] {
+        assert_eq!(values["node_status"][node]["talos_version"], "v1.13.0");
+    }
+    assert_eq!(ws.plan_exit_code(), 0);
     ws.destroy();
 }

@@ -1,7 +1,8 @@
 //! The Terraform tree (terraform/modules, terraform/environments) and examples/ through a real Terraform:
 //! `fmt -check`, `validate` of every environment and example, and `plan` with no state of dev, test, staging and
-//! prod. Those environments carry real homelab addresses: planning them makes no connection (the resources
-//! connect only in apply and read, and there is no state to read).
+//! prod (with the LB IPAM pools and L2 policy each plans). Those environments carry real homelab addresses:
+//! planning them makes no connection (the resources connect only in apply and read, and there is no state to
+//! read).
 
 mod common;
 
@@ -106,11 +107,56 @@ fn every_environment_and_example_validates() {
     }
 }
 
+/// The LB IPAM objects `vixens_cilium` plans in an environment: pools "assigned" (Services labelled
+/// `lb.vixens.io/pool = assigned`, .70-.79 of the services VLAN) and "auto" (every Service, .80-.89), and the
+/// L2 policy on `eth0.<vlan>`. Terraform is their only owner (examples/gitops holds none, tests/gitops.rs checks
+/// that side).
+fn assert_lb_ipam_planned(env: &str, vlan: u16, plan: &serde_json::Value) {
+    let cilium = plan["resource_changes"]
+        .as_array()
+        .expect("resource_changes")
+        .iter()
+        .find(|c| c["address"] == "module.cilium.vixens_cilium.this")
+        .unwrap_or_else(|| panic!("{env}: no module.cilium.vixens_cilium.this in the plan"));
+    let after = &cilium["change"]["after"];
+    let pools = after["load_balancer_ip_pools"].as_array().expect("pools");
+    let pool = |name: &str| {
+        pools
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{env}: no pool {name}: {pools:?}"))
+    };
+    assert_eq!(pools.len(), 2, "{env}: {pools:?}");
+    let assigned = pool("assigned");
+    assert_eq!(
+        assigned["service_selector"],
+        serde_json::json!({"lb.vixens.io/pool": "assigned"}),
+        "{env}"
+    );
+    assert_eq!(assigned["blocks"][0]["start"], format!("192.168.{vlan}.70"));
+    assert_eq!(assigned["blocks"][0]["stop"], format!("192.168.{vlan}.79"));
+    let auto = pool("auto");
+    assert!(auto["service_selector"].is_null(), "{env}: {auto}");
+    assert_eq!(auto["blocks"][0]["start"], format!("192.168.{vlan}.80"));
+    assert_eq!(auto["blocks"][0]["stop"], format!("192.168.{vlan}.89"));
+    let policy = &after["l2_policy"];
+    let policy = if policy.is_array() {
+        &policy[0]
+    } else {
+        policy
+    };
+    assert_eq!(
+        policy["interfaces"],
+        serde_json::json!([format!("^eth0\\.{vlan}$")]),
+        "{env}"
+    );
+}
+
 #[test]
 fn real_environments_plan_with_no_state() {
     let tf = Terraform::cached("1.0.3");
     let ws = tree_workspace(&tf);
-    for env in ["dev", "test", "staging", "prod"] {
+    for (env, vlan) in [("dev", 208), ("test", 209), ("staging", 210), ("prod", 211)] {
         let chdir = format!("-chdir=terraform/environments/{env}");
         ws.ok(&[&chdir, "init", "-input=false"]);
         let out = ws.run(&[
@@ -119,6 +165,7 @@ fn real_environments_plan_with_no_state() {
             "-input=false",
             "-lock=false",
             "-refresh=false",
+            "-out=tfplan",
         ]);
         assert_eq!(out.code, 0, "plan {env}:\n{}", out.all());
         assert!(
@@ -127,6 +174,10 @@ fn real_environments_plan_with_no_state() {
             "plan {env} should add the cluster, Cilium and Argo CD:\n{}",
             out.stdout
         );
+        let shown = ws.ok(&[&chdir, "show", "-json", "tfplan"]);
+        let plan: serde_json::Value =
+            serde_json::from_str(&shown.stdout).unwrap_or_else(|e| panic!("show -json {env}: {e}"));
+        assert_lb_ipam_planned(env, vlan, &plan);
     }
 }
 

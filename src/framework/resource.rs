@@ -41,6 +41,8 @@ pub struct Context {
     cancel: CancellationToken,
     deadline: Option<(Instant, Duration)>,
     warnings: Mutex<Diagnostics>,
+    private_in: Vec<u8>,
+    private_out: Mutex<Option<Vec<u8>>>,
 }
 
 impl Context {
@@ -51,7 +53,38 @@ impl Context {
             cancel,
             deadline: None,
             warnings: Mutex::new(Diagnostics::new()),
+            private_in: Vec::new(),
+            private_out: Mutex::new(None),
         }
+    }
+
+    /// This context carrying the request's opaque private data: the prior state's private data for
+    /// `ReadResource` and `PlanResourceChange`, the plan's (`planned_private`) for `ApplyResourceChange`.
+    pub fn with_private(mut self, private: Vec<u8>) -> Self {
+        self.private_in = private;
+        self
+    }
+
+    /// The request's private data (see [`Context::with_private`]); empty when there is none.
+    pub fn private(&self) -> &[u8] {
+        &self.private_in
+    }
+
+    /// Sets the private data of the response (the plan's `planned_private`, or the private data stored with the
+    /// new state on apply and read). Without it, the request's private data passes through unchanged.
+    pub fn set_private(&self, private: Vec<u8>) {
+        if let Ok(mut p) = self.private_out.lock() {
+            *p = Some(private);
+        }
+    }
+
+    /// The private data for the response: what [`Context::set_private`] set, else `fallback`.
+    pub fn take_private(&self, fallback: Vec<u8>) -> Vec<u8> {
+        self.private_out
+            .lock()
+            .ok()
+            .and_then(|mut p| p.take())
+            .unwrap_or(fallback)
     }
 
     /// A context for tests: empty provider configuration, never cancelled unless the token is.

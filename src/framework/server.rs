@@ -337,7 +337,7 @@ impl ProviderServer {
         }
         tracing::debug!(type_name, "read resource");
         let started = Instant::now();
-        let ctx = self.context();
+        let ctx = self.context().with_private(private.clone());
         let result = reg.resource.read(&ctx, &current).await;
         tracing::info!(
             type_name,
@@ -365,7 +365,7 @@ impl ProviderServer {
         let (new_state, diagnostics) = encode_state(reg, &new, diags);
         ReadResponse {
             new_state,
-            private,
+            private: ctx.take_private(private),
             diagnostics,
         }
     }
@@ -419,7 +419,7 @@ impl ProviderServer {
             requires_replace,
         };
         let started = Instant::now();
-        let ctx = self.context();
+        let ctx = self.context().with_private(req.prior_private.clone());
         let result = reg.resource.modify_plan(&ctx, &mut change).await;
         tracing::info!(
             type_name = %req.type_name,
@@ -448,7 +448,7 @@ impl ProviderServer {
         PlanResponse {
             planned_state,
             requires_replace: change.requires_replace,
-            planned_private: req.prior_private,
+            planned_private: ctx.take_private(req.prior_private),
             diagnostics,
         }
     }
@@ -485,7 +485,7 @@ impl ProviderServer {
             (false, false) => Operation::Update,
         };
         tracing::info!(type_name = %req.type_name, operation = op.name(), "apply resource change");
-        let mut ctx = self.context();
+        let mut ctx = self.context().with_private(req.planned_private.clone());
         if let Some(defaults) = &reg.schema.timeouts {
             let source = if op == Operation::Delete {
                 &prior
@@ -566,7 +566,7 @@ impl ProviderServer {
         let (new_state, diagnostics) = encode_state(reg, &new, diags);
         ApplyResponse {
             new_state,
-            private: req.planned_private,
+            private: ctx.take_private(req.planned_private),
             diagnostics,
         }
     }

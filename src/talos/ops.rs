@@ -16,12 +16,97 @@ use std::time::Duration;
 
 /// Per-RPC timeout.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-/// Delay between polls.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// First delay between polls; it grows by half each time up to [`POLL_MAX`], so a wait that ends quickly costs
+/// tens of milliseconds and a long one (an install) polls at most five times a second.
+pub const POLL_MIN: Duration = Duration::from_millis(20);
+/// Longest delay between polls.
+pub const POLL_MAX: Duration = Duration::from_millis(200);
 
-/// SHA-256 (hex) of a rendered machine config: what the state records as applied.
+/// The delays between the polls of one wait: [`POLL_MIN`], growing by half up to [`POLL_MAX`].
+#[derive(Debug, Clone)]
+pub struct Poll {
+    next: Duration,
+}
+
+impl Default for Poll {
+    fn default() -> Self {
+        Poll { next: POLL_MIN }
+    }
+}
+
+impl Poll {
+    /// Sleeps the current delay, then lengthens the next one.
+    pub async fn wait(&mut self) {
+        tokio::time::sleep(self.next).await;
+        self.next = (self.next * 3 / 2).min(POLL_MAX);
+    }
+}
+
+/// SHA-256 (hex) of a machine config's content: what the state records as applied, and what a refresh computes
+/// from the config the node reports (COSI MachineConfig). The documents are hashed in a canonical form (mapping
+/// keys sorted, no comments or layout), so the same config hashes the same however it was re-encoded; text that
+/// is not YAML is hashed as is.
 pub fn config_hash(config: &str) -> String {
-    hex::encode(Sha256::digest(config.as_bytes()))
+    use serde::Deserialize;
+    let mut canonical = String::with_capacity(config.len());
+    for doc in serde_yaml::Deserializer::from_str(config) {
+        match serde_yaml::Value::deserialize(doc) {
+            Ok(serde_yaml::Value::Null) => {}
+            Ok(value) => {
+                write_canonical(&value, &mut canonical);
+                canonical.push('\n');
+            }
+            Err(_) => return hex::encode(Sha256::digest(config.as_bytes())),
+        }
+    }
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// Appends a canonical JSON-like rendering of `value` (mapping keys sorted by their rendering).
+fn write_canonical(value: &serde_yaml::Value, out: &mut String) {
+    use serde_yaml::Value as Y;
+    match value {
+        Y::Null => out.push_str("null"),
+        Y::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Y::Number(n) => out.push_str(&n.to_string()),
+        Y::String(s) => out.push_str(&serde_json::Value::from(s.as_str()).to_string()),
+        Y::Sequence(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Y::Mapping(map) => {
+            let mut entries: Vec<(String, String)> = map
+                .iter()
+                .map(|(k, v)| {
+                    let (mut key, mut val) = (String::new(), String::new());
+                    write_canonical(k, &mut key);
+                    write_canonical(v, &mut val);
+                    (key, val)
+                })
+                .collect();
+            entries.sort();
+            out.push('{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(k);
+                out.push(':');
+                out.push_str(v);
+            }
+            out.push('}');
+        }
+        Y::Tagged(t) => {
+            out.push_str(&t.tag.to_string());
+            write_canonical(&t.value, out);
+        }
+    }
 }
 
 /// Credentials for secure mode: the OS CA and an `os:admin` client certificate.
@@ -155,9 +240,10 @@ pub async fn apply_config_when_up(
     mode: ApplyMode,
     creds: &Credentials,
 ) -> Result<ApplyOutcome, ClientError> {
+    let mut poll = Poll::default();
     loop {
         match apply_config(address, config, mode, creds).await {
-            Err(e) if e.is_unreachable() => tokio::time::sleep(POLL_INTERVAL).await,
+            Err(e) if e.is_unreachable() => poll.wait().await,
             other => return other,
         }
     }
@@ -173,11 +259,12 @@ pub async fn wait_version(
     tag: &str,
 ) -> Result<(), ClientError> {
     let client = creds.client(address)?;
+    let mut poll = Poll::default();
     loop {
         if client.version().await.is_ok_and(|v| v.tag == tag) {
             return Ok(());
         }
-        tokio::time::sleep(POLL_INTERVAL).await;
+        poll.wait().await;
     }
 }
 
@@ -193,16 +280,18 @@ pub fn image_tag(image: &str) -> Option<&str> {
 /// Never returns an error by itself: bound it with a deadline.
 pub async fn wait_secure(address: &str, creds: &Credentials) -> Result<String, ClientError> {
     let client = creds.client(address)?;
+    let mut poll = Poll::default();
     loop {
         if let Ok(v) = client.version().await {
             return Ok(v.tag);
         }
-        tokio::time::sleep(POLL_INTERVAL).await;
+        poll.wait().await;
     }
 }
 
-/// Polls `address` (a control plane) until etcd lists every hostname in `expected` (and nothing else that is a
-/// learner); returns the members.
+/// Polls `address` (a control plane) until every hostname in `expected` is a voting etcd member and none in
+/// `gone` is a member any more; returns the members. Other members may remain: during a scale-down the nodes
+/// about to be removed are still members until they leave (Talos `EtcdLeaveCluster` on reset).
 ///
 /// # Errors
 /// A bad address; otherwise bound it with a deadline.
@@ -210,8 +299,10 @@ pub async fn wait_etcd_members(
     address: &str,
     creds: &Credentials,
     expected: &[String],
+    gone: &[String],
 ) -> Result<Vec<EtcdMember>, ClientError> {
     let client = creds.client(address)?;
+    let mut poll = Poll::default();
     loop {
         if let Ok(members) = client.etcd_member_list().await {
             let voting: Vec<&str> = members
@@ -219,13 +310,12 @@ pub async fn wait_etcd_members(
                 .filter(|m| !m.is_learner)
                 .map(|m| m.hostname.as_str())
                 .collect();
-            if voting.len() == expected.len()
-                && expected.iter().all(|h| voting.contains(&h.as_str()))
-            {
+            let left = !members.iter().any(|m| gone.contains(&m.hostname));
+            if left && expected.iter().all(|h| voting.contains(&h.as_str())) {
                 return Ok(members);
             }
         }
-        tokio::time::sleep(POLL_INTERVAL).await;
+        poll.wait().await;
     }
 }
 
@@ -235,8 +325,9 @@ pub async fn wait_gone(address: &str, creds: &Credentials) {
     let Ok(client) = creds.client(address) else {
         return;
     };
+    let mut poll = Poll::default();
     while client.version().await.is_ok() {
-        tokio::time::sleep(POLL_INTERVAL).await;
+        poll.wait().await;
     }
 }
 
@@ -249,6 +340,15 @@ mod tests {
         assert_eq!(config_hash("a"), config_hash("a"));
         assert_ne!(config_hash("a"), config_hash("b"));
         assert_eq!(config_hash("a").len(), 64);
+    }
+
+    #[test]
+    fn hash_ignores_layout_comments_and_key_order_but_not_content() {
+        let a = "version: v1alpha1\nmachine:\n  type: controlplane\n  token: abc\n---\nkind: HostnameConfig\nhostname: cp1\n";
+        let b = "# applied\nversion: v1alpha1\nmachine: {token: abc, type: controlplane}\n---\nhostname: cp1\nkind: HostnameConfig\n";
+        assert_eq!(config_hash(a), config_hash(b));
+        assert_ne!(config_hash(a), config_hash(&a.replace("cp1", "cp2")));
+        assert_ne!(config_hash("a: '1'"), config_hash("a: 1"));
     }
 
     #[tokio::test]

@@ -132,6 +132,18 @@ impl SecretsBundle {
     /// # Errors
     /// [`SecretsError::Pki`] when the random source or key generation fails.
     pub fn generate(contract: Contract) -> Result<Self, SecretsError> {
+        Self::generate_with_service_account_key(contract, pki::generate_rsa_pkcs1_pem(4096)?)
+    }
+
+    /// [`SecretsBundle::generate`] with a given service-account key PEM (the RSA-4096 key generation dominates the
+    /// cost of a bundle; this lets it be measured apart).
+    ///
+    /// # Errors
+    /// [`SecretsError::Pki`] when the random source or key generation fails.
+    pub fn generate_with_service_account_key(
+        contract: Contract,
+        service_account_key_pem: String,
+    ) -> Result<Self, SecretsError> {
         let _ = contract; // every supported contract (> 1.6) uses the same algorithms
         Ok(SecretsBundle {
             cluster_id: URL_SAFE.encode(random_bytes::<32>()?),
@@ -155,7 +167,7 @@ impl SecretsBundle {
                 KeyKind::EcdsaP256,
                 CA_VALIDITY,
             )?,
-            k8s_service_account_key: pki::generate_rsa_pkcs1_pem(4096)?,
+            k8s_service_account_key: service_account_key_pem,
             os: pki::self_signed_ca(&subject(Some("talos"), None), KeyKind::Ed25519, CA_VALIDITY)?,
         })
     }

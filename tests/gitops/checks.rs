@@ -150,10 +150,29 @@ fn selector_matches(selector: Option<&Doc>, labels: Option<&Doc>) -> bool {
     labels_ok && exprs_ok
 }
 
+/// One owner for LB IPAM: the built tree holds no object of [`TERRAFORM_OWNED_KINDS`], which `vixens_cilium`
+/// creates from `terraform/environments/<env>` (two owners, field managers `vixens` and Argo CD's, would undo
+/// each other on every apply and sync).
+pub fn check_lb_ipam_owner(env: &Env, docs: &[Doc]) -> Vec<String> {
+    docs.iter()
+        .filter(|d| TERRAFORM_OWNED_KINDS.contains(&kind(d)))
+        .map(|d| {
+            format!(
+                "{}: {} is in the GitOps tree, but vixens_cilium (terraform/environments/{}) owns the LB IPAM \
+                 pools and the L2 announcement policy",
+                env.name,
+                id(d),
+                env.name
+            )
+        })
+        .collect()
+}
+
 /// Every address of an env lies inside its services VLAN: every IPv4 literal anywhere, the LB IPAM pools
 /// (exactly the "assigned" and "auto" ranges of the facts table), Traefik's fixed address (inside
 /// "assigned", whose selector its Service matches), and the L2 announcement interfaces (the VLAN's link).
-/// Placeholder envs mark their pools as such; real ones do not.
+/// Placeholder envs mark their pools as such; real ones do not. `docs` holds the built tree plus the pools and
+/// policy Terraform creates ([`terraform_lb_ipam`]).
 pub fn check_addresses(env: &Env, docs: &[Doc]) -> Vec<String> {
     let mut v = Vec::new();
     let net = env.net();
@@ -957,6 +976,48 @@ mod tests {
     }
 
     #[test]
+    fn lb_ipam_owner_rejects_pools_and_policies_in_the_tree() {
+        let docs = good_lb(env("dev"));
+        let v = check_lb_ipam_owner(env("dev"), &docs);
+        assert_eq!(v.len(), 3, "{v:?}");
+        assert!(v[0].contains("owns the LB IPAM pools"), "{v:?}");
+        assert!(check_lb_ipam_owner(env("dev"), &docs[3..]).is_empty());
+    }
+
+    #[test]
+    fn terraform_pools_are_read_from_tfvars() {
+        let tfvars = "services_vlan_id   = 208\n\nload_balancer_ip_pools = {\n  \
+                      assigned = { start = \"192.168.208.70\", stop = \"192.168.208.79\", service_selector = { \"lb.vixens.io/pool\" = \"assigned\" } } # Traefik\n  \
+                      auto     = { start = \"192.168.208.80\", stop = \"192.168.208.89\", service_selector = {} }\n}\n";
+        let mut docs = terraform_lb_ipam(tfvars).unwrap();
+        assert_eq!(docs.len(), 3);
+        assert_eq!(
+            str_at(
+                &docs[0],
+                &[
+                    "spec",
+                    "serviceSelector",
+                    "matchLabels",
+                    "lb.vixens.io/pool"
+                ]
+            ),
+            Some("assigned")
+        );
+        assert!(get(&docs[1], &["spec", "serviceSelector"]).is_none());
+        assert_eq!(
+            seq(&docs[2], &["spec", "interfaces"])[0].as_str(),
+            Some("^eth0\\.208$")
+        );
+        docs.push(good_lb(env("dev")).pop().unwrap());
+        assert_eq!(check_addresses(env("dev"), &docs), Vec::<String>::new());
+        assert!(terraform_lb_ipam("services_vlan_id = 208\n").is_err());
+        let odd = tfvars.replace("stop = ", "last = ");
+        assert!(terraform_lb_ipam(&odd)
+            .unwrap_err()
+            .contains("not understood"));
+    }
+
+    #[test]
     fn addresses_accept_the_dev_facts() {
         assert_eq!(
             check_addresses(env("dev"), &good_lb(env("dev"))),
@@ -1359,7 +1420,7 @@ mod tests {
                 docs: vec![],
             },
             AppUnit {
-                app: app("cilium-lb", -5, None, "kube-system"),
+                app: app("traefik", -4, None, "traefik"),
                 docs: vec![],
             },
         ];

@@ -96,10 +96,10 @@ pub static ENVS: [Env; 4] = [
     },
 ];
 
-/// Every app of the tree: one Application in argocd/base, one apps/<app> folder.
-pub const APPS: [&str; 7] = [
+/// Every app of the tree: one Application in argocd/base, one apps/<app> folder. There is no `cilium-lb`: the
+/// LB IPAM pools and the L2 announcement policy belong to Terraform (see [`terraform_lb_ipam`]).
+pub const APPS: [&str; 6] = [
     "argocd",
-    "cilium-lb",
     "traefik",
     "cert-manager",
     "synology-csi",
@@ -201,4 +201,92 @@ pub fn strings(v: &Value, out: &mut Vec<String>) {
 /// Parses an IPv4 address literal from the facts table or a built object.
 pub fn ip(s: &str) -> Option<Ipv4Addr> {
     s.trim().parse().ok()
+}
+
+/// Kinds that only `vixens_cilium` (terraform/environments/<env>) creates: the GitOps tree must hold none.
+pub const TERRAFORM_OWNED_KINDS: &[&str] =
+    &["CiliumLoadBalancerIPPool", "CiliumL2AnnouncementPolicy"];
+
+/// The LB IPAM objects that `terraform/environments/<env>` has `vixens_cilium` create, as that resource renders
+/// them (`spec.blocks` `{start, stop}`, `spec.serviceSelector.matchLabels` when the selector is not empty; the
+/// policy `services` on the interfaces `^<link>\.<services_vlan_id>$` with `loadBalancerIPs`), read from the
+/// environment's `terraform.tfvars` text. Each pool is one line of `load_balancer_ip_pools`:
+/// `name = { start = "a", stop = "b", service_selector = { "k" = "v" } }`. `link` is the tfvars value or the
+/// variable's default `eth0`. Pools get the placeholder annotation when the file says `PLACEHOLDER`.
+pub fn terraform_lb_ipam(tfvars: &str) -> Result<Vec<Doc>, String> {
+    use regex::Regex;
+    let vlan = Regex::new(r"(?m)^services_vlan_id\s*=\s*(\d+)")
+        .expect("regex")
+        .captures(tfvars)
+        .ok_or("no services_vlan_id")?[1]
+        .to_string();
+    let link = Regex::new(r#"(?m)^link\s*=\s*"([^"]+)""#)
+        .expect("regex")
+        .captures(tfvars)
+        .map(|c| c[1].to_string())
+        .unwrap_or_else(|| "eth0".to_string());
+    let start = tfvars
+        .find("\nload_balancer_ip_pools = {\n")
+        .ok_or("no load_balancer_ip_pools")?;
+    let body = &tfvars[start..];
+    let body = &body[..body
+        .find("\n}")
+        .ok_or("unterminated load_balancer_ip_pools")?];
+    let line = Regex::new(
+        r#"^\s*"?([\w-]+)"?\s*=\s*\{\s*start\s*=\s*"([^"]+)",\s*stop\s*=\s*"([^"]+)",\s*service_selector\s*=\s*\{([^}]*)\}\s*\}"#,
+    )
+    .expect("regex");
+    let pair = Regex::new(r#""([^"]+)"\s*=\s*"([^"]*)""#).expect("regex");
+    let placeholder = tfvars.contains("PLACEHOLDER");
+    let mut docs = Vec::new();
+    for l in body.lines().skip(2) {
+        let l = l.split(" #").next().unwrap_or(l);
+        if l.trim().is_empty() {
+            continue;
+        }
+        let c = line
+            .captures(l)
+            .ok_or_else(|| format!("pool line not understood: {l:?}"))?;
+        let mut pool = serde_yaml::Mapping::new();
+        pool.insert("apiVersion".into(), "cilium.io/v2alpha1".into());
+        pool.insert("kind".into(), "CiliumLoadBalancerIPPool".into());
+        let mut meta = serde_yaml::Mapping::new();
+        meta.insert("name".into(), c[1].into());
+        if placeholder {
+            let mut a = serde_yaml::Mapping::new();
+            a.insert(
+                PLACEHOLDER_ANNOTATION.into(),
+                "terraform.tfvars says PLACEHOLDER".into(),
+            );
+            meta.insert("annotations".into(), Value::Mapping(a));
+        }
+        pool.insert("metadata".into(), Value::Mapping(meta));
+        let mut block = serde_yaml::Mapping::new();
+        block.insert("start".into(), c[2].into());
+        block.insert("stop".into(), c[3].into());
+        let mut spec = serde_yaml::Mapping::new();
+        spec.insert(
+            "blocks".into(),
+            Value::Sequence(vec![Value::Mapping(block)]),
+        );
+        let labels: serde_yaml::Mapping = pair
+            .captures_iter(&c[4])
+            .map(|p| (Value::from(&p[1]), Value::from(&p[2])))
+            .collect();
+        if !labels.is_empty() {
+            let mut sel = serde_yaml::Mapping::new();
+            sel.insert("matchLabels".into(), Value::Mapping(labels));
+            spec.insert("serviceSelector".into(), Value::Mapping(sel));
+        }
+        pool.insert("spec".into(), Value::Mapping(spec));
+        docs.push(Value::Mapping(pool));
+    }
+    if docs.is_empty() {
+        return Err("no pool in load_balancer_ip_pools".into());
+    }
+    docs.push(yaml(&format!(
+        "{{apiVersion: cilium.io/v2alpha1, kind: CiliumL2AnnouncementPolicy, metadata: {{name: services}}, \
+         spec: {{interfaces: ['^{link}\\.{vlan}$'], loadBalancerIPs: true, externalIPs: false}}}}"
+    )));
+    Ok(docs)
 }

@@ -1,6 +1,6 @@
 //! Request bodies in the Kubernetes protobuf encoding (`Content-Type: application/vnd.kubernetes.protobuf`), which
 //! client-go's typed clients (kubectl's `create namespace|secret|configmap|serviceaccount|service|deployment|job|
-//! cronjob|role|clusterrole|rolebinding|clusterrolebinding`) send for built-in kinds, decoded into the JSON object
+//! cronjob|poddisruptionbudget|priorityclass|role|clusterrole|rolebinding|clusterrolebinding`) send for built-in kinds, decoded into the JSON object
 //! the store keeps. Workload pod templates are covered for the fields kubectl sets (containers with image, command,
 //! args, ports, env values, resources; restart policy; tolerations...), not volumes, probes or security contexts.
 //!
@@ -12,7 +12,7 @@
 //! Conversion follows the Go types' JSON encoding: `metav1.Time` becomes an RFC 3339 string at second precision
 //! (the zero time is left out), `bytes` map values become base64, maps get sorted keys, `FieldsV1` becomes the JSON
 //! object it carries. Scalars that Go holds by value (`omitempty`) are left out when zero; those Go holds by pointer
-//! ([`POINTER_FIELDS`]) are kept whenever present on the wire. A kind with no message here answers 415 naming the
+//! and the value fields Go always writes ([`KEEP_ZERO_FIELDS`]) are kept whenever present on the wire. A kind with no message here answers 415 naming the
 //! kind; a field number the subset lacks answers 415 naming the field (dropping it would be unfaithful).
 
 use std::sync::LazyLock;
@@ -37,9 +37,14 @@ const UNKNOWN: &str = "k8s.io.apimachinery.pkg.runtime.Unknown";
 const INT_OR_STRING: &str = "k8s.io.apimachinery.pkg.util.intstr.IntOrString";
 const QUANTITY: &str = "k8s.io.apimachinery.pkg.api.resource.Quantity";
 
-/// Fields whose Go type is a pointer (`*bool`, `*int64`, `*string`): present on the wire means set, even to the
-/// zero value (k8s.io/api and apimachinery types.go).
-const POINTER_FIELDS: &[&str] = &[
+/// Fields kept when zero: those whose Go type is a pointer (`*bool`, `*int64`, `*string`: present on the wire means
+/// set), and the few value fields whose JSON tag has no `omitempty` (k8s.io/api and apimachinery types.go).
+const KEEP_ZERO_FIELDS: &[&str] = &[
+    "k8s.io.api.scheduling.v1.PriorityClass.value",
+    "k8s.io.api.scheduling.v1.PriorityClass.preemptionPolicy",
+    "k8s.io.api.core.v1.ServicePort.port",
+    "k8s.io.api.core.v1.ContainerPort.containerPort",
+    "k8s.io.api.policy.v1.PodDisruptionBudgetSpec.unhealthyPodEvictionPolicy",
     "k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta.deletionGracePeriodSeconds",
     "k8s.io.apimachinery.pkg.apis.meta.v1.OwnerReference.controller",
     "k8s.io.apimachinery.pkg.apis.meta.v1.OwnerReference.blockOwnerDeletion",
@@ -199,8 +204,8 @@ fn message_for(
     top_level.ok_or_else(|| {
         ApiError::unsupported_media_type_msg(format!(
             "the emulator cannot decode {api_version} {kind} from {MEDIA_TYPE} (it decodes v1 Namespace, Secret, \
-             ConfigMap, ServiceAccount, Service, apps/v1 Deployment, batch/v1 Job, CronJob, \
-             rbac.authorization.k8s.io/v1 Role, ClusterRole, RoleBinding, ClusterRoleBinding and meta.k8s.io/v1 \
+             ConfigMap, ServiceAccount, Service, apps/v1 Deployment, batch/v1 Job, CronJob, policy/v1 \
+             PodDisruptionBudget, scheduling.k8s.io/v1 PriorityClass, rbac.authorization.k8s.io/v1 Role, ClusterRole, RoleBinding, ClusterRoleBinding and meta.k8s.io/v1 \
              DeleteOptions); send it as application/json"
         ))
     })
@@ -242,8 +247,8 @@ fn message_to_json(msg: &DynamicMessage, path: &str) -> ApiResult<Value> {
     for (field, value) in msg.fields() {
         let name = field.name();
         let here = format!("{path}.{name}");
-        let pointer = POINTER_FIELDS.contains(&field.full_name());
-        if let Some(v) = field_to_json(value, pointer, &here)? {
+        let keep_zero = KEEP_ZERO_FIELDS.contains(&field.full_name());
+        if let Some(v) = field_to_json(value, keep_zero, &here)? {
             out.insert(name.to_string(), v);
         }
     }
@@ -251,7 +256,7 @@ fn message_to_json(msg: &DynamicMessage, path: &str) -> ApiResult<Value> {
 }
 
 /// One field's value; `None` when Go's JSON would leave it out.
-fn field_to_json(value: &PValue, pointer: bool, path: &str) -> ApiResult<Option<Value>> {
+fn field_to_json(value: &PValue, keep_zero: bool, path: &str) -> ApiResult<Option<Value>> {
     Ok(match value {
         PValue::List(items) if items.is_empty() => None,
         PValue::List(items) => Some(Value::Array(
@@ -279,7 +284,7 @@ fn field_to_json(value: &PValue, pointer: bool, path: &str) -> ApiResult<Option<
             Some(Value::Object(out))
         }
         PValue::Message(m) if is_meta(m, "Time") => time_to_json(m, path)?,
-        scalar if !pointer && is_zero(scalar) => None,
+        scalar if !keep_zero && is_zero(scalar) => None,
         other => Some(element_to_json(other, path)?),
     })
 }
@@ -627,10 +632,10 @@ mod tests {
             e.message
         );
 
-        let e = decode(&body("policy/v1", "PodDisruptionBudget", vec![])).unwrap_err();
+        let e = decode(&body("networking.k8s.io/v1", "Ingress", vec![])).unwrap_err();
         assert_eq!(e.code, 415);
         assert!(
-            e.message.contains("policy/v1 PodDisruptionBudget"),
+            e.message.contains("networking.k8s.io/v1 Ingress"),
             "{}",
             e.message
         );

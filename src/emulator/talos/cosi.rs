@@ -1,7 +1,9 @@
 //! The COSI State service (`cosi.resource.State`) on `<address>:50000`, registered in maintenance and secure mode
 //! as Talos registers it (internal/app/maintenance/server.go; apid proxies it one-to-one), serving `Get` of the
-//! one resource the emulator models: MachineStatus (`runtime` namespace, type
-//! `MachineStatuses.runtime.talos.dev`, id `machine`).
+//! resources the emulator models: MachineStatus (`runtime` namespace, type
+//! `MachineStatuses.runtime.talos.dev`, id `machine`), and of the node's MachineConfig (`config` namespace, type
+//! `MachineConfigs.config.talos.dev`, id `v1alpha1`; sensitive: `os:admin` only), which the provider reads back
+//! to detect config drift.
 //!
 //! The spec follows Talos's MachineStatusController
 //! (internal/app/machined/pkg/controllers/runtime/machine_status.go): in maintenance mode the stage is
@@ -33,13 +35,25 @@ pub const RUNTIME_NAMESPACE: &str = "runtime";
 pub const MACHINE_STATUS_TYPE: &str = "MachineStatuses.runtime.talos.dev";
 /// The id of the single MachineStatus.
 pub const MACHINE_STATUS_ID: &str = "machine";
+/// Namespace of MachineConfig.
+pub const CONFIG_NAMESPACE: &str = "config";
+/// Resource type of MachineConfig.
+pub const MACHINE_CONFIG_TYPE: &str = "MachineConfigs.config.talos.dev";
+/// The id of the MachineConfig in effect.
+pub const MACHINE_CONFIG_ID: &str = "v1alpha1";
 
 #[tonic::async_trait]
 impl State for NodeApi {
     async fn get(&self, req: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
         let q = req.get_ref().clone();
+        // The machine config is a sensitive resource: Talos's COSI access filter lets only os:admin read it.
+        let access = if q.r#type == MACHINE_CONFIG_TYPE {
+            Access::Admin
+        } else {
+            Access::Read
+        };
         let resource = self
-            .route_single(&req, "Get", Access::Read, |c| get(c, &q))
+            .route_single(&req, "Get", access, |c| get(c, &q))
             .await?;
         Ok(Response::new(GetResponse {
             resource: Some(resource),
@@ -49,6 +63,9 @@ impl State for NodeApi {
 
 /// COSI Get on the node of `c`.
 fn get(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
+    if q.namespace == CONFIG_NAMESPACE && q.r#type == MACHINE_CONFIG_TYPE {
+        return machine_config(c, q);
+    }
     if q.namespace != RUNTIME_NAMESPACE || q.r#type != MACHINE_STATUS_TYPE {
         return Err(Status::unimplemented(format!(
             "the emulator serves only {MACHINE_STATUS_TYPE} ({RUNTIME_NAMESPACE}/{MACHINE_STATUS_ID}) through \
@@ -82,6 +99,40 @@ fn get(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
         spec: Some(Spec {
             proto_spec: spec.encode_to_vec(),
             yaml_spec: spec_yaml(&spec),
+        }),
+    })
+}
+
+/// The MachineConfig the node of `c` runs: its YAML spec is the config document(s) in effect, byte for byte as
+/// applied (Talos keeps the bytes of a config it did not modify; `talosctl get machineconfig -o yaml` shows them).
+/// NotFound without a config (maintenance mode).
+fn machine_config(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
+    let not_found = || {
+        Status::not_found(format!(
+            "resource {}({}/{}@undefined) doesn't exist",
+            q.r#type, q.namespace, q.id
+        ))
+    };
+    if q.id != MACHINE_CONFIG_ID {
+        return Err(not_found());
+    }
+    let (active, generation) = {
+        let st = c.node.state();
+        (st.active.clone(), st.generation)
+    };
+    let active = active.ok_or_else(not_found)?;
+    Ok(Resource {
+        metadata: Some(Metadata {
+            namespace: CONFIG_NAMESPACE.into(),
+            r#type: MACHINE_CONFIG_TYPE.into(),
+            id: MACHINE_CONFIG_ID.into(),
+            version: (generation + 1).to_string(),
+            phase: "running".into(),
+            ..Default::default()
+        }),
+        spec: Some(Spec {
+            proto_spec: Vec::new(),
+            yaml_spec: active.raw.clone(),
         }),
     })
 }

@@ -9,8 +9,8 @@
 //!   change; otherwise apply only the owned objects whose desired content changed or that drifted.
 //! - **read**: drift of the owned objects into `drift`, install health into `install_health`; a deleted namespace
 //!   means the resource is gone.
-//! - **delete**: root Application (cascade or orphan), repository Secret, install objects, unless
-//!   `keep_on_destroy`.
+//! - **delete**: root Application (cascade or orphan), then, unless `keep_on_destroy`, the repository Secret and
+//!   the install objects (namespace last). With `keep_on_destroy` only the root Application goes.
 
 pub mod ops;
 pub mod schema;
@@ -406,10 +406,6 @@ impl Resource for ArgocdBootstrap {
 
     async fn delete(&self, ctx: &Context, state: &Value) -> Result<(), ApplyError> {
         let s = Settings::from_value(state)?;
-        if s.keep_on_destroy {
-            tracing::info!(namespace = %s.namespace, "keep_on_destroy: leaving Argo CD in the cluster");
-            return Ok(());
-        }
         let applier = ctx
             .run(
                 "connecting to the Kubernetes API",
@@ -421,6 +417,13 @@ impl Resource for ArgocdBootstrap {
             ops::delete_root_application(&applier, &s, remaining(ctx)),
         )
         .await??;
+        if s.keep_on_destroy {
+            tracing::info!(
+                namespace = %s.namespace,
+                "keep_on_destroy: the install, its namespace, the repository Secret and the settings stay"
+            );
+            return Ok(());
+        }
         let owned = ops::owned_objects(&s, None)?;
         let secrets: Vec<&ops::Owned> = owned
             .iter()

@@ -30,7 +30,11 @@ manifest no longer has) only when `version`, `ha` or the manifest change. A prom
 (the next plan repairs it), and the health of the install in `install_health`.
 
 **Destroy** deletes the root Application (cascading to its resources when `cascade_delete`, else orphaning them), \
-the repository Secret, then every install object, unless `keep_on_destroy`.";
+then the repository Secret and every install object, the namespace last. With `keep_on_destroy`, destroy deletes \
+only the root Application (still cascading or orphaning as set): the namespace, every install object, the \
+repository Secret and the settings this resource wrote (admin password in `argocd-secret`, `server.insecure` in \
+`argocd-cmd-params-cm`) stay, and Terraform forgets them. Set `cascade_delete = false` with it to leave the \
+applications the root created running under Argo CD (a hand-off to Git).";
 
 fn kubernetes_block() -> Block {
     Block::new("API server and client credentials (e.g. from `vixens_talos_cluster`), instead of `kubeconfig`.")
@@ -170,7 +174,7 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::bool("keep_on_destroy")
                 .optional()
-                .description("Destroy leaves everything in the cluster and only forgets it (default false)."),
+                .description("Destroy deletes only the root Application: the install, its namespace, the repository Secret and the admin/`server.insecure` settings stay in the cluster (default false)."),
         )
         .attribute(Attribute::string("manifest_sha256").computed().description("sha256 of the install manifest applied."))
         .attribute(Attribute::string("inventory").computed().description("JSON list of the install objects owned (apiVersion, kind, namespace, name)."))
@@ -182,7 +186,7 @@ pub fn schema() -> Schema {
                 .computed()
                 .description("Owned objects or fields changed outside Terraform, found by the last read; the next apply repairs them."),
         )
-        .block(NestedBlock::new("kubernetes", Nesting::Single, kubernetes_block()))
+        .block(NestedBlock::new("kubernetes", Nesting::List, kubernetes_block()).items(0, 1))
         .block(NestedBlock::new("repository", Nesting::Single, repository_block()).items(1, 1))
         .block(NestedBlock::new("root_application", Nesting::Single, root_application_block()));
     Schema::new(block).with_timeouts(TimeoutDefaults {

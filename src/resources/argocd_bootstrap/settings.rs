@@ -71,6 +71,25 @@ fn bool_or(v: &Value, name: &str, default: bool) -> bool {
     v.get(name).as_bool().unwrap_or(default)
 }
 
+/// The `kubernetes` block of a value: its only element (the block is a list of at most one, see
+/// [`kubernetes_path`]), or null when absent. An unknown list gives `Value::Unknown`.
+pub fn kubernetes_block(v: &Value) -> &Value {
+    static NULL: Value = Value::Null;
+    match v.get("kubernetes") {
+        Value::List(items) => items.first().unwrap_or(&NULL),
+        Value::Unknown => &Value::Unknown,
+        _ => &NULL,
+    }
+}
+
+/// The attribute path of `name` inside the `kubernetes` block. The block nests as a list of at most one item
+/// (not a single object): Terraform 1.0's plan renderer panics ("value is marked, so must be unmarked first")
+/// comparing a single nested block whose attributes are sensitive values, such as `vixens_talos_cluster`'s
+/// `kubernetes` output, while it compares list items without unmarking.
+pub fn kubernetes_path(name: &str) -> AttributePath {
+    attr("kubernetes").join_index(0).join_attr(name)
+}
+
 /// The connection settings from `kubeconfig` or the `kubernetes` block.
 pub fn connection(v: &Value) -> Result<Connection, Diagnostic> {
     if let Some(kc) = v
@@ -80,14 +99,14 @@ pub fn connection(v: &Value) -> Result<Connection, Diagnostic> {
     {
         return Ok(Connection::Kubeconfig(kc.to_string()));
     }
-    let k = v.get("kubernetes");
+    let k = kubernetes_block(v);
     let field = |name: &str| {
         k.get(name).as_str().map(str::to_string).ok_or_else(|| {
             Diagnostic::error(
                 "Missing connection setting",
                 format!("kubernetes.{name} must be set."),
             )
-            .at(attr("kubernetes").join_attr(name))
+            .at(kubernetes_path(name))
         })
     };
     if k.is_null() {
@@ -243,7 +262,7 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
 
 fn validate_connection(config: &Value, diags: &mut Diagnostics) {
     let kubeconfig = config.get("kubeconfig");
-    let block = config.get("kubernetes");
+    let block = kubernetes_block(config);
     if !kubeconfig.is_null() && !block.is_null() && kubeconfig.is_known() && block.is_known() {
         diags.error_at(
             attr("kubeconfig"),
@@ -261,7 +280,7 @@ fn validate_connection(config: &Value, diags: &mut Diagnostics) {
         for name in ["host", "ca_certificate", "client_certificate", "client_key"] {
             if block.get(name).is_null() {
                 diags.error_at(
-                    attr("kubernetes").join_attr(name),
+                    kubernetes_path(name),
                     "Missing connection setting",
                     format!("kubernetes.{name} must be set."),
                 );
@@ -270,7 +289,7 @@ fn validate_connection(config: &Value, diags: &mut Diagnostics) {
         check_at(
             diags,
             block.get("host"),
-            attr("kubernetes").join_attr("host"),
+            kubernetes_path("host"),
             "Invalid host",
             |h| {
                 crate::k8s::connection::normalize_host(h)

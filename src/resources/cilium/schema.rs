@@ -212,7 +212,7 @@ pub fn schema() -> Schema {
                 .computed()
                 .description("Owned objects or fields changed outside Terraform, found by the last read; the next apply repairs them."),
         )
-        .block(NestedBlock::new("kubernetes", Nesting::Single, kubernetes_block()))
+        .block(NestedBlock::new("kubernetes", Nesting::List, kubernetes_block()).items(0, 1))
         .block(NestedBlock::new("hubble", Nesting::Single, hubble_block()))
         .block(NestedBlock::new("l2_announcements", Nesting::Single, l2_announcements_block()))
         .block(NestedBlock::new("load_balancer_ip_pools", Nesting::List, pool_block()))

@@ -15,6 +15,7 @@ use crate::k8s::Connection;
 use crate::manifests::cilium::validate::{self, FieldError, PathStep};
 use crate::manifests::cilium::version::DEFAULT_VERSION;
 use crate::manifests::cilium::{CiliumValues, IpBlock, IpPool, IpamMode, L2Policy, RoutingMode};
+use crate::resources::argocd_bootstrap::settings::{kubernetes_block, kubernetes_path};
 
 /// Default name of the L2 announcement policy.
 pub const DEFAULT_POLICY_NAME: &str = "vixens";
@@ -323,7 +324,7 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
 
 fn validate_connection(config: &Value, diags: &mut Diagnostics) {
     let kubeconfig = config.get("kubeconfig");
-    let block = config.get("kubernetes");
+    let block = kubernetes_block(config);
     if !kubeconfig.is_null() && !block.is_null() && kubeconfig.is_known() && block.is_known() {
         diags.error_at(
             AttributePath::attr("kubeconfig"),
@@ -341,7 +342,7 @@ fn validate_connection(config: &Value, diags: &mut Diagnostics) {
         for name in ["host", "ca_certificate", "client_certificate", "client_key"] {
             if block.get(name).is_null() {
                 diags.error_at(
-                    AttributePath::attr("kubernetes").join_attr(name),
+                    kubernetes_path(name),
                     "Missing connection setting",
                     format!("kubernetes.{name} must be set."),
                 );
@@ -349,11 +350,7 @@ fn validate_connection(config: &Value, diags: &mut Diagnostics) {
         }
         if let Some(h) = block.get("host").as_str() {
             if let Err(e) = crate::k8s::connection::normalize_host(h) {
-                diags.error_at(
-                    AttributePath::attr("kubernetes").join_attr("host"),
-                    "Invalid host",
-                    e.to_string(),
-                );
+                diags.error_at(kubernetes_path("host"), "Invalid host", e.to_string());
             }
         }
     }

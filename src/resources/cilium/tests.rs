@@ -29,12 +29,12 @@ fn dev_config(kubernetes_host: Value) -> Value {
     config(vec![
         (
             "kubernetes",
-            Value::object([
+            Value::List(vec![Value::object([
                 ("host", kubernetes_host),
                 ("ca_certificate", Value::Unknown),
                 ("client_certificate", Value::Unknown),
                 ("client_key", Value::Unknown),
-            ]),
+            ])]),
         ),
         (
             "hubble",

@@ -57,22 +57,41 @@ fn render_all(m: &Model, secrets: &SecretsBundle) -> Result<BTreeMap<String, Str
     }
 }
 
-/// Create: secrets first (kept in every returned state from then on), then [`converge`].
+/// Create: secrets first (kept in every returned state from then on), then [`converge`]. A create planned with
+/// known secrets resumes a failed create ([`super::resume`]): it keeps them and converges from what that create
+/// had done.
 pub async fn create(ctx: &Context, planned: &Value) -> Result<Value, ApplyError> {
+    ctx.set_private(Vec::new()); // a resume marker must never be stored with the state
     let m = model(planned);
-    let secrets = SecretsBundle::generate(m.cluster.contract)
-        .map_err(|e| ApplyError::new(err("Cannot generate the cluster secrets", e.to_string())))?;
+    let (secrets, yaml, resumed) = match planned.get("machine_secrets").as_str() {
+        Some(yaml) => {
+            let secrets = SecretsBundle::from_yaml(yaml).map_err(|e| {
+                ApplyError::new(err(
+                    "The planned machine secrets do not parse",
+                    e.to_string(),
+                ))
+            })?;
+            let resumed = super::resume::take(&ops::config_hash(yaml));
+            (secrets, yaml.to_string(), resumed)
+        }
+        None => {
+            let secrets = SecretsBundle::generate(m.cluster.contract).map_err(|e| {
+                ApplyError::new(err("Cannot generate the cluster secrets", e.to_string()))
+            })?;
+            let yaml = secrets
+                .to_yaml()
+                .map_err(|e| ApplyError::new(err("Cannot encode the secrets", e.to_string())))?;
+            (secrets, yaml, None)
+        }
+    };
     let mut state = planned.clone();
     state.set("id", m.cluster.name.clone());
-    let yaml = secrets
-        .to_yaml()
-        .map_err(|e| ApplyError::new(err("Cannot encode the secrets", e.to_string())))?;
     state.set("machine_secrets", yaml);
     let progress = Progress {
         state,
-        status: BTreeMap::new(),
+        status: super::resume::status_of(resumed.as_ref()),
     };
-    converge(ctx, &m, &secrets, progress, None).await
+    converge(ctx, &m, &secrets, progress, resumed.as_ref()).await
 }
 
 /// Update: same convergence from the prior status; removed nodes leave etcd and are reset.
@@ -129,6 +148,13 @@ async fn converge(
             .as_list()
             .is_some_and(|l| !l.is_empty())
     });
+    // A node seen in maintenance mode lost (or never finished taking) its config: apply it again.
+    for s in p.status.values_mut() {
+        if s.stage == "maintenance" {
+            s.config_hash.clear();
+        }
+    }
+    let resuming = prior.is_some_and(super::resume::is_incomplete);
     let (fresh, changed): (Vec<&NodeModel>, Vec<&NodeModel>) = m
         .nodes
         .values()
@@ -149,6 +175,17 @@ async fn converge(
     // Changed nodes: one at a time, control planes first, health checked in between.
     if let Err(d) = apply_rolling(ctx, m, &configs, &creds, &changed, &mut p).await {
         return Err(p.failed(d));
+    }
+    if resuming {
+        // Nodes the failed create applied but did not see come up.
+        let pending: Vec<&NodeModel> = m
+            .nodes
+            .values()
+            .filter(|n| p.status.get(&n.name).is_some_and(|s| s.stage != "running"))
+            .collect();
+        if let Err(d) = wait_all_secure(ctx, m, &creds, &pending, &mut p).await {
+            return Err(p.failed(d));
+        }
     }
     let kube = match outputs::kube_access(m, secrets, prior) {
         Ok(k) => k,
@@ -299,7 +336,7 @@ async fn apply_rolling(
         p.status.entry(node.name.clone()).or_default().config_hash = ops::config_hash(config);
         wait_all_secure(ctx, m, creds, &[node], p).await?;
         if node.is_control_plane() && m.apply_mode != ApplyMode::Staged {
-            wait_etcd(ctx, m, creds).await?;
+            wait_etcd(ctx, m, creds, &[]).await?;
         }
     }
     if !rebooted.is_empty() {
@@ -314,10 +351,12 @@ async fn apply_rolling(
     Ok(())
 }
 
+/// Waits until every planned control plane is a voting etcd member and no hostname in `gone` is a member.
 pub(crate) async fn wait_etcd(
     ctx: &Context,
     m: &Model,
     creds: &Credentials,
+    gone: &[String],
 ) -> Result<Vec<String>, Diagnostics> {
     let cps = m.control_planes();
     let Some(first) = cps.first() else {
@@ -330,7 +369,7 @@ pub(crate) async fn wait_etcd(
     let members = ctx
         .run(
             "waiting for every control plane to join etcd",
-            ops::wait_etcd_members(&first.address, creds, &expected),
+            ops::wait_etcd_members(&first.address, creds, &expected, gone),
         )
         .await?
         .map_err(|e| Diagnostics::from(err("Cannot list etcd members", e.to_string())))?;
@@ -365,7 +404,7 @@ async fn bootstrap_and_wait(
                 ))
             })?;
     }
-    let members = wait_etcd(ctx, m, creds).await?;
+    let members = wait_etcd(ctx, m, creds, &[]).await?;
     p.state.set("etcd_members", Value::string_list(members));
     wait_kubernetes(ctx, first, kube).await
 }

@@ -91,11 +91,19 @@ pub(crate) async fn remove_nodes(
     p: &mut Progress,
 ) -> Result<(), Diagnostics> {
     let old = model(prior);
+    // Nodes that never took a config (e.g. left out of the configuration after a failed create) need no reset.
     let removed: Vec<&NodeModel> = old
         .nodes
         .values()
         .filter(|n| !m.nodes.contains_key(&n.name))
+        .filter(|n| {
+            p.status
+                .get(&n.name)
+                .is_some_and(|s| !s.config_hash.is_empty())
+        })
         .collect();
+    p.status
+        .retain(|name, s| m.nodes.contains_key(name) || !s.config_hash.is_empty());
     if removed.is_empty() {
         return Ok(());
     }
@@ -114,7 +122,13 @@ pub(crate) async fn remove_nodes(
         }
         p.status.remove(&node.name);
         if node.is_control_plane() {
-            let members = wait_etcd(ctx, m, creds).await?;
+            // A reset control plane left etcd first; without a reset it stays a member.
+            let gone = if m.reset_on_destroy {
+                vec![node.spec.network.hostname.clone()]
+            } else {
+                Vec::new()
+            };
+            let members = wait_etcd(ctx, m, creds, &gone).await?;
             p.state.set("etcd_members", Value::string_list(members));
         }
     }
@@ -122,9 +136,20 @@ pub(crate) async fn remove_nodes(
 }
 
 /// Destroy: resets every node in reverse order (workers, then control planes), gracefully except the last
-/// control plane; with `on_destroy.reset = false` leaves them as they are.
+/// control plane; with `on_destroy.reset = false` leaves them as they are. The destroy half of a replacement that
+/// resumes a failed create leaves the nodes for the create ([`super::resume`]); destroying a failed create resets
+/// only the nodes that took a config (the others are still in maintenance mode).
 pub async fn delete(ctx: &Context, state: &Value) -> Result<(), ApplyError> {
-    let m = model(state);
+    if super::resume::delete_resumes(ctx, state) {
+        super::resume::remember(state);
+        return Ok(());
+    }
+    let mut m = model(state);
+    if super::resume::is_incomplete(state) {
+        let status = super::state::status(state);
+        m.nodes
+            .retain(|name, _| status.get(name).is_some_and(|s| !s.config_hash.is_empty()));
+    }
     if !m.reset_on_destroy || m.nodes.is_empty() {
         return Ok(());
     }
@@ -143,6 +168,14 @@ pub async fn delete(ctx: &Context, state: &Value) -> Result<(), ApplyError> {
             e.to_string(),
         ))
     })?;
+    // Before bootstrap there is no etcd member to leave nor workload to drain: resets need not be graceful.
+    let bootstrapped = state
+        .get("etcd_members")
+        .as_list()
+        .is_some_and(|l| !l.is_empty());
+    if !bootstrapped {
+        m.graceful_reset = false;
+    }
     let mut workers = m.workers();
     workers.reverse();
     let mut cps = m.control_planes();

@@ -4,6 +4,7 @@
 //! - [`schema`]: attributes and blocks; [`validate`]: plan-time checks with attribute paths;
 //! - [`plan`]: which computed values an update changes; [`apply`]: create/update convergence;
 //! - [`delete`]: node removal and destroy; [`upgrade`]: rolling upgrades; [`read`]: refresh;
+//! - [`resume`]: the next apply after a failed create keeps its secrets and continues;
 //! - import: `terraform import vixens_talos_cluster.NAME <path to secrets.yaml>`.
 
 pub mod apply;
@@ -12,6 +13,7 @@ pub mod model;
 pub mod outputs;
 pub mod plan;
 pub mod read;
+pub mod resume;
 pub mod schema;
 pub mod state;
 pub mod upgrade;
@@ -42,10 +44,10 @@ impl Resource for TalosCluster {
 
     async fn modify_plan(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         change: &mut PlannedChange,
     ) -> Result<(), Diagnostics> {
-        plan::modify(change)
+        plan::modify(ctx, change)
     }
 
     async fn create(&self, ctx: &Context, planned: &Value) -> Result<Value, ApplyError> {

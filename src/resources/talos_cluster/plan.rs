@@ -4,7 +4,7 @@ use super::model::model;
 use super::outputs::needs_renewal;
 use super::state;
 use crate::cty::{AttributePath, Value};
-use crate::framework::{Diagnostic, Diagnostics, PlannedChange};
+use crate::framework::{Context, Diagnostic, Diagnostics, PlannedChange};
 
 /// The configuration attributes (everything but computed ones and `timeouts`) of a value.
 fn inputs(value: &Value) -> Value {
@@ -16,9 +16,14 @@ fn inputs(value: &Value) -> Value {
     v
 }
 
-/// Adjusts an update plan.
-pub fn modify(change: &mut PlannedChange) -> Result<(), Diagnostics> {
-    if change.is_create() || change.planned.is_null() {
+/// Adjusts a plan: a create that replaces a failed create keeps its secrets ([`super::resume`]); an update gets
+/// its changed computed attributes marked unknown.
+pub fn modify(ctx: &Context, change: &mut PlannedChange) -> Result<(), Diagnostics> {
+    if change.planned.is_null() {
+        return Ok(());
+    }
+    if change.is_create() {
+        plan_resume(ctx, change);
         return Ok(());
     }
     let unknown = |change: &mut PlannedChange, names: &[&str]| {
@@ -50,10 +55,17 @@ pub fn modify(change: &mut PlannedChange) -> Result<(), Diagnostics> {
     let planned_nodes: Vec<String> = super::model::node_entries(change.planned.get("nodes"))
         .map(|m| m.into_keys().collect())
         .unwrap_or_default();
+    // Drift: a node without a config, or whose config (as the refresh read it back) is not the one applied.
+    let applied = change.prior.get("machine_configurations");
     let drifted = planned_nodes.iter().any(|n| {
-        status
-            .get(n)
-            .is_none_or(|s| s.stage == "maintenance" || s.config_hash.is_empty())
+        status.get(n).is_none_or(|s| {
+            s.stage == "maintenance"
+                || s.config_hash.is_empty()
+                || applied
+                    .get(n)
+                    .as_str()
+                    .is_some_and(|c| s.config_hash != crate::talos::ops::config_hash(c))
+        })
     });
     if prior_inputs != planned_inputs || !planned_inputs.is_wholly_known() || drifted {
         unknown(
@@ -77,6 +89,24 @@ pub fn modify(change: &mut PlannedChange) -> Result<(), Diagnostics> {
         unknown(change, &["kubeconfig", "kubernetes"]);
     }
     check_quorum(change)
+}
+
+/// Plans a create that resumes a failed create of the same cluster (remembered by the refresh of the tainted
+/// object): its secrets are kept, and the marker tells the destroy half of the replacement to leave the nodes.
+fn plan_resume(ctx: &Context, change: &mut PlannedChange) {
+    let Some(tainted) = super::resume::find(&change.planned) else {
+        return;
+    };
+    change
+        .planned
+        .set("machine_secrets", tainted.get("machine_secrets").clone());
+    ctx.set_private(super::resume::marker(&tainted));
+    ctx.warn(Diagnostic::warning(
+        "Resuming the failed create of this cluster",
+        "The tainted object comes from a create that failed after the cluster secrets existed. Its replacement \
+         keeps those secrets and continues where it stopped: nodes that took their config are neither reset nor \
+         re-applied. `terraform destroy` still resets them.",
+    ));
 }
 
 /// Refuses removing control planes when the control planes that stay and are reachable could not keep quorum.

@@ -1,16 +1,19 @@
-//! Read: refresh each node's reachability, stage and version and the etcd members; nothing is re-minted. An
-//! unreachable node gives a warning and keeps its entry.
+//! Read: refresh each node's reachability, stage, version, the hash of the machine config it runs (read back
+//! from the node, so a config changed behind Terraform's back shows as drift in the next plan) and the etcd
+//! members; nothing is re-minted. An unreachable node gives a warning and keeps its entry.
 
 use super::model::model;
 use super::state;
 use crate::cty::Value;
 use crate::framework::{Context, Diagnostic, Diagnostics};
+use crate::talos::client::{ApplyMode, ClientError};
 use crate::talos::ops::{self, Credentials, Stage};
 use crate::talos::secrets::SecretsBundle;
 use futures::future::join_all;
 
 /// Refreshes `state` from the nodes.
 pub async fn read(ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
+    super::resume::remember(state);
     let m = model(state);
     let Some(secrets_yaml) = state.get("machine_secrets").as_str() else {
         return Ok(Some(state.clone()));
@@ -31,15 +34,38 @@ pub async fn read(ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnos
         ))
     })?;
     let mut status = state::status(state);
-    let probes = m
-        .nodes
-        .values()
-        .map(|n| async { (n.name.clone(), ops::probe(&n.address, &creds).await) });
-    for (name, stage) in join_all(probes).await {
+    // A staged config is not in effect until the next reboot: the node keeps reporting the previous one.
+    let read_config = m.apply_mode != ApplyMode::Staged;
+    let probes = m.nodes.values().map(|n| {
+        let creds = &creds;
+        async move {
+            let stage = ops::probe(&n.address, creds).await;
+            let config = match (&stage, read_config) {
+                (Stage::Running { .. }, true) => Some(running_config(&n.address, creds).await),
+                _ => None,
+            };
+            (n.name.clone(), stage, config)
+        }
+    });
+    for (name, stage, config) in join_all(probes).await {
         let entry = status.entry(name.clone()).or_default();
         entry.stage = stage.name().to_string();
+        match config {
+            Some(Ok(Some(yaml))) => entry.config_hash = ops::config_hash(&yaml),
+            Some(Ok(None)) => entry.config_hash.clear(),
+            Some(Err(e)) => ctx.warn(Diagnostic::warning(
+                format!("Cannot read the machine config of node {name:?}"),
+                format!("{e}. Config drift on this node is not detected."),
+            )),
+            None => {}
+        }
         match stage {
-            Stage::Running { version } | Stage::Maintenance { version } => {
+            Stage::Maintenance { version } => {
+                entry.reachable = true;
+                entry.talos_version = version;
+                entry.config_hash.clear(); // no config in effect
+            }
+            Stage::Running { version } => {
                 entry.reachable = true;
                 entry.talos_version = version;
             }
@@ -68,4 +94,9 @@ pub async fn read(ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnos
     }
     state::set_status(&mut new_state, &status);
     Ok(Some(new_state))
+}
+
+/// The machine config a running node reports (COSI MachineConfig).
+async fn running_config(address: &str, creds: &Credentials) -> Result<Option<String>, ClientError> {
+    creds.client(address)?.machine_config().await
 }

@@ -160,7 +160,22 @@ fn node_status_type() -> Type {
 pub fn schema() -> Schema {
     let block = Block::new(
         "Bare Talos machines to a bootstrapped Kubernetes cluster: secrets, machine configs per node, apply in \
-         maintenance mode, etcd bootstrap, kubeconfig. Scales from 1 to 3 control planes in place.",
+         maintenance mode, etcd bootstrap, kubeconfig. Scales from 1 to 3 control planes in place.\n\n\
+         **A failed first apply resumes.** When the create fails after the cluster secrets exist (a node down, \
+         bootstrap refused, a timeout), the state returned with the error keeps the secrets and what each node \
+         took; Terraform marks that object tainted and the next plan replaces it. The replacement plans the *same* \
+         secrets (the plan warns \"Resuming the failed create of this cluster\"), its destroy half leaves the nodes \
+         as they are, and the create continues from where the failed one stopped: nodes that took their config are \
+         not re-applied, bootstrap is not repeated. This relies on the refresh of the tainted object, so do not \
+         plan that apply with `-refresh=false` (without the refresh the replacement gets new secrets and the \
+         destroy half resets the configured nodes first). `terraform destroy` of a failed create resets the nodes \
+         that took a config and leaves the others (still in maintenance mode) alone. `create_before_destroy` is \
+         not supported (both objects would be the same machines).\n\n\
+         **Drift.** A refresh reads back from each node its Talos version, reachability, the etcd members and the \
+         machine config it runs (COSI resource `MachineConfigs.config.talos.dev`, needs the `os:admin` role); \
+         a node whose config differs from the one applied (hash in `node_status`) shows as a change in the plan, \
+         and the apply puts the config back. With `apply_mode = \"staged\"` the config read back is not compared \
+         (a staged config is not in effect before the next reboot).",
     )
     .attribute(Attribute::string("id").computed().description("The cluster name."))
     .attribute(Attribute::string("cluster_name").required().requires_replace().description("Cluster name."))

@@ -44,9 +44,11 @@ nodes = {
   }
 }
 
+# LB IPAM pools: Terraform (vixens_cilium) is their only owner, the GitOps tree holds none. They exist before
+# Argo CD syncs anything, so Traefik's Service gets its fixed address on its first sync.
 load_balancer_ip_pools = {
-  assigned = { start = "192.168.208.70", stop = "192.168.208.79" } # fixed addresses (Traefik: 192.168.208.70)
-  auto     = { start = "192.168.208.80", stop = "192.168.208.89" }
+  assigned = { start = "192.168.208.70", stop = "192.168.208.79", service_selector = { "lb.vixens.io/pool" = "assigned" } } # fixed addresses (Traefik: 192.168.208.70)
+  auto     = { start = "192.168.208.80", stop = "192.168.208.89", service_selector = {} }
 }
 
 gitops_repository_url = "https://github.com/vixens/vixens.git"

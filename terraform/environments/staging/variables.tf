@@ -64,10 +64,11 @@ variable "active_nodes" {
 }
 
 variable "load_balancer_ip_pools" {
-  description = "Cilium LB IPAM pools on the services VLAN."
+  description = "Cilium LB IPAM pools on the services VLAN, owned by Terraform (vixens_cilium) only: \"assigned\" serves the Services labelled lb.vixens.io/pool=assigned that name their address (Traefik's), \"auto\" every Service (service_selector {})."
   type = map(object({
-    start = string
-    stop  = string
+    start            = string
+    stop             = string
+    service_selector = map(string)
   }))
 }
 

@@ -21,9 +21,10 @@ variable "l2_interfaces" {
 }
 
 variable "load_balancer_ip_pools" {
-  description = "LB IPAM pools by name, each a first and last address."
+  description = "LB IPAM pools by name, each a first and last address and the labels of the Services it serves ({}: every Service). This module is their only owner: the GitOps tree holds no pools."
   type = map(object({
-    start = string
-    stop  = string
+    start            = string
+    stop             = string
+    service_selector = map(string)
   }))
 }
