@@ -234,12 +234,21 @@ async fn apply_fresh(
                 ops::apply_config_when_up(&n.address, config, m.apply_mode, creds),
             )
             .await;
-        (
-            n.name.clone(),
-            result
-                .map(|r| r.map(Some).map_err(|e| e.to_string()))
-                .unwrap_or_else(|d| Err(d.detail)),
-        )
+        let result = match result {
+            Ok(r) => r.map(Some).map_err(|e| e.to_string()),
+            // A wait that timed out says what it was waiting on (a typo'd address is "connection refused").
+            Err(d) if d.summary.starts_with("Timed out") => {
+                Err(match ops::probe(&n.address, creds).await {
+                    ops::Stage::Unreachable { reason } => format!(
+                        "{} The node at {} does not answer: {reason}",
+                        d.detail, n.address
+                    ),
+                    _ => d.detail,
+                })
+            }
+            Err(d) => Err(d.detail),
+        };
+        (n.name.clone(), result)
     });
     let mut diags = Diagnostics::new();
     for (name, result) in join_all(applies).await {
