@@ -74,7 +74,7 @@ pub(crate) async fn upgrade_if_needed(
         }
         wait_all_secure(ctx, m, creds, &[node], p).await?;
         if node.is_control_plane() {
-            wait_etcd(ctx, m, creds).await?;
+            wait_etcd(ctx, m, creds, &[]).await?;
         }
     }
     Ok(())
