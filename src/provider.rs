@@ -18,12 +18,13 @@ pub fn provider_schema() -> Schema {
     ))
 }
 
-/// Every resource type of the provider. One line per resource.
+/// Every resource type of the provider, one line per resource, in the order an environment applies them (the
+/// cluster, then its CNI, then Argo CD; docs/index.md lists them in this order).
 pub fn resources() -> Vec<Arc<dyn Resource>> {
     vec![
         Arc::new(crate::resources::talos_cluster::TalosCluster),
-        Arc::new(crate::resources::argocd_bootstrap::ArgocdBootstrap),
         Arc::new(crate::resources::cilium::Cilium),
+        Arc::new(crate::resources::argocd_bootstrap::ArgocdBootstrap),
         #[cfg(feature = "test-resources")]
         Arc::new(crate::resources::test_thing::TestThing),
     ]

@@ -193,7 +193,12 @@ fn render_index() -> String {
         "terraform",
         read_example("examples/provider/provider.tf"),
     );
-    out += &render_schema(&schema);
+    if schema.block.attributes.is_empty() && schema.block.blocks.is_empty() {
+        out += "## Schema\n\nThe provider takes no configuration: each resource carries its own connection \
+                settings (the Talos nodes' addresses, or a kubeconfig / `kubernetes` block).\n";
+    } else {
+        out += &render_schema(&schema);
+    }
     out.trim_end().to_string() + "\n"
 }
 

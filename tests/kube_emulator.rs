@@ -1388,6 +1388,45 @@ async fn kubectl_typed_create_sends_protobuf_and_objects_keep_their_fields() {
     let c = &d["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(c["image"], "nginx:1.27", "{d}");
     assert_eq!(c["ports"], json!([{"containerPort": 8080}]), "{d}");
+    // `kubectl scale` patches the /scale subresource; a wrong --current-replicas is refused.
+    run(&["scale", "deployment", "web", "-n", "team-a", "--replicas=3"]).await;
+    let d = kubectl_json(&env, &["deployment", "web", "-n", "team-a"]).await;
+    assert_eq!(d["spec"]["replicas"], 3, "{d}");
+    let (ok, out, err) = env
+        .kubectl(
+            &[
+                "get",
+                "--raw",
+                "/apis/apps/v1/namespaces/team-a/deployments/web/scale",
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    let scale: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["spec"], json!({"replicas": 3}));
+    assert_eq!(scale["status"]["selector"], "app=web");
+    let (ok, _, err) = env
+        .kubectl(
+            &[
+                "scale",
+                "deployment",
+                "web",
+                "-n",
+                "team-a",
+                "--replicas=1",
+                "--current-replicas=7",
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        !ok && err.contains("Expected replicas to be 7, was 3"),
+        "{err}"
+    );
     run(&[
         "create",
         "service",

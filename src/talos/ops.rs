@@ -289,8 +289,9 @@ pub async fn wait_secure(address: &str, creds: &Credentials) -> Result<String, C
     }
 }
 
-/// Polls `address` (a control plane) until etcd lists every hostname in `expected` (and nothing else that is a
-/// learner); returns the members.
+/// Polls `address` (a control plane) until every hostname in `expected` is a voting etcd member and none in
+/// `gone` is a member any more; returns the members. Other members may remain: during a scale-down the nodes
+/// about to be removed are still members until they leave (Talos `EtcdLeaveCluster` on reset).
 ///
 /// # Errors
 /// A bad address; otherwise bound it with a deadline.
@@ -298,6 +299,7 @@ pub async fn wait_etcd_members(
     address: &str,
     creds: &Credentials,
     expected: &[String],
+    gone: &[String],
 ) -> Result<Vec<EtcdMember>, ClientError> {
     let client = creds.client(address)?;
     let mut poll = Poll::default();
@@ -308,9 +310,8 @@ pub async fn wait_etcd_members(
                 .filter(|m| !m.is_learner)
                 .map(|m| m.hostname.as_str())
                 .collect();
-            if voting.len() == expected.len()
-                && expected.iter().all(|h| voting.contains(&h.as_str()))
-            {
+            let left = !members.iter().any(|m| gone.contains(&m.hostname));
+            if left && expected.iter().all(|h| voting.contains(&h.as_str())) {
                 return Ok(members);
             }
         }

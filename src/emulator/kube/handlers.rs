@@ -11,8 +11,9 @@ use serde_json::Value;
 
 use super::auth::User;
 use super::errors::{ApiError, ApiResult};
+use super::patch::PatchType;
 use super::registry::ResourceType;
-use super::{discovery, table, verbs, watch, Inner};
+use super::{discovery, scale, table, verbs, watch, Inner};
 
 /// Largest request body accepted (the API server's limit is 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -203,6 +204,21 @@ pub async fn handle(
                 (200, v)
             }
         }),
+        (&Method::GET, true) if target.subresource.as_deref() == Some("scale") => {
+            scale::get(&inner, &target).map(|v| (200, v))
+        }
+        (&Method::PUT, true) if target.subresource.as_deref() == Some("scale") => {
+            scale::write(&inner, &target, &ctx, None, &body)
+        }
+        (&Method::PATCH, true) if target.subresource.as_deref() == Some("scale") => {
+            match PatchType::from_content_type(&ctx.content_type) {
+                Some(kind) => scale::write(&inner, &target, &ctx, Some(kind), &body),
+                None => Err(ApiError::unsupported_media_type(&ctx.content_type)),
+            }
+        }
+        (m, _) if target.subresource.as_deref() == Some("scale") => Err(
+            ApiError::method_not_allowed(m.as_str(), &format!("{}/scale", target.rt.resource)),
+        ),
         (&Method::GET, true) => verbs::get(&inner, &target).map(|v| {
             if wants_table {
                 (200, table::to_table(&target.rt, &v, &inner.opts))
@@ -285,6 +301,7 @@ pub fn parse_target(st: &super::store::Store, path: &str) -> ApiResult<Target> {
         None => {}
         Some("status") if rt.status_subresource => {}
         Some("finalize") if rt.resource == "namespaces" => {}
+        Some("scale") if scale::has_scale(&rt) => {}
         Some(_) => return Err(ApiError::path_not_found()),
     }
     Ok(Target {

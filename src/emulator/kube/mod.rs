@@ -32,7 +32,8 @@
 //! Verbs: get, list (labelSelector, fieldSelector on metadata.name/metadata.namespace), watch (resourceVersion
 //! semantics, bookmarks, 410 Gone once history is compacted), create, update (409 on stale resourceVersion),
 //! patch (JSON, merge, strategic, server-side apply with managedFields and conflicts), delete (finalizers,
-//! propagationPolicy, ownerReference garbage collection, namespace deletion), deletecollection, `/status`.
+//! propagationPolicy, ownerReference garbage collection, namespace deletion), deletecollection, `/status`, `/scale`
+//! of Deployments, StatefulSets and ReplicaSets.
 //! Request bodies are JSON, YAML, or (as client-go's typed clients and kubectl's `create` subcommands send them)
 //! Kubernetes protobuf for the kinds [`protobuf`] decodes; other protobuf kinds answer 415 naming the kind.
 //! Answers are JSON (kubectl and kube-rs accept it).
@@ -52,6 +53,7 @@ pub(crate) mod openapi;
 pub(crate) mod patch;
 pub(crate) mod protobuf;
 pub(crate) mod registry;
+pub(crate) mod scale;
 pub(crate) mod schema;
 pub(crate) mod selectors;
 pub(crate) mod server;

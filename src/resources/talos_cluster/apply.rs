@@ -234,12 +234,21 @@ async fn apply_fresh(
                 ops::apply_config_when_up(&n.address, config, m.apply_mode, creds),
             )
             .await;
-        (
-            n.name.clone(),
-            result
-                .map(|r| r.map(Some).map_err(|e| e.to_string()))
-                .unwrap_or_else(|d| Err(d.detail)),
-        )
+        let result = match result {
+            Ok(r) => r.map(Some).map_err(|e| e.to_string()),
+            // A wait that timed out says what it was waiting on (a typo'd address is "connection refused").
+            Err(d) if d.summary.starts_with("Timed out") => {
+                Err(match ops::probe(&n.address, creds).await {
+                    ops::Stage::Unreachable { reason } => format!(
+                        "{} The node at {} does not answer: {reason}",
+                        d.detail, n.address
+                    ),
+                    _ => d.detail,
+                })
+            }
+            Err(d) => Err(d.detail),
+        };
+        (n.name.clone(), result)
     });
     let mut diags = Diagnostics::new();
     for (name, result) in join_all(applies).await {
@@ -336,7 +345,7 @@ async fn apply_rolling(
         p.status.entry(node.name.clone()).or_default().config_hash = ops::config_hash(config);
         wait_all_secure(ctx, m, creds, &[node], p).await?;
         if node.is_control_plane() && m.apply_mode != ApplyMode::Staged {
-            wait_etcd(ctx, m, creds).await?;
+            wait_etcd(ctx, m, creds, &[]).await?;
         }
     }
     if !rebooted.is_empty() {
@@ -351,10 +360,12 @@ async fn apply_rolling(
     Ok(())
 }
 
+/// Waits until every planned control plane is a voting etcd member and no hostname in `gone` is a member.
 pub(crate) async fn wait_etcd(
     ctx: &Context,
     m: &Model,
     creds: &Credentials,
+    gone: &[String],
 ) -> Result<Vec<String>, Diagnostics> {
     let cps = m.control_planes();
     let Some(first) = cps.first() else {
@@ -367,7 +378,7 @@ pub(crate) async fn wait_etcd(
     let members = ctx
         .run(
             "waiting for every control plane to join etcd",
-            ops::wait_etcd_members(&first.address, creds, &expected),
+            ops::wait_etcd_members(&first.address, creds, &expected, gone),
         )
         .await?
         .map_err(|e| Diagnostics::from(err("Cannot list etcd members", e.to_string())))?;
@@ -402,7 +413,7 @@ async fn bootstrap_and_wait(
                 ))
             })?;
     }
-    let members = wait_etcd(ctx, m, creds).await?;
+    let members = wait_etcd(ctx, m, creds, &[]).await?;
     p.state.set("etcd_members", Value::string_list(members));
     wait_kubernetes(ctx, first, kube).await
 }

@@ -122,7 +122,13 @@ pub(crate) async fn remove_nodes(
         }
         p.status.remove(&node.name);
         if node.is_control_plane() {
-            let members = wait_etcd(ctx, m, creds).await?;
+            // A reset control plane left etcd first; without a reset it stays a member.
+            let gone = if m.reset_on_destroy {
+                vec![node.spec.network.hostname.clone()]
+            } else {
+                Vec::new()
+            };
+            let members = wait_etcd(ctx, m, creds, &gone).await?;
             p.state.set("etcd_members", Value::string_list(members));
         }
     }

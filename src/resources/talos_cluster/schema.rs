@@ -107,7 +107,7 @@ fn nodes_block() -> NestedBlock {
             .attribute(
                 Attribute::string("hostname")
                     .optional()
-                    .description("Hostname; defaults to the key."),
+                    .description("Hostname; defaults to `name`."),
             )
             .attribute(
                 strings("nameservers")
@@ -198,7 +198,7 @@ pub fn schema() -> Schema {
     .attribute(strings("service_subnets").optional().description("Service CIDRs (default `10.96.0.0/12`)."))
     .attribute(Attribute::bool("allow_scheduling_on_control_planes").optional().description("Default `false`."))
     .attribute(Attribute::number("kubeprism_port").optional().description("KubePrism port (default 7445; 0 disables)."))
-    .attribute(Attribute::string("cni").optional().description("CNI: `none` (default; Cilium), `flannel`."))
+    .attribute(Attribute::string("cni").optional().description("CNI: `none` (default; Cilium installs it), `flannel` (Talos's built-in), or `custom` (URLs given through `config_patches`)."))
     .attribute(Attribute::bool("proxy_disabled").optional().description("Disable kube-proxy (default `true`)."))
     .attribute(strings("config_patches").optional().description("Cluster-level strategic-merge patches (YAML)."))
     .attribute(Attribute::string("apply_mode").optional().description(

@@ -60,7 +60,7 @@ pub(crate) async fn upgrade_if_needed(
         .await?;
         wait_all_secure(ctx, m, creds, &[node], p).await?;
         if node.is_control_plane() {
-            wait_etcd(ctx, m, creds).await?;
+            wait_etcd(ctx, m, creds, &[]).await?;
         }
     }
     Ok(())

@@ -10,6 +10,12 @@ output "talosconfig" {
   sensitive   = true
 }
 
+output "machine_secrets" {
+  description = "The cluster's PKI and tokens (talosctl secrets.yaml): terraform output -raw machine_secrets > secrets.yaml, and keep it safe."
+  value       = module.talos.machine_secrets
+  sensitive   = true
+}
+
 output "kubernetes" {
   description = "Kubernetes connection (host and PEM credentials)."
   value       = module.talos.kubernetes
