@@ -83,6 +83,7 @@
 //! after creating something, return `Err(ApplyError::new(diags).with_state(what_exists))`.
 
 mod diagnostics;
+pub mod presence;
 mod resource;
 pub mod rules;
 pub mod schema;

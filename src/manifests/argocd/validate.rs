@@ -118,6 +118,76 @@ pub fn version(v: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The Argo CD major release whose install layout the bootstrap handles (see `install.rs`: upstream v3.x
+/// `install.yaml`, tested against v3.5.1): the default install manifest URL is derived from `version`, so only
+/// this major is accepted there.
+pub const SUPPORTED_MAJOR: u64 = 3;
+
+/// A release [`version`] whose major is [`SUPPORTED_MAJOR`], e.g. `v3.5.1`; a message naming the supported range
+/// otherwise.
+pub fn supported_version(v: &str) -> Result<(), String> {
+    version(v)?;
+    let major = v
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u64>().ok());
+    match major {
+        Some(SUPPORTED_MAJOR) => Ok(()),
+        _ => Err(format!(
+            "{v:?} is not supported: the default install manifest is derived from `version` and only Argo CD \
+             v{SUPPORTED_MAJOR}.0.0 up to (not including) v{}.0.0 is supported; set `install_manifest` or \
+             `install_manifest_url` to install another release yourself",
+            SUPPORTED_MAJOR + 1
+        )),
+    }
+}
+
+/// The Application-level sync options Argo CD documents (user guide, "Sync Options"), with the values each
+/// accepts.
+const SYNC_OPTIONS: &[(&str, &[&str])] = &[
+    ("Prune", &["true", "false", "confirm"]),
+    ("Delete", &["true", "false", "confirm"]),
+    ("Validate", &["true", "false"]),
+    ("SkipDryRunOnMissingResource", &["true", "false"]),
+    ("ApplyOutOfSyncOnly", &["true", "false"]),
+    (
+        "PrunePropagationPolicy",
+        &["foreground", "background", "orphan"],
+    ),
+    ("PruneLast", &["true", "false"]),
+    ("Replace", &["true", "false"]),
+    ("Force", &["true", "false"]),
+    ("ServerSideApply", &["true", "false"]),
+    ("ClientSideApplyMigration", &["true", "false"]),
+    ("FailOnSharedResource", &["true", "false"]),
+    ("RespectIgnoreDifferences", &["true", "false"]),
+    ("CreateNamespace", &["true", "false"]),
+];
+
+/// One `spec.syncPolicy.syncOptions` item: `Key=value` with a key and value Argo CD documents, e.g.
+/// `ServerSideApply=true` or `PrunePropagationPolicy=foreground`. Argo CD ignores unknown options silently, so
+/// a typo would never take effect.
+pub fn sync_option(option: &str) -> Result<(), String> {
+    let Some((key, value)) = option.split_once('=') else {
+        return Err(format!(
+            "{option:?} is not of the form Key=value (e.g. ServerSideApply=true)"
+        ));
+    };
+    let Some((_, allowed)) = SYNC_OPTIONS.iter().find(|(k, _)| *k == key) else {
+        let known: Vec<&str> = SYNC_OPTIONS.iter().map(|(k, _)| *k).collect();
+        return Err(format!(
+            "{option:?}: {key:?} is not an Argo CD sync option; known options: {}",
+            known.join(", ")
+        ));
+    };
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("{option:?}: {key} accepts {}", allowed.join(", ")))
+    }
+}
+
 /// A Kubernetes object name usable as namespace or Application name (DNS-1123 label: lowercase alphanumerics and
 /// '-', starting and ending alphanumeric, at most 63 characters).
 pub fn dns_label(name: &str) -> Result<(), String> {
@@ -140,6 +210,39 @@ pub fn dns_label(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sync_options_follow_the_argo_cd_docs() {
+        for ok in [
+            "ServerSideApply=true",
+            "CreateNamespace=true",
+            "PrunePropagationPolicy=orphan",
+            "Prune=confirm",
+            "ClientSideApplyMigration=false",
+        ] {
+            assert!(sync_option(ok).is_ok(), "{ok}");
+        }
+        let e = sync_option("Bogus=1").unwrap_err();
+        assert!(e.contains("\"Bogus\" is not an Argo CD sync option"), "{e}");
+        assert!(e.contains("ServerSideApply"), "{e}");
+        let e = sync_option("PrunePropagationPolicy=later").unwrap_err();
+        assert!(e.contains("foreground, background, orphan"), "{e}");
+        assert!(sync_option("ServerSideApply").is_err());
+        assert!(sync_option("serversideapply=true").is_err());
+    }
+
+    #[test]
+    fn only_the_supported_major_is_accepted() {
+        assert!(supported_version("v3.5.1").is_ok());
+        assert!(supported_version("v3.6.0-rc1").is_ok());
+        for bad in ["v1.0.0", "v2.14.2", "v4.0.0"] {
+            let e = supported_version(bad).unwrap_err();
+            assert!(e.contains("v3.0.0") && e.contains("v4.0.0"), "{e}");
+        }
+        assert!(supported_version("3.5.1")
+            .unwrap_err()
+            .contains("release version"));
+    }
 
     #[test]
     fn repo_urls() {

@@ -194,11 +194,21 @@ impl Resource for ArgocdBootstrap {
         _ctx: &Context,
         change: &mut PlannedChange,
     ) -> Result<(), Diagnostics> {
+        // Terraform 0.15 validates only at `terraform validate`, when module variables are still unknown; 1.0
+        // validates again at plan with them known. Checking here gives both the same errors.
+        let mut invalid = Diagnostics::new();
+        settings::validate(&change.config, &mut invalid);
+        if invalid.has_errors() {
+            return Err(invalid);
+        }
         let config = change.config.clone();
         let planned = &mut change.planned;
         // The default manifest URL follows version and ha; null with an inline manifest.
         if config.get("install_manifest_url").is_null() {
-            let url = if !config.get("install_manifest").is_null() {
+            let url = if !config.get("install_manifest").is_known() {
+                // Null or not once known: the URL is decided then.
+                Value::Unknown
+            } else if !config.get("install_manifest").is_null() {
                 Value::Null
             } else if config.get("version").is_known() && config.get("ha").is_known() {
                 settings::manifest_url(&config).map_or(Value::Null, Value::from)

@@ -3,6 +3,7 @@
 //! settings with the defaults applied.
 
 use crate::cty::{AttributePath, Value};
+use crate::framework::presence::{is_set, more_than_one_set, none_set};
 use crate::framework::{Diagnostic, Diagnostics};
 use crate::k8s::{ClusterCredentials, Connection};
 use crate::manifests::argocd::objects::{RepoCredentials, RootApplication};
@@ -113,7 +114,8 @@ pub fn connection(v: &Value) -> Result<Connection, Diagnostic> {
         return Err(Diagnostic::error(
             "Missing connection settings",
             "Set either `kubeconfig` or a `kubernetes` block.",
-        ));
+        )
+        .at(attr("kubeconfig")));
     }
     Ok(Connection::Credentials(ClusterCredentials {
         host: field("host")?,
@@ -163,7 +165,8 @@ impl Settings {
                 return Err(Diagnostic::error(
                     "No install manifest",
                     "Set `version` or `install_manifest`.",
-                ));
+                )
+                .at(attr("version")));
             }
         };
         let repo = v.get("repository");
@@ -260,50 +263,63 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
     }
 }
 
-fn validate_connection(config: &Value, diags: &mut Diagnostics) {
+/// Checks the connection settings (shared with `vixens_cilium`): exactly one of `kubeconfig` and the
+/// `kubernetes` block, and a complete block. Unknown values skip the either/or checks until plan, when they are
+/// known (see [`crate::framework::presence`]); each problem gives one diagnostic.
+pub fn validate_connection(config: &Value, diags: &mut Diagnostics) {
     let kubeconfig = config.get("kubeconfig");
     let block = kubernetes_block(config);
-    if !kubeconfig.is_null() && !block.is_null() && kubeconfig.is_known() && block.is_known() {
+    if more_than_one_set(&[kubeconfig, block]) {
         diags.error_at(
             attr("kubeconfig"),
             "Conflicting connection settings",
             "Set either `kubeconfig` or the `kubernetes` block, not both.",
         );
+        return;
     }
-    if kubeconfig.is_null() && block.is_null() {
-        diags.error(
+    if none_set(&[kubeconfig, block]) {
+        diags.error_at(
+            attr("kubeconfig"),
             "Missing connection settings",
             "Set either `kubeconfig` or a `kubernetes` block.",
         );
+        return;
     }
-    if let Value::Object(_) = block {
-        for name in ["host", "ca_certificate", "client_certificate", "client_key"] {
-            if block.get(name).is_null() {
-                diags.error_at(
-                    kubernetes_path(name),
-                    "Missing connection setting",
-                    format!("kubernetes.{name} must be set."),
-                );
-            }
+    let Value::Object(_) = block else { return };
+    if is_set(kubeconfig) == Some(false) {
+        let missing: Vec<&str> = ["host", "ca_certificate", "client_certificate", "client_key"]
+            .into_iter()
+            .filter(|name| block.get(name).is_null())
+            .collect();
+        if !missing.is_empty() {
+            diags.error_at(
+                attr("kubernetes").join_index(0),
+                "Incomplete kubernetes block",
+                format!(
+                    "The `kubernetes` block needs host, ca_certificate, client_certificate and client_key; \
+                     missing: {}.",
+                    missing.join(", ")
+                ),
+            );
         }
-        check_at(
-            diags,
-            block.get("host"),
-            kubernetes_path("host"),
-            "Invalid host",
-            |h| {
-                crate::k8s::connection::normalize_host(h)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            },
-        );
     }
+    check_at(
+        diags,
+        block.get("host"),
+        kubernetes_path("host"),
+        "Invalid host",
+        |h| {
+            crate::k8s::connection::normalize_host(h)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        },
+    );
 }
 
 fn validate_manifest(config: &Value, diags: &mut Diagnostics) {
     let inline = config.get("install_manifest");
     let url = config.get("install_manifest_url");
-    if !inline.is_null() && !url.is_null() {
+    if more_than_one_set(&[inline, url]) {
         diags.error_at(
             attr("install_manifest_url"),
             "Conflicting manifest sources",
@@ -317,6 +333,20 @@ fn validate_manifest(config: &Value, diags: &mut Diagnostics) {
         "Invalid install manifest URL",
         |u| check_manifest_url(u).map(|_| ()).map_err(|e| e.to_string()),
     );
+    if none_set(&[inline, url]) {
+        // The default manifest URL is derived from `version`: only releases whose layout is handled.
+        check_at(
+            diags,
+            config.get("version"),
+            attr("version"),
+            "Unsupported Argo CD version",
+            // A malformed version is reported once, as "Invalid version", above.
+            |v| match check::version(v) {
+                Ok(()) => check::supported_version(v),
+                Err(_) => Ok(()),
+            },
+        );
+    }
     let pin = config.get("install_manifest_sha256");
     check_at(
         diags,
@@ -371,9 +401,17 @@ fn validate_manifest(config: &Value, diags: &mut Diagnostics) {
 fn validate_repository(config: &Value, diags: &mut Diagnostics) {
     let repo = config.get("repository");
     let path = |name: &str| attr("repository").join_attr(name);
-    if repo.is_null() {
-        diags.error("Missing repository", "A `repository` block is required.");
-        return;
+    match is_set(repo) {
+        None => return,
+        Some(false) => {
+            diags.error_at(
+                attr("repository"),
+                "Missing repository",
+                "A `repository` block is required.",
+            );
+            return;
+        }
+        Some(true) => {}
     }
     check_at(
         diags,
@@ -403,7 +441,9 @@ fn validate_repository(config: &Value, diags: &mut Diagnostics) {
         "Invalid Secret name",
         check::dns_label,
     );
-    let has = |name: &str| !repo.get(name).is_null();
+    // Known to be set; unknown values wait for plan (see `crate::framework::presence`).
+    let has = |name: &str| is_set(repo.get(name)) == Some(true);
+    let known_unset = |name: &str| is_set(repo.get(name)) == Some(false);
     if has("ssh_private_key") && (has("username") || has("password")) {
         diags.error_at(
             path("ssh_private_key"),
@@ -411,9 +451,9 @@ fn validate_repository(config: &Value, diags: &mut Diagnostics) {
             "Give either an SSH private key or a username and password, not both.",
         );
     }
-    if has("username") && !has("password") {
+    if has("username") && known_unset("password") {
         diags.error_at(
-            path("password"),
+            path("username"),
             "Missing password",
             "A username needs a password (or token).",
         );
@@ -467,12 +507,7 @@ fn validate_root_application(config: &Value, diags: &mut Diagnostics) {
                 option,
                 path("sync_options").join_index(i),
                 "Invalid sync option",
-                |o| match o.split_once('=') {
-                    Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok(()),
-                    _ => Err(format!(
-                        "{o:?} is not of the form Key=value (e.g. ServerSideApply=true)"
-                    )),
-                },
+                check::sync_option,
             );
         }
     }
@@ -572,5 +607,133 @@ mod tests {
         validate(&v, &mut diags);
         assert_eq!(diags.0[0].attribute, Some(attr("install_manifest_sha256")));
         assert!(diags.0[0].detail.contains(&"0".repeat(64)));
+    }
+
+    fn diags_of(v: &Value) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        validate(v, &mut diags);
+        diags
+    }
+
+    #[test]
+    fn unknown_manifest_sources_are_not_counted_as_set() {
+        // `install_manifest = var.m` and `install_manifest_url = var.u` at validate: both unknown.
+        let mut v = config();
+        v.set("install_manifest", Value::Unknown);
+        v.set("install_manifest_url", Value::Unknown);
+        assert!(paths(&v).is_empty(), "{:?}", paths(&v));
+        // One known URL, one unknown manifest: still undecided.
+        v.set(
+            "install_manifest_url",
+            "https://127.0.0.1:8443/install.yaml",
+        );
+        assert!(paths(&v).is_empty(), "{:?}", paths(&v));
+        // At plan the manifest variable is null: no conflict.
+        v.set("install_manifest", Value::Null);
+        assert!(paths(&v).is_empty(), "{:?}", paths(&v));
+        // Both known and set: one conflict.
+        v.set(
+            "install_manifest",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+        );
+        let d = diags_of(&v);
+        assert_eq!(d.0.len(), 1, "{d:?}");
+        assert_eq!(d.0[0].summary, "Conflicting manifest sources");
+    }
+
+    #[test]
+    fn connection_conflict_is_reported_once_and_unknowns_wait() {
+        let block = |host: Value| {
+            Value::List(vec![Value::object([
+                ("host", host),
+                ("ca_certificate", Value::Null),
+                ("client_certificate", Value::Null),
+                ("client_key", Value::Null),
+            ])])
+        };
+        let mut v = config();
+        v.set("kubernetes", block("https://127.0.0.1:6443".into()));
+        let d = diags_of(&v);
+        assert_eq!(d.0.len(), 1, "{d:?}");
+        assert_eq!(d.0[0].summary, "Conflicting connection settings");
+        v.set("kubeconfig", Value::Unknown);
+        assert!(paths(&v).is_empty(), "{:?}", paths(&v));
+        v.set("kubeconfig", Value::Null);
+        assert_eq!(paths(&v), ["kubernetes[0]"]);
+        v.set("kubernetes", Value::Null);
+        assert_eq!(paths(&v), ["kubeconfig"]);
+    }
+
+    #[test]
+    fn credential_checks_skip_unknowns() {
+        let mut v = config();
+        let mut repo = v.get("repository").clone();
+        repo.set("username", "git");
+        repo.set("password", Value::Unknown);
+        v.set("repository", repo.clone());
+        assert!(paths(&v).is_empty(), "{:?}", paths(&v));
+        repo.set("password", Value::Null);
+        v.set("repository", repo.clone());
+        assert_eq!(paths(&v), ["repository.username"]);
+        repo.set("password", "token");
+        repo.set("ssh_private_key", Value::Unknown);
+        v.set("repository", repo.clone());
+        assert!(paths(&v).is_empty(), "{:?}", paths(&v));
+        repo.set("ssh_private_key", "key");
+        v.set("repository", repo);
+        assert!(paths(&v).contains(&"repository.ssh_private_key".to_string()));
+    }
+
+    #[test]
+    fn unsupported_major_refused_only_for_the_default_manifest() {
+        let mut v = config();
+        v.set("version", "v1.0.0");
+        let d = diags_of(&v);
+        assert_eq!(d.0.len(), 1, "{d:?}");
+        assert_eq!(d.0[0].attribute, Some(attr("version")));
+        assert!(d.0[0].detail.contains("v3.0.0"), "{}", d.0[0].detail);
+        // With an explicit manifest URL the version only labels the install.
+        v.set(
+            "install_manifest_url",
+            "https://127.0.0.1:8443/install.yaml",
+        );
+        assert!(paths(&v).is_empty(), "{:?}", paths(&v));
+        // A malformed version is reported once.
+        v.set("install_manifest_url", Value::Null);
+        v.set("version", "1.0");
+        assert_eq!(paths(&v), ["version"]);
+    }
+
+    #[test]
+    fn bad_sync_option_and_empty_path_are_named() {
+        let mut v = config();
+        v.set(
+            "root_application",
+            Value::object([(
+                "sync_options",
+                Value::string_list(["ServerSideApply=true", "Bogus=1"]),
+            )]),
+        );
+        let d = diags_of(&v);
+        assert_eq!(d.0.len(), 1, "{d:?}");
+        assert_eq!(
+            d.0[0].attribute,
+            Some(
+                attr("root_application")
+                    .join_attr("sync_options")
+                    .join_index(1)
+            )
+        );
+        assert!(d.0[0].detail.contains("Bogus"), "{}", d.0[0].detail);
+        let mut v = config();
+        let mut repo = v.get("repository").clone();
+        repo.set("path", "");
+        v.set("repository", repo.clone());
+        let d = diags_of(&v);
+        assert_eq!(paths(&v), ["repository.path"]);
+        assert!(d.0[0].detail.contains("\".\""), "{}", d.0[0].detail);
+        repo.set("path", ".");
+        v.set("repository", repo);
+        assert!(paths(&v).is_empty());
     }
 }

@@ -163,6 +163,13 @@ impl Resource for Cilium {
         _ctx: &Context,
         change: &mut PlannedChange,
     ) -> Result<(), Diagnostics> {
+        // Terraform 0.15 validates only at `terraform validate`, when module variables are still unknown; 1.0
+        // validates again at plan with them known. Checking here gives both the same errors.
+        let mut invalid = Diagnostics::new();
+        settings::validate(&change.config, &mut invalid);
+        if invalid.has_errors() {
+            return Err(invalid);
+        }
         let config = change.config.clone();
         let prior = change.prior.clone();
         let planned = &mut change.planned;

@@ -10,12 +10,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::schema::DEFAULT_NAMESPACE;
 use crate::cty::{AttributePath, Value};
+use crate::framework::presence::{is_set, more_than_one_set};
 use crate::framework::{Diagnostic, Diagnostics};
 use crate::k8s::Connection;
 use crate::manifests::cilium::validate::{self, FieldError, PathStep};
 use crate::manifests::cilium::version::DEFAULT_VERSION;
 use crate::manifests::cilium::{CiliumValues, IpBlock, IpPool, IpamMode, L2Policy, RoutingMode};
-use crate::resources::argocd_bootstrap::settings::{kubernetes_block, kubernetes_path};
+use crate::resources::argocd_bootstrap::settings::validate_connection;
 
 /// Default name of the L2 announcement policy.
 pub const DEFAULT_POLICY_NAME: &str = "vixens";
@@ -217,88 +218,41 @@ fn check_enum(config: &Value, name: &str, allowed: &[&str], diags: &mut Diagnost
     }
 }
 
-/// Plan-time validation with attribute paths.
+/// Plan-time validation with attribute paths: one diagnostic per problem, at the attribute the user set.
+/// Checks involving a value still unknown (module variables at `terraform validate`) are skipped; Terraform
+/// validates again at plan with the value known (see [`crate::framework::presence`]).
 pub fn validate(config: &Value, diags: &mut Diagnostics) {
     validate_connection(config, diags);
     check_enum(config, "ipam_mode", &["kubernetes", "cluster-pool"], diags);
     check_enum(config, "routing_mode", &["tunnel", "native"], diags);
-    let native = config.get("routing_mode").as_str() == Some("native");
-    let cidr = config.get("ipv4_native_routing_cidr");
-    if native && cidr.is_null() {
-        diags.error_at(
-            AttributePath::attr("ipv4_native_routing_cidr"),
-            "Missing native routing CIDR",
-            "routing_mode = \"native\" needs ipv4_native_routing_cidr (e.g. the pod CIDR 10.244.0.0/16).",
-        );
-    }
-    if !native && !cidr.is_null() && config.get("routing_mode").is_known() {
-        diags.error_at(
-            AttributePath::attr("ipv4_native_routing_cidr"),
-            "Native routing CIDR without native routing",
-            "ipv4_native_routing_cidr applies only with routing_mode = \"native\".",
-        );
-    }
-    for (name, bits) in [
-        ("cluster_id", 255i64),
-        ("k8s_service_port", 65535),
-        ("operator_replicas", 100),
+    validate_routing(config, diags);
+    for (name, min, max) in [
+        ("cluster_id", 0i64, 255i64),
+        ("k8s_service_port", 1, 65535),
+        ("operator_replicas", 1, 100),
     ] {
-        if let Some(n) = config.get(name).as_i64() {
-            if n < 0 || n > bits {
-                diags.error_at(
-                    AttributePath::attr(name),
-                    format!("Invalid {name}"),
-                    format!("{name} must be between 0 and {bits}."),
-                );
-            }
-        } else if config.get(name).is_known() && !config.get(name).is_null() {
-            diags.error_at(
+        let value = config.get(name);
+        match value.as_i64() {
+            Some(n) if n < min || n > max => diags.error_at(
                 AttributePath::attr(name),
                 format!("Invalid {name}"),
-                format!("{name} must be a whole number."),
-            );
+                format!("{name} must be a whole number between {min} and {max}, not {n}."),
+            ),
+            Some(_) => {}
+            None if is_set(value) == Some(true) => diags.error_at(
+                AttributePath::attr(name),
+                format!("Invalid {name}"),
+                format!("{name} must be a whole number between {min} and {max}."),
+            ),
+            None => {}
         }
     }
-    let pool_values = pools(config);
-    for (i, p) in config
-        .get("load_balancer_ip_pools")
-        .as_list()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        for (j, b) in p
-            .get("blocks")
-            .as_list()
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            let has_cidr = !b.get("cidr").is_null();
-            let has_range = !b.get("start").is_null() || !b.get("stop").is_null();
-            let at = AttributePath::attr("load_balancer_ip_pools")
-                .join_index(i)
-                .join_attr("blocks")
-                .join_index(j);
-            if has_cidr == has_range {
-                diags.error_at(
-                    at,
-                    "Invalid pool block",
-                    "Set either `cidr`, or both `start` and `stop`.",
-                );
-            } else if has_range && (b.get("start").is_null() || b.get("stop").is_null()) {
-                diags.error_at(
-                    at,
-                    "Invalid pool block",
-                    "A range needs both `start` and `stop`.",
-                );
-            }
-        }
-    }
+    validate_hubble(config, diags);
+    validate_pool_blocks(config, diags);
     let mut errors = validate::validate_values(&values(config));
     errors.extend(validate::validate_pools(
         &validate::path("load_balancer_ip_pools"),
-        &pool_values,
+        &pools(config),
     ));
     if let Some(p) = policy(config) {
         errors.extend(validate::validate_l2_policy(
@@ -306,51 +260,120 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
             &p,
         ));
     }
-    let pool_block_checked = |e: &FieldError| {
-        // Empty start/stop/cidr were reported above as missing; do not repeat them as unparsable.
-        e.message.starts_with("\"\" is not")
-    };
     for e in errors {
         let path = attribute_path(&e);
-        if unknown_at(config, &path) || pool_block_checked(&e) {
+        // `values`/`pools` read defaults (or empty strings) for nulls and unknowns: report only what the user
+        // set, and only once per attribute (the checks above may already have reported it).
+        let already = diags
+            .0
+            .iter()
+            .any(|d| d.is_error() && d.attribute.as_ref() == Some(&path));
+        if unknown_at(config, &path) || config.get_path(&path).is_null() || already {
             continue;
         }
-        // Validation of `values` reads defaults for nulls: only report where the user set something, except
-        // for cross-field checks that have no single attribute.
         diags.error_at(path, "Invalid Cilium setting", e.message);
     }
     crate::framework::timeouts::validate(config, diags);
 }
 
-fn validate_connection(config: &Value, diags: &mut Diagnostics) {
-    let kubeconfig = config.get("kubeconfig");
-    let block = kubernetes_block(config);
-    if !kubeconfig.is_null() && !block.is_null() && kubeconfig.is_known() && block.is_known() {
+/// `routing_mode = "native"` needs `ipv4_native_routing_cidr`, and the CIDR needs native routing. The
+/// diagnostics point at `routing_mode` or the CIDR, whichever the user wrote, so Terraform shows that line.
+fn validate_routing(config: &Value, diags: &mut Diagnostics) {
+    let mode = config.get("routing_mode");
+    let cidr = config.get("ipv4_native_routing_cidr");
+    let native = mode.as_str() == Some("native");
+    if native && is_set(cidr) == Some(false) {
         diags.error_at(
-            AttributePath::attr("kubeconfig"),
-            "Conflicting connection settings",
-            "Set either `kubeconfig` or the `kubernetes` block, not both.",
+            AttributePath::attr("routing_mode"),
+            "Missing native routing CIDR",
+            "routing_mode = \"native\" needs ipv4_native_routing_cidr (e.g. the pod CIDR 10.244.0.0/16).",
         );
     }
-    if kubeconfig.is_null() && block.is_null() {
-        diags.error(
-            "Missing connection settings",
-            "Set either `kubeconfig` or a `kubernetes` block.",
+    // A null routing_mode means the default, tunnel.
+    if !native && mode.is_known() && is_set(cidr) == Some(true) {
+        diags.error_at(
+            AttributePath::attr("ipv4_native_routing_cidr"),
+            "Native routing CIDR without native routing",
+            "ipv4_native_routing_cidr applies only with routing_mode = \"native\".",
         );
     }
-    if let Value::Object(_) = block {
-        for name in ["host", "ca_certificate", "client_certificate", "client_key"] {
-            if block.get(name).is_null() {
+}
+
+/// The chart refuses `hubble.relay.enabled` without `hubble.enabled` ("Hubble Relay requires
+/// .Values.hubble.enabled=true") and `hubble.ui.enabled` without the relay ("Hubble UI requires
+/// .Values.hubble.relay.enabled=true"), both in the Cilium chart's `templates/validate.yaml`: errors here too,
+/// rather than a relay or UI silently left out.
+fn validate_hubble(config: &Value, diags: &mut Diagnostics) {
+    let hubble = config.get("hubble");
+    if !hubble.is_known() {
+        return;
+    }
+    let defaults = crate::manifests::cilium::HubbleValues::default();
+    // A known flag, or its default when null; `None` while unknown.
+    let flag = |name: &str, default: bool| match hubble.get(name) {
+        Value::Unknown => None,
+        v => Some(v.as_bool().unwrap_or(default)),
+    };
+    let at = |name: &str| AttributePath::attr("hubble").join_attr(name);
+    let enabled = flag("enabled", defaults.enabled);
+    let relay = flag("relay", defaults.relay);
+    let ui = flag("ui", defaults.ui);
+    if relay == Some(true) && enabled == Some(false) {
+        diags.error_at(
+            at("relay"),
+            "Hubble relay without Hubble",
+            "hubble.relay = true needs hubble.enabled = true: the relay reads flows from the Hubble server in \
+             each agent (the Cilium chart refuses this combination).",
+        );
+    } else if ui == Some(true) && relay == Some(false) {
+        diags.error_at(
+            at("ui"),
+            "Hubble UI without the relay",
+            "hubble.ui = true needs hubble.relay = true (and hubble.enabled): the UI reads flows through \
+             hubble-relay (the Cilium chart refuses this combination).",
+        );
+    }
+}
+
+/// Each LB IPAM pool block is either a `cidr` or a `start`/`stop` range. Unknown values skip the check.
+fn validate_pool_blocks(config: &Value, diags: &mut Diagnostics) {
+    let pools = config
+        .get("load_balancer_ip_pools")
+        .as_list()
+        .unwrap_or_default();
+    for (i, p) in pools.iter().enumerate() {
+        let blocks = p.get("blocks").as_list().unwrap_or_default();
+        for (j, b) in blocks.iter().enumerate() {
+            let (cidr, start, stop) = (b.get("cidr"), b.get("start"), b.get("stop"));
+            let at = AttributePath::attr("load_balancer_ip_pools")
+                .join_index(i)
+                .join_attr("blocks")
+                .join_index(j);
+            if more_than_one_set(&[cidr, start]) || more_than_one_set(&[cidr, stop]) {
                 diags.error_at(
-                    kubernetes_path(name),
-                    "Missing connection setting",
-                    format!("kubernetes.{name} must be set."),
+                    at.join_attr("cidr"),
+                    "Invalid pool block",
+                    "Set either `cidr`, or both `start` and `stop`, not both.",
                 );
-            }
-        }
-        if let Some(h) = block.get("host").as_str() {
-            if let Err(e) = crate::k8s::connection::normalize_host(h) {
-                diags.error_at(kubernetes_path("host"), "Invalid host", e.to_string());
+            } else if is_set(cidr) == Some(false) {
+                match (is_set(start), is_set(stop)) {
+                    (Some(false), Some(false)) => diags.error_at(
+                        at,
+                        "Invalid pool block",
+                        "Set either `cidr`, or both `start` and `stop`.",
+                    ),
+                    (Some(true), Some(false)) => diags.error_at(
+                        at.join_attr("start"),
+                        "Invalid pool block",
+                        "A range needs both `start` and `stop`: `stop` is missing.",
+                    ),
+                    (Some(false), Some(true)) => diags.error_at(
+                        at.join_attr("stop"),
+                        "Invalid pool block",
+                        "A range needs both `start` and `stop`: `start` is missing.",
+                    ),
+                    _ => {}
+                }
             }
         }
     }

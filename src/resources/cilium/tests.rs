@@ -124,7 +124,7 @@ fn validation_errors_carry_attribute_paths() {
     for want in [
         ".version",
         ".cluster_id",
-        ".ipv4_native_routing_cidr",
+        ".routing_mode",
         ".extra_config[\"kube-proxy-replacement\"]",
         ".load_balancer_ip_pools[0].blocks[0].stop",
         ".load_balancer_ip_pools[1].name",
@@ -248,4 +248,163 @@ async fn certs_are_kept_on_update_and_dropped_without_hubble() {
     let inv = Inventory::from_json(change.planned.get("inventory").as_str().unwrap()).unwrap();
     assert!(!inv.iter().any(|r| r.name.starts_with("hubble")));
     let _ = AttributePath::root();
+}
+
+fn diags_of(c: &Value) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    Cilium.validate(c, &mut d);
+    d
+}
+
+fn block(cidr: Value, start: Value, stop: Value) -> Value {
+    Value::object([
+        ("name", Value::from("p")),
+        ("service_selector", Value::Null),
+        (
+            "blocks",
+            Value::List(vec![Value::object([
+                ("cidr", cidr),
+                ("start", start),
+                ("stop", stop),
+            ])]),
+        ),
+    ])
+}
+
+fn with_pool(b: Value) -> Value {
+    let mut c = dev_config(Value::from("https://127.0.0.1:6443"));
+    c.set("load_balancer_ip_pools", Value::List(vec![b]));
+    c
+}
+
+#[test]
+fn unknown_pool_cidr_is_skipped_and_null_means_unset() {
+    let (start, stop) = (Value::from("192.168.208.70"), Value::from("192.168.208.79"));
+    // `cidr = var.c` at validate: unknown, so the either/or check waits.
+    let d = diags_of(&with_pool(block(
+        Value::Unknown,
+        start.clone(),
+        stop.clone(),
+    )));
+    assert!(d.is_empty(), "{d:?}");
+    // At plan the variable is null: a plain range.
+    let d = diags_of(&with_pool(block(Value::Null, start.clone(), stop.clone())));
+    assert!(d.is_empty(), "{d:?}");
+    // Unknown start with a CIDR set: still undecided.
+    let d = diags_of(&with_pool(block(
+        "10.0.0.0/24".into(),
+        Value::Unknown,
+        Value::Null,
+    )));
+    assert!(d.is_empty(), "{d:?}");
+    // Both forms known: one error at the cidr.
+    let d = diags_of(&with_pool(block("10.0.0.0/24".into(), start.clone(), stop)));
+    assert_eq!(paths(&d), [".load_balancer_ip_pools[0].blocks[0].cidr"]);
+    // Half a range: one error at the half that is set.
+    let d = diags_of(&with_pool(block(Value::Null, start, Value::Null)));
+    assert_eq!(paths(&d), [".load_balancer_ip_pools[0].blocks[0].start"]);
+    let d = diags_of(&with_pool(block(Value::Null, Value::Null, Value::Null)));
+    assert_eq!(paths(&d), [".load_balancer_ip_pools[0].blocks[0]"]);
+}
+
+#[test]
+fn out_of_range_numbers_give_one_diagnostic_each() {
+    for (name, bad) in [
+        ("cluster_id", 256i64),
+        ("cluster_id", -1),
+        ("operator_replicas", -1),
+        ("operator_replicas", 0),
+        ("k8s_service_port", 0),
+        ("k8s_service_port", 70000),
+    ] {
+        let mut c = dev_config(Value::from("https://127.0.0.1:6443"));
+        c.set(name, Value::from(bad));
+        let d = diags_of(&c);
+        assert_eq!(paths(&d), [format!(".{name}")], "{name} = {bad}: {d:?}");
+        assert_eq!(d.0.len(), 1, "{name} = {bad}: {d:?}");
+    }
+}
+
+#[test]
+fn native_routing_without_cidr_points_at_routing_mode_once() {
+    let mut c = dev_config(Value::from("https://127.0.0.1:6443"));
+    c.set("routing_mode", "native");
+    let d = diags_of(&c);
+    assert_eq!(paths(&d), [".routing_mode"], "{d:?}");
+    assert_eq!(d.0[0].summary, "Missing native routing CIDR");
+    // An unknown CIDR (a module variable) waits for plan.
+    c.set("ipv4_native_routing_cidr", Value::Unknown);
+    assert!(diags_of(&c).is_empty());
+    // And an unknown CIDR with tunnel routing is not reported as set either.
+    c.set("routing_mode", "tunnel");
+    assert!(diags_of(&c).is_empty());
+}
+
+#[test]
+fn kubeconfig_with_partial_block_gives_one_conflict() {
+    let mut c = dev_config(Value::from("https://127.0.0.1:6443"));
+    c.set("kubeconfig", "apiVersion: v1");
+    let d = diags_of(&c);
+    assert_eq!(d.0.len(), 1, "{d:?}");
+    assert_eq!(d.0[0].summary, "Conflicting connection settings");
+    // Unknown kubeconfig (a null module variable at validate) with a block: no error until plan.
+    c.set("kubeconfig", Value::Unknown);
+    assert!(diags_of(&c).is_empty());
+    // A partial block alone: one diagnostic naming what is missing.
+    c.set("kubeconfig", Value::Null);
+    c.set(
+        "kubernetes",
+        Value::List(vec![Value::object([
+            ("host", Value::from("https://127.0.0.1:6443")),
+            ("ca_certificate", Value::Null),
+            ("client_certificate", Value::Null),
+            ("client_key", Value::Unknown),
+        ])]),
+    );
+    let d = diags_of(&c);
+    assert_eq!(paths(&d), [".kubernetes[0]"], "{d:?}");
+    assert!(d.0[0]
+        .detail
+        .contains("ca_certificate, client_certificate."));
+}
+
+#[test]
+fn hubble_relay_and_ui_need_what_they_read_from() {
+    let hubble = |enabled: Value, relay: Value, ui: Value| {
+        let mut c = dev_config(Value::from("https://127.0.0.1:6443"));
+        c.set(
+            "hubble",
+            Value::object([("enabled", enabled), ("relay", relay), ("ui", ui)]),
+        );
+        diags_of(&c)
+    };
+    let d = hubble(false.into(), true.into(), Value::Null);
+    assert_eq!(paths(&d), [".hubble.relay"], "{d:?}");
+    let d = hubble(false.into(), true.into(), true.into());
+    assert_eq!(paths(&d), [".hubble.relay"], "{d:?}");
+    let d = hubble(true.into(), false.into(), true.into());
+    assert_eq!(paths(&d), [".hubble.ui"], "{d:?}");
+    let d = hubble(Value::Null, Value::Null, true.into());
+    assert_eq!(paths(&d), [".hubble.ui"], "{d:?}");
+    assert!(hubble(Value::Unknown, true.into(), true.into()).is_empty());
+    assert!(hubble(true.into(), true.into(), true.into()).is_empty());
+    assert!(hubble(false.into(), false.into(), false.into()).is_empty());
+}
+
+#[test]
+fn every_validation_error_has_an_attribute_path() {
+    let mut c = config(vec![]);
+    c.set("routing_mode", "native");
+    c.set("cluster_id", Value::from(999i64));
+    c.set(
+        "hubble",
+        Value::object([
+            ("enabled", false.into()),
+            ("relay", true.into()),
+            ("ui", Value::Null),
+        ]),
+    );
+    let d = diags_of(&c);
+    assert!(d.0.len() >= 4, "{d:?}");
+    assert!(d.iter().all(|d| d.attribute.is_some()), "{d:?}");
 }

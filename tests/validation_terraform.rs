@@ -1,0 +1,154 @@
+//! Plan-time validation through real Terraform CLIs: module variables that default to null are unknown at
+//! `terraform validate` and known (null, so unset) at plan; either/or checks must skip the first and pass the
+//! second. Also: each problem gives one diagnostic, pointing at the attribute the user wrote.
+#![cfg(feature = "test-resources")]
+
+mod common;
+
+use common::{Terraform, Workspace};
+
+/// A child module whose manifest and pool-CIDR inputs default to null, as in a user's module.
+const MODULE: &str = r#"
+variable "m" {
+  type    = string
+  default = null
+}
+variable "u" {
+  type    = string
+  default = null
+}
+variable "c" {
+  type    = string
+  default = null
+}
+variable "extra" {
+  type    = string
+  default = ""
+}
+
+resource "vixens_argocd_bootstrap" "a" {
+  kubeconfig           = "apiVersion: v1"
+  version              = "v3.5.1"
+  install_manifest     = var.m
+  install_manifest_url = var.u
+  repository {
+    url  = "https://127.0.0.1:9/vixens.git"
+    path = "."
+  }
+}
+
+resource "vixens_cilium" "c" {
+  kubeconfig = "apiVersion: v1"
+  version    = "1.17.0"
+  load_balancer_ip_pools {
+    name = "p"
+    blocks {
+      cidr  = var.c
+      start = "127.0.111.10"
+      stop  = "127.0.111.20"
+    }
+  }
+}
+"#;
+
+fn workspace(tf: &Terraform, module_args: &str) -> Workspace {
+    let ws = Workspace::new(
+        tf,
+        &format!("module \"m\" {{\n  source = \"./m\"\n{module_args}\n}}\n"),
+    );
+    std::fs::create_dir_all(ws.path().join("m")).unwrap();
+    std::fs::write(
+        ws.path().join("m/main.tf"),
+        format!("{}\n{MODULE}", common::REQUIRED_PROVIDERS),
+    )
+    .unwrap();
+    ws
+}
+
+/// The summaries of the errors Terraform printed (`Error: x` or, from 1.0, `│ Error: x`), ignoring log lines.
+fn errors(all: &str) -> Vec<&str> {
+    all.lines()
+        .filter_map(|l| l.trim_start_matches(['│', ' ']).strip_prefix("Error: "))
+        .collect()
+}
+
+fn null_module_variables_are_unset_not_conflicting(tf: &Terraform) {
+    let ws = workspace(tf, r#"  u = "https://127.0.0.1:9/install.yaml""#);
+    ws.init();
+    ws.ok(&["validate"]);
+    let plan = ws.ok(&["plan", "-input=false"]);
+    assert!(
+        !plan.all().contains("Conflicting manifest sources")
+            && !plan.all().contains("Invalid pool block"),
+        "{}",
+        plan.all()
+    );
+
+    // Both sources set, and a CIDR beside the range: one error each, at plan (validate saw unknowns).
+    ws.write_config(
+        "module \"m\" {\n  source = \"./m\"\n  u = \"https://127.0.0.1:9/install.yaml\"\n  \
+         m = \"apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: a}\\n\"\n  c = \"127.0.112.0/24\"\n}\n",
+    );
+    ws.ok(&["validate"]);
+    let out = ws.fails(&["plan", "-input=false"]);
+    let all = out.all();
+    let mut got = errors(&all);
+    got.sort();
+    assert_eq!(
+        got,
+        ["Conflicting manifest sources", "Invalid pool block"],
+        "{all}"
+    );
+}
+
+fn one_error_per_problem_at_the_attribute(tf: &Terraform) {
+    let ws = Workspace::new(
+        tf,
+        r#"
+resource "vixens_cilium" "c" {
+  kubeconfig        = "apiVersion: v1"
+  version           = "1.17.0"
+  cluster_id        = 256
+  operator_replicas = -1
+  routing_mode      = "native"
+  hubble {
+    enabled = false
+    relay   = true
+  }
+}
+"#,
+    );
+    ws.init();
+    let out = ws.fails(&["validate"]);
+    let all = out.all();
+    assert_eq!(errors(&all).len(), 4, "{all}");
+    for (summary, line) in [
+        ("Invalid cluster_id", "cluster_id        = 256"),
+        ("Invalid operator_replicas", "operator_replicas = -1"),
+        (
+            "Missing native routing CIDR",
+            "routing_mode      = \"native\"",
+        ),
+        ("Hubble relay without Hubble", "relay   = true"),
+    ] {
+        let at = all
+            .find(&format!("Error: {summary}"))
+            .unwrap_or_else(|| panic!("{summary} missing:\n{all}"));
+        let next = all[at + 1..]
+            .find("Error: ")
+            .map_or(all.len(), |n| at + 1 + n);
+        assert!(
+            all[at..next].contains(line),
+            "{summary} does not show `{line}`:\n{}",
+            &all[at..next]
+        );
+    }
+}
+
+#[test]
+fn validation_with_unknowns_and_precise_diagnostics() {
+    for tf in Terraform::all() {
+        null_module_variables_are_unset_not_conflicting(&tf);
+        one_error_per_problem_at_the_attribute(&tf);
+    }
+}
