@@ -66,7 +66,7 @@ impl Emulator {
         if let Some(c) = self.control {
             c.abort();
         }
-        self.cluster.stop();
+        self.cluster.stop_and_wait().await;
         self.kube.stop().await;
         self.cluster.persist();
         if let Err(e) = self.kube.kube().save() {

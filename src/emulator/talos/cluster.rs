@@ -192,6 +192,23 @@ impl Cluster {
         }
     }
 
+    /// [`Self::stop`], returning once every listening socket is closed.
+    pub async fn stop_and_wait(&self) {
+        let listeners: Vec<_> = self
+            .nodes
+            .iter()
+            .filter_map(|node| {
+                node.listener
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+            })
+            .collect();
+        for l in listeners {
+            l.close().await;
+        }
+    }
+
     /// The OS CA key for a CA certificate: from the node's own config, else from any control plane config with the
     /// same CA (workers get their apid certificate from trustd on the control planes).
     fn os_ca_key(&self, cfg: &MachineConfig) -> Option<String> {
@@ -306,7 +323,8 @@ impl Cluster {
         }
         let (cluster, node) = (self.clone(), node.clone());
         tokio::spawn(async move {
-            for _ in 0..50 {
+            // Up to 5 s: on a loaded machine the aborted accept task may release the socket late.
+            for _ in 0..250 {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 match cluster.sync_listener_now(&node) {
                     Ok(()) => return,

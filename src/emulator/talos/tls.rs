@@ -236,6 +236,16 @@ impl Listener {
     }
 }
 
+impl Listener {
+    /// Stops accepting and waits until the listening socket is closed, so that the address can be bound again at
+    /// once (dropping only aborts the accept task, which closes the socket a moment later).
+    pub async fn close(mut self) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.accept.abort();
+        let _ = (&mut self.accept).await;
+    }
+}
+
 impl Drop for Listener {
     fn drop(&mut self) {
         // Open connections fail at their next read or write, as with a machine that went away.
