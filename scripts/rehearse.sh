@@ -93,7 +93,9 @@ else
   bash "$root/scripts/install-terraform.sh" >/dev/null
   tf="${VIXENS_TERRAFORM_CACHE:-$root/.cache/terraform}/1.0.3/terraform"
 fi
-"$tf" version | head -n 1
+# Not `| head -n 1`: under pipefail, terraform writing into a closed pipe fails the script at random.
+"$tf" version >"$work/terraform-version.txt"
+head -n 1 "$work/terraform-version.txt"
 mirror="$work/mirror/registry.terraform.io/vixens/vixens/$version/linux_amd64"
 mkdir -p "$mirror"
 cp "$provider_bin" "$mirror/terraform-provider-vixens_v$version"
