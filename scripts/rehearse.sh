@@ -68,7 +68,8 @@ trap cleanup EXIT
 
 work=${VIXENS_REHEARSE_DIR:-$root/.cache/rehearse}
 env_dir="$root/terraform/environments/local"
-control_addr=127.0.0.1:47000
+# Below 32768: outside Linux's ephemeral port range, so no client socket or `:0` listener can hold it.
+control_addr=127.0.0.1:27000
 rm -rf "$work"
 mkdir -p "$work"
 
@@ -131,7 +132,7 @@ for _ in $(seq 1 200); do
   if ! kill -0 "$emu_pid" 2>/dev/null; then
     cat "$work/emulator.log" >&2
     echo "rehearse: vixens-emulator exited; if an address is in use, another rehearsal (--keep) may still hold" \
-      "127.0.0.1:47000 and the node addresses: stop it first" >&2
+      "127.0.0.1:27000 and the node addresses: stop it first" >&2
     exit 1
   fi
   sleep 0.05
