@@ -367,7 +367,67 @@ fn faults_converge_without_losing_state_and_upgrades_roll() {
     let adopt = Workspace::new(&tf, &upgraded);
     adopt.init();
     adopt.import("vixens_talos_cluster.c", secrets_file.to_str().unwrap());
-    adopt.apply();
+    let imported = adopt.resource("vixens_talos_cluster.c").unwrap();
+    assert_eq!(
+        imported["id"], values["id"],
+        "the id of the created cluster"
+    );
+    // The first plan cannot be empty: Terraform gives the provider's import and refresh only the id and the
+    // prior state, never the configuration, so every configured attribute is planned from null to its value (an
+    // in-place update). Only what the apply reads from the nodes or mints stays unknown: the machine configs are
+    // rendered at plan and equal the ones the nodes run, so no warning names a node.
+    let plan = adopt.run(&[
+        "plan",
+        "-input=false",
+        "-detailed-exitcode",
+        "-out=adopt.plan",
+    ]);
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(!plan.all().contains("must be replaced"), "{}", plan.all());
+    assert!(!plan.all().contains("Not every node"), "{}", plan.all());
+    let shown: serde_json::Value =
+        serde_json::from_str(&adopt.ok(&["show", "-json", "adopt.plan"]).stdout).unwrap();
+    let change = &shown["resource_changes"][0]["change"];
+    assert_eq!(change["actions"], serde_json::json!(["update"]));
+    let mut unknown: Vec<&str> = change["after_unknown"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, v)| **v == serde_json::Value::Bool(true))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    unknown.sort();
+    assert_eq!(
+        unknown,
+        [
+            "etcd_members",
+            "kubeconfig",
+            "kubernetes",
+            "node_status",
+            "talosconfig"
+        ]
+    );
+    assert_eq!(change["after"]["id"], values["id"]);
+    assert_eq!(
+        change["after"]["machine_configurations"],
+        values["machine_configurations"]
+    );
+    // The apply changes nothing on the nodes: an ApplyConfiguration would fail on any of them.
+    for node in ["cp1", "cp2", "cp3"] {
+        control_post(
+            control,
+            &format!("/faults/nodes/{node}"),
+            r#"{"fail_next": {"ApplyConfiguration": "invalid_argument"}}"#,
+        );
+    }
+    adopt.ok(&["apply", "-input=false", "adopt.plan"]);
+    for node in ["cp1", "cp2", "cp3"] {
+        control_post(
+            control,
+            &format!("/faults/nodes/{node}"),
+            r#"{"fail_next": {"ApplyConfiguration": ""}}"#,
+        );
+    }
     assert_eq!(etcd_members(&adopt), ["cp1", "cp2", "cp3"]);
     assert_eq!(
         adopt.resource("vixens_talos_cluster.c").unwrap()["machine_secrets"],

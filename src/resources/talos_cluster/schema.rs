@@ -177,7 +177,9 @@ pub fn schema() -> Schema {
          and the apply puts the config back. With `apply_mode = \"staged\"` the config read back is not compared \
          (a staged config is not in effect before the next reboot).",
     )
-    .attribute(Attribute::string("id").computed().description("The cluster name."))
+    .attribute(Attribute::string("id").computed().description(
+        "The Talos cluster id (`cluster.id` of `machine_secrets`): set at create, and at import from the secrets file.",
+    ))
     .attribute(Attribute::string("cluster_name").required().requires_replace().description("Cluster name."))
     .attribute(
         Attribute::string("endpoint")
