@@ -71,6 +71,7 @@ pub async fn serve(server: Arc<ProviderServer>, config: ServeConfig) -> anyhow::
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
     ignore_sigint()?;
+    super::orphan::shutdown_when_orphaned(shutdown.clone());
 
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
