@@ -185,6 +185,28 @@ impl SecretsBundle {
         })
     }
 
+    /// A bundle whose every field is empty: renders a machine config's structure (plan-time checks, before any
+    /// secret exists) and nothing else. A config rendered with it carries no key material and is never applied.
+    pub fn placeholder() -> Self {
+        let empty = || CertAndKey {
+            crt: String::new(),
+            key: String::new(),
+        };
+        SecretsBundle {
+            cluster_id: String::new(),
+            cluster_secret: String::new(),
+            bootstrap_token: String::new(),
+            secretbox_encryption_secret: String::new(),
+            aescbc_encryption_secret: None,
+            trustd_token: String::new(),
+            etcd: empty(),
+            k8s: empty(),
+            k8s_aggregator: empty(),
+            k8s_service_account_key: String::new(),
+            os: empty(),
+        }
+    }
+
     /// The bootstrap token split into `(id, secret)`.
     pub fn bootstrap_token_parts(&self) -> (&str, &str) {
         self.bootstrap_token

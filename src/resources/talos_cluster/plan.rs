@@ -23,6 +23,13 @@ pub async fn modify(ctx: &Context, change: &mut PlannedChange) -> Result<(), Dia
     if change.planned.is_null() {
         return Ok(());
     }
+    // Terraform 0.15 validates only at `terraform validate`, when module variables are still unknown; 1.0
+    // validates again at plan with them known. Checking here gives both the same errors.
+    let mut invalid = Diagnostics::new();
+    super::validate::validate(&change.config, &mut invalid);
+    if invalid.has_errors() {
+        return Err(invalid);
+    }
     if change.is_create() {
         plan_resume(ctx, change);
         return Ok(());
