@@ -78,9 +78,11 @@ pub async fn create(ctx: &Context, planned: &Value) -> Result<Value, ApplyError>
             (secrets, yaml.to_string(), resumed)
         }
         None => {
-            let secrets = SecretsBundle::generate(m.cluster.contract).map_err(|e| {
-                ApplyError::new(err("Cannot generate the cluster secrets", e.to_string()))
-            })?;
+            let secrets = SecretsBundle::generate_raced(m.cluster.contract)
+                .await
+                .map_err(|e| {
+                    ApplyError::new(err("Cannot generate the cluster secrets", e.to_string()))
+                })?;
             let yaml = secrets
                 .to_yaml()
                 .map_err(|e| ApplyError::new(err("Cannot encode the secrets", e.to_string())))?;
