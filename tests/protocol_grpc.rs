@@ -1,6 +1,6 @@
 //! The provider binary as Terraform sees it, driven over gRPC by hand: handshake, health, bad input (malformed
-//! DynamicValue, unknown resource type, state of a newer schema version), Stop cancelling work in flight, SIGINT, exit once Terraform is gone,
-//! large messages, Shutdown, and no secret in the logs.
+//! DynamicValue, unknown resource type, state of a newer schema version), Stop cancelling work in flight, SIGINT,
+//! exiting once Terraform is gone, large messages, Shutdown, and no secret in the logs.
 #![cfg(feature = "test-resources")]
 
 mod common;
