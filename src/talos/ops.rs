@@ -52,6 +52,7 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct WaitProgress {
     what: &'static str,
+    every: Duration,
     started: std::time::Instant,
     last_log: std::time::Instant,
 }
@@ -62,6 +63,7 @@ impl WaitProgress {
         let now = std::time::Instant::now();
         WaitProgress {
             what,
+            every: PROGRESS_EVERY,
             started: now,
             last_log: now,
         }
@@ -69,7 +71,7 @@ impl WaitProgress {
 
     /// Records a failed attempt on `address`; logs it when [`PROGRESS_EVERY`] has passed since the last log.
     pub fn failed(&mut self, address: &str, error: &dyn std::fmt::Display) {
-        if self.last_log.elapsed() >= PROGRESS_EVERY {
+        if self.last_log.elapsed() >= self.every {
             self.last_log = std::time::Instant::now();
             tracing::warn!(
                 node = address,
@@ -435,6 +437,50 @@ mod tests {
         assert_eq!(config_hash(a), config_hash(b));
         assert_ne!(config_hash(a), config_hash(&a.replace("cp1", "cp2")));
         assert_ne!(config_hash("a: '1'"), config_hash("a: 1"));
+    }
+
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_wait_that_keeps_failing_logs_the_node_and_the_error_now_and_then() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let mut quiet = WaitProgress::new("applying the machine config");
+            quiet.failed("127.0.111.9", &"connection refused");
+            let mut due = WaitProgress::new("applying the machine config");
+            due.every = Duration::ZERO;
+            due.failed("127.0.111.8", &"connection refused");
+        });
+        let logged = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            !logged.contains("127.0.111.9"),
+            "logged before its interval: {logged}"
+        );
+        for part in [
+            "WARN",
+            "127.0.111.8",
+            "connection refused",
+            "still trying",
+            "waited_s",
+        ] {
+            assert!(logged.contains(part), "{part} missing: {logged}");
+        }
     }
 
     #[tokio::test]
