@@ -211,6 +211,28 @@ async fn inline_manifest_with_protocol_5_and_6() {
             "terraform {}: next plan empty",
             tf.version
         );
+        // A changed manifest shows in the plan as its digest, not as megabytes of YAML.
+        std::fs::write(
+            ws.path().join("install.yaml"),
+            format!("{text}\n# edited\n"),
+        )
+        .unwrap();
+        let plan = blocking(|| ws.run(&["plan", "-input=false", "-no-color"]));
+        assert_eq!(plan.code, 0, "{}", plan.all());
+        let shown = &plan.stdout;
+        assert!(
+            shown.contains("install_manifest") && shown.contains("(sensitive"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("argocd-application-controller"),
+            "the plan prints the manifest:\n{shown}"
+        );
+        assert!(
+            shown.len() < 20_000,
+            "plan output is {} bytes:\n{shown}",
+            shown.len()
+        );
         blocking(|| ws.destroy());
         assert!(!namespace_exists(&applier).await);
     }

@@ -31,6 +31,11 @@ struct Emu {
 }
 
 fn start_emulator() -> Emu {
+    start_emulator_at(API_IP)
+}
+
+/// The Kubernetes API emulator on `api_ip:6443` (each test its own address: tests run in parallel).
+fn start_emulator_at(api_ip: &str) -> Emu {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let key = KeyPair::generate().unwrap();
     let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -69,18 +74,18 @@ fn start_emulator() -> Emu {
                 )
                 .unwrap();
         }
-        let addr: SocketAddr = format!("{API_IP}:6443").parse().unwrap();
+        let addr: SocketAddr = format!("{api_ip}:6443").parse().unwrap();
         let tls = KubeTls {
             ca_cert_pem: ca_cert.clone(),
             ca_key_pem: ca_key.clone(),
-            sans: vec![API_IP.into()],
+            sans: vec![api_ip.into()],
         };
         let server = cluster.serve(addr, tls).await.unwrap();
         (cluster, server)
     });
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let kubeconfig = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: emu\n  cluster:\n    server: https://{API_IP}:6443\n    certificate-authority-data: {}\nusers:\n- name: admin\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: admin@emu\n  context:\n    cluster: emu\n    user: admin\ncurrent-context: admin@emu\n",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: emu\n  cluster:\n    server: https://{api_ip}:6443\n    certificate-authority-data: {}\nusers:\n- name: admin\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: admin@emu\n  context:\n    cluster: emu\n    user: admin\ncurrent-context: admin@emu\n",
         b64(&ca_cert),
         b64(&client_cert),
         b64(&client_key.serialize_pem())
@@ -390,6 +395,112 @@ fn cilium_lifecycle_against_the_emulator() {
     ws.destroy();
     let left: Vec<&Value> = last.iter().filter(|r| exists(&emu, r)).collect();
     assert!(left.is_empty(), "still present after destroy: {left:?}");
+}
+
+fn pool_blocks(emu: &Emu, name: &str) -> Option<Value> {
+    emu.get(
+        "cilium.io/v2alpha1",
+        "CiliumLoadBalancerIPPool",
+        "ciliumloadbalancerippools",
+        None,
+        name,
+    )
+    .map(|p| p["spec"]["blocks"].clone())
+}
+
+/// `lb_ipam_hand_off`: the pools and the L2 policy are created with the install, then belong to GitOps: an edit by
+/// another field manager (Argo CD syncing the `cilium-lb` app) is not drift, a change of the pools in Terraform is
+/// still applied, and destroy leaves them while deleting everything else.
+#[test]
+fn lb_ipam_handed_off_to_gitops() {
+    let emu = start_emulator_at("127.0.113.18");
+    let tf = Terraform::get("1.0.3").expect("terraform 1.0.3");
+    let handed_off = |pools: &[(&str, &str, &str)]| {
+        config(false, pools).replace(
+            "  cluster_name = \"dev\"\n",
+            "  cluster_name = \"dev\"\n  lb_ipam_hand_off = true\n",
+        )
+    };
+    let pools = [
+        ("assigned", "192.168.208.70", "192.168.208.79"),
+        ("auto", "192.168.208.80", "192.168.208.89"),
+    ];
+    let ws = Workspace::new(&tf, &handed_off(&pools));
+    std::fs::write(ws.path().join("kubeconfig"), &emu.kubeconfig).unwrap();
+    ws.init();
+    ws.apply();
+    assert_eq!(
+        pool_blocks(&emu, "auto"),
+        Some(json!([{"start": "192.168.208.80", "stop": "192.168.208.89"}]))
+    );
+    assert_plan_empty(&ws);
+
+    // Argo CD (its own field manager, server-side apply forcing conflicts) widens pool "auto" from Git: no drift.
+    let client = emu.client();
+    emu.rt.block_on(async {
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("cilium.io", "v2alpha1", "CiliumLoadBalancerIPPool"),
+            "ciliumloadbalancerippools",
+        );
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+        let patch = json!({
+            "apiVersion": "cilium.io/v2alpha1", "kind": "CiliumLoadBalancerIPPool",
+            "metadata": {"name": "auto"},
+            "spec": {"blocks": [{"start": "192.168.208.80", "stop": "192.168.208.99"}]}
+        });
+        api.patch(
+            "auto",
+            &kube::api::PatchParams::apply("argocd-controller").force(),
+            &kube::api::Patch::Apply(&patch),
+        )
+        .await
+        .unwrap();
+    });
+    assert_plan_empty(&ws);
+    assert_eq!(
+        pool_blocks(&emu, "auto"),
+        Some(json!([{"start": "192.168.208.80", "stop": "192.168.208.99"}])),
+        "a plan or refresh must not touch a handed-off pool"
+    );
+
+    // An update that leaves the pools alone does not re-apply them (Hubble UI on).
+    ws.write_config(&handed_off(&pools).replace("ui      = false", "ui      = true"));
+    ws.apply();
+    assert_eq!(
+        pool_blocks(&emu, "auto"),
+        Some(json!([{"start": "192.168.208.80", "stop": "192.168.208.99"}]))
+    );
+    assert_plan_empty(&ws);
+
+    // A change of the pools in Terraform is a deliberate change: applied.
+    let narrowed = [
+        ("assigned", "192.168.208.70", "192.168.208.75"),
+        ("auto", "192.168.208.80", "192.168.208.89"),
+    ];
+    ws.write_config(&handed_off(&narrowed).replace("ui      = false", "ui      = true"));
+    ws.apply();
+    assert_eq!(
+        pool_blocks(&emu, "assigned"),
+        Some(json!([{"start": "192.168.208.70", "stop": "192.168.208.75"}]))
+    );
+    assert_plan_empty(&ws);
+
+    // Destroy deletes the install and leaves the pools and the policy to GitOps.
+    let last = inventory(&ws);
+    ws.destroy();
+    let (kept, gone): (Vec<&Value>, Vec<&Value>) = last.iter().partition(|r| exists(&emu, r));
+    let mut kept: Vec<&str> = kept.iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    kept.sort();
+    assert_eq!(
+        kept,
+        [
+            "CiliumL2AnnouncementPolicy",
+            "CiliumLoadBalancerIPPool",
+            "CiliumLoadBalancerIPPool"
+        ],
+        "only the LB IPAM objects stay"
+    );
+    assert_eq!(gone.len(), last.len() - 3);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

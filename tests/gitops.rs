@@ -2,9 +2,9 @@
 //!
 //! Builds every overlay with the machine's `kubectl kustomize` (kustomize is built into kubectl), offline:
 //! the builds run with an unreachable proxy and no kubeconfig, so a kustomization that needed the network
-//! would fail here. Then checks each env's output (see `gitops/checks.rs`), with the LB IPAM pools and the L2
-//! announcement policy that `terraform/environments/<env>` creates (Terraform is their only owner: the tree must
-//! hold none). Skips, saying so, when kubectl is absent. The Argo CD self-management patches are also applied to the real v3.5.1 install manifest
+//! would fail here. Then checks each env's output (see `gitops/checks.rs`), including that the LB IPAM pools and
+//! the L2 announcement policy of the `cilium-lb` app equal the bootstrap copy that `terraform/environments/<env>`
+//! has `vixens_cilium` create and hand off. Skips, saying so, when kubectl is absent. The Argo CD self-management patches are also applied to the real v3.5.1 install manifest
 //! from `../shared/fixtures` when it is there.
 
 #[path = "gitops/checks.rs"]
@@ -116,21 +116,17 @@ fn check_env(env: &Env) {
     let mut all: Vec<Doc> = apps.clone();
     all.extend(units.iter().flat_map(|u| u.docs.iter().cloned()));
     violations.extend(check_sync_waves(&units));
-    // The LB IPAM pools and the L2 policy are Terraform's: none in the tree, and the addresses are checked
-    // against what terraform/environments/<env> has vixens_cilium create.
-    violations.extend(check_lb_ipam_owner(env, &all));
+    // The cilium-lb app holds the pools and the L2 policy that vixens_cilium creates at bootstrap and hands off.
     let tfvars = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("terraform/environments")
         .join(env.name)
         .join("terraform.tfvars");
     let tfvars =
         std::fs::read_to_string(&tfvars).unwrap_or_else(|e| panic!("{}: {e}", tfvars.display()));
-    let mut with_terraform = all.clone();
-    with_terraform.extend(
-        terraform_lb_ipam(&tfvars)
-            .unwrap_or_else(|e| panic!("terraform/environments/{}: {e}", env.name)),
-    );
-    violations.extend(check_addresses(env, &with_terraform));
+    let bootstrap = terraform_lb_ipam(&tfvars)
+        .unwrap_or_else(|e| panic!("terraform/environments/{}: {e}", env.name));
+    violations.extend(check_lb_ipam_matches_terraform(env, &all, &bootstrap));
+    violations.extend(check_addresses(env, &all));
     violations.extend(check_ingresses(env, &all));
     violations.extend(check_protected_routes(&all));
     violations.extend(check_references(&all));

@@ -1,6 +1,6 @@
 //! The provider binary as Terraform sees it, driven over gRPC by hand: handshake, health, bad input (malformed
 //! DynamicValue, unknown resource type, state of a newer schema version), Stop cancelling work in flight, SIGINT,
-//! large messages, Shutdown, and no secret in the logs.
+//! exiting once Terraform is gone, large messages, Shutdown, and no secret in the logs.
 #![cfg(feature = "test-resources")]
 
 mod common;
@@ -497,4 +497,42 @@ async fn large_messages_and_no_secret_in_logs() {
     }
     assert!(!logs.contains(SECRET), "secret input logged");
     assert!(!logs.contains(&token), "secret output logged");
+}
+
+/// A provider whose Terraform died without stopping it (SIGKILL, a second Ctrl-C) exits by itself instead of
+/// finishing its operations for nobody: here its parent, a shell standing in for Terraform, is killed.
+#[test]
+fn provider_exits_when_terraform_is_gone() {
+    let mut parent = Command::new("sh")
+        .arg("-c")
+        .arg("\"$0\" > /dev/null 2>&1 & echo $!; sleep 60")
+        .arg(common::provider_binary())
+        .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
+        .env("PLUGIN_PROTOCOL_VERSIONS", "6")
+        .env_remove("PLUGIN_CLIENT_CERT")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pid = String::new();
+    BufReader::new(parent.stdout.take().unwrap())
+        .read_line(&mut pid)
+        .unwrap();
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
+    let alive = |p: &std::path::Path| {
+        std::fs::read_to_string(p.join("stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(alive(&proc_dir), "the provider did not start");
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(&proc_dir) {
+        assert!(
+            Instant::now() < deadline,
+            "the provider still runs 10 s after its Terraform died"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

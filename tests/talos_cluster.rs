@@ -156,7 +156,7 @@ fn change_config_behind_terraforms_back(values: &serde_json::Value, node: &str, 
     let mut docs: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(config)
         .map(|d| serde_yaml::Value::deserialize(d).unwrap())
         .collect();
-    docs[0]["machine"]["sysctls"] = serde_yaml::from_str("{vm.max_map_count: '262144'}").unwrap();
+    docs[0]["machine"]["sysctls"] = serde_yaml::from_str("{kernel.pid_max: '4194304'}").unwrap();
     let changed: Vec<String> = docs
         .iter()
         .map(|d| serde_yaml::to_string(d).unwrap())
@@ -169,7 +169,7 @@ fn change_config_behind_terraforms_back(values: &serde_json::Value, node: &str, 
             .await
             .unwrap();
         let running = client.machine_config().await.unwrap().unwrap();
-        assert!(running.contains("vm.max_map_count"), "{running}");
+        assert!(running.contains("kernel.pid_max"), "{running}");
     });
 }
 
@@ -367,12 +367,103 @@ fn faults_converge_without_losing_state_and_upgrades_roll() {
     let adopt = Workspace::new(&tf, &upgraded);
     adopt.init();
     adopt.import("vixens_talos_cluster.c", secrets_file.to_str().unwrap());
-    adopt.apply();
+    let imported = adopt.resource("vixens_talos_cluster.c").unwrap();
+    assert_eq!(
+        imported["id"], values["id"],
+        "the id of the created cluster"
+    );
+    // The first plan cannot be empty: Terraform gives the provider's import and refresh only the id and the
+    // prior state, never the configuration, so every configured attribute is planned from null to its value (an
+    // in-place update). Only what the apply reads from the nodes or mints stays unknown: the machine configs are
+    // rendered at plan and equal the ones the nodes run, so no warning names a node.
+    let plan = adopt.run(&[
+        "plan",
+        "-input=false",
+        "-detailed-exitcode",
+        "-out=adopt.plan",
+    ]);
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(!plan.all().contains("must be replaced"), "{}", plan.all());
+    assert!(!plan.all().contains("Not every node"), "{}", plan.all());
+    let shown: serde_json::Value =
+        serde_json::from_str(&adopt.ok(&["show", "-json", "adopt.plan"]).stdout).unwrap();
+    let change = &shown["resource_changes"][0]["change"];
+    assert_eq!(change["actions"], serde_json::json!(["update"]));
+    let mut unknown: Vec<&str> = change["after_unknown"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, v)| **v == serde_json::Value::Bool(true))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    unknown.sort();
+    assert_eq!(
+        unknown,
+        [
+            "etcd_members",
+            "kubeconfig",
+            "kubernetes",
+            "node_status",
+            "talosconfig"
+        ]
+    );
+    assert_eq!(change["after"]["id"], values["id"]);
+    assert_eq!(
+        change["after"]["machine_configurations"],
+        values["machine_configurations"]
+    );
+    // The apply changes nothing on the nodes: an ApplyConfiguration would fail on any of them.
+    for node in ["cp1", "cp2", "cp3"] {
+        control_post(
+            control,
+            &format!("/faults/nodes/{node}"),
+            r#"{"fail_next": {"ApplyConfiguration": "invalid_argument"}}"#,
+        );
+    }
+    adopt.ok(&["apply", "-input=false", "adopt.plan"]);
+    for node in ["cp1", "cp2", "cp3"] {
+        control_post(
+            control,
+            &format!("/faults/nodes/{node}"),
+            r#"{"fail_next": {"ApplyConfiguration": ""}}"#,
+        );
+    }
     assert_eq!(etcd_members(&adopt), ["cp1", "cp2", "cp3"]);
     assert_eq!(
         adopt.resource("vixens_talos_cluster.c").unwrap()["machine_secrets"],
         secrets
     );
+    assert_eq!(adopt.plan_exit_code(), 0);
+
+    // Imported again while cp2 runs a config changed behind Terraform's back: the plan names cp2, the apply still
+    // re-applies nothing, and the difference then shows as drift that the next apply puts back.
+    change_config_behind_terraforms_back(&values, "cp2", &format!("{prefix}.12"));
+    adopt.ok(&["state", "rm", "vixens_talos_cluster.c"]);
+    adopt.import("vixens_talos_cluster.c", secrets_file.to_str().unwrap());
+    let plan = adopt.run(&["plan", "-input=false", "-out=adopt.plan"]);
+    let text = plan.all();
+    assert!(
+        text.contains("Not every node runs the imported cluster") && text.contains("\"cp2\""),
+        "{text}"
+    );
+    assert!(!text.contains("\"cp1\" ("), "{text}");
+    for node in ["cp1", "cp2", "cp3"] {
+        control_post(
+            control,
+            &format!("/faults/nodes/{node}"),
+            r#"{"fail_next": {"ApplyConfiguration": "invalid_argument"}}"#,
+        );
+    }
+    adopt.ok(&["apply", "-input=false", "adopt.plan"]);
+    for node in ["cp1", "cp2", "cp3"] {
+        control_post(
+            control,
+            &format!("/faults/nodes/{node}"),
+            r#"{"fail_next": {"ApplyConfiguration": ""}}"#,
+        );
+    }
+    assert_eq!(adopt.plan_exit_code(), 2, "cp2's config is drift");
+    adopt.apply();
     assert_eq!(adopt.plan_exit_code(), 0);
     ws.destroy();
 }

@@ -109,8 +109,8 @@ fn every_environment_and_example_validates() {
 
 /// The LB IPAM objects `vixens_cilium` plans in an environment: pools "assigned" (Services labelled
 /// `lb.vixens.io/pool = assigned`, .70-.79 of the services VLAN) and "auto" (every Service, .80-.89), and the
-/// L2 policy on `eth0.<vlan>`. Terraform is their only owner (examples/gitops holds none, tests/gitops.rs checks
-/// that side).
+/// L2 policy on `eth0.<vlan>`, created at bootstrap and handed off to the GitOps tree's `cilium-lb` app
+/// (`lb_ipam_hand_off`; tests/gitops.rs checks that the tree holds the same objects).
 fn assert_lb_ipam_planned(env: &str, vlan: u16, plan: &serde_json::Value) {
     let cilium = plan["resource_changes"]
         .as_array()
@@ -119,6 +119,7 @@ fn assert_lb_ipam_planned(env: &str, vlan: u16, plan: &serde_json::Value) {
         .find(|c| c["address"] == "module.cilium.vixens_cilium.this")
         .unwrap_or_else(|| panic!("{env}: no module.cilium.vixens_cilium.this in the plan"));
     let after = &cilium["change"]["after"];
+    assert_eq!(after["lb_ipam_hand_off"], true, "{env}");
     let pools = after["load_balancer_ip_pools"].as_array().expect("pools");
     let pool = |name: &str| {
         pools

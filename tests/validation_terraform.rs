@@ -145,10 +145,124 @@ resource "vixens_cilium" "c" {
     }
 }
 
+/// Asserts that `all` (Terraform's output) holds exactly the errors of `expected`, each shown with the
+/// configuration line of the attribute it names.
+fn assert_errors_at_lines(all: &str, expected: &[(&str, &str)]) {
+    let mut got = errors(all);
+    got.sort();
+    let mut want: Vec<&str> = expected.iter().map(|(s, _)| *s).collect();
+    want.sort();
+    assert_eq!(got, want, "{all}");
+    for (summary, line) in expected {
+        let at = all
+            .find(&format!("Error: {summary}"))
+            .unwrap_or_else(|| panic!("{summary} missing:\n{all}"));
+        let next = all[at + 1..]
+            .find("Error: ")
+            .map_or(all.len(), |n| at + 1 + n);
+        assert!(
+            all[at..next].contains(line),
+            "{summary} does not show `{line}`:\n{}",
+            &all[at..next]
+        );
+    }
+}
+
+/// `vixens_talos_cluster`: host names, overlapping subnets and unknown machine-config keys in patches fail
+/// `terraform validate` (all values known), each at its attribute, before any node is contacted (the addresses
+/// are loopback ones nothing listens on).
+fn talos_cluster_checks_at_the_attribute(tf: &Terraform) {
+    let ws = Workspace::new(
+        tf,
+        r#"
+resource "vixens_talos_cluster" "c" {
+  cluster_name   = "v"
+  endpoint       = "https://127.0.119.11:6443"
+  talos_version  = "1.12"
+  pod_subnets    = ["10.96.0.0/16"]
+  config_patches = ["machine:\n  kubelet:\n    extraArg: {a: b}\n"]
+  nodes {
+    name    = "cp_1"
+    address = "127.0.119.11"
+    role    = "controlplane"
+  }
+  nodes {
+    name     = "w1"
+    hostname = "w1-"
+    address  = "127.0.119.12"
+    role     = "worker"
+    link {
+      name      = "eth0"
+      addresses = ["10.100.0.5/24"]
+    }
+  }
+}
+"#,
+    );
+    ws.init();
+    let out = ws.fails(&["validate"]);
+    assert_errors_at_lines(
+        &out.all(),
+        &[
+            ("Invalid node name", r#"name    = "cp_1""#),
+            ("Invalid hostname", r#"hostname = "w1-""#),
+            (
+                "Overlapping cluster subnets",
+                r#"pod_subnets    = ["10.96.0.0/16"]"#,
+            ),
+            (
+                "Unknown machine-config key in config patch",
+                "config_patches = [",
+            ),
+            (
+                "Node network inside the service subnets",
+                r#"addresses = ["10.100.0.5/24"]"#,
+            ),
+        ],
+    );
+
+    // Names and networks fixed, a patch that breaks a rule of the contract (1.12 takes network documents, not
+    // machine.network) comes from a variable: unknown at validate, it fails the plan at the node's patches.
+    let fixed = rule_breaking_patch_config();
+    ws.write_config(&fixed);
+    ws.ok(&["validate"]);
+    let out = ws.fails(&["plan", "-input=false"]);
+    assert_errors_at_lines(
+        &out.all(),
+        &[(
+            "Invalid machine config after patches",
+            "config_patches = [var.patch]",
+        )],
+    );
+}
+
+fn rule_breaking_patch_config() -> String {
+    r#"
+variable "patch" {
+  type    = string
+  default = "machine: {network: {hostname: x}}"
+}
+
+resource "vixens_talos_cluster" "c" {
+  cluster_name  = "v"
+  endpoint      = "https://127.0.119.11:6443"
+  talos_version = "1.12"
+  nodes {
+    name           = "cp1"
+    address        = "127.0.119.11"
+    role           = "controlplane"
+    config_patches = [var.patch]
+  }
+}
+"#
+    .to_string()
+}
+
 #[test]
 fn validation_with_unknowns_and_precise_diagnostics() {
     for tf in Terraform::all() {
         null_module_variables_are_unset_not_conflicting(&tf);
         one_error_per_problem_at_the_attribute(&tf);
+        talos_cluster_checks_at_the_attribute(&tf);
     }
 }

@@ -4,6 +4,7 @@
 
 mod convert;
 pub mod handshake;
+pub mod orphan;
 pub mod serve;
 pub mod tls;
 pub mod v5;

@@ -74,6 +74,8 @@ pub struct Listening {
     listener: std::net::TcpListener,
     protocol: u32,
     tls: Option<Tls>,
+    /// Terraform's process id, read at start (see [`super::orphan`]).
+    parent: u32,
 }
 
 struct Tls {
@@ -87,6 +89,7 @@ impl Listening {
     ///
     /// Errors: the bind failed, or certificate generation failed.
     pub fn bind(config: ServeConfig) -> anyhow::Result<Self> {
+        let parent = std::os::unix::process::parent_id();
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         let tls = match config.client_cert {
             Some(client) => {
@@ -99,6 +102,7 @@ impl Listening {
             listener,
             protocol: config.protocol,
             tls,
+            parent,
         })
     }
 
@@ -129,11 +133,13 @@ impl Listening {
             listener,
             protocol,
             tls: keys,
+            parent,
         } = self;
         listener.set_nonblocking(true)?;
         let listener = TcpListener::from_std(listener)?;
         ignore_sigint()?;
         let shutdown = CancellationToken::new();
+        super::orphan::shutdown_when_orphaned(parent, shutdown.clone());
 
         let (reporter, health) = tonic_health::server::health_reporter();
         reporter

@@ -161,6 +161,40 @@ pub fn generate_rsa_pkcs1_pem(bits: usize) -> Result<String, PkiError> {
     Ok(pem_text(PEM_RSA, &pkcs1))
 }
 
+/// Threads [`generate_rsa_pkcs1_pem_raced`] runs: the CPU cores, at most 2.
+pub fn rsa_racers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+}
+
+/// [`generate_rsa_pkcs1_pem`] on `racers` threads at once; the first key is returned.
+///
+/// RSA key generation time varies widely (aws-lc's prime search draws fresh random candidates until two pass the
+/// primality tests: 0.2 s to over 1 s for 4096 bits on one core), so the first of two independent attempts comes
+/// much sooner on average than one attempt. The key is an ordinary RSA key of the requested size: each attempt
+/// draws its own random candidates, so which attempt wins says nothing about the key. The others are dropped when
+/// they finish (aws-lc-rs cannot stop a generation early), on detached threads that never block the caller.
+///
+/// # Errors
+/// [`PkiError::Generate`] when every attempt fails (unsupported size, random source failure).
+pub async fn generate_rsa_pkcs1_pem_raced(bits: usize, racers: usize) -> Result<String, PkiError> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..racers.max(1) {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(generate_rsa_pkcs1_pem(bits)); // the receiver is gone once a key won
+        });
+    }
+    drop(tx);
+    let mut last = PkiError::Generate("no RSA key generation ran".into());
+    while let Some(result) = rx.recv().await {
+        match result {
+            Ok(pem) => return Ok(pem),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 /// The `privateKey` OCTET STRING of a PKCS#8 `PrivateKeyInfo` (third element of the outer SEQUENCE).
 fn pkcs8_inner_key(der: &[u8]) -> Result<Vec<u8>, PkiError> {
     use x509_parser::der_parser::ber::BerObjectContent;
@@ -399,6 +433,19 @@ mod tests {
         let pem = generate_rsa_pkcs1_pem(2048).unwrap();
         assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
         parse_private_key(&pem, "t").unwrap();
+    }
+
+    #[tokio::test]
+    async fn raced_rsa_key_is_pkcs1_of_the_asked_size_and_errors_are_returned() {
+        let pem = generate_rsa_pkcs1_pem_raced(2048, 2).await.unwrap();
+        assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
+        parse_private_key(&pem, "t").unwrap();
+        let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+        let (_, key) = x509_parser::der_parser::parse_der(&block.contents).unwrap();
+        let modulus = key.as_sequence().unwrap()[1].as_slice().unwrap();
+        let bits = modulus.len() * 8 - modulus[0].leading_zeros() as usize;
+        assert_eq!(bits, 2048, "RSAPrivateKey.modulus");
+        assert!(generate_rsa_pkcs1_pem_raced(1000, 2).await.is_err());
     }
 
     #[test]

@@ -135,6 +135,19 @@ impl SecretsBundle {
         Self::generate_with_service_account_key(contract, pki::generate_rsa_pkcs1_pem(4096)?)
     }
 
+    /// [`SecretsBundle::generate`] for async callers, with the RSA-4096 service-account key raced on the CPU
+    /// cores ([`pki::generate_rsa_pkcs1_pem_raced`]) while the other secrets are generated. Same algorithms and
+    /// key sizes.
+    ///
+    /// # Errors
+    /// [`SecretsError::Pki`] when the random source or key generation fails.
+    pub async fn generate_raced(contract: Contract) -> Result<Self, SecretsError> {
+        let key = pki::generate_rsa_pkcs1_pem_raced(4096, pki::rsa_racers());
+        let mut bundle = Self::generate_with_service_account_key(contract, String::new())?;
+        bundle.k8s_service_account_key = key.await?;
+        Ok(bundle)
+    }
+
     /// [`SecretsBundle::generate`] with a given service-account key PEM (the RSA-4096 key generation dominates the
     /// cost of a bundle; this lets it be measured apart).
     ///
@@ -170,6 +183,28 @@ impl SecretsBundle {
             k8s_service_account_key: service_account_key_pem,
             os: pki::self_signed_ca(&subject(Some("talos"), None), KeyKind::Ed25519, CA_VALIDITY)?,
         })
+    }
+
+    /// A bundle whose every field is empty: renders a machine config's structure (plan-time checks, before any
+    /// secret exists) and nothing else. A config rendered with it carries no key material and is never applied.
+    pub fn placeholder() -> Self {
+        let empty = || CertAndKey {
+            crt: String::new(),
+            key: String::new(),
+        };
+        SecretsBundle {
+            cluster_id: String::new(),
+            cluster_secret: String::new(),
+            bootstrap_token: String::new(),
+            secretbox_encryption_secret: String::new(),
+            aescbc_encryption_secret: None,
+            trustd_token: String::new(),
+            etcd: empty(),
+            k8s: empty(),
+            k8s_aggregator: empty(),
+            k8s_service_account_key: String::new(),
+            os: empty(),
+        }
     }
 
     /// The bootstrap token split into `(id, secret)`.

@@ -150,29 +150,53 @@ fn selector_matches(selector: Option<&Doc>, labels: Option<&Doc>) -> bool {
     labels_ok && exprs_ok
 }
 
-/// One owner for LB IPAM: the built tree holds no object of [`TERRAFORM_OWNED_KINDS`], which `vixens_cilium`
-/// creates from `terraform/environments/<env>` (two owners, field managers `vixens` and Argo CD's, would undo
-/// each other on every apply and sync).
-pub fn check_lb_ipam_owner(env: &Env, docs: &[Doc]) -> Vec<String> {
-    docs.iter()
-        .filter(|d| TERRAFORM_OWNED_KINDS.contains(&kind(d)))
-        .map(|d| {
-            format!(
-                "{}: {} is in the GitOps tree, but vixens_cilium (terraform/environments/{}) owns the LB IPAM \
-                 pools and the L2 announcement policy",
+/// The tree's LB IPAM objects are the ones `vixens_cilium` creates at bootstrap from
+/// `terraform/environments/<env>` (`terraform`, see [`terraform_lb_ipam`]) and hands to the `cilium-lb` app: the
+/// same kinds and names, each with the same `spec`. Were they to differ, Argo CD's first sync would move the
+/// addresses Services got at bootstrap.
+pub fn check_lb_ipam_matches_terraform(env: &Env, tree: &[Doc], terraform: &[Doc]) -> Vec<String> {
+    let lb = |docs: &[Doc]| -> BTreeMap<String, Option<Doc>> {
+        docs.iter()
+            .filter(|d| LB_IPAM_KINDS.contains(&kind(d)))
+            .map(|d| {
+                (
+                    format!("{}/{}", kind(d), name(d)),
+                    get(d, &["spec"]).cloned(),
+                )
+            })
+            .collect()
+    };
+    let (tree, terraform) = (lb(tree), lb(terraform));
+    let mut v = Vec::new();
+    for (id, spec) in &terraform {
+        match tree.get(id) {
+            None => v.push(format!(
+                "{}: {id} is created by terraform/environments/{} but missing from the tree",
+                env.name, env.name
+            )),
+            Some(t) if t != spec => v.push(format!(
+                "{}: {id} differs from terraform/environments/{}: tree {} / terraform {}",
                 env.name,
-                id(d),
-                env.name
-            )
-        })
-        .collect()
+                env.name,
+                serde_json::to_string(t).unwrap_or_default(),
+                serde_json::to_string(spec).unwrap_or_default()
+            )),
+            Some(_) => {}
+        }
+    }
+    for id in tree.keys().filter(|id| !terraform.contains_key(*id)) {
+        v.push(format!(
+            "{}: {id} is in the tree but not in terraform/environments/{} (the bootstrap copy)",
+            env.name, env.name
+        ));
+    }
+    v
 }
 
 /// Every address of an env lies inside its services VLAN: every IPv4 literal anywhere, the LB IPAM pools
 /// (exactly the "assigned" and "auto" ranges of the facts table), Traefik's fixed address (inside
 /// "assigned", whose selector its Service matches), and the L2 announcement interfaces (the VLAN's link).
-/// Placeholder envs mark their pools as such; real ones do not. `docs` holds the built tree plus the pools and
-/// policy Terraform creates ([`terraform_lb_ipam`]).
+/// Placeholder envs mark their pools as such; real ones do not. `docs` holds the built tree.
 pub fn check_addresses(env: &Env, docs: &[Doc]) -> Vec<String> {
     let mut v = Vec::new();
     let net = env.net();
@@ -795,10 +819,35 @@ fn is_builtin_group(group: &str) -> bool {
 
 /// Sync waves are ordered: an app that uses custom resources comes after the app that installs their CRDs
 /// (or, when it installs them itself, those resources sit in a later resource wave and skip the dry run
-/// while the CRDs are missing); an app comes after the app that creates its namespaces; Argo CD's own
-/// Application comes first.
+/// while the CRDs are missing); an app comes after the app that creates its namespaces; an app with a
+/// LoadBalancer Service comes after the app that holds the LB IPAM pools; Argo CD's own Application comes first.
 pub fn check_sync_waves(units: &[AppUnit]) -> Vec<String> {
     let mut v = Vec::new();
+    let pools_wave = units
+        .iter()
+        .filter(|u| u.docs.iter().any(|d| kind(d) == "CiliumLoadBalancerIPPool"))
+        .map(|u| (name(&u.app), wave(&u.app)))
+        .max_by_key(|(_, w)| *w);
+    for u in units {
+        let lb = u
+            .docs
+            .iter()
+            .find(|d| kind(d) == "Service" && str_at(d, &["spec", "type"]) == Some("LoadBalancer"));
+        match (lb, pools_wave) {
+            (Some(svc), None) => v.push(format!(
+                "Application {}: {} is a LoadBalancer Service but no app holds LB IPAM pools",
+                name(&u.app),
+                id(svc)
+            )),
+            (Some(svc), Some((pools_app, pw))) if wave(&u.app) <= pw => v.push(format!(
+                "Application {} (wave {}): {} needs an address from the pools of {pools_app}, synced at wave {pw}",
+                name(&u.app),
+                wave(&u.app),
+                id(svc)
+            )),
+            _ => {}
+        }
+    }
     let app_wave: BTreeMap<&str, i64> =
         units.iter().map(|u| (name(&u.app), wave(&u.app))).collect();
     let mut provider: BTreeMap<&str, &str> = BTreeMap::new();
@@ -976,12 +1025,43 @@ mod tests {
     }
 
     #[test]
-    fn lb_ipam_owner_rejects_pools_and_policies_in_the_tree() {
-        let docs = good_lb(env("dev"));
-        let v = check_lb_ipam_owner(env("dev"), &docs);
-        assert_eq!(v.len(), 3, "{v:?}");
-        assert!(v[0].contains("owns the LB IPAM pools"), "{v:?}");
-        assert!(check_lb_ipam_owner(env("dev"), &docs[3..]).is_empty());
+    fn lb_ipam_must_equal_the_terraform_bootstrap_copy() {
+        let tree = good_lb(env("dev"));
+        let mut terraform = tree[..3].to_vec();
+        assert_eq!(
+            check_lb_ipam_matches_terraform(env("dev"), &tree, &terraform),
+            Vec::<String>::new()
+        );
+        // A pool changed in Git only, a policy renamed, and a pool only Terraform creates.
+        terraform[1] = yaml(
+            "{kind: CiliumLoadBalancerIPPool, metadata: {name: auto}, spec: {blocks: [{start: 192.168.208.80, stop: 192.168.208.85}]}}",
+        );
+        terraform[2] = yaml("{kind: CiliumL2AnnouncementPolicy, metadata: {name: l2}, spec: {interfaces: ['^eth0\\.208$']}}");
+        terraform.push(yaml(
+            "{kind: CiliumLoadBalancerIPPool, metadata: {name: extra}, spec: {blocks: [{cidr: 192.168.208.96/28}]}}",
+        ));
+        let v = check_lb_ipam_matches_terraform(env("dev"), &tree, &terraform);
+        assert_eq!(v.len(), 4, "{v:?}");
+        assert!(
+            v.iter()
+                .any(|m| m.contains("CiliumLoadBalancerIPPool/auto differs")),
+            "{v:?}"
+        );
+        assert!(
+            v.iter()
+                .any(|m| m.contains("CiliumL2AnnouncementPolicy/l2 is created by")),
+            "{v:?}"
+        );
+        assert!(
+            v.iter()
+                .any(|m| m.contains("CiliumLoadBalancerIPPool/extra is created by")),
+            "{v:?}"
+        );
+        assert!(
+            v.iter()
+                .any(|m| m.contains("CiliumL2AnnouncementPolicy/p is in the tree but not")),
+            "{v:?}"
+        );
     }
 
     #[test]
@@ -1428,6 +1508,47 @@ mod tests {
         assert!(
             v.iter()
                 .any(|m| m.contains("before Argo CD's own Application")),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn sync_waves_put_the_pools_before_load_balancer_services() {
+        let pool = yaml("{apiVersion: cilium.io/v2alpha1, kind: CiliumLoadBalancerIPPool, metadata: {name: assigned}}");
+        let lb = yaml(
+            "{apiVersion: v1, kind: Service, metadata: {name: traefik, namespace: traefik}, spec: {type: LoadBalancer}}",
+        );
+        let units = |pools_wave: i64, with_pools: bool| {
+            vec![
+                AppUnit {
+                    app: app("argocd", -10, None, "argocd"),
+                    docs: vec![],
+                },
+                AppUnit {
+                    app: app("cilium-lb", pools_wave, None, "kube-system"),
+                    docs: if with_pools {
+                        vec![pool.clone()]
+                    } else {
+                        vec![]
+                    },
+                },
+                AppUnit {
+                    app: app("traefik", -4, Some("traefik"), "traefik"),
+                    docs: vec![ns("traefik"), lb.clone()],
+                },
+            ]
+        };
+        assert_eq!(check_sync_waves(&units(-5, true)), Vec::<String>::new());
+        let v = check_sync_waves(&units(-4, true));
+        assert!(
+            v.iter()
+                .any(|m| m
+                    .contains("needs an address from the pools of cilium-lb, synced at wave -4")),
+            "{v:?}"
+        );
+        let v = check_sync_waves(&units(-5, false));
+        assert!(
+            v.iter().any(|m| m.contains("no app holds LB IPAM pools")),
             "{v:?}"
         );
     }

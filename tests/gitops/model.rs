@@ -96,10 +96,10 @@ pub static ENVS: [Env; 4] = [
     },
 ];
 
-/// Every app of the tree: one Application in argocd/base, one apps/<app> folder. There is no `cilium-lb`: the
-/// LB IPAM pools and the L2 announcement policy belong to Terraform (see [`terraform_lb_ipam`]).
-pub const APPS: [&str; 6] = [
+/// Every app of the tree: one Application in argocd/base, one apps/<app> folder.
+pub const APPS: [&str; 7] = [
     "argocd",
+    "cilium-lb",
     "traefik",
     "cert-manager",
     "synology-csi",
@@ -203,9 +203,9 @@ pub fn ip(s: &str) -> Option<Ipv4Addr> {
     s.trim().parse().ok()
 }
 
-/// Kinds that only `vixens_cilium` (terraform/environments/<env>) creates: the GitOps tree must hold none.
-pub const TERRAFORM_OWNED_KINDS: &[&str] =
-    &["CiliumLoadBalancerIPPool", "CiliumL2AnnouncementPolicy"];
+/// The LB IPAM kinds: `vixens_cilium` (terraform/environments/<env>) creates them at bootstrap and hands them to
+/// the tree's `cilium-lb` app.
+pub const LB_IPAM_KINDS: &[&str] = &["CiliumLoadBalancerIPPool", "CiliumL2AnnouncementPolicy"];
 
 /// The LB IPAM objects that `terraform/environments/<env>` has `vixens_cilium` create, as that resource renders
 /// them (`spec.blocks` `{start, stop}`, `spec.serviceSelector.matchLabels` when the selector is not empty; the

@@ -249,6 +249,14 @@ impl Resource for ArgocdBootstrap {
         // The digest is known at plan time for an inline manifest or a pin.
         if let Some(text) = config.get("install_manifest").as_str() {
             planned.set("manifest_sha256", sha256_hex(text.as_bytes()));
+            // So are its objects: the plan lists the install objects that come and go (not every object as
+            // unknown), and a manifest that does not parse fails the plan.
+            let namespace = config.get("namespace");
+            if !planned.get("inventory").is_known() && namespace.is_known() {
+                let namespace = namespace.as_str().unwrap_or(schema::DEFAULT_NAMESPACE);
+                let inventory = ops::inline_inventory(text, namespace)?;
+                planned.set("inventory", inventory.to_json());
+            }
         } else if let Some(pin) = config.get("install_manifest_sha256").as_str() {
             planned.set("manifest_sha256", pin.trim().to_ascii_lowercase());
         }

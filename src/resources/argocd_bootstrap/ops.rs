@@ -64,17 +64,39 @@ pub async fn load_install(s: &Settings, timeout: Duration) -> Result<Install, Di
         ),
         other => at(source_attr, "Invalid install manifest", other.to_string()),
     })?;
-    let objects = parse_manifest(&text)
+    let objects = prepared(&text, &s.namespace, source_attr)?;
+    tracing::info!(objects = objects.len(), digest = %digest, "install manifest ready");
+    Ok(Install { objects, digest })
+}
+
+/// Parses manifest `text` (given through attribute `source_attr`) and places its objects in `namespace`.
+fn prepared(
+    text: &str,
+    namespace: &str,
+    source_attr: &str,
+) -> Result<Vec<DynamicObject>, Diagnostic> {
+    let objects = parse_manifest(text)
         .map_err(|e| at(source_attr, "Invalid install manifest", e.to_string()))?;
-    let objects = prepare_install(objects, &s.namespace).map_err(|e| {
+    prepare_install(objects, namespace).map_err(|e| {
         at(
             "namespace",
             "Install manifest does not fit the namespace",
             e.to_string(),
         )
-    })?;
-    tracing::info!(objects = objects.len(), digest = %digest, "install manifest ready");
-    Ok(Install { objects, digest })
+    })
+}
+
+/// The inventory an inline manifest `text` installs into `namespace`, known at plan time (no cluster, no
+/// download). Errors point at `install_manifest` (does not parse) or `namespace`.
+pub fn inline_inventory(text: &str, namespace: &str) -> Result<Inventory, Diagnostic> {
+    let objects = prepared(text, namespace, "install_manifest")?;
+    Inventory::of_objects(&objects).map_err(|e| {
+        at(
+            "install_manifest",
+            "Invalid install manifest",
+            e.to_string(),
+        )
+    })
 }
 
 /// Connects to the API server, retrying while it is not up, for at most `timeout`.

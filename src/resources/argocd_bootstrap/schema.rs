@@ -153,7 +153,10 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::string("install_manifest")
                 .optional()
-                .description("Inline install manifest YAML (air-gapped use, e.g. `file(\"install.yaml\")`); replaces the download."),
+                .sensitive()
+                .description("Inline install manifest YAML (air-gapped use, e.g. `file(\"install.yaml\")`); replaces the download. \
+                              Sensitive so that plans show `manifest_sha256` instead of megabytes of YAML (and any Secret a \
+                              custom manifest holds)."),
         )
         .attribute(
             Attribute::string("admin_password")

@@ -8,6 +8,9 @@
 //!   IPAM CRDs, apply pools and policy, delete objects no longer wanted, wait for rollouts and Nodes.
 //! - **read**: drift of every owned object into `drift` (the next plan repairs it); gone when nothing owned is left.
 //! - **delete**: exactly the inventory.
+//!
+//! With `lb_ipam_hand_off`, the pools and the L2 policy are applied on create and then only when their settings
+//! change; read reports no drift on them and delete leaves them (GitOps owns them).
 
 pub mod ops;
 pub mod schema;
@@ -39,6 +42,23 @@ const INVENTORY_INPUTS: [&str; 5] = [
     "load_balancer_ip_pools",
     "l2_policy",
 ];
+
+/// Attributes that define the LB IPAM objects (pools and the L2 announcement policy).
+const LB_IPAM_INPUTS: [&str; 2] = ["load_balancer_ip_pools", "l2_policy"];
+
+/// Whether `r` is an LB IPAM object: a `CiliumLoadBalancerIPPool` or the `CiliumL2AnnouncementPolicy`.
+fn is_lb_ipam(r: &crate::k8s::inventory::ObjectRef) -> bool {
+    r.kind == "CiliumLoadBalancerIPPool" || r.kind == "CiliumL2AnnouncementPolicy"
+}
+
+/// Whether an update must apply the LB IPAM objects: always when this resource owns them, else (handed off to
+/// GitOps) only when their settings changed.
+fn must_apply_lb_ipam(s: &Settings, prior: &Value, planned: &Value) -> bool {
+    !s.lb_hand_off
+        || LB_IPAM_INPUTS
+            .iter()
+            .any(|a| prior.get(a) != planned.get(a))
+}
 
 fn remaining(ctx: &Context) -> Duration {
     ctx.remaining().unwrap_or(Duration::from_secs(600))
@@ -90,8 +110,8 @@ fn set_certs(state: &mut Value, certs: &Option<cilium_certs::HubbleCerts>) {
 }
 
 impl Cilium {
-    /// Renders, applies, prunes what `previous` owned and is no longer wanted, and waits. Records what exists in
-    /// `state` as it goes.
+    /// Renders, applies (the LB IPAM objects only when `apply_lb`), prunes what `previous` owned and is no longer
+    /// wanted, and waits. Records what exists in `state` as it goes.
     async fn converge(
         &self,
         ctx: &Context,
@@ -99,9 +119,16 @@ impl Cilium {
         certs: &Option<cilium_certs::HubbleCerts>,
         state: &mut Value,
         previous: &Inventory,
+        apply_lb: bool,
     ) -> Result<(), ApplyError> {
-        let desired = ops::desired(s, certs.as_ref()).map_err(|d| fail(d, state))?;
+        let mut desired = ops::desired(s, certs.as_ref()).map_err(|d| fail(d, state))?;
         let wanted = desired.inventory().map_err(|d| fail(d, state))?;
+        if !apply_lb {
+            tracing::info!(
+                "LB IPAM objects are handed off to GitOps and unchanged: not re-applied"
+            );
+            desired.lb.clear();
+        }
         let applier = ctx
             .run(
                 "connecting to the Kubernetes API",
@@ -194,6 +221,7 @@ impl Resource for Cilium {
                 pools: settings::pools(&config),
                 policy: settings::policy(&config),
                 wait: true,
+                lb_hand_off: false,
             };
             ops::desired_inventory(&s)
                 .map(|i| Value::from(i.to_json()))
@@ -241,7 +269,7 @@ impl Resource for Cilium {
         state.set("drift", Value::List(Vec::new()));
         set_certs(&mut state, &certs);
         tracing::info!(version = %s.values.version, namespace = %s.values.namespace, "installing Cilium");
-        self.converge(ctx, &s, &certs, &mut state, &Inventory::default())
+        self.converge(ctx, &s, &certs, &mut state, &Inventory::default(), true)
             .await?;
         Ok(state)
     }
@@ -253,7 +281,11 @@ impl Resource for Cilium {
         } else {
             None
         };
-        let desired = ops::desired(&s, certs.as_ref())?;
+        let mut desired = ops::desired(&s, certs.as_ref())?;
+        if s.lb_hand_off {
+            // GitOps owns them now: their changes are not drift.
+            desired.lb.clear();
+        }
         let applier = ctx
             .run(
                 "connecting to the Kubernetes API",
@@ -290,14 +322,19 @@ impl Resource for Cilium {
             state.set("inventory", prior.get("inventory").clone());
         }
         tracing::info!(version = %s.values.version, "updating Cilium");
-        self.converge(ctx, &s, &certs, &mut state, &previous)
+        let apply_lb = must_apply_lb_ipam(&s, prior, planned);
+        self.converge(ctx, &s, &certs, &mut state, &previous, apply_lb)
             .await?;
         Ok(state)
     }
 
     async fn delete(&self, ctx: &Context, state: &Value) -> Result<(), ApplyError> {
         let s = Settings::from_value(state)?;
-        let owned = inventory_of(state)?;
+        let mut owned = inventory_of(state)?;
+        if s.lb_hand_off {
+            // Left to GitOps, which owns them.
+            owned = Inventory::new(owned.iter().filter(|r| !is_lb_ipam(r)).cloned());
+        }
         let applier = ctx
             .run(
                 "connecting to the Kubernetes API",

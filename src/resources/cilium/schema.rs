@@ -25,6 +25,12 @@ rollouts and for every Node to be Ready.
 when `hubble.ui` turns off), a version change upgrades, a read reports drift (an edited `cilium-config`, a deleted \
 DaemonSet) in `drift` so the next plan repairs it, and destroy deletes exactly the inventory.
 
+**Hand-off of LB IPAM** (`lb_ipam_hand_off = true`): the pools and the L2 announcement policy are created with \
+the install, so LoadBalancer Services get addresses before Argo CD syncs anything, and from then on belong to \
+GitOps (e.g. an Argo CD app that holds the same objects, such as `cilium-lb` in examples/gitops). They are \
+re-applied only when `load_balancer_ip_pools` or `l2_policy` change here, a read reports no drift on them (Argo \
+CD may edit them), and destroy leaves them in place.
+
 **Hubble certificates** (CA, server, relay client) are generated once, kept in state (`hubble_tls`, sensitive) and \
 renewed within 30 days of expiry, so plans stay empty.
 
@@ -187,6 +193,13 @@ pub fn schema() -> Schema {
             Attribute::new("extra_config", Type::map(Type::String))
                 .optional()
                 .description("Extra `cilium-config` keys; keys this resource manages are refused."),
+        )
+        .attribute(
+            Attribute::bool("lb_ipam_hand_off").optional().description(
+                "Hand the LB IPAM pools and the L2 announcement policy to GitOps once created: re-applied only when \
+                 `load_balancer_ip_pools` or `l2_policy` change, no drift reported on them, left in place on destroy \
+                 (default false: this resource owns them and repairs their drift).",
+            ),
         )
         .attribute(
             Attribute::bool("wait")

@@ -34,6 +34,8 @@ pub struct Settings {
     pub policy: Option<L2Policy>,
     /// Wait for rollouts and Nodes.
     pub wait: bool,
+    /// `lb_ipam_hand_off`: pools and the L2 policy belong to GitOps once created.
+    pub lb_hand_off: bool,
 }
 
 fn string(v: &Value, name: &str) -> Option<String> {
@@ -175,6 +177,7 @@ impl Settings {
             pools: pools(v),
             policy: policy(v),
             wait: v.get("wait").as_bool().unwrap_or(true),
+            lb_hand_off: v.get("lb_ipam_hand_off").as_bool().unwrap_or(false),
         })
     }
 }

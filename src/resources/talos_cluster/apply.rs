@@ -36,7 +36,10 @@ fn err(summary: impl Into<String>, detail: impl Into<String>) -> Diagnostic {
 }
 
 /// Renders every node's config.
-fn render_all(m: &Model, secrets: &SecretsBundle) -> Result<BTreeMap<String, String>, Diagnostics> {
+pub(crate) fn render_all(
+    m: &Model,
+    secrets: &SecretsBundle,
+) -> Result<BTreeMap<String, String>, Diagnostics> {
     let mut out = BTreeMap::new();
     let mut diags = Diagnostics::new();
     for (name, node) in &m.nodes {
@@ -75,9 +78,11 @@ pub async fn create(ctx: &Context, planned: &Value) -> Result<Value, ApplyError>
             (secrets, yaml.to_string(), resumed)
         }
         None => {
-            let secrets = SecretsBundle::generate(m.cluster.contract).map_err(|e| {
-                ApplyError::new(err("Cannot generate the cluster secrets", e.to_string()))
-            })?;
+            let secrets = SecretsBundle::generate_raced(m.cluster.contract)
+                .await
+                .map_err(|e| {
+                    ApplyError::new(err("Cannot generate the cluster secrets", e.to_string()))
+                })?;
             let yaml = secrets
                 .to_yaml()
                 .map_err(|e| ApplyError::new(err("Cannot encode the secrets", e.to_string())))?;
@@ -85,7 +90,7 @@ pub async fn create(ctx: &Context, planned: &Value) -> Result<Value, ApplyError>
         }
     };
     let mut state = planned.clone();
-    state.set("id", m.cluster.name.clone());
+    state.set("id", secrets.cluster_id.clone());
     state.set("machine_secrets", yaml);
     let progress = Progress {
         state,
@@ -105,7 +110,9 @@ pub async fn update(ctx: &Context, prior: &Value, planned: &Value) -> Result<Val
         ))
     })?;
     let mut state = planned.clone();
-    state.set("id", m.cluster.name.clone());
+    if !planned.get("id").is_known() {
+        state.set("id", secrets.cluster_id.clone());
+    }
     state.set("machine_secrets", secrets_yaml.to_string());
     let status = state::status(prior);
     let progress = Progress { state, status };
@@ -223,8 +230,8 @@ async fn apply_fresh(
     let applies = nodes.iter().map(|n| async move {
         let config = &configs[&n.name];
         if imported {
-            if let Stage::Running { .. } = ops::probe(&n.address, creds).await {
-                return (n.name.clone(), Ok(None)); // adopted as it runs
+            if let Some(running) = adopt(&n.address, creds).await {
+                return (n.name.clone(), Ok(Some(running))); // adopted as it runs
             }
         }
         let what = format!("applying the machine config to node {:?}", n.name);
@@ -235,7 +242,7 @@ async fn apply_fresh(
             )
             .await;
         let result = match result {
-            Ok(r) => r.map(Some).map_err(|e| e.to_string()),
+            Ok(r) => r.map(|_| None).map_err(|e| e.to_string()),
             // A wait that timed out says what it was waiting on (a typo'd address is "connection refused").
             Err(d) if d.summary.starts_with("Timed out") => {
                 Err(match ops::probe(&n.address, creds).await {
@@ -253,9 +260,9 @@ async fn apply_fresh(
     let mut diags = Diagnostics::new();
     for (name, result) in join_all(applies).await {
         match result {
-            Ok(_) => {
+            Ok(adopted) => {
                 let entry = p.status.entry(name.clone()).or_default();
-                entry.config_hash = ops::config_hash(&configs[&name]);
+                entry.config_hash = adopted.unwrap_or_else(|| ops::config_hash(&configs[&name]));
                 entry.stage = "booting".into();
             }
             Err(reason) => diags.push(err(
@@ -268,6 +275,20 @@ async fn apply_fresh(
         return Err(diags);
     }
     wait_all_secure(ctx, m, creds, nodes, p).await
+}
+
+/// Adopting a node of an imported cluster: when it runs this cluster (answers with the imported credentials),
+/// the hash of the machine config it runs, which becomes its applied config (a config other than the rendered
+/// one then shows as drift in the next plan); `None` when it does not run the cluster.
+async fn adopt(address: &str, creds: &Credentials) -> Option<String> {
+    let Stage::Running { .. } = ops::probe(address, creds).await else {
+        return None;
+    };
+    let running = creds.client(address).ok()?.machine_config().await;
+    Some(match running {
+        Ok(Some(yaml)) => ops::config_hash(&yaml),
+        _ => String::new(), // unreadable: treated as drift, so the next plan re-applies the config
+    })
 }
 
 pub(crate) async fn wait_all_secure(

@@ -5,10 +5,11 @@
 //! - [`plan`]: which computed values an update changes; [`apply`]: create/update convergence;
 //! - [`delete`]: node removal and destroy; [`upgrade`]: rolling upgrades; [`read`]: refresh;
 //! - [`resume`]: the next apply after a failed create keeps its secrets and continues;
-//! - import: `terraform import vixens_talos_cluster.NAME <path to secrets.yaml>`.
+//! - [`import`]: `terraform import vixens_talos_cluster.NAME <path to secrets.yaml>` and the plan that adopts.
 
 pub mod apply;
 pub mod delete;
+pub mod import;
 pub mod model;
 pub mod outputs;
 pub mod plan;
@@ -47,7 +48,7 @@ impl Resource for TalosCluster {
         ctx: &Context,
         change: &mut PlannedChange,
     ) -> Result<(), Diagnostics> {
-        plan::modify(ctx, change)
+        plan::modify(ctx, change).await
     }
 
     async fn create(&self, ctx: &Context, planned: &Value) -> Result<Value, ApplyError> {
@@ -71,8 +72,15 @@ impl Resource for TalosCluster {
         delete::delete(ctx, state).await
     }
 
-    /// Import from a talosctl secrets.yaml path: the state holds the secrets; the configuration supplies the
-    /// rest on the next apply, which adopts running nodes instead of re-applying them.
+    /// Import from a talosctl secrets.yaml path: the state holds the secrets and, as `id`, the cluster id they
+    /// carry (`cluster.id`, the id a created cluster gets too). The configuration supplies the rest: the first
+    /// plan renders the machine configs and checks the nodes ([`plan`]); its apply adopts the nodes that run
+    /// this cluster instead of re-applying them.
+    ///
+    /// Why that first plan is never empty: `ImportResourceState` gets only the id and `ReadResource` only the
+    /// prior state, so the imported state cannot hold the configuration (nodes, endpoint, `timeouts`...); Terraform
+    /// plans every non-computed attribute as its configured value and calls any difference from the prior state
+    /// an update. That update writes the configuration into the state and changes nothing on the nodes.
     async fn import(&self, _ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
         let text = std::fs::read_to_string(id).map_err(|e| {
             Diagnostics::from(Diagnostic::error(
@@ -80,11 +88,11 @@ impl Resource for TalosCluster {
                 format!("{id}: {e}"),
             ))
         })?;
-        SecretsBundle::from_yaml(&text).map_err(|e| {
+        let secrets = SecretsBundle::from_yaml(&text).map_err(|e| {
             Diagnostics::from(Diagnostic::error("Invalid secrets.yaml", e.to_string()))
         })?;
         Ok(Value::object([
-            ("id", Value::from(id)),
+            ("id", Value::from(secrets.cluster_id.clone())),
             ("machine_secrets", Value::from(text)),
         ]))
     }

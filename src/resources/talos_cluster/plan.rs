@@ -7,7 +7,7 @@ use crate::cty::{AttributePath, Value};
 use crate::framework::{Context, Diagnostic, Diagnostics, PlannedChange};
 
 /// The configuration attributes (everything but computed ones and `timeouts`) of a value.
-fn inputs(value: &Value) -> Value {
+pub(crate) fn inputs(value: &Value) -> Value {
     let mut v = value.clone();
     for name in state::COMPUTED {
         v.set(name, Value::Null);
@@ -16,11 +16,19 @@ fn inputs(value: &Value) -> Value {
     v
 }
 
-/// Adjusts a plan: a create that replaces a failed create keeps its secrets ([`super::resume`]); an update gets
-/// its changed computed attributes marked unknown.
-pub fn modify(ctx: &Context, change: &mut PlannedChange) -> Result<(), Diagnostics> {
+/// Adjusts a plan: a create that replaces a failed create keeps its secrets ([`super::resume`]); the first update
+/// after an import adopts the nodes ([`super::import`]); an update gets its changed computed attributes marked
+/// unknown.
+pub async fn modify(ctx: &Context, change: &mut PlannedChange) -> Result<(), Diagnostics> {
     if change.planned.is_null() {
         return Ok(());
+    }
+    // Terraform 0.15 validates only at `terraform validate`, when module variables are still unknown; 1.0
+    // validates again at plan with them known. Checking here gives both the same errors.
+    let mut invalid = Diagnostics::new();
+    super::validate::validate(&change.config, &mut invalid);
+    if invalid.has_errors() {
+        return Err(invalid);
     }
     if change.is_create() {
         plan_resume(ctx, change);
@@ -33,21 +41,8 @@ pub fn modify(ctx: &Context, change: &mut PlannedChange) -> Result<(), Diagnosti
     };
     let imported = change.prior.get("machine_configurations").is_null();
     if imported {
-        // Adopting a cluster imported from its secrets: the configuration fills in what the import could not.
         change.requires_replace.clear();
-        unknown(
-            change,
-            &[
-                "id",
-                "machine_configurations",
-                "node_status",
-                "etcd_members",
-                "talosconfig",
-                "kubeconfig",
-                "kubernetes",
-            ],
-        );
-        return Ok(());
+        return super::import::plan(ctx, change).await;
     }
     let prior_inputs = inputs(&change.prior);
     let planned_inputs = inputs(&change.planned);

@@ -18,15 +18,18 @@ pub async fn read(ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnos
     let Some(secrets_yaml) = state.get("machine_secrets").as_str() else {
         return Ok(Some(state.clone()));
     };
-    if m.nodes.is_empty() {
-        return Ok(Some(state.clone())); // just imported: nodes come with the configuration
-    }
     let secrets = SecretsBundle::from_yaml(secrets_yaml).map_err(|e| {
         Diagnostics::from(Diagnostic::error(
             "The stored machine secrets do not parse",
             e.to_string(),
         ))
     })?;
+    let mut new_state = state.clone();
+    // The id is the cluster id of the secrets (states written before it was named the cluster).
+    new_state.set("id", secrets.cluster_id.clone());
+    if m.nodes.is_empty() {
+        return Ok(Some(new_state)); // just imported: nodes come with the configuration
+    }
     let creds = Credentials::from_secrets(&secrets).map_err(|e| {
         Diagnostics::from(Diagnostic::error(
             "Cannot mint the Talos client certificate",
@@ -78,7 +81,6 @@ pub async fn read(ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnos
             }
         }
     }
-    let mut new_state = state.clone();
     let first_running = m
         .control_planes()
         .into_iter()

@@ -89,7 +89,7 @@ fn nodes_block() -> NestedBlock {
             .attribute(
                 Attribute::string("name")
                     .required()
-                    .description("Node name, unique in the cluster; the default hostname."),
+                    .description("Node name, unique in the cluster, an RFC 1123 host name; the default hostname."),
             )
             .attribute(Attribute::string("address").required().description(
                 "Talos API address of the node (`host` or `host:port`, port 50000 by default).",
@@ -107,7 +107,7 @@ fn nodes_block() -> NestedBlock {
             .attribute(
                 Attribute::string("hostname")
                     .optional()
-                    .description("Hostname; defaults to `name`."),
+                    .description("Hostname (RFC 1123: dot-separated labels of letters, digits and `-`); defaults to `name`."),
             )
             .attribute(
                 strings("nameservers")
@@ -115,7 +115,8 @@ fn nodes_block() -> NestedBlock {
                     .description("DNS servers."),
             )
             .attribute(strings("config_patches").optional().description(
-                "Node-level strategic-merge patches (YAML), applied after the cluster-level ones.",
+                "Node-level strategic-merge patches (YAML), applied after the cluster-level ones. Checked at plan: each \
+                 parses, its keys exist in the machine config of `talos_version`, and the patched config keeps Talos's rules.",
             ))
             .block(link_block()),
     )
@@ -177,7 +178,9 @@ pub fn schema() -> Schema {
          and the apply puts the config back. With `apply_mode = \"staged\"` the config read back is not compared \
          (a staged config is not in effect before the next reboot).",
     )
-    .attribute(Attribute::string("id").computed().description("The cluster name."))
+    .attribute(Attribute::string("id").computed().description(
+        "The Talos cluster id (`cluster.id` of `machine_secrets`): set at create, and at import from the secrets file.",
+    ))
     .attribute(Attribute::string("cluster_name").required().requires_replace().description("Cluster name."))
     .attribute(
         Attribute::string("endpoint")
@@ -194,13 +197,13 @@ pub fn schema() -> Schema {
         "Talos installer image; changing it rolls an upgrade, one node at a time.",
     ))
     .attribute(strings("cert_sans").optional().description("Extra certificate SANs."))
-    .attribute(strings("pod_subnets").optional().description("Pod CIDRs (default `10.244.0.0/16`)."))
-    .attribute(strings("service_subnets").optional().description("Service CIDRs (default `10.96.0.0/12`)."))
+    .attribute(strings("pod_subnets").optional().description("Pod CIDRs (default `10.244.0.0/16`); must not overlap the service CIDRs or a node network."))
+    .attribute(strings("service_subnets").optional().description("Service CIDRs (default `10.96.0.0/12`); must not overlap the pod CIDRs or a node network."))
     .attribute(Attribute::bool("allow_scheduling_on_control_planes").optional().description("Default `false`."))
     .attribute(Attribute::number("kubeprism_port").optional().description("KubePrism port (default 7445; 0 disables)."))
     .attribute(Attribute::string("cni").optional().description("CNI: `none` (default; Cilium installs it), `flannel` (Talos's built-in), or `custom` (URLs given through `config_patches`)."))
     .attribute(Attribute::bool("proxy_disabled").optional().description("Disable kube-proxy (default `true`)."))
-    .attribute(strings("config_patches").optional().description("Cluster-level strategic-merge patches (YAML)."))
+    .attribute(strings("config_patches").optional().description("Cluster-level strategic-merge patches (YAML). Checked at plan: each parses, its keys exist in the machine config of `talos_version`, and the patched configs keep Talos's rules."))
     .attribute(Attribute::string("apply_mode").optional().description(
         "How config changes are applied: `auto` (default), `no_reboot`, `reboot`, `staged`.",
     ))

@@ -273,3 +273,112 @@ fn duplicate_node_names_are_reported_at_the_name() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn names_and_hostnames_must_be_host_names() {
+    let mut c = config(3, 0);
+    node_mut(&mut c, "cp2").set("name", "cp_2");
+    node_mut(&mut c, "cp3").set("hostname", "-cp3.example.org");
+    node_mut(&mut c, "cp1").set("hostname", "cp1.example.org");
+    let e = errors(&c);
+    assert_eq!(
+        e,
+        vec![
+            ("nodes[1].name".into(), "Invalid node name".into()),
+            ("nodes[2].hostname".into(), "Invalid hostname".into()),
+        ]
+    );
+    assert!(validate::is_hostname("a-b.c1"));
+    assert!(!validate::is_hostname(&"a".repeat(64)));
+    assert!(!validate::is_hostname("a..b"));
+}
+
+#[test]
+fn overlapping_subnets_are_refused_at_the_written_attribute() {
+    let mut c = config(1, 0);
+    c.set("pod_subnets", Value::string_list(["10.96.0.0/16"]));
+    assert_eq!(
+        errors(&c),
+        vec![(
+            "pod_subnets[0]".into(),
+            "Overlapping cluster subnets".into()
+        )]
+    );
+    c.set("pod_subnets", Value::string_list(["10.244.0.0/16"]));
+    c.set(
+        "service_subnets",
+        Value::string_list(["10.100.0.0/16", "10.100.128.0/17"]),
+    );
+    assert_eq!(
+        errors(&c),
+        vec![(
+            "service_subnets[1]".into(),
+            "Overlapping cluster subnets".into()
+        )]
+    );
+    let mut c = config(1, 0);
+    c.set("service_subnets", Value::string_list(["192.168.208.0/20"]));
+    assert_eq!(
+        errors(&c),
+        vec![(
+            "nodes[0].link[0].vlan[1].addresses[0]".into(),
+            "Node network inside the service subnets".into()
+        )]
+    );
+    c.set("service_subnets", Value::Unknown);
+    assert_eq!(errors(&c), vec![]);
+}
+
+#[test]
+fn patch_keys_are_checked_against_the_contract_when_known() {
+    let mut c = config(1, 0);
+    c.set(
+        "config_patches",
+        Value::string_list(["machine:\n  kubelet:\n    extraArg: {a: b}\n"]),
+    );
+    node_mut(&mut c, "cp1").set(
+        "config_patches",
+        Value::string_list([
+            "machine: {sysctls: {a: '1'}}",
+            "cluster: {network: {cni: {flannel: {kubeNetworkPoliciesEnabled: true}}}}",
+        ]),
+    );
+    assert_eq!(
+        errors(&c),
+        vec![
+            (
+                "config_patches[0]".into(),
+                "Unknown machine-config key in config patch".into()
+            ),
+            (
+                "nodes[0].config_patches[1]".into(),
+                "Unknown machine-config key in config patch".into()
+            ),
+        ]
+    );
+    c.set("talos_version", Value::Unknown);
+    assert_eq!(errors(&c), vec![]);
+}
+
+#[test]
+fn rendered_structure_is_checked_at_plan() {
+    let mut c = config(1, 0);
+    // Talos 1.12 takes network documents only: a legacy hostname in machine.network is refused.
+    node_mut(&mut c, "cp1").set(
+        "config_patches",
+        Value::string_list(["machine: {network: {hostname: other}}"]),
+    );
+    assert_eq!(
+        errors(&c),
+        vec![(
+            "nodes[0].config_patches".into(),
+            "Invalid machine config after patches".into()
+        )]
+    );
+    node_mut(&mut c, "cp1").set("address", Value::Unknown);
+    assert_eq!(
+        errors(&c),
+        vec![],
+        "not rendered before every value is known"
+    );
+}

@@ -4,8 +4,12 @@
 use crate::cty::{AttributePath, Value};
 use crate::framework::{Diagnostic, Diagnostics};
 use crate::talos::client::{split_address, ApplyMode};
-use crate::talos::config::{endpoint_host, patch::parse_patch, Role};
+use crate::talos::config::{
+    endpoint_host, keys, patch::parse_patch, render, RenderError, Role, DEFAULT_POD_SUBNET,
+    DEFAULT_SERVICE_SUBNET,
+};
 use crate::talos::contract::{Contract, KubernetesVersion};
+use crate::talos::secrets::SecretsBundle;
 use ipnet::IpNet;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -45,6 +49,8 @@ fn validate_names(list: &[Value], diags: &mut Diagnostics) {
                     "Duplicate node name",
                     format!("{name:?} is also the name of nodes[{first}]."),
                 );
+            } else {
+                check_hostname(name, node_path(i).join_attr("name"), "node name", diags);
             }
         }
     }
@@ -54,7 +60,12 @@ fn validate_names(list: &[Value], diags: &mut Diagnostics) {
 pub fn validate(config: &Value, diags: &mut Diagnostics) {
     let contract = validate_versions(config, diags);
     validate_scalars(config, diags);
-    validate_patches(config.get("config_patches"), &attr("config_patches"), diags);
+    validate_patches(
+        config.get("config_patches"),
+        &attr("config_patches"),
+        contract_if_known(config, contract),
+        diags,
+    );
     for name in ["pod_subnets", "service_subnets"] {
         for (i, v) in config.get(name).as_list().unwrap_or(&[]).iter().enumerate() {
             if let Some(text) = v.as_str() {
@@ -68,7 +79,8 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
             }
         }
     }
-    let _ = contract;
+    validate_cluster_subnets(config, diags);
+    let patch_contract = contract_if_known(config, contract);
     let Some(list) = config.get("nodes").as_list() else {
         return; // unknown or absent: nothing more to check now
     };
@@ -79,8 +91,21 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
     let Some(nodes) = super::model::node_entries(config.get("nodes")) else {
         return;
     };
-    validate_nodes(&nodes, diags);
+    validate_nodes(&nodes, patch_contract, diags);
     validate_vips_and_endpoint(config, &nodes, diags);
+    validate_node_networks(config, &nodes, diags);
+    if !diags.has_errors() {
+        validate_rendered(config, &nodes, diags);
+    }
+}
+
+/// The contract patches are checked against: only when `talos_version` is known (null means the default).
+fn contract_if_known(config: &Value, contract: Option<Contract>) -> Option<Contract> {
+    config
+        .get("talos_version")
+        .is_known()
+        .then_some(contract)
+        .flatten()
 }
 
 fn validate_versions(config: &Value, diags: &mut Diagnostics) -> Option<Contract> {
@@ -149,13 +174,63 @@ fn validate_scalars(config: &Value, diags: &mut Diagnostics) {
     }
 }
 
-fn validate_patches(value: &Value, path: &AttributePath, diags: &mut Diagnostics) {
+/// Each patch must parse; when the contract is known, its keys must be ones Talos's machine config has
+/// ([`keys::check_known_keys`]: the node would refuse the config at apply otherwise).
+fn validate_patches(
+    value: &Value,
+    path: &AttributePath,
+    contract: Option<Contract>,
+    diags: &mut Diagnostics,
+) {
     for (i, patch) in value.as_list().unwrap_or(&[]).iter().enumerate() {
-        if let Some(text) = patch.as_str() {
-            if let Err(e) = parse_patch(i, text) {
-                diags.error_at(path.join_index(i), "Invalid config patch", e.reason);
+        let Some(text) = patch.as_str() else {
+            continue;
+        };
+        match parse_patch(i, text) {
+            Err(e) => diags.error_at(path.join_index(i), "Invalid config patch", e.reason),
+            Ok(docs) => {
+                let Some(contract) = contract else {
+                    continue;
+                };
+                if let Err(errors) = keys::check_known_keys(contract, &docs) {
+                    diags.error_at(
+                        path.join_index(i),
+                        "Unknown machine-config key in config patch",
+                        format!(
+                            "Talos would refuse the patched config (\"unknown keys found during decoding\"):\n- {}",
+                            errors.join("\n- ")
+                        ),
+                    );
+                }
             }
         }
+    }
+}
+
+/// Whether `name` is an RFC 1123 host name: dot-separated labels of 1 to 63 letters, digits and hyphens, not
+/// starting or ending with a hyphen, 253 characters at most (what Talos accepts as a hostname).
+pub fn is_hostname(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+fn check_hostname(value: &str, path: AttributePath, what: &str, diags: &mut Diagnostics) {
+    if !is_hostname(value) {
+        diags.error_at(
+            path,
+            format!("Invalid {what}"),
+            format!(
+                "{value:?} is not an RFC 1123 host name (labels of letters, digits and '-', not starting or \
+                 ending with '-', at most 63 characters each, separated by dots); Talos refuses it as a hostname."
+            ),
+        );
     }
 }
 
@@ -284,7 +359,7 @@ fn node_networks(node: &Value, path: &AttributePath, diags: &mut Diagnostics) ->
     nets
 }
 
-fn validate_nodes(nodes: &Nodes, diags: &mut Diagnostics) {
+fn validate_nodes(nodes: &Nodes, contract: Option<Contract>, diags: &mut Diagnostics) {
     let mut control_planes = 0usize;
     let mut roles_known = true;
     let mut addresses: HashMap<String, String> = HashMap::new();
@@ -320,7 +395,10 @@ fn validate_nodes(nodes: &Nodes, diags: &mut Diagnostics) {
             }
         }
         let hostname = match node.get("hostname") {
-            Value::String(h) => Some(h.clone()),
+            Value::String(h) => {
+                check_hostname(h, path.join_attr("hostname"), "hostname", diags);
+                Some(h.clone())
+            }
             Value::Null => Some(name.clone()),
             _ => None,
         };
@@ -336,6 +414,7 @@ fn validate_nodes(nodes: &Nodes, diags: &mut Diagnostics) {
         validate_patches(
             node.get("config_patches"),
             &path.join_attr("config_patches"),
+            contract,
             diags,
         );
     }
@@ -481,5 +560,136 @@ fn validate_endpoint(
             )
             .at(path),
         ),
+    }
+}
+
+/// One pod or service subnet in effect: where to report it, `pod` or `service`, the network, and whether the user
+/// wrote it (else it is Talos's default).
+type Subnet = (AttributePath, &'static str, IpNet, bool);
+
+/// The pod and service subnets in effect (Talos's defaults when unset); `None` while one of the lists is unknown.
+fn cluster_subnets(config: &Value) -> Option<Vec<Subnet>> {
+    let mut out = Vec::new();
+    for (name, what, default) in [
+        ("pod_subnets", "pod", DEFAULT_POD_SUBNET),
+        ("service_subnets", "service", DEFAULT_SERVICE_SUBNET),
+    ] {
+        let value = config.get(name);
+        if !value.is_wholly_known() {
+            return None;
+        }
+        let list = value.as_list().unwrap_or(&[]);
+        if list.is_empty() {
+            out.extend(
+                default
+                    .parse::<IpNet>()
+                    .ok()
+                    .map(|n| (attr(name), what, n, false)),
+            );
+        }
+        for (i, item) in list.iter().enumerate() {
+            if let Some(net) = item.as_str().and_then(|t| t.parse::<IpNet>().ok()) {
+                out.push((attr(name).join_index(i), what, net.trunc(), true));
+            }
+        }
+    }
+    Some(out)
+}
+
+fn overlap(a: &IpNet, b: &IpNet) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// Pod and service subnets must not overlap each other: Kubernetes could not tell a pod from a service address.
+fn validate_cluster_subnets(config: &Value, diags: &mut Diagnostics) {
+    let Some(subnets) = cluster_subnets(config) else {
+        return;
+    };
+    for (j, (path_b, what_b, b, explicit_b)) in subnets.iter().enumerate() {
+        for (path_a, what_a, a, _) in &subnets[..j] {
+            if overlap(a, b) {
+                // Reported at the subnet the user wrote, not at a default.
+                let at = if *explicit_b { path_b } else { path_a }.clone();
+                diags.error_at(
+                    at,
+                    "Overlapping cluster subnets",
+                    format!("The {what_b} subnet {b} overlaps the {what_a} subnet {a}."),
+                );
+            }
+        }
+    }
+}
+
+/// No node address may fall inside the pod or service subnets (its traffic would be routed into them).
+fn validate_node_networks(config: &Value, nodes: &Nodes, diags: &mut Diagnostics) {
+    let Some(subnets) = cluster_subnets(config) else {
+        return;
+    };
+    for &(index, node) in nodes.values() {
+        let path = node_path(index);
+        let mut addresses: Vec<(AttributePath, IpNet)> = Vec::new();
+        if let Some(ip) = node
+            .get("address")
+            .as_str()
+            .and_then(|a| split_address(a).ok())
+            .and_then(|(h, _)| h.parse::<IpAddr>().ok())
+        {
+            addresses.push((path.join_attr("address"), IpNet::from(ip)));
+        }
+        for (li, link) in node.get("link").as_list().unwrap_or(&[]).iter().enumerate() {
+            let lp = path.join_attr("link").join_index(li);
+            let mut lists = vec![(lp.join_attr("addresses"), link.get("addresses"))];
+            for (vi, vlan) in link.get("vlan").as_list().unwrap_or(&[]).iter().enumerate() {
+                let vp = lp.join_attr("vlan").join_index(vi);
+                lists.push((vp.join_attr("addresses"), vlan.get("addresses")));
+            }
+            for (lpath, list) in lists {
+                for (ai, a) in list.as_list().unwrap_or(&[]).iter().enumerate() {
+                    if let Some(net) = a.as_str().and_then(|t| t.parse::<IpNet>().ok()) {
+                        addresses.push((lpath.join_index(ai), net.trunc()));
+                    }
+                }
+            }
+        }
+        for (at, net) in addresses {
+            if let Some((_, what, subnet, _)) = subnets.iter().find(|(_, _, s, _)| overlap(s, &net))
+            {
+                diags.error_at(
+                    at,
+                    format!("Node network inside the {what} subnets"),
+                    format!("{net} overlaps the {what} subnet {subnet}: choose node and cluster networks apart."),
+                );
+            }
+        }
+    }
+}
+
+/// With every value known, renders each node's machine config (placeholder secrets: only its structure matters)
+/// and runs the check the apply runs before sending it ([`crate::talos::config::check`]), so a patch that breaks a
+/// rule Talos enforces fails the plan, at the patches that made it.
+fn validate_rendered(config: &Value, nodes: &Nodes, diags: &mut Diagnostics) {
+    if !super::plan::inputs(config).is_wholly_known() {
+        return;
+    }
+    let m = super::model::model(config);
+    let secrets = SecretsBundle::placeholder();
+    for (name, node) in &m.nodes {
+        let Err(RenderError::Invalid(reason)) = render(&m.cluster, &node.spec, &secrets) else {
+            continue;
+        };
+        let index = nodes.get(name).map(|(i, _)| *i);
+        let at = match index {
+            Some(i) if !node.spec.config_patches.is_empty() => {
+                node_path(i).join_attr("config_patches")
+            }
+            _ if !m.cluster.config_patches.is_empty() => attr("config_patches"),
+            Some(i) => node_path(i),
+            None => attr("nodes"),
+        };
+        diags.error_at(
+            at,
+            "Invalid machine config after patches",
+            format!("The machine config of node {name:?} would be refused: {reason}."),
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! replaces both), a static hostname and static network per node.
 
 pub mod check;
+pub mod keys;
 pub mod network;
 pub mod patch;
 pub mod v1alpha1;

@@ -265,3 +265,66 @@ fn endpoint_host_parsing() {
     assert_eq!(endpoint_host("https://k8s.lan").as_deref(), Some("k8s.lan"));
     assert_eq!(endpoint_host("http://x:1"), None);
 }
+
+#[test]
+fn rendered_configs_use_only_known_keys() {
+    for contract in SUPPORTED {
+        for role in [Role::ControlPlane, Role::Worker] {
+            let yaml = render(&cluster(contract), &node(role, 1), secrets()).unwrap();
+            let docs: Vec<serde_yaml::Value> = super::patch::parse_patch(0, &yaml).unwrap();
+            if let Err(e) = super::keys::check_known_keys(contract, &docs) {
+                panic!("{contract} {role:?}: {e:?}");
+            }
+        }
+    }
+}
+
+/// Every key Talos's schema lists for the `v1alpha1` document, `machine`, `cluster` and their objects one level
+/// down is accepted by the key check of that contract (no false refusal of a documented key).
+#[test]
+fn schema_keys_are_known_keys() {
+    let dir = schema_dir();
+    if !dir.is_dir() {
+        eprintln!(
+            "SKIPPED: Talos schemas not found at {} (expected <repo>/../shared)",
+            dir.display()
+        );
+        return;
+    }
+    fn props(defs: &serde_json::Value, def: &str) -> Vec<(String, Option<String>)> {
+        let reference = |p: &serde_json::Value| {
+            p.get("$ref")
+                .or_else(|| p.get("items").and_then(|i| i.get("$ref")))
+                .and_then(|r| r.as_str())
+                .map(|r| r.rsplit('/').next().unwrap_or_default().to_string())
+        };
+        defs[def]["properties"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), reference(v))).collect())
+            .unwrap_or_default()
+    }
+    for contract in SUPPORTED {
+        let path = dir.join(contract.schema_dir()).join("config.schema.json");
+        let schema: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let defs = &schema["$defs"];
+        let mut checked = 0;
+        for (top, top_ref) in props(defs, "v1alpha1.Config") {
+            let mut docs = vec![serde_json::json!({ top.clone(): null })];
+            for (key, key_ref) in top_ref.map(|r| props(defs, &r)).unwrap_or_default() {
+                docs.push(serde_json::json!({ top.clone(): { key.clone(): null } }));
+                for (sub, _) in key_ref.map(|r| props(defs, &r)).unwrap_or_default() {
+                    docs.push(serde_json::json!({ top.clone(): { key.clone(): { sub: null } } }));
+                }
+            }
+            for doc in docs {
+                let yaml: serde_yaml::Value = serde_json::from_value(doc.clone()).unwrap();
+                if let Err(e) = super::keys::check_known_keys(contract, &[yaml]) {
+                    panic!("{contract}: {doc} refused: {e:?}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 100, "{contract}: only {checked} keys checked");
+    }
+}

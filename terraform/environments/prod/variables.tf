@@ -64,7 +64,7 @@ variable "active_nodes" {
 }
 
 variable "load_balancer_ip_pools" {
-  description = "Cilium LB IPAM pools on the services VLAN, owned by Terraform (vixens_cilium) only: \"assigned\" serves the Services labelled lb.vixens.io/pool=assigned that name their address (Traefik's), \"auto\" every Service (service_selector {})."
+  description = "Cilium LB IPAM pools on the services VLAN, created by vixens_cilium at bootstrap and handed to the GitOps cilium-lb app (same pools): \"assigned\" serves the Services labelled lb.vixens.io/pool=assigned that name their address (Traefik's), \"auto\" every Service (service_selector {})."
   type = map(object({
     start            = string
     stop             = string

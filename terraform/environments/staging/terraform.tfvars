@@ -41,8 +41,9 @@ nodes = {
   }
 }
 
-# LB IPAM pools: Terraform (vixens_cilium) is their only owner, the GitOps tree holds none. They exist before
-# Argo CD syncs anything, so Traefik's Service gets its fixed address on its first sync.
+# LB IPAM pools: vixens_cilium creates them at bootstrap, so Traefik's Service gets its fixed address on Argo CD's
+# first sync, then hands them to the GitOps tree's cilium-lb app, which must hold the same pools
+# (apps/cilium-lb/overlays/<env>; tests/gitops.rs checks both copies are equal).
 load_balancer_ip_pools = {
   assigned = { start = "192.168.210.70", stop = "192.168.210.79", service_selector = { "lb.vixens.io/pool" = "assigned" } } # fixed addresses (Traefik: 192.168.210.70)
   auto     = { start = "192.168.210.80", stop = "192.168.210.89", service_selector = {} }

@@ -1,11 +1,13 @@
 # Cilium as the CNI of a Talos cluster: kube-proxy replacement through KubePrism (localhost:7445), Hubble, and L2
-# announcements of LoadBalancer IPs on the services VLAN. This module is the only owner of the LB IPAM pools and
-# of the L2 announcement policy (field manager `vixens`): the GitOps tree (examples/gitops) creates neither, so
-# no two field managers fight over them, and they exist before Argo CD syncs the Services that need them.
+# announcements of LoadBalancer IPs on the services VLAN. The LB IPAM pools and the L2 announcement policy are
+# created here at bootstrap, so they exist before Argo CD syncs the Services that need them, then handed off to the
+# GitOps tree's cilium-lb app (lb_ipam_hand_off), which holds the same objects: the two never fight over them.
 resource "vixens_cilium" "this" {
   kubeconfig   = var.kubeconfig
   version      = var.cilium_version
   cluster_name = var.cluster_name
+
+  lb_ipam_hand_off = var.lb_ipam_hand_off
 
   hubble {
     enabled = true

@@ -21,10 +21,16 @@ variable "l2_interfaces" {
 }
 
 variable "load_balancer_ip_pools" {
-  description = "LB IPAM pools by name, each a first and last address and the labels of the Services it serves ({}: every Service). This module is their only owner: the GitOps tree holds no pools."
+  description = "LB IPAM pools by name, each a first and last address and the labels of the Services it serves ({}: every Service). Created at bootstrap; see lb_ipam_hand_off."
   type = map(object({
     start            = string
     stop             = string
     service_selector = map(string)
   }))
+}
+
+variable "lb_ipam_hand_off" {
+  description = "Hand the pools and the L2 announcement policy to GitOps once created (the GitOps tree's cilium-lb app holds the same objects): re-applied only when they change here, no drift reported on them, left in place on destroy."
+  type        = bool
+  default     = true
 }
