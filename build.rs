@@ -80,5 +80,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tree.render(&mut index, 0);
     let out = out_dir.join("protos.rs");
     std::fs::write(out, index)?;
+    link_provider_without_pie();
     Ok(())
+}
+
+/// Links the provider binary as a non-PIE executable on Linux, as Go links Terraform and its providers: a PIE
+/// needs ~35,000 relative relocations applied (and their pages copied) at each start, and Terraform starts the
+/// provider several times per command. The emulator and test binaries stay PIE.
+fn link_provider_without_pie() {
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-link-arg-bin=terraform-provider-vixens=-no-pie");
+    }
 }

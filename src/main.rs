@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use vixens::plugin::handshake::{cookie_ok, negotiate, MAGIC_COOKIE_KEY, SUPPORTED_PROTOCOLS};
-use vixens::plugin::{tls, ServeConfig};
+use vixens::plugin::{tls, Listening, ServeConfig};
 
 const NOT_BY_HAND: &str = "\
 terraform-provider-vixens is a Terraform plugin: Terraform starts it, it is not meant to be run by hand.
@@ -32,7 +32,6 @@ fn main() -> ExitCode {
         eprintln!("{NOT_BY_HAND}");
         return ExitCode::from(1);
     }
-    vixens::logging::init();
     let Some(protocol) = negotiate(std::env::var("PLUGIN_PROTOCOL_VERSIONS").ok().as_deref())
     else {
         eprintln!("terraform-provider-vixens: no common plugin protocol (this provider speaks {SUPPORTED_PROTOCOLS:?})");
@@ -51,6 +50,24 @@ fn main() -> ExitCode {
         },
         None => None,
     };
+    // Only what the handshake line announces comes before it (the listener and the certificate): Terraform starts
+    // the provider several times per command and waits for this line each time. Its connection waits in the
+    // listen backlog until the server below accepts it.
+    let listening = match Listening::bind(ServeConfig {
+        protocol,
+        client_cert,
+    }) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("terraform-provider-vixens: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(e) = listening.print_handshake_line() {
+        eprintln!("terraform-provider-vixens: cannot write the handshake line: {e}");
+        return ExitCode::from(1);
+    }
+    vixens::logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -63,13 +80,7 @@ fn main() -> ExitCode {
         }
     };
     let server = Arc::new(vixens::provider::server());
-    let result = runtime.block_on(vixens::plugin::serve(
-        server,
-        ServeConfig {
-            protocol,
-            client_cert,
-        },
-    ));
+    let result = runtime.block_on(listening.serve(server));
     runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -23,7 +23,7 @@ use std::fmt;
 
 pub use path::{AttributePath, PathStep};
 pub use types::Type;
-pub use value::Value;
+pub use value::{Value, MAX_NUMBER_SCALE};
 
 /// A codec or type error, with the path of the offending value (root when not known).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,6 +8,11 @@ use bigdecimal::{BigDecimal, ToPrimitive};
 
 use super::{AttributePath, Error, PathStep, Type};
 
+/// Largest number of decimal places (or power-of-ten exponent) a number parsed from text may have. The smallest
+/// float64 needs 1074 places; beyond this, a few bytes such as `1e999999999` would expand into gigabytes of digits
+/// when the number is written out or compared.
+pub const MAX_NUMBER_SCALE: u64 = 4096;
+
 /// A Terraform value (go-cty `cty.Value`, without marks).
 ///
 /// Sets compare equal regardless of element order; numbers compare by numeric value (`1.0 == 1`).
@@ -123,11 +128,16 @@ impl Value {
         Value::List(items.into_iter().map(|s| Value::String(s.into())).collect())
     }
 
-    /// Parses a decimal number (`"1.5"`, `"-3e10"`). Errors on anything else.
+    /// Parses a decimal number (`"1.5"`, `"-3e10"`). Errors on anything else, and on numbers with more than
+    /// [`MAX_NUMBER_SCALE`] decimal places or an exponent above it (`"1e999999999"`).
     pub fn number_from_str(s: &str) -> Result<Value, Error> {
-        BigDecimal::from_str(s)
-            .map(Value::Number)
-            .map_err(|_| Error::new(format!("invalid number {s:?}")))
+        let n = BigDecimal::from_str(s).map_err(|_| Error::new(format!("invalid number {s:?}")))?;
+        if n.as_bigint_and_scale().1.unsigned_abs() > MAX_NUMBER_SCALE {
+            return Err(Error::new(format!(
+                "number {s:?} is out of range (beyond {MAX_NUMBER_SCALE} decimal places or 1e{MAX_NUMBER_SCALE})"
+            )));
+        }
+        Ok(Value::Number(n))
     }
 
     /// Whether this is `Null`.
@@ -354,6 +364,20 @@ impl Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_with_huge_exponents_are_refused() {
+        // 1e999999999 is 11 bytes of input but a billion digits when written out (or rescaled to compare).
+        for text in ["1e999999999", "1e-999999999", "-7e4097", "1e-4097"] {
+            let err = Value::number_from_str(text).unwrap_err();
+            assert!(err.message.contains("out of range"), "{text}: {err}");
+        }
+        for text in ["1e4096", "-1e-4096", "5e-324", "1.7976931348623157e308"] {
+            assert!(Value::number_from_str(text).is_ok(), "{text}");
+        }
+        // A long literal integer is not an exponent: it is kept whole.
+        assert!(Value::number_from_str(&format!("1{}", "0".repeat(5000))).is_ok());
+    }
 
     #[test]
     fn sets_compare_unordered_and_numbers_by_value() {

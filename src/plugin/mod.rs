@@ -10,4 +10,4 @@ pub mod tls;
 pub mod v5;
 pub mod v6;
 
-pub use serve::{serve, ServeConfig};
+pub use serve::{serve, Listening, ServeConfig};

@@ -10,10 +10,10 @@ use tokio_util::sync::CancellationToken;
 /// How often the parent process id is checked.
 pub const POLL: Duration = Duration::from_secs(1);
 
-/// Spawns a task that cancels `shutdown` (the same token as `GRPCController.Shutdown`) once the parent process
-/// changes, i.e. once the Terraform that started this provider has exited. Needs a Tokio runtime.
-pub fn shutdown_when_orphaned(shutdown: CancellationToken) {
-    let parent = std::os::unix::process::parent_id();
+/// Spawns a task that cancels `shutdown` (the same token as `GRPCController.Shutdown`) once the parent process id
+/// is no longer `parent` (read with [`std::os::unix::process::parent_id`] when the provider started), i.e. once
+/// the Terraform that started this provider has exited. Needs a Tokio runtime.
+pub fn shutdown_when_orphaned(parent: u32, shutdown: CancellationToken) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(POLL);
         loop {

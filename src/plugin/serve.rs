@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -65,79 +65,143 @@ impl goplugin::grpc_stdio_server::GrpcStdio for Stdio {
     }
 }
 
-/// Serves `server` until `GRPCController.Shutdown`, printing the handshake line on stdout once listening.
-pub async fn serve(server: Arc<ProviderServer>, config: ServeConfig) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    let shutdown = CancellationToken::new();
-    ignore_sigint()?;
-    super::orphan::shutdown_when_orphaned(shutdown.clone());
+/// The state the handshake line announces: a bound listener and, under AutoMTLS, the server certificate and key.
+///
+/// Made before anything else (no async runtime, no logging, no provider schemas), so that Terraform, which
+/// starts the provider several times per command, can connect as early as possible: connections wait in the
+/// listen backlog until [`Listening::serve`] accepts them.
+pub struct Listening {
+    listener: std::net::TcpListener,
+    protocol: u32,
+    tls: Option<Tls>,
+    /// Terraform's process id, read at start (see [`super::orphan`]).
+    parent: u32,
+}
 
-    let (reporter, health) = tonic_health::server::health_reporter();
-    reporter
-        .set_service_status("plugin", tonic_health::ServingStatus::Serving)
-        .await;
-    let v6 = (config.protocol == 6).then(|| {
-        tfplugin6::provider_server::ProviderServer::new(v6::V6(server.clone()))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES)
-    });
-    let v5 = (config.protocol == 5).then(|| {
-        tfplugin5::provider_server::ProviderServer::new(v5::V5(server.clone()))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES)
-    });
-    let router = tonic::transport::Server::builder()
-        .add_service(health)
-        .add_service(goplugin::grpc_controller_server::GrpcControllerServer::new(
-            Controller(shutdown.clone()),
-        ))
-        .add_service(goplugin::grpc_stdio_server::GrpcStdioServer::new(Stdio(
-            shutdown.clone(),
-        )))
-        .add_optional_service(v6)
-        .add_optional_service(v5);
+struct Tls {
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+    client: CertificateDer<'static>,
+}
 
-    let (tls_config, cert_der) = match &config.client_cert {
-        Some(client) => {
-            let (cert, key) = tls::server_cert()?;
-            (
-                Some(tls::server_config(cert.clone(), key, client.clone())?),
-                Some(cert),
-            )
-        }
-        None => (None, None),
-    };
-    let line = super::handshake::handshake_line(config.protocol, addr, cert_der.as_deref());
-    {
+impl Listening {
+    /// Binds `127.0.0.1:0` and, when Terraform sent a client certificate, generates the server certificate.
+    ///
+    /// Errors: the bind failed, or certificate generation failed.
+    pub fn bind(config: ServeConfig) -> anyhow::Result<Self> {
+        let parent = std::os::unix::process::parent_id();
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        let tls = match config.client_cert {
+            Some(client) => {
+                let (cert, key) = tls::server_cert()?;
+                Some(Tls { cert, key, client })
+            }
+            None => None,
+        };
+        Ok(Self {
+            listener,
+            protocol: config.protocol,
+            tls,
+            parent,
+        })
+    }
+
+    /// The go-plugin handshake line for this listener (see [`super::handshake::handshake_line`]).
+    ///
+    /// Errors: the listener's local address cannot be read.
+    pub fn handshake_line(&self) -> std::io::Result<String> {
+        let addr = self.listener.local_addr()?;
+        let cert: Option<&[u8]> = self.tls.as_ref().map(|t| t.cert.as_ref());
+        Ok(super::handshake::handshake_line(self.protocol, addr, cert))
+    }
+
+    /// Writes the handshake line on stdout and flushes it.
+    ///
+    /// Errors: stdout is closed.
+    pub fn print_handshake_line(&self) -> std::io::Result<()> {
+        let line = self.handshake_line()?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "{line}")?;
-        out.flush()?;
+        out.flush()
     }
-    tracing::debug!(protocol = config.protocol, %addr, "plugin serving");
 
-    let stop = shutdown.clone().cancelled_owned();
-    let serving = async {
-        match tls_config {
-            Some(cfg) => {
-                let incoming =
-                    tls_incoming(listener, tokio_rustls::TlsAcceptor::from(Arc::new(cfg)));
-                router.serve_with_incoming_shutdown(incoming, stop).await
+    /// Serves `server` on this listener until `GRPCController.Shutdown` (must run inside a Tokio runtime).
+    ///
+    /// Errors: the TLS configuration is refused, the SIGINT handler cannot be installed, or the server fails.
+    pub async fn serve(self, server: Arc<ProviderServer>) -> anyhow::Result<()> {
+        let Listening {
+            listener,
+            protocol,
+            tls: keys,
+            parent,
+        } = self;
+        listener.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(listener)?;
+        ignore_sigint()?;
+        let shutdown = CancellationToken::new();
+        super::orphan::shutdown_when_orphaned(parent, shutdown.clone());
+
+        let (reporter, health) = tonic_health::server::health_reporter();
+        reporter
+            .set_service_status("plugin", tonic_health::ServingStatus::Serving)
+            .await;
+        let v6 = (protocol == 6).then(|| {
+            tfplugin6::provider_server::ProviderServer::new(v6::V6(server.clone()))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        });
+        let v5 = (protocol == 5).then(|| {
+            tfplugin5::provider_server::ProviderServer::new(v5::V5(server.clone()))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        });
+        let router = tonic::transport::Server::builder()
+            .add_service(health)
+            .add_service(goplugin::grpc_controller_server::GrpcControllerServer::new(
+                Controller(shutdown.clone()),
+            ))
+            .add_service(goplugin::grpc_stdio_server::GrpcStdioServer::new(Stdio(
+                shutdown.clone(),
+            )))
+            .add_optional_service(v6)
+            .add_optional_service(v5);
+        let tls_config = match keys {
+            Some(t) => Some(tls::server_config(t.cert, t.key, t.client)?),
+            None => None,
+        };
+        tracing::debug!(protocol, addr = ?listener.local_addr().ok(), "plugin serving");
+
+        let stop = shutdown.clone().cancelled_owned();
+        let serving = async {
+            match tls_config {
+                Some(cfg) => {
+                    let incoming =
+                        tls_incoming(listener, tokio_rustls::TlsAcceptor::from(Arc::new(cfg)));
+                    router.serve_with_incoming_shutdown(incoming, stop).await
+                }
+                None => {
+                    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                    router.serve_with_incoming_shutdown(incoming, stop).await
+                }
             }
-            None => {
-                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-                router.serve_with_incoming_shutdown(incoming, stop).await
+        };
+        tokio::pin!(serving);
+        tokio::select! {
+            res = &mut serving => res?,
+            () = async { shutdown.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+                tracing::debug!("connections still open after shutdown: exiting anyway");
             }
         }
-    };
-    tokio::pin!(serving);
-    tokio::select! {
-        res = &mut serving => res?,
-        () = async { shutdown.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
-            tracing::debug!("connections still open after shutdown: exiting anyway");
-        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// Serves `server` until `GRPCController.Shutdown`, printing the handshake line on stdout once listening: the
+/// three steps of [`Listening`] in one call.
+pub async fn serve(server: Arc<ProviderServer>, config: ServeConfig) -> anyhow::Result<()> {
+    let listening = Listening::bind(config)?;
+    listening.print_handshake_line()?;
+    listening.serve(server).await
 }
 
 /// TLS connections from `listener`; failed handshakes are logged and dropped, never fatal.

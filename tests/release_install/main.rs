@@ -269,6 +269,12 @@ fn release_files_follow_the_registry_layout() {
         0x3e,
         "e_machine x86-64"
     );
+    // ET_EXEC, not ET_DYN: linked without PIE (build.rs), so no relocations are applied at each start.
+    assert_eq!(
+        u16::from_le_bytes([binary[16], binary[17]]),
+        2,
+        "e_type ET_EXEC (non-PIE)"
+    );
     let extracted = fx.work.join("extracted-binary");
     std::fs::write(&extracted, &binary).unwrap();
     let sections = Command::new("readelf")
