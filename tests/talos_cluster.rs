@@ -317,7 +317,10 @@ fn faults_converge_without_losing_state_and_upgrades_roll() {
     assert_eq!(ws.plan_exit_code(), 0);
     let secrets = ws.resource("vixens_talos_cluster.c").unwrap()["machine_secrets"].clone();
 
-    // A changed config that cp1 rejects once: the update fails, the state keeps everything, a re-apply converges.
+    // A changed config that cp2 rejects once (cp1, first in the rolling order, takes it): the update fails and the
+    // state describes the nodes: the prior inputs, configs and client outputs, cp1 with its new config's hash.
+    // The next plan plans the update again without planning the outputs as new; a re-apply converges.
+    let before = ws.resource("vixens_talos_cluster.c").unwrap();
     let patched = cluster(
         prefix,
         3,
@@ -327,7 +330,7 @@ fn faults_converge_without_losing_state_and_upgrades_roll() {
     ws.write_config(&patched);
     control_post(
         control,
-        "/faults/nodes/cp1",
+        "/faults/nodes/cp2",
         r#"{"fail_next": {"ApplyConfiguration": "invalid_argument"}}"#,
     );
     let failed = ws.fails(&["apply", "-auto-approve", "-input=false"]);
@@ -336,10 +339,28 @@ fn faults_converge_without_losing_state_and_upgrades_roll() {
         "{}",
         failed.all()
     );
-    assert_eq!(
-        ws.resource("vixens_talos_cluster.c").unwrap()["machine_secrets"],
-        secrets
+    let after = ws.resource("vixens_talos_cluster.c").unwrap();
+    for kept in [
+        "machine_secrets",
+        "talosconfig",
+        "kubeconfig",
+        "kubernetes",
+        "etcd_members",
+        "config_patches",
+        "machine_configurations",
+    ] {
+        assert_eq!(after[kept], before[kept], "{kept} after the failed update");
+    }
+    let hash = |v: &serde_json::Value, n: &str| v["node_status"][n]["config_hash"].clone();
+    assert_ne!(
+        hash(&after, "cp1"),
+        hash(&before, "cp1"),
+        "cp1 took the new config"
     );
+    assert_eq!(hash(&after, "cp2"), hash(&before, "cp2"), "cp2 refused it");
+    let replan = ws.run(&["plan", "-input=false", "-detailed-exitcode"]);
+    assert_eq!(replan.code, 2, "{}", replan.all());
+    assert!(!replan.all().contains("+ talosconfig"), "{}", replan.all());
     ws.apply();
     assert_eq!(ws.plan_exit_code(), 0);
 

@@ -116,7 +116,28 @@ pub async fn update(ctx: &Context, prior: &Value, planned: &Value) -> Result<Val
     state.set("machine_secrets", secrets_yaml.to_string());
     let status = state::status(prior);
     let progress = Progress { state, status };
-    converge(ctx, &m, &secrets, progress, Some(prior)).await
+    converge(ctx, &m, &secrets, progress, Some(prior))
+        .await
+        .map_err(|e| failed_update(prior, e))
+}
+
+/// The state returned with a failed update: what is true of the nodes. The prior state (its inputs, rendered
+/// configs and client outputs: a failed update never drops `talosconfig`, `kubeconfig`, `kubernetes`,
+/// `etcd_members` or `machine_secrets`) with the node status the update reached, so a node that took its new
+/// config carries that config's hash. That hash differs from the prior rendered config's, so the next plan
+/// plans the update again (as drift) and its apply skips the nodes already done.
+fn failed_update(prior: &Value, mut error: ApplyError) -> ApplyError {
+    let mut state = prior.clone();
+    if let Some(reached) = error.state.take() {
+        if reached.get("node_status").is_wholly_known() && !reached.get("node_status").is_null() {
+            state.set("node_status", reached.get("node_status").clone());
+        }
+        let members = reached.get("etcd_members");
+        if members.is_wholly_known() && !members.is_null() {
+            state.set("etcd_members", members.clone());
+        }
+    }
+    error.with_state(state)
 }
 
 /// Applies to nodes whose config changed or that are new, bootstraps once, waits for etcd and the Kubernetes
