@@ -166,29 +166,116 @@ pub fn rsa_racers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
 
-/// [`generate_rsa_pkcs1_pem`] on `racers` threads at once; the first key is returned.
+/// aws-lc's RSA key generation (`RSA_generate_key_ex`, public exponent 65537, the same generator aws-lc-rs calls)
+/// that gives up once `stop` is set: its progress callback (`BN_GENCB`, called for every prime candidate and
+/// primality round) then returns 0, which aborts the generation. Returns the PKCS#1 `RSAPrivateKey` DER, or
+/// `None` when stopped.
+///
+/// aws-lc-rs generates RSA keys but cannot stop a generation; this is the crate's only FFI, kept to these calls.
+///
+/// # Errors
+/// [`PkiError::Generate`] on a size aws-lc refuses or an allocation failure.
+fn generate_rsa_pkcs1_der_unless(
+    bits: usize,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<Option<Vec<u8>>, PkiError> {
+    use aws_lc_sys as sys;
+    use std::os::raw::{c_int, c_void};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    unsafe extern "C" fn keep_going(_event: c_int, _n: c_int, cb: *mut sys::BN_GENCB) -> c_int {
+        // SAFETY: the callback argument is the `stop` flag, borrowed for the whole generation that calls back.
+        let stop = unsafe { &*(sys::BN_GENCB_get_arg(cb) as *const AtomicBool) };
+        c_int::from(!stop.load(Ordering::Relaxed))
+    }
+
+    let failed = |what: &str| PkiError::Generate(format!("RSA key generation: {what}"));
+    if ![2048, 3072, 4096, 8192].contains(&bits) {
+        return Err(PkiError::Generate(format!("unsupported RSA size {bits}")));
+    }
+    let bits = c_int::try_from(bits).map_err(|_| failed("size out of range"))?;
+    // SAFETY: each object is allocated here, checked for null before use and freed once below; the pointers never
+    // leave this block; the callback argument (`stop`) outlives `RSA_generate_key_ex`; the DER buffer aws-lc
+    // returns is copied, wiped and freed with OPENSSL_free as its documentation asks.
+    unsafe {
+        let rsa = sys::RSA_new();
+        let e = sys::BN_new();
+        let cb = sys::BN_GENCB_new();
+        let result = if rsa.is_null() || e.is_null() || cb.is_null() {
+            Err(failed("out of memory"))
+        } else if sys::BN_set_word(e, 65537) != 1 {
+            Err(failed("cannot set the public exponent"))
+        } else {
+            sys::BN_GENCB_set(
+                cb,
+                Some(keep_going),
+                stop as *const AtomicBool as *mut c_void,
+            );
+            if sys::RSA_generate_key_ex(rsa, bits, e, cb) != 1 {
+                if stop.load(Ordering::Relaxed) {
+                    Ok(None)
+                } else {
+                    Err(failed("aws-lc refused (unsupported size?)"))
+                }
+            } else {
+                let mut out: *mut u8 = std::ptr::null_mut();
+                let mut len: usize = 0;
+                if sys::RSA_private_key_to_bytes(&mut out, &mut len, rsa) != 1 || out.is_null() {
+                    Err(failed("cannot encode the key"))
+                } else {
+                    let der = std::slice::from_raw_parts(out, len).to_vec();
+                    sys::OPENSSL_cleanse(out as *mut c_void, len);
+                    sys::OPENSSL_free(out as *mut c_void);
+                    Ok(Some(der))
+                }
+            }
+        };
+        if !cb.is_null() {
+            sys::BN_GENCB_free(cb);
+        }
+        if !e.is_null() {
+            sys::BN_free(e);
+        }
+        if !rsa.is_null() {
+            sys::RSA_free(rsa);
+        }
+        result
+    }
+}
+
+/// An RSA key of `bits` generated on `racers` threads at once, as PKCS#1 `RSA PRIVATE KEY` PEM: the first key
+/// is returned and the other generations are stopped.
 ///
 /// RSA key generation time varies widely (aws-lc's prime search draws fresh random candidates until two pass the
 /// primality tests: 0.2 s to over 1 s for 4096 bits on one core), so the first of two independent attempts comes
 /// much sooner on average than one attempt. The key is an ordinary RSA key of the requested size: each attempt
-/// draws its own random candidates, so which attempt wins says nothing about the key. The others are dropped when
-/// they finish (aws-lc-rs cannot stop a generation early), on detached threads that never block the caller.
+/// draws its own random candidates, so which attempt wins says nothing about the key.
 ///
 /// # Errors
-/// [`PkiError::Generate`] when every attempt fails (unsupported size, random source failure).
+/// [`PkiError::Generate`] when every attempt fails (unsupported size, allocation failure).
 pub async fn generate_rsa_pkcs1_pem_raced(bits: usize, racers: usize) -> Result<String, PkiError> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     for _ in 0..racers.max(1) {
-        let tx = tx.clone();
+        let (tx, stop) = (tx.clone(), stop.clone());
         std::thread::spawn(move || {
-            let _ = tx.send(generate_rsa_pkcs1_pem(bits)); // the receiver is gone once a key won
+            let _ = tx.send(generate_rsa_pkcs1_der_unless(bits, &stop)); // receiver gone: a key already won
         });
     }
     drop(tx);
+    // Dropped (also when the caller is cancelled): the attempts still running stop at their next callback.
+    struct StopOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let _stop_others = StopOnDrop(stop);
     let mut last = PkiError::Generate("no RSA key generation ran".into());
     while let Some(result) = rx.recv().await {
         match result {
-            Ok(pem) => return Ok(pem),
+            Ok(Some(der)) => return Ok(pem_text(PEM_RSA, &der)),
+            Ok(None) => {}
             Err(e) => last = e,
         }
     }
@@ -446,6 +533,16 @@ mod tests {
         let bits = modulus.len() * 8 - modulus[0].leading_zeros() as usize;
         assert_eq!(bits, 2048, "RSAPrivateKey.modulus");
         assert!(generate_rsa_pkcs1_pem_raced(1000, 2).await.is_err());
+    }
+
+    #[test]
+    fn a_stopped_rsa_generation_gives_up_at_once() {
+        let started = std::time::Instant::now();
+        let stopped = std::sync::atomic::AtomicBool::new(true);
+        assert!(generate_rsa_pkcs1_der_unless(8192, &stopped)
+            .unwrap()
+            .is_none());
+        assert!(started.elapsed() < std::time::Duration::from_millis(200));
     }
 
     #[test]
