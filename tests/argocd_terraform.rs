@@ -233,6 +233,36 @@ async fn inline_manifest_with_protocol_5_and_6() {
             "plan output is {} bytes:\n{shown}",
             shown.len()
         );
+        // An install update that fails (a kind the cluster does not serve) is planned again afterwards, and
+        // the error names the kind in plain words.
+        std::fs::write(
+            ws.path().join("install.yaml"),
+            format!("{text}\n---\napiVersion: example.com/v1\nkind: Frob\nmetadata:\n  name: x\n"),
+        )
+        .unwrap();
+        let failed = blocking(|| ws.run(&["apply", "-auto-approve", "-input=false", "-no-color"]));
+        assert_ne!(failed.code, 0, "terraform {}", tf.version);
+        assert!(
+            failed.stderr.contains("example.com/v1 Frob")
+                && failed.stderr.contains("does not serve this kind")
+                && !failed.stderr.contains("Status {"),
+            "{}",
+            failed.stderr
+        );
+        assert_eq!(
+            blocking(|| ws.plan_exit_code()),
+            2,
+            "terraform {}: the failed install is planned again",
+            tf.version
+        );
+        std::fs::write(ws.path().join("install.yaml"), &text).unwrap();
+        blocking(|| ws.apply());
+        assert_eq!(
+            blocking(|| ws.plan_exit_code()),
+            0,
+            "terraform {}",
+            tf.version
+        );
         blocking(|| ws.destroy());
         assert!(!namespace_exists(&applier).await);
     }

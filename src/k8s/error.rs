@@ -19,15 +19,14 @@ pub enum Error {
         last: String,
     },
     /// An API call failed.
-    #[error("{action} {object}: {source}")]
+    #[error("{action} {object}: {}", describe(action, cause))]
     Api {
         /// What we were doing ("apply", "delete", "get", "discover").
         action: &'static str,
         /// The object, as `kind namespace/name`.
         object: String,
-        /// The client error.
-        #[source]
-        source: Box<kube::Error>,
+        /// The client error (described in the message, see [`describe`]).
+        cause: Box<kube::Error>,
     },
     /// An object is not a well-formed Kubernetes object (missing apiVersion, kind or name).
     #[error("invalid object: {0}")]
@@ -50,13 +49,31 @@ impl Error {
         Error::Api {
             action,
             object: object.into(),
-            source: Box::new(source),
+            cause: Box::new(source),
         }
     }
 
     /// True when the API answered 404 Not Found.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::Api { source, .. } if is_not_found(source))
+        matches!(self, Error::Api { cause, .. } if is_not_found(cause))
+    }
+}
+
+/// A client error on one readable line: an API answer as `<message> (<reason>, HTTP <code>)` rather than kube's
+/// `ApiError: … (Status { … })` debug dump; a kind that discovery does not find says so; other errors with their
+/// sources.
+pub fn describe(action: &str, e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(_) | kube::Error::Discovery(_) if action == "discover" && is_not_found(e) => {
+            "the API server does not serve this kind (unknown group, version or kind: is its CRD installed?)"
+                .to_string()
+        }
+        kube::Error::Api(s) => {
+            let message = if s.message.is_empty() { "no message" } else { s.message.as_str() };
+            let reason = if s.reason.is_empty() { "no reason" } else { s.reason.as_str() };
+            format!("{message} ({reason}, HTTP {})", s.code)
+        }
+        other => crate::k8s::connection::error_chain(other),
     }
 }
 

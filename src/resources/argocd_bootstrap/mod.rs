@@ -371,8 +371,21 @@ impl Resource for ArgocdBootstrap {
         if let Some(install) = &install {
             tracing::info!(from = %old.version, to = %s.version, "re-applying the Argo CD install");
             let previous = inventory_of(prior).map_err(|d| fail(d, prior))?;
-            self.install(ctx, &applier, install, &mut state, &previous)
-                .await?;
+            if let Err(e) = self
+                .install(ctx, &applier, install, &mut state, &previous)
+                .await
+            {
+                // Not installed as planned: the state keeps the objects applied so far (inventory) but the prior
+                // install inputs and digest, so the next plan tries the install again.
+                let mut kept = e.state.clone().unwrap_or_else(|| state.clone());
+                for a in INSTALL_INPUTS
+                    .iter()
+                    .chain(&["manifest_sha256", "install_health"])
+                {
+                    kept.set(*a, prior.get(a).clone());
+                }
+                return Err(e.with_state(kept));
+            }
         }
         let wanted = ops::owned_objects(&s, admin_ref(&admin)).map_err(|d| fail(d, &state))?;
         let before =
