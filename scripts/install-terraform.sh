@@ -47,7 +47,9 @@ install_one() {
   mkdir -p "$(dirname "$dest")"
   install -m 0755 "$bin" "$dest.tmp"
   mv "$dest.tmp" "$dest"
-  "$dest" version >/dev/null
+  # The 0.15 build logs at TRACE on stderr by default: keep it only when the binary fails.
+  local out
+  out="$("$dest" version 2>&1)" || { echo "install-terraform: $dest does not run:" >&2; echo "$out" >&2; exit 1; }
   echo "$dest"
 }
 

@@ -639,3 +639,56 @@ async fn kubernetes_api_comes_up_on_vip_and_control_planes_after_bootstrap() {
         .await
         .is_err());
 }
+
+/// Resetting the last control plane wipes etcd, and with it the Kubernetes cluster: a cluster bootstrapped later
+/// with new secrets on the same VIP presents its own serving certificate there and starts without the old
+/// objects (real Talos: the new kube-apiserver serves a new etcd).
+#[tokio::test]
+async fn a_cluster_bootstrapped_after_the_last_control_plane_reset_starts_fresh() {
+    use k8s_openapi::api::core::v1::Namespace;
+    let emu = start("127.0.108").await;
+    let vip = "apiVersion: v1alpha1\nkind: Layer2VIPConfig\nname: 127.0.108.10\nlink: eth0\n";
+    for round in 0..2 {
+        let s = TestSecrets::generate();
+        let cfg = machine_config(&s, true, "https://127.0.108.10:6443", vip);
+        eventually("cp1 in maintenance mode", || async {
+            maintenance("127.0.108.1")
+                .apply_configuration(cfg.as_bytes(), ApplyMode::Auto)
+                .await
+                .ok()
+        })
+        .await;
+        let cp1 = secure("127.0.108.1", &s, "os:admin");
+        wait_secure(&cp1).await;
+        cp1.bootstrap_once().await.unwrap();
+        let kc = String::from_utf8(cp1.kubeconfig().await.unwrap()).unwrap();
+        // Through the VIP, verified against this round's CA.
+        let client = kube_client(&kc, None).await;
+        eventually("the Node via the VIP", || async {
+            node_names(&client).await.filter(|n| n.len() == 1)
+        })
+        .await;
+        let namespaces = kube::Api::<Namespace>::all(client.clone());
+        if round == 0 {
+            let ns: Namespace =
+                serde_json::from_value(serde_json::json!({"metadata": {"name": "left-over"}}))
+                    .unwrap();
+            namespaces.create(&Default::default(), &ns).await.unwrap();
+        } else {
+            assert!(
+                namespaces.get_opt("left-over").await.unwrap().is_none(),
+                "an object of the wiped cluster survived"
+            );
+            assert!(namespaces.get_opt("kube-system").await.unwrap().is_some());
+        }
+        cp1.reset(false).await.unwrap();
+        eventually("the VIP closed", || async {
+            tokio::net::TcpStream::connect("127.0.108.10:6443")
+                .await
+                .is_err()
+                .then_some(())
+        })
+        .await;
+    }
+    emu.stop().await;
+}

@@ -126,6 +126,18 @@ fn check_env(env: &Env) {
     let bootstrap = terraform_lb_ipam(&tfvars)
         .unwrap_or_else(|e| panic!("terraform/environments/{}: {e}", env.name));
     violations.extend(check_lb_ipam_matches_terraform(env, &all, &bootstrap));
+    // The root Application (terraform.tfvars) and its children (repo.yaml) read the same repository.
+    let root_repo = tfvars
+        .lines()
+        .find_map(|l| l.strip_prefix("gitops_repository_url"))
+        .and_then(|l| l.split('"').nth(1))
+        .unwrap_or_default();
+    if root_repo != repo {
+        violations.push(format!(
+            "terraform/environments/{}: gitops_repository_url {root_repo:?} is not repo.yaml's repoURL {repo:?}",
+            env.name
+        ));
+    }
     violations.extend(check_addresses(env, &all));
     violations.extend(check_ingresses(env, &all));
     violations.extend(check_protected_routes(&all));

@@ -4,7 +4,7 @@
 //! loopback `Layer2VIPConfig`/`vip` address too). Each control plane's listener presents its own serving
 //! certificate from the config's k8s CA, with the SANs Talos gives that node's kube-apiserver (see
 //! [`node_sans`]); the endpoint listeners present the first control plane's. Nodes are registered as they join and
-//! removed when reset.
+//! removed when reset; when etcd is gone (its last member wiped) every listener closes and every object is forgotten.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -227,6 +227,21 @@ impl KubeHooks for KubeBridge {
             .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
             .is_some_and(|c| c["status"] == "True");
         Some(ready)
+    }
+
+    fn cluster_down(&self) {
+        let (kube, servers) = (self.kube.clone(), self.servers.clone());
+        let task = tokio::spawn(async move {
+            let all = std::mem::take(&mut *servers.lock().await);
+            for (_, s) in all {
+                s.shutdown().await;
+            }
+            kube.wipe();
+        });
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task);
     }
 
     fn faults(&self, faults: &KubeFaults) {

@@ -237,6 +237,20 @@ impl KubeCluster {
         Ok(())
     }
 
+    /// Forgets every object, as when the cluster's etcd is wiped: a fresh store holding only what a new API server
+    /// creates (the built-in namespaces and the `kubernetes` Service). Watches of the old store end.
+    pub fn wipe(&self) {
+        {
+            let mut st = self.inner.lock();
+            let mut fresh = Store::new();
+            fresh.set_history(self.inner.opts.watch_history);
+            *st = fresh;
+        }
+        admission::bootstrap(&self.inner);
+        let rv = self.inner.lock().revision();
+        self.inner.notify(rv);
+    }
+
     /// Deletes a Node (no-op when absent).
     pub fn remove_node(&self, name: &str) {
         let mut st = self.inner.lock();

@@ -30,6 +30,10 @@ pub trait KubeHooks: Send + Sync {
     /// A control plane went down (reboot, shutdown, down fault): its kube-apiserver on `<address>:6443` stops
     /// until [`KubeHooks::cluster_up`] names it again.
     fn control_plane_down(&self, address: Ipv4Addr);
+    /// The cluster's etcd is gone (its last member wiped): every Kubernetes API listener closes (the endpoint and
+    /// VIP ones too) and every object is forgotten, so a cluster bootstrapped later starts empty with its own
+    /// certificates. The default does nothing.
+    fn cluster_down(&self) {}
     /// Kubernetes API faults from the topology or the control endpoint.
     fn faults(&self, faults: &KubeFaults);
     /// The Node named `name`'s Ready condition: `None` while no such Node is registered. The default knows
@@ -579,6 +583,14 @@ impl Cluster {
             if let Some(kube) = self.kube() {
                 kube.control_plane_down(node.spec.address);
             }
+        }
+    }
+
+    /// Tells the Kubernetes side that etcd is gone, and with it the Kubernetes cluster (see
+    /// [`KubeHooks::cluster_down`]).
+    pub fn kube_cluster_down(&self) {
+        if let Some(kube) = self.kube() {
+            kube.cluster_down();
         }
     }
 

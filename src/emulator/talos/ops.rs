@@ -539,6 +539,8 @@ pub fn reset(c: &Ctx, req: &machine::ResetRequest) -> Result<machine::Reset, Sta
         let mut etcd = c.cluster.etcd();
         if etcd.as_ref().is_some_and(|e| e.members.len() == 1) {
             *etcd = None;
+            drop(etcd);
+            c.cluster.kube_cluster_down();
         }
     }
     {

@@ -34,7 +34,10 @@ then the repository Secret and every install object, the namespace last. With `k
 only the root Application (still cascading or orphaning as set): the namespace, every install object, the \
 repository Secret and the settings this resource wrote (admin password in `argocd-secret`, `server.insecure` in \
 `argocd-cmd-params-cm`) stay, and Terraform forgets them. Set `cascade_delete = false` with it to leave the \
-applications the root created running under Argo CD (a hand-off to Git).";
+applications the root created running under Argo CD (a hand-off to Git).
+
+**Import** is not supported. To take over an existing install, create the resource: server-side apply with \
+forced conflicts adopts the objects already in the cluster.";
 
 fn kubernetes_block() -> Block {
     Block::new("API server and client credentials (e.g. from `vixens_talos_cluster`), instead of `kubeconfig`.")

@@ -35,7 +35,10 @@ CD may edit them), and destroy leaves them in place.
 renewed within 30 days of expiry, so plans stay empty.
 
 Connection settings may be unknown at plan time (e.g. outputs of `vixens_talos_cluster`): the cluster is contacted \
-only during apply and read."
+only during apply and read.
+
+**Import** is not supported. To take over an existing Cilium, create the resource: server-side apply with forced \
+conflicts adopts the objects already in the cluster."
     )
 }
 
