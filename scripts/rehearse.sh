@@ -153,9 +153,13 @@ got = set(json.load(sys.stdin)["provider_schemas"]["registry.terraform.io/vixens
 want = {"vixens_talos_cluster", "vixens_cilium", "vixens_argocd_bootstrap"}
 sys.exit(0 if got == want else f"provider resources {sorted(got)}, expected {sorted(want)}")'
 t0=$(date +%s.%N)
-tfe apply -input=false -auto-approve -no-color -state="$state" -var 'active_nodes=["obsy"]' | tail -n 3
+tfe apply -input=false -auto-approve -no-color -state="$state" -var 'active_nodes=["obsy"]' >"$work/apply1.log" \
+  || { cat "$work/apply1.log"; exit 1; }
+grep '^Apply complete' "$work/apply1.log"
 t1=$(date +%s.%N)
-tfe apply -input=false -auto-approve -no-color -state="$state" | tail -n 3
+tfe apply -input=false -auto-approve -no-color -state="$state" >"$work/apply2.log" \
+  || { cat "$work/apply2.log"; exit 1; }
+grep '^Apply complete' "$work/apply2.log"
 t2=$(date +%s.%N)
 echo "apply obsy: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')s, apply full dev topology: $(since "$t1")s"
 
