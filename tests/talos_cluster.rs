@@ -173,6 +173,28 @@ fn change_config_behind_terraforms_back(values: &serde_json::Value, node: &str, 
     });
 }
 
+/// The taints (`key:effect`) of Kubernetes Node `node`, read with the state's kubeconfig.
+fn node_taints(ws: &Workspace, node: &str) -> Vec<String> {
+    use k8s_openapi::api::core::v1::Node;
+    let values = ws.resource("vixens_talos_cluster.c").unwrap();
+    let kubeconfig = values["kubeconfig"].as_str().unwrap().to_string();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = vixens::k8s::Connection::Kubeconfig(kubeconfig)
+            .connect(std::time::Duration::from_secs(20))
+            .await
+            .unwrap();
+        let api: kube::Api<Node> = kube::Api::all(client);
+        let node = api.get(node).await.unwrap();
+        node.spec
+            .and_then(|s| s.taints)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| format!("{}:{}", t.key, t.effect))
+            .collect()
+    })
+}
+
 fn etcd_members(ws: &Workspace) -> Vec<String> {
     let values = ws.resource("vixens_talos_cluster.c").unwrap();
     values["etcd_members"]
@@ -192,11 +214,40 @@ fn one_control_plane_then_three_then_worker_then_destroy() {
     ws.init();
     ws.ok(&["validate"]);
 
-    // 1. One control plane, then an empty plan.
+    // 1. One control plane, then an empty plan. No node can run workloads (no worker, scheduling on control
+    // planes off): the plan warns at the attribute, and Talos taints the control plane.
     let started = std::time::Instant::now();
-    ws.apply();
+    let created = ws.apply();
     eprintln!("create with 1 control plane: {:?}", started.elapsed());
+    assert!(
+        created.all().contains("No node can run workloads")
+            && created.all().contains("allow_scheduling_on_control_planes"),
+        "{}",
+        created.all()
+    );
     assert_eq!(ws.plan_exit_code(), 0, "plan after create must be empty");
+    const CP_TAINT: &str = "node-role.kubernetes.io/control-plane:NoSchedule";
+    assert!(node_taints(&ws, "cp1").iter().any(|t| t == CP_TAINT));
+    // Turning scheduling on is a `cluster.*` change Talos applies without a reboot; its node-taint controller
+    // then removes the taint. The plan after it is empty.
+    ws.write_config(&cluster(
+        prefix,
+        1,
+        0,
+        "allow_scheduling_on_control_planes = true",
+    ));
+    let allowed = ws.apply();
+    assert!(
+        !allowed.all().contains("No node can run workloads"),
+        "{}",
+        allowed.all()
+    );
+    assert!(!allowed.all().contains("rebooted"), "{}", allowed.all());
+    assert!(!node_taints(&ws, "cp1").iter().any(|t| t == CP_TAINT));
+    assert_eq!(ws.plan_exit_code(), 0);
+    ws.write_config(&cluster(prefix, 1, 0, ""));
+    ws.apply();
+    assert!(node_taints(&ws, "cp1").iter().any(|t| t == CP_TAINT));
     assert_eq!(etcd_members(&ws), ["cp1"]);
     let values = ws.resource("vixens_talos_cluster.c").unwrap();
     let secrets = values["machine_secrets"].as_str().unwrap().to_string();

@@ -12,6 +12,8 @@ provider "vixens" {}
 resource "vixens_talos_cluster" "lab" {
   cluster_name = "lab"
   endpoint     = "https://192.168.111.160:6443"
+  # One control plane and no worker: it must run the workloads too (Argo CD, the Cilium operator...).
+  allow_scheduling_on_control_planes = true
 
   nodes {
     name         = "obsy"

@@ -3,6 +3,8 @@ resource "vixens_talos_cluster" "dev" {
   cluster_name  = "vixens-dev"
   endpoint      = "https://192.168.111.160:6443"
   talos_version = "1.13"
+  # No worker: the control plane runs the workloads too (Argo CD, the Cilium operator...).
+  allow_scheduling_on_control_planes = true
 
   nodes {
     name         = "obsy"

@@ -166,15 +166,20 @@ pub fn apply(
                 };
                 if rolled_back {
                     cluster.sync_listener(&node);
+                    cluster.kube_join(&node);
                 }
             });
             c.cluster.sync_listener(&c.node);
+            c.cluster.kube_join(&c.node);
         }
         ApplyMode::NoReboot => {
             st.active = Some(new.clone());
             st.persisted = Some(new);
             drop(st);
             c.cluster.sync_listener(&c.node);
+            // Talos's k8s.NodeTaintSpecController follows the live machine config (control-plane taint unless
+            // cluster.allowSchedulingOnControlPlanes) and NodeApplyController writes it to the Node: no reboot.
+            c.cluster.kube_join(&c.node);
         }
         ApplyMode::Staged => st.persisted = Some(new),
         _ => {

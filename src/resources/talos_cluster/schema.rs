@@ -199,7 +199,7 @@ pub fn schema() -> Schema {
     .attribute(strings("cert_sans").optional().description("Extra certificate SANs."))
     .attribute(strings("pod_subnets").optional().description("Pod CIDRs (default `10.244.0.0/16`); must not overlap the service CIDRs or a node network."))
     .attribute(strings("service_subnets").optional().description("Service CIDRs (default `10.96.0.0/12`); must not overlap the pod CIDRs or a node network."))
-    .attribute(Attribute::bool("allow_scheduling_on_control_planes").optional().description("Default `false`."))
+    .attribute(Attribute::bool("allow_scheduling_on_control_planes").optional().description("Let workloads run on control planes (default `false`: Talos taints them `node-role.kubernetes.io/control-plane:NoSchedule`). Set it when there is no worker; the plan warns otherwise. Changing it needs no reboot: Talos updates the taint."))
     .attribute(Attribute::number("kubeprism_port").optional().description("KubePrism port (default 7445; 0 disables)."))
     .attribute(Attribute::string("cni").optional().description("CNI: `none` (default; Cilium installs it), `flannel` (Talos's built-in), or `custom` (URLs given through `config_patches`)."))
     .attribute(Attribute::bool("proxy_disabled").optional().description("Disable kube-proxy (default `true`)."))

@@ -181,6 +181,7 @@ fn vip_rules() {
 #[test]
 fn endpoint_host_rules() {
     let mut c = config(1, 0);
+    c.set("allow_scheduling_on_control_planes", true); // no other warning than the endpoint's
     c.set("endpoint", "https://127.0.111.11:6443");
     assert_eq!(errors(&c), vec![], "a control-plane address is allowed");
     c.set("endpoint", "https://10.1.1.1:6443");
@@ -381,4 +382,39 @@ fn rendered_structure_is_checked_at_plan() {
         vec![],
         "not rendered before every value is known"
     );
+}
+
+fn warnings(config: &Value) -> Vec<(String, String)> {
+    let mut diags = Diagnostics::new();
+    validate::validate(config, &mut diags);
+    diags
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .map(|d| {
+            let path = d.attribute.as_ref().map(|p| p.to_string());
+            (path.unwrap_or_default(), d.summary.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn a_cluster_where_no_node_can_run_workloads_is_warned_about() {
+    let warned = |c: &Value| {
+        warnings(c).contains(&(
+            "allow_scheduling_on_control_planes".to_string(),
+            "No node can run workloads".to_string(),
+        ))
+    };
+    let mut c = config(1, 0);
+    assert!(warned(&c), "{:?}", warnings(&c));
+    c.set("allow_scheduling_on_control_planes", false);
+    assert!(warned(&c));
+    c.set("allow_scheduling_on_control_planes", true);
+    assert!(!warned(&c));
+    c.set("allow_scheduling_on_control_planes", Value::Unknown);
+    assert!(!warned(&c), "unknown: not yet");
+    assert!(!warned(&config(3, 1)), "a worker runs workloads");
+    let mut c = config(3, 1);
+    node_mut(&mut c, "w1").set("role", Value::Unknown);
+    assert!(!warned(&c), "a role known later may be a worker");
 }

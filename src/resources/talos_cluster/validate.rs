@@ -92,6 +92,7 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
         return;
     };
     validate_nodes(&nodes, patch_contract, diags);
+    warn_without_workload_nodes(config, &nodes, diags);
     validate_vips_and_endpoint(config, &nodes, diags);
     validate_node_networks(config, &nodes, diags);
     if !diags.has_errors() {
@@ -423,6 +424,35 @@ fn validate_nodes(nodes: &Nodes, contract: Option<Contract>, diags: &mut Diagnos
             attr("nodes"),
             "Control planes must be an odd number",
             format!("Found {control_planes} control planes; etcd needs an odd number (1, 3, 5) to keep quorum."),
+        );
+    }
+}
+
+/// Warns when no node can run workloads: no worker and control planes tainted
+/// `node-role.kubernetes.io/control-plane:NoSchedule` (Talos adds it unless
+/// `cluster.allowSchedulingOnControlPlanes`). Every pod without that toleration (Argo CD, the Cilium operator...)
+/// then stays Pending. Only when every role and the flag are known.
+fn warn_without_workload_nodes(config: &Value, nodes: &Nodes, diags: &mut Diagnostics) {
+    let allow = match config.get("allow_scheduling_on_control_planes") {
+        Value::Bool(b) => *b,
+        Value::Null => false,
+        _ => return,
+    };
+    let mut has_worker = false;
+    for &(_, node) in nodes.values() {
+        match node.get("role").as_str().and_then(Role::parse) {
+            Some(Role::Worker) => has_worker = true,
+            Some(Role::ControlPlane) => {}
+            None => return, // unknown or invalid: reported elsewhere
+        }
+    }
+    if !allow && !has_worker && !nodes.is_empty() {
+        diags.push(
+            Diagnostic::warning(
+                "No node can run workloads",
+                "Every node is a control plane and `allow_scheduling_on_control_planes` is false, so Talos taints                  them node-role.kubernetes.io/control-plane:NoSchedule: pods without that toleration (Argo CD, the                  Cilium operator, your applications) stay Pending. Set `allow_scheduling_on_control_planes = true`                  or add a worker.",
+            )
+            .at(attr("allow_scheduling_on_control_planes")),
         );
     }
 }
