@@ -153,17 +153,21 @@ fn assert_errors_at_lines(all: &str, expected: &[(&str, &str)]) {
     let mut want: Vec<&str> = expected.iter().map(|(s, _)| *s).collect();
     want.sort();
     assert_eq!(got, want, "{all}");
+    // Each expected error is shown with its line (a summary may appear more than once, at different lines).
     for (summary, line) in expected {
-        let at = all
-            .find(&format!("Error: {summary}"))
-            .unwrap_or_else(|| panic!("{summary} missing:\n{all}"));
-        let next = all[at + 1..]
-            .find("Error: ")
-            .map_or(all.len(), |n| at + 1 + n);
+        let heading = format!("Error: {summary}");
+        let blocks: Vec<&str> = all
+            .match_indices(&heading)
+            .map(|(at, _)| {
+                let next = all[at + 1..]
+                    .find("Error: ")
+                    .map_or(all.len(), |n| at + 1 + n);
+                &all[at..next]
+            })
+            .collect();
         assert!(
-            all[at..next].contains(line),
-            "{summary} does not show `{line}`:\n{}",
-            &all[at..next]
+            blocks.iter().any(|b| b.contains(line)),
+            "no {summary} shows `{line}`:\n{all}"
         );
     }
 }
@@ -236,6 +240,72 @@ resource "vixens_talos_cluster" "c" {
     );
 }
 
+/// `vixens_talos_cluster` values a node or Talos would refuse only at apply: node addresses with a port or out of
+/// range, a relative install disk, bad certificate SANs and image reference, an MTU below the IPv4 minimum, and an
+/// interface address two nodes share. Each fails `terraform validate` at its attribute.
+fn talos_cluster_values_at_the_attribute(tf: &Terraform) {
+    let ws = Workspace::new(
+        tf,
+        r#"
+resource "vixens_talos_cluster" "c" {
+  cluster_name                       = "v"
+  endpoint                           = "https://127.0.119.11:6443"
+  talos_version                      = "1.12"
+  cert_sans                          = ["", "bad host"]
+  install_image                      = "not an image!!"
+  allow_scheduling_on_control_planes = true
+  nodes {
+    name         = "cp1"
+    address      = "127.0.119.11:0"
+    role         = "controlplane"
+    install_disk = "sda"
+    link {
+      name      = "eth0"
+      mtu       = 10
+      addresses = ["127.0.119.50/24"]
+    }
+  }
+  nodes {
+    name    = "w1"
+    address = "999.0.95.11"
+    role    = "worker"
+    link {
+      name      = "eth1"
+      addresses = ["127.0.119.50/25"]
+    }
+  }
+}
+"#,
+    );
+    ws.init();
+    let out = ws.fails(&["validate"]);
+    assert_errors_at_lines(
+        &out.all(),
+        &[
+            (
+                "Invalid certificate SAN",
+                r#"cert_sans                          = ["", "bad host"]"#,
+            ),
+            (
+                "Invalid certificate SAN",
+                r#"cert_sans                          = ["", "bad host"]"#,
+            ),
+            (
+                "Invalid install image",
+                r#"install_image                      = "not an image!!""#,
+            ),
+            ("Invalid node address", r#"address      = "127.0.119.11:0""#),
+            ("Invalid install disk", r#"install_disk = "sda""#),
+            ("Invalid MTU", "mtu       = 10"),
+            ("Invalid node address", r#"address = "999.0.95.11""#),
+            (
+                "Duplicate interface address",
+                r#"addresses = ["127.0.119.50/25"]"#,
+            ),
+        ],
+    );
+}
+
 fn rule_breaking_patch_config() -> String {
     r#"
 variable "patch" {
@@ -264,5 +334,6 @@ fn validation_with_unknowns_and_precise_diagnostics() {
         null_module_variables_are_unset_not_conflicting(&tf);
         one_error_per_problem_at_the_attribute(&tf);
         talos_cluster_checks_at_the_attribute(&tf);
+        talos_cluster_values_at_the_attribute(&tf);
     }
 }

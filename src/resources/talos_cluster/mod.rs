@@ -8,6 +8,7 @@
 //! - [`import`]: `terraform import vixens_talos_cluster.NAME <path to secrets.yaml>` and the plan that adopts.
 
 pub mod apply;
+pub mod checks;
 pub mod delete;
 pub mod import;
 pub mod model;

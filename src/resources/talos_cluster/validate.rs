@@ -1,6 +1,7 @@
 //! Plan-time validation (issue 4, "Plan-time validation"): every error carries the attribute path it is about.
 //! Unknown values (from resources not yet applied) are skipped, never rejected.
 
+use super::checks;
 use crate::cty::{AttributePath, Value};
 use crate::framework::{Diagnostic, Diagnostics};
 use crate::talos::client::{split_address, ApplyMode};
@@ -95,6 +96,7 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
     warn_without_workload_nodes(config, &nodes, diags);
     validate_vips_and_endpoint(config, &nodes, diags);
     validate_node_networks(config, &nodes, diags);
+    validate_unique_interface_addresses(&nodes, diags);
     if !diags.has_errors() {
         validate_rendered(config, &nodes, diags);
     }
@@ -159,6 +161,28 @@ fn validate_scalars(config: &Value, diags: &mut Diagnostics) {
         if !matches!(cni, "none" | "flannel" | "custom") {
             diags.error_at(attr("cni"), "Invalid CNI", "Use none, flannel or custom.");
         }
+    }
+    for (i, san) in config
+        .get("cert_sans")
+        .as_list()
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
+        if let Some(Err(e)) = san.as_str().map(checks::cert_san) {
+            diags.error_at(
+                attr("cert_sans").join_index(i),
+                "Invalid certificate SAN",
+                e,
+            );
+        }
+    }
+    if let Some(Err(e)) = config
+        .get("install_image")
+        .as_str()
+        .map(checks::image_reference)
+    {
+        diags.error_at(attr("install_image"), "Invalid install image", e);
     }
     if let Value::Number(_) = config.get("kubeprism_port") {
         if config
@@ -250,6 +274,14 @@ fn check_cidr(value: &Value, path: AttributePath, diags: &mut Diagnostics) -> Op
     }
 }
 
+fn check_mtu(value: &Value, path: AttributePath, diags: &mut Diagnostics) {
+    if let Value::Number(_) = value {
+        if let Err(e) = checks::mtu(value.as_i64()) {
+            diags.error_at(path, "Invalid MTU", e);
+        }
+    }
+}
+
 fn check_routes(routes: &Value, path: &AttributePath, diags: &mut Diagnostics) {
     for (i, route) in routes.as_list().unwrap_or(&[]).iter().enumerate() {
         let p = path.join_attr("route").join_index(i);
@@ -303,6 +335,7 @@ fn node_networks(node: &Value, path: &AttributePath, diags: &mut Diagnostics) ->
             ));
         }
         check_routes(link.get("route"), &lp, diags);
+        check_mtu(link.get("mtu"), lp.join_attr("mtu"), diags);
         let mut ids = HashSet::new();
         for (vi, vlan) in link.get("vlan").as_list().unwrap_or(&[]).iter().enumerate() {
             let vp = lp.join_attr("vlan").join_index(vi);
@@ -338,6 +371,7 @@ fn node_networks(node: &Value, path: &AttributePath, diags: &mut Diagnostics) ->
                 ));
             }
             check_routes(vlan.get("route"), &vp, diags);
+            check_mtu(vlan.get("mtu"), vp.join_attr("mtu"), diags);
         }
     }
     for (i, ns) in node
@@ -379,10 +413,10 @@ fn validate_nodes(nodes: &Nodes, contract: Option<Contract>, diags: &mut Diagnos
             },
             _ => roles_known = false,
         }
-        if let Some(addr) = node.get("address").as_str() {
-            match split_address(addr) {
-                Ok((host, _)) => {
-                    if let Some(other) = addresses.insert(host.clone(), name.clone()) {
+        if let Some(host) = node.get("address").as_str() {
+            match checks::node_address(host) {
+                Ok(()) => {
+                    if let Some(other) = addresses.insert(host.to_string(), name.clone()) {
                         diags.error_at(
                             path.join_attr("address"),
                             "Duplicate address",
@@ -390,9 +424,12 @@ fn validate_nodes(nodes: &Nodes, contract: Option<Contract>, diags: &mut Diagnos
                         );
                     }
                 }
-                Err(e) => {
-                    diags.error_at(path.join_attr("address"), "Invalid address", e.to_string())
-                }
+                Err(e) => diags.error_at(path.join_attr("address"), "Invalid node address", e),
+            }
+        }
+        if let Some(disk) = node.get("install_disk").as_str() {
+            if let Err(e) = checks::install_disk(disk) {
+                diags.error_at(path.join_attr("install_disk"), "Invalid install disk", e);
             }
         }
         let hostname = match node.get("hostname") {
@@ -690,6 +727,46 @@ fn validate_node_networks(config: &Value, nodes: &Nodes, diags: &mut Diagnostics
                     format!("{net} overlaps the {what} subnet {subnet}: choose node and cluster networks apart."),
                 );
             }
+        }
+    }
+}
+
+/// Refuses an interface address (the host of a link or VLAN CIDR) that another node also has: two nodes
+/// answering one IP break ARP/NDP on that network.
+fn validate_unique_interface_addresses(nodes: &Nodes, diags: &mut Diagnostics) {
+    let mut by_index: Vec<(&String, &(usize, &Value))> = nodes.iter().collect();
+    by_index.sort_by_key(|(_, (i, _))| *i);
+    let mut owners: HashMap<IpAddr, &String> = HashMap::new();
+    for (name, &(index, node)) in by_index {
+        let path = node_path(index);
+        let mut mine: Vec<(AttributePath, IpAddr)> = Vec::new();
+        for (li, link) in node.get("link").as_list().unwrap_or(&[]).iter().enumerate() {
+            let lp = path.join_attr("link").join_index(li);
+            let mut lists = vec![(lp.join_attr("addresses"), link.get("addresses"))];
+            for (vi, vlan) in link.get("vlan").as_list().unwrap_or(&[]).iter().enumerate() {
+                let vp = lp.join_attr("vlan").join_index(vi);
+                lists.push((vp.join_attr("addresses"), vlan.get("addresses")));
+            }
+            for (lpath, list) in lists {
+                for (ai, a) in list.as_list().unwrap_or(&[]).iter().enumerate() {
+                    if let Some(net) = a.as_str().and_then(|t| t.parse::<IpNet>().ok()) {
+                        mine.push((lpath.join_index(ai), net.addr()));
+                    }
+                }
+            }
+        }
+        for (at, ip) in &mine {
+            match owners.get(ip) {
+                Some(other) if *other != name => diags.error_at(
+                    at.clone(),
+                    "Duplicate interface address",
+                    format!("{ip} is also an interface address of node {other:?}."),
+                ),
+                _ => {}
+            }
+        }
+        for (_, ip) in mine {
+            owners.entry(ip).or_insert(name);
         }
     }
 }
