@@ -27,7 +27,7 @@ fn cluster(contract: Contract) -> ClusterSpec {
         endpoint: "https://192.168.111.160:6443".into(),
         contract,
         kubernetes_version: contract.default_kubernetes_version().into(),
-        install_image: config::DEFAULT_INSTALL_IMAGE.into(),
+        install_image: contract.default_install_image().into(),
         cert_sans: vec!["192.168.111.160".into()],
         pod_subnets: vec![config::DEFAULT_POD_SUBNET.into()],
         service_subnets: vec![config::DEFAULT_SERVICE_SUBNET.into()],

@@ -7,7 +7,7 @@ use std::time::Duration;
 use vixens::emulator::talos::config::{validate, MachineType};
 use vixens::emulator::topology::{ByteSize, DiskSpec, NodeSpec as EmuNode, Topology};
 use vixens::talos::config::network::{Link, NodeNetwork, Route, Vlan};
-use vixens::talos::config::{render, ClusterSpec, NodeSpec, Role, DEFAULT_INSTALL_IMAGE};
+use vixens::talos::config::{render, ClusterSpec, NodeSpec, Role};
 use vixens::talos::contract::SUPPORTED;
 use vixens::talos::secrets::SecretsBundle;
 
@@ -17,7 +17,7 @@ fn cluster(contract: vixens::talos::contract::Contract) -> ClusterSpec {
         endpoint: "https://127.0.121.10:6443".into(),
         contract,
         kubernetes_version: contract.default_kubernetes_version().into(),
-        install_image: DEFAULT_INSTALL_IMAGE.into(),
+        install_image: contract.default_install_image().into(),
         cert_sans: vec!["k8s.vixens.lan".into()],
         pod_subnets: vec!["10.244.0.0/16".into()],
         service_subnets: vec!["10.96.0.0/12".into()],

@@ -112,6 +112,18 @@ impl Contract {
         }
     }
 
+    /// The installer image a node of this contract installs when `install_image` is not set: the Talos release
+    /// the project pins per minor (the tags the contract's facts were read from: v1.11.6, v1.12.11, v1.13.9), so a
+    /// rendered config is reproducible (never `:latest`). Changing the contract of a cluster without an explicit
+    /// image therefore rolls an upgrade to that release.
+    pub fn default_install_image(self) -> &'static str {
+        match self.minor {
+            11 => "ghcr.io/siderolabs/installer:v1.11.6",
+            12 => "ghcr.io/siderolabs/installer:v1.12.11",
+            _ => "ghcr.io/siderolabs/installer:v1.13.9",
+        }
+    }
+
     /// The supported Kubernetes minor range `(min, max)` (talos `compatibility/talos1NN`): 1.11 supports
     /// 1.29-1.34, 1.12 supports 1.30-1.35, 1.13 supports 1.31-1.36.
     pub fn kubernetes_minor_range(self) -> (u32, u32) {

@@ -170,7 +170,7 @@ pub fn model(value: &Value) -> Model {
         endpoint: opt_str(value.get("endpoint"), "").to_string(),
         contract,
         kubernetes_version,
-        install_image: opt_str(value.get("install_image"), config::DEFAULT_INSTALL_IMAGE)
+        install_image: opt_str(value.get("install_image"), contract.default_install_image())
             .to_string(),
         cert_sans: string_list(value.get("cert_sans")),
         pod_subnets: list_or(value.get("pod_subnets"), config::DEFAULT_POD_SUBNET),

@@ -194,7 +194,7 @@ pub fn schema() -> Schema {
         "Kubernetes version, e.g. `1.34.1`; default the contract's default.",
     ))
     .attribute(Attribute::string("install_image").optional().description(
-        "Talos installer image; changing it rolls an upgrade, one node at a time.",
+        "Talos installer image; changing it rolls an upgrade, one node at a time. Default: the installer of the pinned release of `talos_version` (1.11: `ghcr.io/siderolabs/installer:v1.11.6`, 1.12: `v1.12.11`, 1.13: `v1.13.9`), so changing `talos_version` without it rolls an upgrade to that release.",
     ))
     .attribute(strings("cert_sans").optional().description("Extra certificate SANs."))
     .attribute(strings("pod_subnets").optional().description("Pod CIDRs (default `10.244.0.0/16`); must not overlap the service CIDRs or a node network."))

@@ -418,3 +418,25 @@ fn a_cluster_where_no_node_can_run_workloads_is_warned_about() {
     node_mut(&mut c, "w1").set("role", Value::Unknown);
     assert!(!warned(&c), "a role known later may be a worker");
 }
+
+#[test]
+fn the_default_installer_is_the_pinned_release_of_the_contract() {
+    for (version, tag) in [
+        ("1.11", "v1.11.6"),
+        ("1.12", "v1.12.11"),
+        ("1.13", "v1.13.9"),
+    ] {
+        let mut c = config(1, 0);
+        c.set("talos_version", version);
+        let m = model::model(&c);
+        assert_eq!(
+            m.cluster.install_image,
+            format!("ghcr.io/siderolabs/installer:{tag}")
+        );
+        c.set("install_image", "registry.lan/installer:v1.12.1");
+        assert_eq!(
+            model::model(&c).cluster.install_image,
+            "registry.lan/installer:v1.12.1"
+        );
+    }
+}

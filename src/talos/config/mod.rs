@@ -27,8 +27,6 @@ pub const DEFAULT_POD_SUBNET: &str = "10.244.0.0/16";
 pub const DEFAULT_SERVICE_SUBNET: &str = "10.96.0.0/12";
 /// Default KubePrism port (`constants.DefaultKubePrismPort`).
 pub const DEFAULT_KUBEPRISM_PORT: u16 = 7445;
-/// Default installer image (talos `v1alpha1` install image example).
-pub const DEFAULT_INSTALL_IMAGE: &str = "ghcr.io/siderolabs/installer:latest";
 /// Label Talos puts on control planes after contract 1.7 (`constants.LabelExcludeFromExternalLB`).
 pub const LABEL_EXCLUDE_FROM_EXTERNAL_LB: &str =
     "node.kubernetes.io/exclude-from-external-load-balancers";
