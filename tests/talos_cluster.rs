@@ -195,6 +195,32 @@ fn node_taints(ws: &Workspace, node: &str) -> Vec<String> {
     })
 }
 
+/// The Kubernetes API server's `gitVersion` and Node `node`'s kubelet version, read with the state's kubeconfig.
+fn kubernetes_versions(ws: &Workspace, node: &str) -> (String, String) {
+    use k8s_openapi::api::core::v1::Node;
+    let values = ws.resource("vixens_talos_cluster.c").unwrap();
+    let kubeconfig = values["kubeconfig"].as_str().unwrap().to_string();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = vixens::k8s::Connection::Kubeconfig(kubeconfig)
+            .connect(std::time::Duration::from_secs(20))
+            .await
+            .unwrap();
+        let server = client.apiserver_version().await.unwrap().git_version;
+        let api: kube::Api<Node> = kube::Api::all(client);
+        let kubelet = api
+            .get(node)
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .node_info
+            .unwrap()
+            .kubelet_version;
+        (server, kubelet)
+    })
+}
+
 fn etcd_members(ws: &Workspace) -> Vec<String> {
     let values = ws.resource("vixens_talos_cluster.c").unwrap();
     values["etcd_members"]
@@ -228,13 +254,16 @@ fn one_control_plane_then_three_then_worker_then_destroy() {
     assert_eq!(ws.plan_exit_code(), 0, "plan after create must be empty");
     const CP_TAINT: &str = "node-role.kubernetes.io/control-plane:NoSchedule";
     assert!(node_taints(&ws, "cp1").iter().any(|t| t == CP_TAINT));
+    let default_version = ("v1.35.4".to_string(), "v1.35.4".to_string()); // contract 1.12's default
+    assert_eq!(kubernetes_versions(&ws, "cp1"), default_version);
     // Turning scheduling on is a `cluster.*` change Talos applies without a reboot; its node-taint controller
-    // then removes the taint. The plan after it is empty.
+    // then removes the taint. A Kubernetes version bump (kubelet and control-plane images) applies without a
+    // reboot too; the API server and the kubelet then run the new images. The plan after it is empty.
     ws.write_config(&cluster(
         prefix,
         1,
         0,
-        "allow_scheduling_on_control_planes = true",
+        "allow_scheduling_on_control_planes = true\n  kubernetes_version = \"1.35.5\"",
     ));
     let allowed = ws.apply();
     assert!(
@@ -244,10 +273,15 @@ fn one_control_plane_then_three_then_worker_then_destroy() {
     );
     assert!(!allowed.all().contains("rebooted"), "{}", allowed.all());
     assert!(!node_taints(&ws, "cp1").iter().any(|t| t == CP_TAINT));
+    assert_eq!(
+        kubernetes_versions(&ws, "cp1"),
+        ("v1.35.5".to_string(), "v1.35.5".to_string())
+    );
     assert_eq!(ws.plan_exit_code(), 0);
     ws.write_config(&cluster(prefix, 1, 0, ""));
     ws.apply();
     assert!(node_taints(&ws, "cp1").iter().any(|t| t == CP_TAINT));
+    assert_eq!(kubernetes_versions(&ws, "cp1"), default_version);
     assert_eq!(etcd_members(&ws), ["cp1"]);
     let values = ws.resource("vixens_talos_cluster.c").unwrap();
     let secrets = values["machine_secrets"].as_str().unwrap().to_string();

@@ -145,6 +145,9 @@ fn api_service_ips(cfg: &MachineConfig) -> Vec<IpAddr> {
 
 impl KubeHooks for KubeBridge {
     fn cluster_up(&self, cfg: &MachineConfig, control_planes: &[(String, Ipv4Addr)]) {
+        if let Some(version) = &cfg.apiserver_version {
+            self.kube.set_server_version(version); // the kube-apiserver runs the image its config names
+        }
         let Some(ca_key_pem) = cfg.k8s_ca.key_pem.clone() else {
             tracing::warn!("no Kubernetes CA key in the control plane config: API not served");
             return;
@@ -191,6 +194,7 @@ impl KubeHooks for KubeBridge {
             internal_ip: IpAddr::V4(node.address),
             control_plane: node.control_plane,
             allow_scheduling_on_control_plane: node.allow_scheduling_on_control_planes,
+            kubelet_version: node.kubelet_version.clone(),
         };
         if let Err(e) = self.kube.ensure_node_with(opts) {
             tracing::error!(node = %node.name, error = %e, "registering Node");

@@ -104,6 +104,7 @@ impl Env {
                 internal_ip: ip.parse().unwrap(),
                 control_plane: true,
                 allow_scheduling_on_control_plane: true,
+                kubelet_version: None,
             })
             .unwrap();
         let env = Env {

@@ -60,7 +60,7 @@ pub fn route(inner: &Inner, method: &Method, path: &str, accept: &str) -> Option
     }
     let types = inner.lock().types();
     let resp = match segs.as_slice() {
-        ["version"] => json_response(200, &version(&inner.opts.kubernetes_version)),
+        ["version"] => json_response(200, &version(&inner.server_version())),
         ["healthz"] | ["livez"] | ["readyz"] => Response::builder()
             .status(200)
             .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
@@ -89,10 +89,10 @@ pub fn route(inner: &Inner, method: &Method, path: &str, accept: &str) -> Option
         }
         ["openapi", "v3"] => json_response(
             200,
-            &openapi::index(&openapi::documents(&types, &inner.opts.kubernetes_version)),
+            &openapi::index(&openapi::documents(&types, &inner.server_version())),
         ),
         ["openapi", "v3", rest @ ..] => {
-            match openapi::documents(&types, &inner.opts.kubernetes_version).get(&rest.join("/")) {
+            match openapi::documents(&types, &inner.server_version()).get(&rest.join("/")) {
                 Some(doc) => json_response(200, doc),
                 None => error_response(&ApiError::path_not_found()),
             }

@@ -138,6 +138,9 @@ pub struct NodeOptions {
     /// Whether workloads may run on a control plane (Talos `cluster.allowSchedulingOnControlPlanes`); when false,
     /// control planes carry the `node-role.kubernetes.io/control-plane:NoSchedule` taint.
     pub allow_scheduling_on_control_plane: bool,
+    /// The kubelet's version (`nodeInfo.kubeletVersion`, e.g. `v1.35.4`); `None` keeps the Node's, or the
+    /// cluster's version for a new Node.
+    pub kubelet_version: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -150,6 +153,9 @@ pub(crate) struct Inner {
     pub store: Mutex<Store>,
     pub opts: KubeOptions,
     pub faults: Mutex<Faults>,
+    /// `gitVersion` the API server reports now: `opts.kubernetes_version` until a control plane's config names
+    /// another kube-apiserver image.
+    pub server_version: Mutex<String>,
     /// Bumped after every change: wakes controllers and the saver.
     pub changed: tokio::sync::watch::Sender<u64>,
 }
@@ -163,6 +169,14 @@ impl Inner {
     /// Signals a change.
     pub fn notify(&self, rv: u64) {
         self.changed.send_replace(rv);
+    }
+
+    /// The API server's `gitVersion` (e.g. `v1.32.3`).
+    pub fn server_version(&self) -> String {
+        self.server_version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Takes one pending fault, if any.
@@ -203,6 +217,7 @@ impl KubeCluster {
         let (changed, _) = tokio::sync::watch::channel(rv);
         let inner = Arc::new(Inner {
             store: Mutex::new(store),
+            server_version: Mutex::new(opts.kubernetes_version.clone()),
             opts,
             faults: Mutex::new(Faults::default()),
             changed,
@@ -228,7 +243,18 @@ impl KubeCluster {
             internal_ip,
             control_plane,
             allow_scheduling_on_control_plane: false,
+            kubelet_version: None,
         })
+    }
+
+    /// Sets the `gitVersion` the API server reports (`/version`), as a kube-apiserver restarted on another image
+    /// would.
+    pub fn set_server_version(&self, version: &str) {
+        *self
+            .inner
+            .server_version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = version.to_string();
     }
 
     /// Registers (or updates the addresses and roles of) a Node.

@@ -55,6 +55,8 @@ pub struct KubeNode {
     pub control_plane: bool,
     /// `cluster.allowSchedulingOnControlPlanes`.
     pub allow_scheduling_on_control_planes: bool,
+    /// The kubelet version its config names (tag of `machine.kubelet.image`).
+    pub kubelet_version: Option<String>,
 }
 
 /// All nodes of one emulator process.
@@ -540,13 +542,14 @@ impl Cluster {
         if !self.in_bootstrapped_cluster(node) {
             return;
         }
-        let (cp, allow) = {
+        let (cp, allow, kubelet_version) = {
             let st = node.state();
             let allow = st
                 .active
                 .as_ref()
                 .is_some_and(|c| c.allow_scheduling_on_control_planes);
-            (st.is_control_plane(), allow)
+            let kubelet = st.active.as_ref().and_then(|c| c.kubelet_version.clone());
+            (st.is_control_plane(), allow, kubelet)
         };
         if cp {
             self.announce_cluster();
@@ -557,6 +560,7 @@ impl Cluster {
                 address: node.spec.address,
                 control_plane: cp,
                 allow_scheduling_on_control_planes: allow,
+                kubelet_version,
             });
         }
     }

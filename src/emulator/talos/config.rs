@@ -66,6 +66,10 @@ pub struct MachineConfig {
     pub vips: Vec<IpAddr>,
     /// `cluster.allowSchedulingOnControlPlanes`.
     pub allow_scheduling_on_control_planes: bool,
+    /// Tag of `machine.kubelet.image` (e.g. `v1.35.4`): the kubelet version the node runs.
+    pub kubelet_version: Option<String>,
+    /// Tag of `cluster.apiServer.image` (control planes): the kube-apiserver version served.
+    pub apiserver_version: Option<String>,
     /// `cluster.id` when set: identifies the cluster.
     pub cluster_id: Option<String>,
     /// The v1alpha1 document, to decide which changes apply without a reboot.
@@ -199,6 +203,13 @@ fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter()
         .try_fold(v, |cur, k| cur.get(*k))
         .filter(|v| !v.is_null())
+}
+
+/// The tag of an image reference (`ghcr.io/siderolabs/kubelet:v1.35.4` -> `v1.35.4`), digest dropped.
+fn image_tag(image: &str) -> Option<String> {
+    let name = image.split('@').next()?;
+    let (repo, tag) = name.rsplit_once(':')?;
+    (!tag.contains('/') && !repo.is_empty() && !tag.is_empty()).then(|| tag.to_string())
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -569,6 +580,8 @@ fn validate_v1alpha1(
             .and_then(Value::as_bool)
             .unwrap_or(false),
         cluster_id: str_at(v1, &["cluster", "id"]).map(str::to_string),
+        kubelet_version: str_at(v1, &["machine", "kubelet", "image"]).and_then(image_tag),
+        apiserver_version: str_at(v1, &["cluster", "apiServer", "image"]).and_then(image_tag),
         v1alpha1: v1.clone(),
     })
 }

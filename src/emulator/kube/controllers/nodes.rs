@@ -72,7 +72,7 @@ pub fn ensure(inner: &Inner, n: &NodeOptions) {
                 "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
                 "nodeInfo": {
                     "architecture": "amd64", "bootID": crate::emulator::kube::handlers::new_uid(), "containerRuntimeVersion": "containerd://2.0.5",
-                    "kernelVersion": "6.12.25-talos", "kubeProxyVersion": "", "kubeletVersion": inner.opts.kubernetes_version,
+                    "kernelVersion": "6.12.25-talos", "kubeProxyVersion": "", "kubeletVersion": inner.server_version(),
                     "machineID": crate::emulator::kube::handlers::new_uid().replace('-', ""), "operatingSystem": "linux",
                     "osImage": "Talos (v1.12.0)", "systemUUID": crate::emulator::kube::handlers::new_uid(),
                 },
@@ -87,6 +87,9 @@ pub fn ensure(inner: &Inner, n: &NodeOptions) {
         }
     }
     node["metadata"]["labels"] = labels;
+    if let Some(v) = &n.kubelet_version {
+        node["status"]["nodeInfo"]["kubeletVersion"] = json!(v);
+    }
     node["spec"]["podCIDR"] = json!(cidr);
     node["spec"]["podCIDRs"] = json!([cidr]);
     let keep: Vec<Value> = node
