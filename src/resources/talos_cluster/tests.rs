@@ -440,3 +440,36 @@ fn the_default_installer_is_the_pinned_release_of_the_contract() {
         );
     }
 }
+
+/// A state whose configs were rendered with the old unpinned default (`installer:latest`) plans no change: the
+/// new default is written only with the next change.
+#[tokio::test]
+async fn states_rendered_with_the_unpinned_installer_keep_an_empty_plan() {
+    let mut prior = config(1, 0);
+    let rendered = "machine:\n  install:\n    image: ghcr.io/siderolabs/installer:latest\n";
+    prior.set(
+        "machine_configurations",
+        Value::map([("cp1".to_string(), Value::from(rendered))]),
+    );
+    let mut status = std::collections::BTreeMap::new();
+    status.insert(
+        "cp1".to_string(),
+        state::NodeStatus {
+            talos_version: "v1.12.0".into(),
+            stage: "running".into(),
+            reachable: true,
+            config_hash: crate::talos::ops::config_hash(rendered),
+        },
+    );
+    state::set_status(&mut prior, &status);
+    let mut change = PlannedChange {
+        prior: prior.clone(),
+        config: config(1, 0),
+        planned: prior.clone(),
+        requires_replace: Vec::new(),
+    };
+    plan::modify(&crate::framework::Context::for_tests(), &mut change)
+        .await
+        .unwrap();
+    assert_eq!(change.planned, prior);
+}
