@@ -703,21 +703,11 @@ fn validate_node_networks(config: &Value, nodes: &Nodes, diags: &mut Diagnostics
         {
             addresses.push((path.join_attr("address"), IpNet::from(ip)));
         }
-        for (li, link) in node.get("link").as_list().unwrap_or(&[]).iter().enumerate() {
-            let lp = path.join_attr("link").join_index(li);
-            let mut lists = vec![(lp.join_attr("addresses"), link.get("addresses"))];
-            for (vi, vlan) in link.get("vlan").as_list().unwrap_or(&[]).iter().enumerate() {
-                let vp = lp.join_attr("vlan").join_index(vi);
-                lists.push((vp.join_attr("addresses"), vlan.get("addresses")));
-            }
-            for (lpath, list) in lists {
-                for (ai, a) in list.as_list().unwrap_or(&[]).iter().enumerate() {
-                    if let Some(net) = a.as_str().and_then(|t| t.parse::<IpNet>().ok()) {
-                        addresses.push((lpath.join_index(ai), net.trunc()));
-                    }
-                }
-            }
-        }
+        addresses.extend(
+            interface_addresses(node, &path)
+                .into_iter()
+                .map(|(at, net)| (at, net.trunc())),
+        );
         for (at, net) in addresses {
             if let Some((_, what, subnet, _)) = subnets.iter().find(|(_, _, s, _)| overlap(s, &net))
             {
@@ -731,6 +721,28 @@ fn validate_node_networks(config: &Value, nodes: &Nodes, diags: &mut Diagnostics
     }
 }
 
+/// The interface addresses (CIDRs that parse) of the node at `path`: each link's `addresses`, then each of its
+/// VLANs', with the attribute path of every entry.
+fn interface_addresses(node: &Value, path: &AttributePath) -> Vec<(AttributePath, IpNet)> {
+    let mut out = Vec::new();
+    for (li, link) in node.get("link").as_list().unwrap_or(&[]).iter().enumerate() {
+        let lp = path.join_attr("link").join_index(li);
+        let mut lists = vec![(lp.join_attr("addresses"), link.get("addresses"))];
+        for (vi, vlan) in link.get("vlan").as_list().unwrap_or(&[]).iter().enumerate() {
+            let vp = lp.join_attr("vlan").join_index(vi);
+            lists.push((vp.join_attr("addresses"), vlan.get("addresses")));
+        }
+        for (lpath, list) in lists {
+            for (ai, a) in list.as_list().unwrap_or(&[]).iter().enumerate() {
+                if let Some(net) = a.as_str().and_then(|t| t.parse::<IpNet>().ok()) {
+                    out.push((lpath.join_index(ai), net));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Refuses an interface address (the host of a link or VLAN CIDR) that another node also has: two nodes
 /// answering one IP break ARP/NDP on that network.
 fn validate_unique_interface_addresses(nodes: &Nodes, diags: &mut Diagnostics) {
@@ -739,22 +751,10 @@ fn validate_unique_interface_addresses(nodes: &Nodes, diags: &mut Diagnostics) {
     let mut owners: HashMap<IpAddr, &String> = HashMap::new();
     for (name, &(index, node)) in by_index {
         let path = node_path(index);
-        let mut mine: Vec<(AttributePath, IpAddr)> = Vec::new();
-        for (li, link) in node.get("link").as_list().unwrap_or(&[]).iter().enumerate() {
-            let lp = path.join_attr("link").join_index(li);
-            let mut lists = vec![(lp.join_attr("addresses"), link.get("addresses"))];
-            for (vi, vlan) in link.get("vlan").as_list().unwrap_or(&[]).iter().enumerate() {
-                let vp = lp.join_attr("vlan").join_index(vi);
-                lists.push((vp.join_attr("addresses"), vlan.get("addresses")));
-            }
-            for (lpath, list) in lists {
-                for (ai, a) in list.as_list().unwrap_or(&[]).iter().enumerate() {
-                    if let Some(net) = a.as_str().and_then(|t| t.parse::<IpNet>().ok()) {
-                        mine.push((lpath.join_index(ai), net.addr()));
-                    }
-                }
-            }
-        }
+        let mine: Vec<(AttributePath, IpAddr)> = interface_addresses(node, &path)
+            .into_iter()
+            .map(|(at, net)| (at, net.addr()))
+            .collect();
         for (at, ip) in &mine {
             match owners.get(ip) {
                 Some(other) if *other != name => diags.error_at(
