@@ -518,22 +518,8 @@ fn faults_converge_without_losing_state_and_upgrades_roll() {
         change["after"]["machine_configurations"],
         values["machine_configurations"]
     );
-    // The apply changes nothing on the nodes: an ApplyConfiguration would fail on any of them.
-    for node in ["cp1", "cp2", "cp3"] {
-        control_post(
-            control,
-            &format!("/faults/nodes/{node}"),
-            r#"{"fail_next": {"ApplyConfiguration": "invalid_argument"}}"#,
-        );
-    }
-    adopt.ok(&["apply", "-input=false", "adopt.plan"]);
-    for node in ["cp1", "cp2", "cp3"] {
-        control_post(
-            control,
-            &format!("/faults/nodes/{node}"),
-            r#"{"fail_next": {"ApplyConfiguration": ""}}"#,
-        );
-    }
+    // The apply changes nothing on the nodes.
+    apply_sending_no_config(&adopt, control, "adopt.plan");
     assert_eq!(etcd_members(&adopt), ["cp1", "cp2", "cp3"]);
     assert_eq!(
         adopt.resource("vixens_talos_cluster.c").unwrap()["machine_secrets"],
@@ -553,21 +539,7 @@ fn faults_converge_without_losing_state_and_upgrades_roll() {
         "{text}"
     );
     assert!(!text.contains("\"cp1\" ("), "{text}");
-    for node in ["cp1", "cp2", "cp3"] {
-        control_post(
-            control,
-            &format!("/faults/nodes/{node}"),
-            r#"{"fail_next": {"ApplyConfiguration": "invalid_argument"}}"#,
-        );
-    }
-    adopt.ok(&["apply", "-input=false", "adopt.plan"]);
-    for node in ["cp1", "cp2", "cp3"] {
-        control_post(
-            control,
-            &format!("/faults/nodes/{node}"),
-            r#"{"fail_next": {"ApplyConfiguration": ""}}"#,
-        );
-    }
+    apply_sending_no_config(&adopt, control, "adopt.plan");
     assert_eq!(adopt.plan_exit_code(), 2, "cp2's config is drift");
     adopt.apply();
     assert_eq!(adopt.plan_exit_code(), 0);
@@ -678,4 +650,21 @@ fn talos_1_13_nodes_scale_up() {
     }
     assert_eq!(ws.plan_exit_code(), 0);
     ws.destroy();
+}
+
+/// Applies saved plan `plan` in `ws` with an ApplyConfiguration failure armed on every node (control endpoint
+/// `control`), so the apply succeeds only if it sends no machine config; disarms them afterwards.
+fn apply_sending_no_config(ws: &Workspace, control: &str, plan: &str) {
+    let arm = |fault: &str| {
+        for node in ["cp1", "cp2", "cp3"] {
+            control_post(
+                control,
+                &format!("/faults/nodes/{node}"),
+                &format!(r#"{{"fail_next": {{"ApplyConfiguration": "{fault}"}}}}"#),
+            );
+        }
+    };
+    arm("invalid_argument");
+    ws.ok(&["apply", "-input=false", plan]);
+    arm("");
 }
