@@ -63,6 +63,12 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Terraform sends SIGINT to the whole process group on Ctrl-C, possibly right after this line and before the
+    // runtime installs its handler (plugin::serve): ignore it from here on, so the provider never dies of it.
+    // SAFETY: SIG_IGN installs no handler code; called once, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+    }
     if let Err(e) = listening.print_handshake_line() {
         eprintln!("terraform-provider-vixens: cannot write the handshake line: {e}");
         return ExitCode::from(1);
