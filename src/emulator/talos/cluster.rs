@@ -100,7 +100,7 @@ impl Cluster {
                 topology
                     .nodes
                     .iter()
-                    .map(|_| NodeState::new(&topology.talos_version))
+                    .map(|spec| NodeState::new(topology.version_of(spec)))
                     .collect(),
                 None,
             ),

@@ -24,9 +24,10 @@ use super::ops;
 use crate::proto::cosi::resource::{
     state_server::State, GetRequest, GetResponse, Metadata, Resource, Spec,
 };
+use crate::proto::talos::resource::config::MachineConfigSpec;
 use crate::proto::talos::resource::definitions::enums::RuntimeMachineStage;
 use crate::proto::talos::resource::definitions::runtime::{
-    MachineStatusSpec, MachineStatusStatus, UnmetCondition,
+    MachineStatusSpec, MachineStatusStatus, UnmetCondition, VersionSpec,
 };
 
 /// Namespace of MachineStatus.
@@ -41,6 +42,10 @@ pub const CONFIG_NAMESPACE: &str = "config";
 pub const MACHINE_CONFIG_TYPE: &str = "MachineConfigs.config.talos.dev";
 /// The id of the MachineConfig in effect.
 pub const MACHINE_CONFIG_ID: &str = "v1alpha1";
+/// Resource type of the Talos version.
+pub const VERSION_TYPE: &str = "Versions.runtime.talos.dev";
+/// The id of the single Version resource.
+pub const VERSION_ID: &str = "version";
 
 #[tonic::async_trait]
 impl State for NodeApi {
@@ -64,11 +69,18 @@ impl State for NodeApi {
 /// COSI Get on the node of `c`.
 fn get(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
     if q.namespace == CONFIG_NAMESPACE && q.r#type == MACHINE_CONFIG_TYPE {
+        if !c.secure {
+            // access.go@v1.12.11 `AccessPolicy`: a sensitive type needs os:admin, which maintenance mode never grants.
+            return Err(Status::permission_denied("not authorized"));
+        }
         return machine_config(c, q);
+    }
+    if q.namespace == RUNTIME_NAMESPACE && q.r#type == VERSION_TYPE {
+        return version_resource(c, q);
     }
     if q.namespace != RUNTIME_NAMESPACE || q.r#type != MACHINE_STATUS_TYPE {
         return Err(Status::unimplemented(format!(
-            "the emulator serves only {MACHINE_STATUS_TYPE} ({RUNTIME_NAMESPACE}/{MACHINE_STATUS_ID}) through \
+            "the emulator serves only {MACHINE_STATUS_TYPE}, {VERSION_TYPE} and {MACHINE_CONFIG_TYPE} through \
              cosi.resource.State, not {}({}/{})",
             q.r#type, q.namespace, q.id
         )));
@@ -103,6 +115,36 @@ fn get(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
     })
 }
 
+/// `Versions.runtime.talos.dev/version`: the Talos tag the node runs (controllers/runtime/version.go@v1.12.11 writes
+/// `version.Tag`; pkg/machinery/resources/runtime/version.go: non-sensitive, so readable in maintenance mode).
+fn version_resource(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
+    if q.id != VERSION_ID {
+        return Err(Status::not_found(format!(
+            "resource {}({}/{}@undefined) doesn't exist",
+            q.r#type, q.namespace, q.id
+        )));
+    }
+    let spec = VersionSpec {
+        version: c.node.state().version.clone(),
+        name: String::new(),
+    };
+    Ok(Resource {
+        metadata: Some(Metadata {
+            namespace: RUNTIME_NAMESPACE.into(),
+            r#type: VERSION_TYPE.into(),
+            id: VERSION_ID.into(),
+            version: "1".into(),
+            owner: "runtime.VersionController".into(),
+            phase: "running".into(),
+            ..Default::default()
+        }),
+        spec: Some(Spec {
+            yaml_spec: format!("version: {}\n", scalar(&spec.version)),
+            proto_spec: spec.encode_to_vec(),
+        }),
+    })
+}
+
 /// The MachineConfig the node of `c` runs: its YAML spec is the config document(s) in effect, byte for byte as
 /// applied (Talos keeps the bytes of a config it did not modify; `talosctl get machineconfig -o yaml` shows them).
 /// NotFound without a config (maintenance mode).
@@ -121,6 +163,10 @@ fn machine_config(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
         (st.active.clone(), st.generation)
     };
     let active = active.ok_or_else(not_found)?;
+    // machine_config.go@v1.12.11: the resource carries the annotation `talos.dev/yaml-spec`, its protobuf spec is
+    // `MachineConfigSpec{yaml_marshalled: <config bytes>}` and its YAML spec the same bytes as one YAML string.
+    let mut annotations = std::collections::HashMap::new();
+    annotations.insert("talos.dev/yaml-spec".to_string(), "1".to_string());
     Ok(Resource {
         metadata: Some(Metadata {
             namespace: CONFIG_NAMESPACE.into(),
@@ -128,13 +174,41 @@ fn machine_config(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
             id: MACHINE_CONFIG_ID.into(),
             version: (generation + 1).to_string(),
             phase: "running".into(),
+            annotations,
             ..Default::default()
         }),
         spec: Some(Spec {
-            proto_spec: Vec::new(),
-            yaml_spec: active.raw.clone(),
+            proto_spec: MachineConfigSpec {
+                yaml_marshalled: active.raw.clone().into_bytes(),
+            }
+            .encode_to_vec(),
+            yaml_spec: yaml_string(&active.raw),
         }),
     })
+}
+
+/// `text` as one YAML string, the way gopkg.in/yaml.v3 marshals a multi-line string (cosi-project/runtime
+/// marshals a spec whose MarshalYAML returns a string so): a literal block scalar (`|`, or `|-` without a final
+/// newline) indented by 4; text a literal block cannot hold (a line with trailing blanks, tabs, or no newline at
+/// all) double-quoted.
+fn yaml_string(text: &str) -> String {
+    let literal_ok = text.contains('\n')
+        && !text.contains('\t')
+        && !text.contains("\n\n\n")
+        && !text.starts_with(' ')
+        && text.lines().all(|l| !l.ends_with(' '));
+    if !literal_ok {
+        return format!("{}\n", serde_json::Value::String(text.to_string()));
+    }
+    let mut out = String::from(if text.ends_with('\n') { "|\n" } else { "|-\n" });
+    for line in text.lines() {
+        if !line.is_empty() {
+            out.push_str("    ");
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// The MachineStatus spec of the node of `c` (see the module doc).
@@ -292,6 +366,26 @@ mod tests {
             "stage: maintenance\nstatus:\n    ready: true\n    unmetConditions: []\n"
         );
         assert_eq!(scalar("a: b"), "\"a: b\"");
+        let body = "version: v1alpha1\nmachine:\n  type: worker\n---\nkind: HostnameConfig\n";
+        let encoded = yaml_string(body);
+        assert!(
+            encoded.starts_with("|\n    version: v1alpha1\n"),
+            "{encoded}"
+        );
+        assert_eq!(
+            serde_yaml::from_str::<serde_yaml::Value>(&encoded).unwrap(),
+            serde_yaml::Value::String(body.into())
+        );
+        for odd in [
+            "no newline",
+            "trailing \nblank ",
+            "tab\there\n",
+            "a\n\n\nb\n",
+            "x\n",
+        ] {
+            let v: serde_yaml::Value = serde_yaml::from_str(&yaml_string(odd)).unwrap();
+            assert_eq!(v, serde_yaml::Value::String(odd.into()), "{odd:?}");
+        }
         assert_eq!(scalar("true"), "\"true\"");
     }
 }

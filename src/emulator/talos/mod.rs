@@ -5,6 +5,7 @@
 pub mod api;
 pub mod cluster;
 pub mod config;
+mod config_decode;
 pub mod cosi;
 pub mod etcd;
 pub mod kubeconfig;
@@ -12,5 +13,6 @@ pub mod node;
 pub mod ops;
 pub mod persist;
 pub mod tls;
+pub mod version;
 
 pub use cluster::{Cluster, KubeHooks, KubeNode};
