@@ -1,19 +1,24 @@
 //! The COSI State service (`cosi.resource.State`) on `<address>:50000`, registered in maintenance and secure mode
-//! as Talos registers it (internal/app/maintenance/server.go; apid proxies it one-to-one), serving `Get` of the
-//! resources the emulator models: MachineStatus (`runtime` namespace, type
-//! `MachineStatuses.runtime.talos.dev`, id `machine`), and of the node's MachineConfig (`config` namespace, type
-//! `MachineConfigs.config.talos.dev`, id `v1alpha1`; sensitive: `os:admin` only), which the provider reads back
-//! to detect config drift.
+//! as Talos registers it (internal/app/maintenance/server.go@v1.12.11; apid proxies it one-to-one), behind Talos's
+//! access filter (internal/app/resources/access.go@v1.12.11: sensitive types need `os:admin`, which maintenance mode
+//! never grants), serving `Get` of the resources the emulator models:
+//! - MachineStatus (`runtime`, `MachineStatuses.runtime.talos.dev`, id `machine`), following Talos's
+//!   MachineStatusController (internal/app/machined/pkg/controllers/runtime/machine_status.go@v1.12.11): in
+//!   maintenance mode the stage is `maintenance` and no readiness check applies (ready); once booted the stage is
+//!   `running` and the checks `services` (running services not unhealthy; apid, machined, kubelet, and on control
+//!   planes etcd and trustd running) and `nodeReady` (the Kubernetes Node registered and Ready) decide readiness,
+//!   each failure an unmet condition with Talos's wording. Time sync, network and static pods are always met here;
+//! - Version (`runtime`, `Versions.runtime.talos.dev`, id `version`; pkg/machinery/resources/runtime/version.go):
+//!   the tag the node runs, non-sensitive, so readable in maintenance mode (where Talos up to 1.12 refuses the
+//!   `Version` RPC);
+//! - MachineConfig (`config`, `MachineConfigs.config.talos.dev`, id `v1alpha1`; sensitive), encoded as
+//!   pkg/machinery/resources/config/machine_config.go@v1.12.11 does: `proto_spec` a `MachineConfigSpec` whose
+//!   `yaml_marshalled` holds the config bytes as applied, `yaml_spec` the same text as one YAML string, and the
+//!   annotation `talos.dev/yaml-spec`.
 //!
-//! The spec follows Talos's MachineStatusController
-//! (internal/app/machined/pkg/controllers/runtime/machine_status.go): in maintenance mode the stage is
-//! `maintenance` and no readiness check applies (ready); once booted the stage is `running` and the checks
-//! `services` (running services not unhealthy; apid, machined, kubelet, and on control planes etcd and trustd
-//! running) and `nodeReady` (the Kubernetes Node registered and Ready) decide readiness, each failure an
-//! unmet condition with Talos's wording. Time sync, network and static pods are always met here. The resource goes
-//! out as cosi-project/runtime's server marshals it: `proto_spec` is the encoded `MachineStatusSpec`, `yaml_spec`
-//! its YAML. Any other resource type answers Unimplemented (the emulator does not model it); another id of
-//! MachineStatus answers NotFound with COSI's message.
+//! Resources go out as cosi-project/runtime's server marshals them: `proto_spec` the encoded spec, `yaml_spec` its
+//! YAML. Any other resource type answers Unimplemented (the emulator does not model it); another id answers
+//! NotFound with COSI's message.
 
 use prost::Message;
 use tonic::{Request, Response, Status};

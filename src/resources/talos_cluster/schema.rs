@@ -176,7 +176,18 @@ pub fn schema() -> Schema {
          machine config it runs (COSI resource `MachineConfigs.config.talos.dev`, needs the `os:admin` role); \
          a node whose config differs from the one applied (hash in `node_status`) shows as a change in the plan, \
          and the apply puts the config back. With `apply_mode = \"staged\"` the config read back is not compared \
-         (a staged config is not in effect before the next reboot).",
+         (a staged config is not in effect before the next reboot). A node found in maintenance mode (reset or \
+         reinstalled behind Terraform's back) shows as `stage = \"maintenance\"` with its Talos version on every \
+         supported release: the provider reads the non-sensitive COSI resources `Versions.runtime.talos.dev` and \
+         `MachineStatuses.runtime.talos.dev`, because Talos 1.11 and 1.12 refuse the `Version` call in maintenance \
+         mode.\n\n\
+         **Talos releases and contracts.** A node parses its first machine config with the Talos release it booted \
+         (its ISO), and a release does not know the documents of a newer contract (Talos 1.11 has no `LinkConfig`, \
+         `VLANConfig`, `Layer2VIPConfig` or `HostnameConfig`). A node that refuses its config fails the apply at \
+         once with the node's release and the `talos_version` that fits it; when the cluster already exists, a new \
+         maintenance-mode node older than `talos_version` is refused at plan, and an `install_image` older than \
+         `talos_version` is always refused at plan. Raising `talos_version` (or `install_image`) upgrades the OS \
+         node by node first, then applies the config of the new contract.",
     )
     .attribute(Attribute::string("id").computed().description(
         "The Talos cluster id (`cluster.id` of `machine_secrets`): set at create, and at import from the secrets file.",
