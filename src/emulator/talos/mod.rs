@@ -6,6 +6,8 @@ pub mod api;
 pub mod cluster;
 pub mod config;
 pub mod cosi;
+pub mod cosi_access;
+pub mod cosi_list;
 pub mod etcd;
 pub mod kubeconfig;
 pub mod node;
