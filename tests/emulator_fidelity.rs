@@ -1,7 +1,7 @@
 //! Conformance of the emulator's Talos API with upstream Talos, per version (v1.11.6, v1.12.11, v1.13.9), written
 //! from siderolabs/talos and cosi-project/runtime code at those tags (each test names the file it follows):
 //! COSI `Get`/`List` behind Talos's access filter, the Version resource, the version a node reports after install
-//! and upgrade. Loopback only; each test uses its own 127.0.17x.0/24 addresses.
+//! and upgrade, ServiceList. Loopback only; each test uses its own 127.0.17x.0/24 addresses.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use vixens::proto::cosi::resource::{
     label_term::Operation, GetRequest, IdQuery, LabelQuery, LabelTerm, ListOptions, ListRequest,
     Resource,
 };
+use vixens::proto::machine::machine_service_client::MachineServiceClient;
 use vixens::proto::talos::resource::definitions::runtime::VersionSpec;
 use vixens::talos::client::{tls, ApplyMode, Security, TalosClient};
 use vixens::talos::pki::CertAndKey;
@@ -399,4 +400,177 @@ async fn cosi_secure_and_installed_version_v1_12() {
 #[tokio::test]
 async fn cosi_secure_and_installed_version_v1_13() {
     cosi_secure_and_installed_version("v1.13.0", "v1.13.9", "127.0.174.").await;
+}
+
+/// `(id, state, healthy)` of each service, in the order the node lists them.
+async fn services(client: &TalosClient) -> Result<Vec<(String, String, Option<bool>)>, String> {
+    Ok(client
+        .service_list()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|s| (s.id, s.state, s.healthy))
+        .collect())
+}
+
+fn expected(list: &[(&str, &str, Option<bool>)]) -> Vec<(String, String, Option<bool>)> {
+    list.iter()
+        .map(|(id, state, h)| (id.to_string(), state.to_string(), *h))
+        .collect()
+}
+
+const OK: Option<bool> = Some(true);
+
+/// internal/app/machined/pkg/runtime/v1alpha1/v1alpha1_sequencer.go (Initialize's early services; apid among them
+/// from v1.13), v1alpha1_sequencer_tasks.go `StartAllServices` (cri, kubelet; trustd and etcd on control planes),
+/// system.go `List` (sorted by id), service_runner.go `AsProto`; maintenance mode up to v1.12 serves no
+/// ServiceList (internal/app/maintenance/server.go embeds UnimplementedMachineServiceServer).
+async fn service_list(tag: &str, base: &str) {
+    let (cp, w) = (format!("{base}1"), format!("{base}2"));
+    let emu = start(tag, &[("cp1", &cp), ("w1", &w)]).await;
+    let maintenance = TalosClient::connect(&cp, &Security::Maintenance, T).unwrap();
+    let early = services(&maintenance).await;
+    if tag.starts_with("v1.13") {
+        assert_eq!(
+            early.unwrap(),
+            expected(&[
+                ("apid", "Running", OK),
+                ("auditd", "Running", OK),
+                ("containerd", "Running", OK),
+                ("dashboard", "Running", None),
+                ("machined", "Running", OK),
+                ("syslogd", "Running", OK),
+                ("udevd", "Running", OK),
+            ])
+        );
+    } else {
+        let e = early.unwrap_err();
+        assert!(
+            e.contains("Unimplemented") || e.contains("not implemented"),
+            "{e}"
+        );
+    }
+
+    let s = TestSecrets::generate();
+    for (addr, is_cp) in [(&cp, true), (&w, false)] {
+        let cfg = machine_config(&s, is_cp, &format!("https://{cp}:6443"), "").replace(
+            "ghcr.io/siderolabs/installer:v1.12.0",
+            &format!("ghcr.io/siderolabs/installer:{tag}"),
+        );
+        maintenance_client(addr)
+            .apply_configuration(cfg.as_bytes(), ApplyMode::Auto)
+            .await
+            .unwrap();
+    }
+    let reader = TalosClient::connect(&cp, &secure(&s, "os:reader"), T).unwrap();
+    let before = eventually("cp1 running", || async { services(&reader).await.ok() }).await;
+    assert_eq!(
+        before,
+        expected(&[
+            ("apid", "Running", OK),
+            ("auditd", "Running", OK),
+            ("containerd", "Running", OK),
+            ("cri", "Running", OK),
+            ("dashboard", "Running", None),
+            ("etcd", "Preparing", None),
+            ("kubelet", "Running", OK),
+            ("machined", "Running", OK),
+            ("syslogd", "Running", OK),
+            ("trustd", "Running", OK),
+            ("udevd", "Running", OK),
+        ])
+    );
+    let worker = TalosClient::connect(&w, &secure(&s, "os:reader"), T).unwrap();
+    let on_worker = eventually("w1 running", || async { services(&worker).await.ok() }).await;
+    assert_eq!(
+        on_worker,
+        expected(&[
+            ("apid", "Running", OK),
+            ("auditd", "Running", OK),
+            ("containerd", "Running", OK),
+            ("cri", "Running", OK),
+            ("dashboard", "Running", None),
+            ("kubelet", "Running", OK),
+            ("machined", "Running", OK),
+            ("syslogd", "Running", OK),
+            ("udevd", "Running", OK),
+        ])
+    );
+
+    // The raw reply: event history as ServiceRunner records it; a service without health check keeps Go's zero
+    // time as its health's last change.
+    let raw = MachineServiceClient::new(channel(&cp, &secure(&s, "os:reader")))
+        .service_list(())
+        .await
+        .unwrap()
+        .into_inner();
+    let infos = &raw.messages[0].services;
+    let by_id = |id: &str| infos.iter().find(|s| s.id == id).unwrap();
+    let msgs = |id: &str| -> Vec<(String, String)> {
+        by_id(id)
+            .events
+            .as_ref()
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| (e.state.clone(), e.msg.clone()))
+            .collect()
+    };
+    assert_eq!(
+        msgs("machined"),
+        [
+            ("Starting", "Starting service"),
+            ("Preparing", "Running pre state"),
+            ("Preparing", "Creating service runner"),
+            ("Running", "Service started as goroutine"),
+            ("Running", "Health check successful"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    assert!(msgs("kubelet")[3]
+        .1
+        .starts_with("Started task kubelet (PID "));
+    assert!(msgs("dashboard")[3]
+        .1
+        .starts_with("Process Process([\"/sbin/dashboard\"]) started with PID "));
+    let dashboard = by_id("dashboard").health.clone().unwrap();
+    assert!(dashboard.unknown);
+    assert_eq!(dashboard.last_change.unwrap().seconds, -62_135_596_800);
+    assert_eq!(
+        msgs("etcd").last().unwrap(),
+        &("Preparing".to_string(), "Running pre state".to_string())
+    );
+
+    // Bootstrap: etcd leaves its pre stage.
+    TalosClient::connect(&cp, &secure(&s, "os:admin"), T)
+        .unwrap()
+        .bootstrap_once()
+        .await
+        .unwrap();
+    let etcd = services(&reader)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.0 == "etcd");
+    assert_eq!(etcd, Some(("etcd".into(), "Running".into(), OK)));
+    emu.stop().await;
+}
+
+fn maintenance_client(addr: &str) -> TalosClient {
+    TalosClient::connect(addr, &Security::Maintenance, T).unwrap()
+}
+
+#[tokio::test]
+async fn service_list_v1_11() {
+    service_list("v1.11.6", "127.0.175.").await;
+}
+
+#[tokio::test]
+async fn service_list_v1_12() {
+    service_list("v1.12.11", "127.0.176.").await;
+}
+
+#[tokio::test]
+async fn service_list_v1_13() {
+    service_list("v1.13.9", "127.0.177.").await;
 }

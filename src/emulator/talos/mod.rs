@@ -13,6 +13,7 @@ pub mod kubeconfig;
 pub mod node;
 pub mod ops;
 pub mod persist;
+pub mod services;
 pub mod tls;
 
 pub use cluster::{Cluster, KubeHooks, KubeNode};
