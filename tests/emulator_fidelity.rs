@@ -1,7 +1,7 @@
 //! Conformance of the emulator's Talos API with upstream Talos, per version (v1.11.6, v1.12.11, v1.13.9), written
 //! from siderolabs/talos and cosi-project/runtime code at those tags (each test names the file it follows):
 //! COSI `Get`/`List` behind Talos's access filter, the Version resource, the version a node reports after install
-//! and upgrade, ServiceList. Loopback only; each test uses its own 127.0.17x.0/24 addresses.
+//! and upgrade, ServiceList. Loopback only; each test uses its own 127.0.19x.0/24 addresses.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +19,7 @@ use vixens::proto::cosi::resource::{
     Resource,
 };
 use vixens::proto::machine::machine_service_client::MachineServiceClient;
+use vixens::proto::talos::resource::definitions::block::DiskSpec;
 use vixens::proto::talos::resource::definitions::runtime::VersionSpec;
 use vixens::talos::client::{tls, ApplyMode, Security, TalosClient};
 use vixens::talos::pki::CertAndKey;
@@ -213,6 +214,31 @@ async fn cosi_in_maintenance(tag: &str, addr: &str) {
         .unwrap();
     assert_eq!(ids(&ms), ["machine"]);
 
+    // Disks (pkg/machinery/resources/block/disk.go, controllers/block/disks.go): one per disk, id the device
+    // name, readable in maintenance mode to pick the install disk.
+    let disks = list(&ch, "runtime", "Disks.block.talos.dev").await.unwrap();
+    assert_eq!(ids(&disks), ["sda"]);
+    let sda = get(&ch, "runtime", "Disks.block.talos.dev", "sda")
+        .await
+        .unwrap();
+    assert_eq!(sda, disks[0]);
+    let spec = DiskSpec::decode(&sda.spec.as_ref().unwrap().proto_spec[..]).unwrap();
+    assert_eq!(
+        (spec.dev_path.as_str(), spec.size, spec.pretty_size.as_str()),
+        ("/dev/sda", 10 << 30, "11 GB")
+    );
+    let yaml = &sda.spec.as_ref().unwrap().yaml_spec;
+    assert!(
+        yaml.starts_with(
+            "dev_path: /dev/sda\nsize: 10737418240\npretty_size: 11 GB\nio_size: 512\nsector_size: 512\n"
+        ),
+        "{yaml}"
+    );
+    let e = get(&ch, "runtime", "Disks.block.talos.dev", "sdz")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e}");
+
     // MachineConfig is sensitive: no admin role in maintenance mode, so refused even before a config exists.
     denied(
         list(&ch, "config", "MachineConfigs.config.talos.dev").await,
@@ -291,17 +317,17 @@ async fn cosi_in_maintenance(tag: &str, addr: &str) {
 
 #[tokio::test]
 async fn cosi_in_maintenance_v1_11() {
-    cosi_in_maintenance("v1.11.6", "127.0.171.1").await;
+    cosi_in_maintenance("v1.11.6", "127.0.191.1").await;
 }
 
 #[tokio::test]
 async fn cosi_in_maintenance_v1_12() {
-    cosi_in_maintenance("v1.12.11", "127.0.171.2").await;
+    cosi_in_maintenance("v1.12.11", "127.0.191.2").await;
 }
 
 #[tokio::test]
 async fn cosi_in_maintenance_v1_13() {
-    cosi_in_maintenance("v1.13.9", "127.0.171.3").await;
+    cosi_in_maintenance("v1.13.9", "127.0.191.3").await;
 }
 
 /// Secure mode: the same access filter with the certificate's roles; apid proxies COSI one-to-one
@@ -389,17 +415,17 @@ async fn cosi_secure_and_installed_version(tag: &str, next: &str, base: &str) {
 
 #[tokio::test]
 async fn cosi_secure_and_installed_version_v1_11() {
-    cosi_secure_and_installed_version("v1.11.6", "v1.12.11", "127.0.172.").await;
+    cosi_secure_and_installed_version("v1.11.6", "v1.12.11", "127.0.192.").await;
 }
 
 #[tokio::test]
 async fn cosi_secure_and_installed_version_v1_12() {
-    cosi_secure_and_installed_version("v1.12.11", "v1.13.9", "127.0.173.").await;
+    cosi_secure_and_installed_version("v1.12.11", "v1.13.9", "127.0.193.").await;
 }
 
 #[tokio::test]
 async fn cosi_secure_and_installed_version_v1_13() {
-    cosi_secure_and_installed_version("v1.13.0", "v1.13.9", "127.0.174.").await;
+    cosi_secure_and_installed_version("v1.13.0", "v1.13.9", "127.0.194.").await;
 }
 
 /// `(id, state, healthy)` of each service, in the order the node lists them.
@@ -562,15 +588,15 @@ fn maintenance_client(addr: &str) -> TalosClient {
 
 #[tokio::test]
 async fn service_list_v1_11() {
-    service_list("v1.11.6", "127.0.175.").await;
+    service_list("v1.11.6", "127.0.195.").await;
 }
 
 #[tokio::test]
 async fn service_list_v1_12() {
-    service_list("v1.12.11", "127.0.176.").await;
+    service_list("v1.12.11", "127.0.196.").await;
 }
 
 #[tokio::test]
 async fn service_list_v1_13() {
-    service_list("v1.13.9", "127.0.177.").await;
+    service_list("v1.13.9", "127.0.197.").await;
 }

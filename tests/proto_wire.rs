@@ -258,6 +258,7 @@ fn spec_message(pool: &DescriptorPool, ty: &str) -> Option<MessageDescriptor> {
             "talos.resource.definitions.runtime.MachineStatusSpec"
         }
         "Versions.runtime.talos.dev" => "talos.resource.definitions.runtime.VersionSpec",
+        "Disks.block.talos.dev" => "talos.resource.definitions.block.DiskSpec",
         // api/resource/config/config.proto@v1.13.9.
         "MachineConfigs.config.talos.dev" => "resource.config.MachineConfigSpec",
         _ => return None,
@@ -326,7 +327,7 @@ where
 
 #[tokio::test]
 async fn emulator_replies_decode_without_unknown_fields() {
-    let addr = "127.0.178.1";
+    let addr = "127.0.198.1";
     let topology = Topology::parse(&format!(
         "nodes:\n- {{name: cp1, address: {addr}}}\ntalos_version: v1.13.9\n\
          timings: {{install_delay: 20ms, reboot_delay: 20ms, workload_delay: 20ms}}\n"
@@ -423,6 +424,7 @@ async fn emulator_replies_decode_without_unknown_fields() {
     for (ns, ty, id) in [
         ("runtime", "MachineStatuses.runtime.talos.dev", "machine"),
         ("runtime", "Versions.runtime.talos.dev", "version"),
+        ("runtime", "Disks.block.talos.dev", "sda"),
         ("config", "MachineConfigs.config.talos.dev", "v1alpha1"),
     ] {
         let replies = call(&a, "/cosi.resource.State/Get", get(ns, ty, id), false).await;

@@ -3,10 +3,10 @@
 //! resources the emulator models: MachineStatus (`runtime` namespace, type
 //! `MachineStatuses.runtime.talos.dev`, id `machine`), and of the node's MachineConfig (`config` namespace, type
 //! `MachineConfigs.config.talos.dev`, id `v1alpha1`; sensitive: `os:admin` only), which the provider reads back
-//! to detect config drift, and of the Version resource (`runtime` namespace, type `Versions.runtime.talos.dev`, id
-//! `version`; not sensitive, so readable in maintenance mode). `List` of the same types streams one
-//! `ListResponse` per resource ([`super::cosi_list`]). Both pass Talos's access filter first
-//! ([`super::cosi_access`]).
+//! to detect config drift, of the Version resource (`runtime` namespace, type `Versions.runtime.talos.dev`, id
+//! `version`; not sensitive, so readable in maintenance mode) and of the node's disks ([`super::cosi_disks`]).
+//! `List` of the same types streams one `ListResponse` per resource ([`super::cosi_list`]). Both pass Talos's
+//! access filter first ([`super::cosi_access`]).
 //!
 //! The spec follows Talos's MachineStatusController
 //! (internal/app/machined/pkg/controllers/runtime/machine_status.go): in maintenance mode the stage is
@@ -25,6 +25,7 @@ use tonic::{Request, Response, Status};
 
 use super::api::{Access, Ctx, NodeApi};
 use super::cosi_access::{self, Kind};
+use super::cosi_disks;
 use super::cosi_list;
 use super::node::Stage;
 use super::ops;
@@ -70,6 +71,12 @@ pub const KINDS: &[Kind] = &[
     Kind {
         namespace: RUNTIME_NAMESPACE,
         r#type: VERSION_TYPE,
+        sensitive: false,
+    },
+    // pkg/machinery/resources/block/disk.go@v1.12.11 (block's namespace is `runtime`).
+    Kind {
+        namespace: RUNTIME_NAMESPACE,
+        r#type: cosi_disks::DISK_TYPE,
         sensitive: false,
     },
 ];
@@ -142,6 +149,7 @@ pub(crate) fn resources(c: &Ctx, namespace: &str, r#type: &str) -> Result<Vec<Re
     match (namespace, r#type) {
         (RUNTIME_NAMESPACE, MACHINE_STATUS_TYPE) => Ok(vec![get(c, &one(MACHINE_STATUS_ID))?]),
         (RUNTIME_NAMESPACE, VERSION_TYPE) => Ok(vec![version_resource(c)]),
+        (RUNTIME_NAMESPACE, cosi_disks::DISK_TYPE) => Ok(cosi_disks::disks(c)),
         (CONFIG_NAMESPACE, MACHINE_CONFIG_TYPE) => match machine_config(c, &one(MACHINE_CONFIG_ID))
         {
             Ok(r) => Ok(vec![r]),
@@ -199,6 +207,14 @@ fn get(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
     }
     if q.namespace == RUNTIME_NAMESPACE && q.r#type == VERSION_TYPE && q.id == VERSION_ID {
         return Ok(version_resource(c));
+    }
+    if q.namespace == RUNTIME_NAMESPACE && q.r#type == cosi_disks::DISK_TYPE {
+        let found = cosi_disks::disks(c)
+            .into_iter()
+            .find(|r| r.metadata.as_ref().is_some_and(|m| m.id == q.id));
+        if let Some(disk) = found {
+            return Ok(disk);
+        }
     }
     if cosi_access::find(KINDS, &q.r#type).is_some()
         && (q.namespace != RUNTIME_NAMESPACE

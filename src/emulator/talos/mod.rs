@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod config;
 pub mod cosi;
 pub mod cosi_access;
+pub mod cosi_disks;
 pub mod cosi_list;
 pub mod etcd;
 pub mod kubeconfig;
