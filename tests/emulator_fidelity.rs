@@ -249,6 +249,33 @@ async fn cosi_in_maintenance(tag: &str, addr: &str) {
         "not authorized",
     );
 
+    // The type must be registered in the node's release (pkg/machinery/resources/**: ServicePIDs from v1.13);
+    // registered types the emulator does not model answer Unimplemented.
+    denied(
+        list(&ch, "runtime", "Foos.runtime.talos.dev").await,
+        "resource type \"Foos.runtime.talos.dev\" is not supported",
+    );
+    let pids = list(&ch, "runtime", "ServicePIDs.runtime.talos.dev").await;
+    if tag.starts_with("v1.13") {
+        assert_eq!(pids.unwrap_err().code(), Code::Unimplemented);
+    } else {
+        denied(
+            pids,
+            "resource type \"ServicePIDs.runtime.talos.dev\" is not supported",
+        );
+    }
+    // Sensitive types, modeled or not, need os:admin (OSRootSecrets; KubeletSpecs only from v1.12).
+    denied(
+        get(&ch, "secrets", "OSRootSecrets.secrets.talos.dev", "os").await,
+        "not authorized",
+    );
+    let kubelet = get(&ch, "k8s", "KubeletSpecs.kubernetes.talos.dev", "kubelet").await;
+    if tag.starts_with("v1.11") {
+        assert_eq!(kubelet.unwrap_err().code(), Code::Unimplemented);
+    } else {
+        denied(kubelet, "not authorized");
+    }
+
     // The namespace must be registered; `security` exists from v1.13.
     denied(
         list(&ch, "nope", "Versions.runtime.talos.dev").await,

@@ -55,44 +55,39 @@ pub const VERSION_TYPE: &str = "Versions.runtime.talos.dev";
 /// The id of the single Version.
 pub const VERSION_ID: &str = "version";
 
-/// The resource types the emulator models, with their namespace and sensitivity as Talos registers them.
+/// The resource types the emulator models, with the namespace Talos keeps them in (their sensitivity comes from
+/// [`super::resource_types`]).
 pub const KINDS: &[Kind] = &[
     Kind {
         namespace: RUNTIME_NAMESPACE,
         r#type: MACHINE_STATUS_TYPE,
-        sensitive: false,
     },
-    // pkg/machinery/resources/config/machine_config.go@v1.13.9: `Sensitivity: meta.Sensitive`.
     Kind {
         namespace: CONFIG_NAMESPACE,
         r#type: MACHINE_CONFIG_TYPE,
-        sensitive: true,
     },
     Kind {
         namespace: RUNTIME_NAMESPACE,
         r#type: VERSION_TYPE,
-        sensitive: false,
     },
     // pkg/machinery/resources/block/disk.go@v1.12.11 (block's namespace is `runtime`).
     Kind {
         namespace: RUNTIME_NAMESPACE,
         r#type: cosi_disks::DISK_TYPE,
-        sensitive: false,
     },
 ];
 
 /// Talos's access filter for a read of `r#type` in `namespace` on the node of `c` (see [`cosi_access`]); a
-/// type the emulator does not model answers Unimplemented.
+/// type Talos registers but the emulator does not model answers Unimplemented.
 pub(crate) fn filter(
     c: &Ctx,
     namespace: &str,
     r#type: &str,
     roles: &[String],
 ) -> Result<(), Status> {
-    let kind = cosi_access::find(KINDS, r#type);
     let version = c.node.state().version.clone();
-    cosi_access::check(kind, namespace, roles, &version)?;
-    if kind.is_none() {
+    cosi_access::check(r#type, namespace, roles, &version)?;
+    if cosi_access::find(KINDS, r#type).is_none() {
         return Err(Status::unimplemented(format!(
             "the emulator does not model {type}({namespace}) in cosi.resource.State",
             r#type = r#type

@@ -14,6 +14,7 @@ pub mod kubeconfig;
 pub mod node;
 pub mod ops;
 pub mod persist;
+pub mod resource_types;
 pub mod services;
 pub mod tls;
 
