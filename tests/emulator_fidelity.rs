@@ -20,6 +20,7 @@ use vixens::proto::cosi::resource::{
 };
 use vixens::proto::machine::machine_service_client::MachineServiceClient;
 use vixens::proto::talos::resource::definitions::block::DiskSpec;
+use vixens::proto::talos::resource::definitions::network::LinkStatusSpec;
 use vixens::proto::talos::resource::definitions::runtime::VersionSpec;
 use vixens::talos::client::{tls, ApplyMode, Security, TalosClient};
 use vixens::talos::pki::CertAndKey;
@@ -238,6 +239,30 @@ async fn cosi_in_maintenance(tag: &str, addr: &str) {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound, "{e}");
+
+    // Links (pkg/machinery/resources/network/link_status.go): loopback and the machine's ports, in the `network`
+    // namespace, readable in maintenance mode to pick the node's link.
+    let links = list(&ch, "network", "LinkStatuses.net.talos.dev")
+        .await
+        .unwrap();
+    assert_eq!(ids(&links), ["lo", "eth0"]);
+    let eth0 = get(&ch, "network", "LinkStatuses.net.talos.dev", "eth0")
+        .await
+        .unwrap();
+    assert_eq!(eth0, links[1]);
+    let spec = LinkStatusSpec::decode(&eth0.spec.as_ref().unwrap().proto_spec[..]).unwrap();
+    assert_eq!((spec.index, spec.mtu, spec.link_state), (2, 1500, true));
+    let yaml = &eth0.spec.as_ref().unwrap().yaml_spec;
+    assert!(
+        yaml.starts_with(
+            "index: 2\ntype: ether\nlinkIndex: 0\nflags: UP,BROADCAST,RUNNING,MULTICAST,LOWER_UP\n"
+        ),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("\noperationalState: up\nkind: \"\"\nslaveKind: \"\"\n"),
+        "{yaml}"
+    );
 
     // MachineConfig is sensitive: no admin role in maintenance mode, so refused even before a config exists.
     denied(

@@ -259,6 +259,7 @@ fn spec_message(pool: &DescriptorPool, ty: &str) -> Option<MessageDescriptor> {
         }
         "Versions.runtime.talos.dev" => "talos.resource.definitions.runtime.VersionSpec",
         "Disks.block.talos.dev" => "talos.resource.definitions.block.DiskSpec",
+        "LinkStatuses.net.talos.dev" => "talos.resource.definitions.network.LinkStatusSpec",
         // api/resource/config/config.proto@v1.13.9.
         "MachineConfigs.config.talos.dev" => "resource.config.MachineConfigSpec",
         _ => return None,
@@ -425,6 +426,7 @@ async fn emulator_replies_decode_without_unknown_fields() {
         ("runtime", "MachineStatuses.runtime.talos.dev", "machine"),
         ("runtime", "Versions.runtime.talos.dev", "version"),
         ("runtime", "Disks.block.talos.dev", "sda"),
+        ("network", "LinkStatuses.net.talos.dev", "eth0"),
         ("config", "MachineConfigs.config.talos.dev", "v1alpha1"),
     ] {
         let replies = call(&a, "/cosi.resource.State/Get", get(ns, ty, id), false).await;

@@ -4,7 +4,8 @@
 //! `MachineStatuses.runtime.talos.dev`, id `machine`), and of the node's MachineConfig (`config` namespace, type
 //! `MachineConfigs.config.talos.dev`, id `v1alpha1`; sensitive: `os:admin` only), which the provider reads back
 //! to detect config drift, of the Version resource (`runtime` namespace, type `Versions.runtime.talos.dev`, id
-//! `version`; not sensitive, so readable in maintenance mode) and of the node's disks ([`super::cosi_disks`]).
+//! `version`; not sensitive, so readable in maintenance mode), of the node's disks ([`super::cosi_disks`]) and
+//! links ([`super::cosi_links`]).
 //! `List` of the same types streams one `ListResponse` per resource ([`super::cosi_list`]). Both pass Talos's
 //! access filter first ([`super::cosi_access`]).
 //!
@@ -26,6 +27,7 @@ use tonic::{Request, Response, Status};
 use super::api::{Access, Ctx, NodeApi};
 use super::cosi_access::{self, Kind};
 use super::cosi_disks;
+use super::cosi_links;
 use super::cosi_list;
 use super::node::Stage;
 use super::ops;
@@ -74,6 +76,11 @@ pub const KINDS: &[Kind] = &[
     Kind {
         namespace: RUNTIME_NAMESPACE,
         r#type: cosi_disks::DISK_TYPE,
+    },
+    // pkg/machinery/resources/network/link_status.go@v1.13.9.
+    Kind {
+        namespace: cosi_links::NETWORK_NAMESPACE,
+        r#type: cosi_links::LINK_STATUS_TYPE,
     },
 ];
 
@@ -145,6 +152,7 @@ pub(crate) fn resources(c: &Ctx, namespace: &str, r#type: &str) -> Result<Vec<Re
         (RUNTIME_NAMESPACE, MACHINE_STATUS_TYPE) => Ok(vec![get(c, &one(MACHINE_STATUS_ID))?]),
         (RUNTIME_NAMESPACE, VERSION_TYPE) => Ok(vec![version_resource(c)]),
         (RUNTIME_NAMESPACE, cosi_disks::DISK_TYPE) => Ok(cosi_disks::disks(c)),
+        (cosi_links::NETWORK_NAMESPACE, cosi_links::LINK_STATUS_TYPE) => Ok(cosi_links::links(c)),
         (CONFIG_NAMESPACE, MACHINE_CONFIG_TYPE) => match machine_config(c, &one(MACHINE_CONFIG_ID))
         {
             Ok(r) => Ok(vec![r]),
@@ -203,12 +211,15 @@ fn get(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
     if q.namespace == RUNTIME_NAMESPACE && q.r#type == VERSION_TYPE && q.id == VERSION_ID {
         return Ok(version_resource(c));
     }
-    if q.namespace == RUNTIME_NAMESPACE && q.r#type == cosi_disks::DISK_TYPE {
-        let found = cosi_disks::disks(c)
+    if matches!(
+        q.r#type.as_str(),
+        cosi_disks::DISK_TYPE | cosi_links::LINK_STATUS_TYPE
+    ) {
+        let found = resources(c, &q.namespace, &q.r#type)?
             .into_iter()
             .find(|r| r.metadata.as_ref().is_some_and(|m| m.id == q.id));
-        if let Some(disk) = found {
-            return Ok(disk);
+        if let Some(r) = found {
+            return Ok(r);
         }
     }
     if cosi_access::find(KINDS, &q.r#type).is_some()

@@ -8,6 +8,7 @@ pub mod config;
 pub mod cosi;
 pub mod cosi_access;
 pub mod cosi_disks;
+pub mod cosi_links;
 pub mod cosi_list;
 pub mod etcd;
 pub mod kubeconfig;
