@@ -3,3 +3,7 @@
 //! stdio services; `machine`, `common`, `storage` follow siderolabs/talos `api/`. Field numbers are upstream's.
 
 include!(concat!(env!("OUT_DIR"), "/protos.rs"));
+
+/// The encoded `FileDescriptorSet` of every `.proto` under `proto/` (written by build.rs), for decoding by
+/// descriptor at run time (e.g. with prost-reflect).
+pub const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));

@@ -645,9 +645,19 @@ fn talos_1_13_nodes_scale_up() {
     ws.apply();
     assert_eq!(etcd_members(&ws), ["cp1", "cp2", "cp3"]);
     let values = ws.resource("vixens_talos_cluster.c").unwrap();
+    // The nodes booted the v1.13.0 ISO and installed the 1.13 contract's default installer: they run its Talos.
     for node in ["cp1", "cp2", "cp3"] {
-        assert_eq!(values["node_status"][node]["talos_version"], "v1.13.0");
+        assert_eq!(values["node_status"][node]["talos_version"], "v1.13.9");
     }
+    // The talosconfig dials the control planes and, like `talosctl gen config`'s, targets no node by default.
+    let talosconfig: serde_yaml::Value =
+        serde_yaml::from_str(values["talosconfig"].as_str().unwrap()).unwrap();
+    let context = &talosconfig["contexts"][talosconfig["context"].as_str().unwrap()];
+    assert_eq!(
+        context["endpoints"],
+        serde_yaml::to_value([11, 12, 13].map(|i| format!("{prefix}.{i}"))).unwrap()
+    );
+    assert!(context.get("nodes").is_none(), "{context:?}");
     assert_eq!(ws.plan_exit_code(), 0);
     ws.destroy();
 }

@@ -1,5 +1,5 @@
 //! Client configuration files: the talosctl config (talos `pkg/machinery/client/config`: `context`,
-//! `contexts.<name>{endpoints, nodes, ca, crt, key}`, PEMs base64-encoded) and the admin kubeconfig (Kubernetes
+//! `contexts.<name>{endpoints, ca, crt, key}`, PEMs base64-encoded) and the admin kubeconfig (Kubernetes
 //! `clientcmd/api/v1` `Config`: cluster `server` + `certificate-authority-data`, user
 //! `client-certificate-data` + `client-key-data`, context `admin@<cluster>`), as Talos' `GenerateAdmin` writes it.
 
@@ -12,15 +12,16 @@ fn b64(text: &str) -> String {
     STANDARD.encode(text.as_bytes())
 }
 
-/// A talosconfig for cluster `name`: `endpoints` (control-plane addresses), `nodes` (all node addresses), the
-/// OS CA certificate and a client certificate.
+/// A talosconfig for cluster `name`: `endpoints` (the control-plane addresses talosctl dials and proxies
+/// through), the OS CA certificate and a client certificate, shaped as Talos's own generator writes it
+/// (pkg/machinery/client/config/config.go@v1.13.9 `NewConfig`, used by `talosctl gen config`): no `nodes`, so a
+/// bare `talosctl reboot` targets nothing instead of every node; pick nodes with `-n`.
 ///
 /// # Errors
 /// Only a YAML serialization failure (not expected).
 pub fn talosconfig(
     name: &str,
     endpoints: &[String],
-    nodes: &[String],
     os_ca_crt: &str,
     client: &CertAndKey,
 ) -> Result<String, serde_yaml::Error> {
@@ -29,7 +30,6 @@ pub fn talosconfig(
         "contexts": {
             name: {
                 "endpoints": endpoints,
-                "nodes": nodes,
                 "ca": b64(os_ca_crt),
                 "crt": b64(&client.crt),
                 "key": b64(&client.key),
@@ -75,13 +75,20 @@ mod tests {
             crt: "C".into(),
             key: "K".into(),
         };
-        let t: serde_yaml::Value = serde_yaml::from_str(
-            &talosconfig("c", &["1.2.3.4".into()], &[], "CA", &client).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(t["context"], "c");
-        assert_eq!(t["contexts"]["c"]["endpoints"][0], "1.2.3.4");
-        assert_eq!(t["contexts"]["c"]["crt"], b64("C"));
+        let text = talosconfig("c", &["1.2.3.4".into()], "CA", &client).unwrap();
+        // The fields of upstream's generated talosconfig, in its order (yaml.v3 of `Config`/`Context`; yaml.v3
+        // indents by 4, the same document).
+        assert_eq!(
+            text,
+            format!(
+                "context: c\ncontexts:\n  c:\n    endpoints:\n    - 1.2.3.4\n    ca: {}\n    crt: {}\n    key: {}\n",
+                b64("CA"),
+                b64("C"),
+                b64("K")
+            )
+        );
+        let t: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        assert!(t["contexts"]["c"].get("nodes").is_none());
         let k: serde_yaml::Value =
             serde_yaml::from_str(&kubeconfig("c", "https://h:6443", "CA", &client).unwrap())
                 .unwrap();

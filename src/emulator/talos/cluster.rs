@@ -398,10 +398,21 @@ impl Cluster {
             st.active = st.persisted.clone();
             st.apply_rebooting = false;
             st.try_generation = None;
-            st.stage = if st.active.is_some() {
+            // The running system is the one on disk: the installer image's Talos once installed
+            // (cmd/installer@v1.12.11 writes its own kernel and initramfs; machined reports its build tag), the boot
+            // medium's without an installation.
+            st.stage = if let Some(active) = st.active.clone() {
+                if !st.installed {
+                    if let Some(tag) = installer_tag(&active.v1alpha1) {
+                        st.version = tag;
+                    }
+                }
                 st.installed = true;
                 Stage::Running
             } else {
+                if !st.installed {
+                    st.version = self.topology.talos_version.clone();
+                }
                 Stage::Maintenance
             };
         }
@@ -613,5 +624,57 @@ impl Cluster {
         if let Err(e) = super::persist::save(dir, &self.nodes, etcd.as_ref()) {
             tracing::error!(error = %e, "saving emulator state");
         }
+    }
+}
+
+/// The Talos version of the installer image `machine.install.image` of a v1alpha1 document: its tag when it reads
+/// as a release (`v1.12.11`, `v1.13.0-beta.1`), else `None` (`latest`, a digest-only reference: unknown here).
+pub fn installer_tag(v1alpha1: &serde_yaml::Value) -> Option<String> {
+    let image = v1alpha1
+        .get("machine")?
+        .get("install")?
+        .get("image")?
+        .as_str()?;
+    release_tag(image)
+}
+
+/// The tag of image reference `image` when it is a Talos release tag (`v<major>.<minor>.<patch>[-pre]`).
+pub fn release_tag(image: &str) -> Option<String> {
+    let name = image.split('@').next()?;
+    let (repo, tag) = name.rsplit_once(':')?;
+    let mut parts = tag.strip_prefix('v')?.splitn(3, '.');
+    let numeric =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let (major, minor) = (parts.next(), parts.next());
+    let patch = parts
+        .next()
+        .map(|p| p.split(['-', '+']).next().unwrap_or(""));
+    (!repo.is_empty() && !tag.contains('/') && numeric(major) && numeric(minor) && numeric(patch))
+        .then(|| tag.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::release_tag;
+
+    #[test]
+    fn release_tags_of_installer_images() {
+        let tag = |i: &str| release_tag(i);
+        assert_eq!(
+            tag("ghcr.io/siderolabs/installer:v1.12.11").as_deref(),
+            Some("v1.12.11")
+        );
+        assert_eq!(
+            tag("factory.talos.dev/installer/3765:v1.13.0-beta.1@sha256:00").as_deref(),
+            Some("v1.13.0-beta.1")
+        );
+        assert_eq!(
+            tag("localhost:5000/installer:v1.11.6").as_deref(),
+            Some("v1.11.6")
+        );
+        assert_eq!(tag("ghcr.io/siderolabs/installer:latest"), None);
+        assert_eq!(tag("localhost:5000/installer"), None);
+        assert_eq!(tag("installer@sha256:0123"), None);
+        assert_eq!(tag("installer:v1.12"), None);
     }
 }

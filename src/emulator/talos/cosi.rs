@@ -1,33 +1,42 @@
 //! The COSI State service (`cosi.resource.State`) on `<address>:50000`, registered in maintenance and secure mode
-//! as Talos registers it (internal/app/maintenance/server.go@v1.12.11; apid proxies it one-to-one), behind Talos's
-//! access filter (internal/app/resources/access.go@v1.12.11: sensitive types need `os:admin`, which maintenance mode
-//! never grants), serving `Get` of the resources the emulator models:
-//! - MachineStatus (`runtime`, `MachineStatuses.runtime.talos.dev`, id `machine`), following Talos's
-//!   MachineStatusController (internal/app/machined/pkg/controllers/runtime/machine_status.go@v1.12.11): in
-//!   maintenance mode the stage is `maintenance` and no readiness check applies (ready); once booted the stage is
-//!   `running` and the checks `services` (running services not unhealthy; apid, machined, kubelet, and on control
-//!   planes etcd and trustd running) and `nodeReady` (the Kubernetes Node registered and Ready) decide readiness,
-//!   each failure an unmet condition with Talos's wording. Time sync, network and static pods are always met here;
-//! - Version (`runtime`, `Versions.runtime.talos.dev`, id `version`; pkg/machinery/resources/runtime/version.go):
-//!   the tag the node runs, non-sensitive, so readable in maintenance mode (where Talos up to 1.12 refuses the
-//!   `Version` RPC);
-//! - MachineConfig (`config`, `MachineConfigs.config.talos.dev`, id `v1alpha1`; sensitive), encoded as
-//!   pkg/machinery/resources/config/machine_config.go@v1.12.11 does: `proto_spec` a `MachineConfigSpec` whose
-//!   `yaml_marshalled` holds the config bytes as applied, `yaml_spec` the same text as one YAML string, and the
-//!   annotation `talos.dev/yaml-spec`.
+//! as Talos registers it (internal/app/maintenance/server.go; apid proxies it one-to-one), serving `Get` of the
+//! resources the emulator models: MachineStatus (`runtime` namespace, type
+//! `MachineStatuses.runtime.talos.dev`, id `machine`), and of the node's MachineConfig (`config` namespace, type
+//! `MachineConfigs.config.talos.dev`, id `v1alpha1`; sensitive: `os:admin` only), which the provider reads back
+//! to detect config drift, of the Version resource (`runtime` namespace, type `Versions.runtime.talos.dev`, id
+//! `version`; not sensitive, so readable in maintenance mode), of the node's disks ([`super::cosi_disks`]) and
+//! links ([`super::cosi_links`]).
+//! `List` of the same types streams one `ListResponse` per resource ([`super::cosi_list`]). Both pass Talos's
+//! access filter first ([`super::cosi_access`]).
 //!
-//! Resources go out as cosi-project/runtime's server marshals them: `proto_spec` the encoded spec, `yaml_spec` its
-//! YAML. Any other resource type answers Unimplemented (the emulator does not model it); another id answers
-//! NotFound with COSI's message.
+//! The spec follows Talos's MachineStatusController
+//! (internal/app/machined/pkg/controllers/runtime/machine_status.go): in maintenance mode the stage is
+//! `maintenance` and no readiness check applies (ready); once booted the stage is `running` and the checks
+//! `services` (running services not unhealthy; apid, machined, kubelet, and on control planes etcd and trustd
+//! running) and `nodeReady` (the Kubernetes Node registered and Ready) decide readiness, each failure an
+//! unmet condition with Talos's wording. Time sync, network and static pods are always met here. The resource goes
+//! out as cosi-project/runtime's server marshals it: `proto_spec` is the encoded `MachineStatusSpec`, `yaml_spec`
+//! its YAML. Any other resource type answers Unimplemented (the emulator does not model it); another id of
+//! a modeled type, or a modeled type asked in another (registered) namespace, answers NotFound with COSI's message.
+//! The MachineConfig goes out as pkg/machinery/resources/config/machine_config.go@v1.12.11 encodes it: `proto_spec`
+//! a `MachineConfigSpec` whose `yaml_marshalled` holds the config bytes as applied, `yaml_spec` the same text as one
+//! YAML string, and the annotation `talos.dev/yaml-spec`.
+
+use std::pin::Pin;
 
 use prost::Message;
 use tonic::{Request, Response, Status};
 
 use super::api::{Access, Ctx, NodeApi};
+use super::cosi_access::{self, Kind};
+use super::cosi_disks;
+use super::cosi_links;
+use super::cosi_list;
 use super::node::Stage;
 use super::ops;
 use crate::proto::cosi::resource::{
-    state_server::State, GetRequest, GetResponse, Metadata, Resource, Spec,
+    state_server::State, GetRequest, GetResponse, ListRequest, ListResponse, Metadata, Resource,
+    Spec,
 };
 use crate::proto::talos::resource::config::MachineConfigSpec;
 use crate::proto::talos::resource::definitions::enums::RuntimeMachineStage;
@@ -47,27 +56,154 @@ pub const CONFIG_NAMESPACE: &str = "config";
 pub const MACHINE_CONFIG_TYPE: &str = "MachineConfigs.config.talos.dev";
 /// The id of the MachineConfig in effect.
 pub const MACHINE_CONFIG_ID: &str = "v1alpha1";
-/// Resource type of the Talos version.
+/// Resource type of Version (pkg/machinery/resources/runtime/version.go@v1.12.11).
 pub const VERSION_TYPE: &str = "Versions.runtime.talos.dev";
-/// The id of the single Version resource.
+/// The id of the single Version.
 pub const VERSION_ID: &str = "version";
+
+/// The resource types the emulator models, with the namespace Talos keeps them in (their sensitivity comes from
+/// [`super::resource_types`]).
+pub const KINDS: &[Kind] = &[
+    Kind {
+        namespace: RUNTIME_NAMESPACE,
+        r#type: MACHINE_STATUS_TYPE,
+    },
+    Kind {
+        namespace: CONFIG_NAMESPACE,
+        r#type: MACHINE_CONFIG_TYPE,
+    },
+    Kind {
+        namespace: RUNTIME_NAMESPACE,
+        r#type: VERSION_TYPE,
+    },
+    // pkg/machinery/resources/block/disk.go@v1.12.11 (block's namespace is `runtime`).
+    Kind {
+        namespace: RUNTIME_NAMESPACE,
+        r#type: cosi_disks::DISK_TYPE,
+    },
+    // pkg/machinery/resources/network/link_status.go@v1.13.9.
+    Kind {
+        namespace: cosi_links::NETWORK_NAMESPACE,
+        r#type: cosi_links::LINK_STATUS_TYPE,
+    },
+];
+
+/// Talos's access filter for a read of `r#type` in `namespace` on the node of `c` (see [`cosi_access`]); a
+/// type Talos registers but the emulator does not model answers Unimplemented.
+pub(crate) fn filter(
+    c: &Ctx,
+    namespace: &str,
+    r#type: &str,
+    roles: &[String],
+) -> Result<(), Status> {
+    let version = c.node.state().version.clone();
+    cosi_access::check(r#type, namespace, roles, &version)?;
+    if cosi_access::find(KINDS, r#type).is_none() {
+        return Err(Status::unimplemented(format!(
+            "the emulator does not model {type}({namespace}) in cosi.resource.State",
+            r#type = r#type
+        )));
+    }
+    Ok(())
+}
+
+type ListStream = Pin<Box<dyn futures::Stream<Item = Result<ListResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl State for NodeApi {
     async fn get(&self, req: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
         let q = req.get_ref().clone();
-        // The machine config is a sensitive resource: Talos's COSI access filter lets only os:admin read it.
-        let access = if q.r#type == MACHINE_CONFIG_TYPE {
-            Access::Admin
-        } else {
-            Access::Read
-        };
+        let roles = cosi_access::roles(&req);
         let resource = self
-            .route_single(&req, "Get", access, |c| get(c, &q))
+            .route_single(&req, "Get", Access::Read, |c| {
+                filter(c, &q.namespace, &q.r#type, &roles)?;
+                get(c, &q)
+            })
             .await?;
         Ok(Response::new(GetResponse {
             resource: Some(resource),
         }))
+    }
+
+    type ListStream = ListStream;
+
+    async fn list(&self, req: Request<ListRequest>) -> Result<Response<ListStream>, Status> {
+        let q = req.get_ref().clone();
+        let roles = cosi_access::roles(&req);
+        let resources = self
+            .route_single(&req, "List", Access::Read, |c| {
+                filter(c, &q.namespace, &q.r#type, &roles)?;
+                cosi_list::list(c, &q)
+            })
+            .await?;
+        let replies = resources
+            .into_iter()
+            .map(|r| Ok(ListResponse { resource: Some(r) }));
+        Ok(Response::new(Box::pin(futures::stream::iter(replies))))
+    }
+}
+
+/// Every resource of `r#type` in `namespace` on the node of `c` (empty for a modeled type asked in another
+/// namespace or another letter case: nothing lives there).
+pub(crate) fn resources(c: &Ctx, namespace: &str, r#type: &str) -> Result<Vec<Resource>, Status> {
+    let one = |id: &str| GetRequest {
+        namespace: namespace.into(),
+        r#type: r#type.into(),
+        id: id.into(),
+        options: None,
+    };
+    match (namespace, r#type) {
+        (RUNTIME_NAMESPACE, MACHINE_STATUS_TYPE) => Ok(vec![get(c, &one(MACHINE_STATUS_ID))?]),
+        (RUNTIME_NAMESPACE, VERSION_TYPE) => Ok(vec![version_resource(c)]),
+        (RUNTIME_NAMESPACE, cosi_disks::DISK_TYPE) => Ok(cosi_disks::disks(c)),
+        (cosi_links::NETWORK_NAMESPACE, cosi_links::LINK_STATUS_TYPE) => Ok(cosi_links::links(c)),
+        (CONFIG_NAMESPACE, MACHINE_CONFIG_TYPE) => match machine_config(c, &one(MACHINE_CONFIG_ID))
+        {
+            Ok(r) => Ok(vec![r]),
+            Err(e) if e.code() == tonic::Code::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        },
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// The Version resource of the node of `c`, as Talos's VersionController writes it once per boot
+/// (internal/app/machined/pkg/controllers/runtime/version.go@v1.12.11: `version` only; @v1.13.9 adds
+/// `name: Talos`, the build's gendata name).
+pub(crate) fn version_resource(c: &Ctx) -> Resource {
+    let tag = c.node.state().version.clone();
+    let spec = VersionSpec {
+        version: tag.clone(),
+        name: if cosi_access::at_least(&tag, 13) {
+            "Talos".into()
+        } else {
+            String::new()
+        },
+    };
+    // gopkg.in/yaml.v3 writes the struct's fields in order: Name (from 1.13), Version.
+    let yaml_spec = if spec.name.is_empty() {
+        format!("version: {}\n", scalar(&spec.version))
+    } else {
+        format!(
+            "name: {}\nversion: {}\n",
+            scalar(&spec.name),
+            scalar(&spec.version)
+        )
+    };
+    Resource {
+        metadata: Some(Metadata {
+            namespace: RUNTIME_NAMESPACE.into(),
+            r#type: VERSION_TYPE.into(),
+            id: VERSION_ID.into(),
+            version: "1".into(),
+            owner: "runtime.VersionController".into(),
+            phase: "running".into(),
+            ..Default::default()
+        }),
+        spec: Some(Spec {
+            proto_spec: spec.encode_to_vec(),
+            yaml_spec,
+        }),
     }
 }
 
@@ -80,8 +216,29 @@ fn get(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
         }
         return machine_config(c, q);
     }
-    if q.namespace == RUNTIME_NAMESPACE && q.r#type == VERSION_TYPE {
-        return version_resource(c, q);
+    if q.namespace == RUNTIME_NAMESPACE && q.r#type == VERSION_TYPE && q.id == VERSION_ID {
+        return Ok(version_resource(c));
+    }
+    if matches!(
+        q.r#type.as_str(),
+        cosi_disks::DISK_TYPE | cosi_links::LINK_STATUS_TYPE
+    ) {
+        let found = resources(c, &q.namespace, &q.r#type)?
+            .into_iter()
+            .find(|r| r.metadata.as_ref().is_some_and(|m| m.id == q.id));
+        if let Some(r) = found {
+            return Ok(r);
+        }
+    }
+    if cosi_access::find(KINDS, &q.r#type).is_some()
+        && (q.namespace != RUNTIME_NAMESPACE
+            || q.r#type != MACHINE_STATUS_TYPE
+            || q.id != MACHINE_STATUS_ID)
+    {
+        return Err(Status::not_found(format!(
+            "resource {}({}/{}@undefined) doesn't exist",
+            q.r#type, q.namespace, q.id
+        )));
     }
     if q.namespace != RUNTIME_NAMESPACE || q.r#type != MACHINE_STATUS_TYPE {
         return Err(Status::unimplemented(format!(
@@ -116,36 +273,6 @@ fn get(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
         spec: Some(Spec {
             proto_spec: spec.encode_to_vec(),
             yaml_spec: spec_yaml(&spec),
-        }),
-    })
-}
-
-/// `Versions.runtime.talos.dev/version`: the Talos tag the node runs (controllers/runtime/version.go@v1.12.11 writes
-/// `version.Tag`; pkg/machinery/resources/runtime/version.go: non-sensitive, so readable in maintenance mode).
-fn version_resource(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
-    if q.id != VERSION_ID {
-        return Err(Status::not_found(format!(
-            "resource {}({}/{}@undefined) doesn't exist",
-            q.r#type, q.namespace, q.id
-        )));
-    }
-    let spec = VersionSpec {
-        version: c.node.state().version.clone(),
-        name: String::new(),
-    };
-    Ok(Resource {
-        metadata: Some(Metadata {
-            namespace: RUNTIME_NAMESPACE.into(),
-            r#type: VERSION_TYPE.into(),
-            id: VERSION_ID.into(),
-            version: "1".into(),
-            owner: "runtime.VersionController".into(),
-            phase: "running".into(),
-            ..Default::default()
-        }),
-        spec: Some(Spec {
-            yaml_spec: format!("version: {}\n", scalar(&spec.version)),
-            proto_spec: spec.encode_to_vec(),
         }),
     })
 }

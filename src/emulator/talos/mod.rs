@@ -7,11 +7,17 @@ pub mod cluster;
 pub mod config;
 mod config_decode;
 pub mod cosi;
+pub mod cosi_access;
+pub mod cosi_disks;
+pub mod cosi_links;
+pub mod cosi_list;
 pub mod etcd;
 pub mod kubeconfig;
 pub mod node;
 pub mod ops;
 pub mod persist;
+pub mod resource_types;
+pub mod services;
 pub mod tls;
 pub mod version;
 

@@ -393,80 +393,8 @@ pub fn etcd_forfeit(c: &Ctx) -> Result<machine::EtcdForfeitLeadership, Status> {
     })
 }
 
-fn service(id: &str, state: &str, healthy: Option<bool>, msg: &str) -> machine::ServiceInfo {
-    machine::ServiceInfo {
-        id: id.into(),
-        state: state.into(),
-        events: Some(machine::ServiceEvents {
-            events: vec![machine::ServiceEvent {
-                msg: msg.into(),
-                state: state.into(),
-                ts: None,
-            }],
-        }),
-        health: Some(machine::ServiceHealth {
-            unknown: healthy.is_none(),
-            healthy: healthy.unwrap_or(false),
-            last_message: String::new(),
-            last_change: None,
-        }),
-    }
-}
-
-/// ServiceList: apid, machined, containerd, cri, kubelet, trustd and etcd (control planes) with their states.
-pub fn service_list(c: &Ctx) -> Result<machine::ServiceList, Status> {
-    let (cp, etcd_data) = {
-        let st = c.node.state();
-        (st.is_control_plane(), st.etcd_data)
-    };
-    let joined = c.cluster.in_bootstrapped_cluster(&c.node);
-    let mut services = vec![
-        service("apid", "Running", Some(true), "Health check successful"),
-        service(
-            "containerd",
-            "Running",
-            Some(true),
-            "Health check successful",
-        ),
-        service("cri", "Running", Some(true), "Health check successful"),
-        service("machined", "Running", Some(true), "Health check successful"),
-    ];
-    if cp {
-        services.push(if etcd_data {
-            service("etcd", "Running", Some(true), "Health check successful")
-        } else {
-            service("etcd", "Preparing", None, "Running pre state")
-        });
-    }
-    services.push(if joined {
-        service("kubelet", "Running", Some(true), "Health check successful")
-    } else {
-        service(
-            "kubelet",
-            "Running",
-            Some(false),
-            "Health check failed: kubelet is not registered",
-        )
-    });
-    if cp {
-        services.push(service(
-            "trustd",
-            "Running",
-            Some(true),
-            "Health check successful",
-        ));
-    }
-    services.push(service(
-        "udevd",
-        "Running",
-        Some(true),
-        "Health check successful",
-    ));
-    Ok(machine::ServiceList {
-        metadata: None,
-        services,
-    })
-}
+/// ServiceList: see [`super::services`].
+pub use super::services::service_list;
 
 /// Kubeconfig: control planes only; see [`kubeconfig::admin_tar_gz`].
 pub fn kubeconfig(c: &Ctx) -> Result<common::Data, Status> {

@@ -128,8 +128,7 @@ pub fn fill(
         .iter()
         .map(|n| n.address.clone())
         .collect();
-    let nodes: Vec<String> = m.nodes.values().map(|n| n.address.clone()).collect();
-    let talosconfig = clientconfig::talosconfig(name, &endpoints, &nodes, &secrets.os.crt, &admin)
+    let talosconfig = clientconfig::talosconfig(name, &endpoints, &secrets.os.crt, &admin)
         .map_err(|e| fail("Cannot write the talosconfig", e.to_string()))?;
     state.set("talosconfig", talosconfig);
     Ok(())

@@ -228,7 +228,7 @@ pub fn schema() -> Schema {
             .description("Rendered machine config per node."),
     )
     .attribute(Attribute::string("talosconfig").computed().sensitive().description(
-        "talosctl config with the control-plane addresses as endpoints.",
+        "talosctl config with the control-plane addresses as endpoints and no default nodes (as `talosctl gen config` writes it): name the target nodes with `talosctl -n`.",
     ))
     .attribute(Attribute::string("kubeconfig").computed().sensitive().description("Admin kubeconfig."))
     .attribute(Attribute::new("kubernetes", kubernetes_type()).computed().sensitive().description(
