@@ -304,6 +304,13 @@ pub fn validate_connection(config: &Value, diags: &mut Diagnostics) {
         );
         return;
     }
+    // Kubeconfig syntax at plan, not at apply; the message names the line, never the text.
+    if let Some(text) = kubeconfig.as_str().filter(|t| !t.trim().is_empty()) {
+        let connection = Connection::Kubeconfig(text.to_string());
+        if let Err(e) = crate::k8s::connection::check(&connection) {
+            diags.error_at(attr("kubeconfig"), "Invalid kubeconfig", e.to_string());
+        }
+    }
     let Value::Object(_) = block else { return };
     if is_set(kubeconfig) == Some(false) {
         let missing: Vec<&str> = ["host", "ca_certificate", "client_certificate", "client_key"]
@@ -333,6 +340,20 @@ pub fn validate_connection(config: &Value, diags: &mut Diagnostics) {
                 .map_err(|e| e.to_string())
         },
     );
+    // PEM and kubeconfig syntax at plan, not at apply; messages name the field and line, never the text.
+    for (name, tag) in [
+        ("ca_certificate", "CERTIFICATE"),
+        ("client_certificate", "CERTIFICATE"),
+        ("client_key", "PRIVATE KEY"),
+    ] {
+        check_at(
+            diags,
+            block.get(name),
+            kubernetes_path(name),
+            "Invalid PEM",
+            |v| crate::k8s::connection::pem_blocks(name, v, tag).map_err(|e| e.to_string()),
+        );
+    }
 }
 
 fn validate_manifest(config: &Value, diags: &mut Diagnostics) {
@@ -536,9 +557,52 @@ fn validate_root_application(config: &Value, diags: &mut Diagnostics) {
 mod tests {
     use super::*;
 
+    const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n";
+
+    #[test]
+    fn kubeconfig_and_pem_syntax_is_checked_at_plan_without_quoting() {
+        let secret = "S0VZU0VDUkVUU0VDUkVUU0VDUkVU";
+        let mut v = config();
+        v.set(
+            "kubeconfig",
+            KUBECONFIG.replace(
+                "  user: {}",
+                &format!("  user:\n    client-key-data: {secret}\n   token: x"),
+            ),
+        );
+        let d = diags_of(&v);
+        assert_eq!(paths(&v), ["kubeconfig"], "{d:?}");
+        assert!(!format!("{d:?}").contains(secret), "{d:?}");
+        assert!(d.0[0].detail.contains("line"), "{d:?}");
+        v.set("kubeconfig", Value::Null);
+        v.set(
+            "kubernetes",
+            Value::List(vec![Value::object([
+                ("host", Value::from("https://127.0.0.1:6443")),
+                (
+                    "ca_certificate",
+                    Value::from("-----BEGIN CERTIFICATE-----\nAAA=\n-----END CERTIFICATE-----\n"),
+                ),
+                (
+                    "client_certificate",
+                    Value::from("-----BEGIN CERTIFICATE-----\nAAA=\n-----END CERTIFICATE-----\n"),
+                ),
+                (
+                    "client_key",
+                    Value::from(format!(
+                        "-----BEGIN PRIVATE KEY-----\n{secret}!!\n-----END PRIVATE KEY-----\n"
+                    )),
+                ),
+            ])]),
+        );
+        let d = diags_of(&v);
+        assert_eq!(paths(&v), ["kubernetes[0].client_key"], "{d:?}");
+        assert!(!format!("{d:?}").contains(secret), "{d:?}");
+    }
+
     fn config() -> Value {
         Value::object([
-            ("kubeconfig", Value::from("apiVersion: v1")),
+            ("kubeconfig", Value::from(KUBECONFIG)),
             ("version", Value::from("v3.5.1")),
             (
                 "repository",
