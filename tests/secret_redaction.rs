@@ -222,3 +222,39 @@ fn malformed_sensitive_inputs_never_show_their_secrets() {
         check(&tf);
     }
 }
+
+/// Values that can hold secrets are sensitive or refused (issue 15 item 3): `config_patches` (cluster and node
+/// level) are sensitive in the schema Terraform sees, and a repository URL carrying credentials fails the plan
+/// at `repository[0].url` with a pointer to `username`/`password`, without repeating the URL.
+#[test]
+fn patches_are_sensitive_and_urls_with_credentials_are_refused() {
+    let Some(tf) = Terraform::get("1.0.3") else {
+        return;
+    };
+    let mut vars = Vars::default();
+    let url = vars.add(&format!("https://git:{}@github.com/o/r.git", secret(20)));
+    let config = format!(
+        "{}resource \"vixens_argocd_bootstrap\" \"a\" {{\n  kubeconfig = {}\n{REPO}\n  repository {{\n    url = {url}\n    path = \".\"\n  }}\n}}\n",
+        "",
+        hcl(&kubeconfig("    token: t")),
+    );
+    let ws = Workspace::new(&tf, &format!("{}{config}", vars.declarations()));
+    std::fs::write(ws.path().join("terraform.tfvars"), vars.tfvars()).unwrap();
+    ws.init();
+    let schema = ws.ok(&["providers", "schema", "-json"]);
+    let schema: serde_json::Value = serde_json::from_str(&schema.stdout).unwrap();
+    let talos = &schema["provider_schemas"]["registry.terraform.io/vixens/vixens"]
+        ["resource_schemas"]["vixens_talos_cluster"]["block"];
+    assert_eq!(talos["attributes"]["config_patches"]["sensitive"], true);
+    assert_eq!(
+        talos["block_types"]["nodes"]["block"]["attributes"]["config_patches"]["sensitive"],
+        true
+    );
+    let plan = ws.fails(&["plan", "-input=false"]);
+    let all = plan.all();
+    assert!(
+        all.contains("Invalid repository URL") && all.contains("`username`"),
+        "{all}"
+    );
+    assert!(!all.contains(MARK), "{all}");
+}

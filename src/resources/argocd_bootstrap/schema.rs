@@ -64,7 +64,8 @@ fn repository_block() -> Block {
         .attribute(
             Attribute::string("url")
                 .required()
-                .description("Repository URL: `https://`, `ssh://`, `git://` or `user@host:path`."),
+                .description("Repository URL: `https://`, `ssh://`, `git://` or `user@host:path`. Credentials in the URL \
+                              (`user:password@`, `token@`) are refused at plan: give them in `username`/`password`."),
         )
         .attribute(
             Attribute::string("target_revision")
