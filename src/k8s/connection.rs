@@ -295,6 +295,16 @@ pub fn normalize_host(host: &str) -> Result<String> {
     if uri.host().is_none_or(str::is_empty) {
         return Err(Error::Config("host has no host name".into()));
     }
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+    let port = match authority.rsplit_once(']') {
+        Some((_, after)) => after.strip_prefix(':'),
+        None => authority.rsplit_once(':').map(|(_, p)| p),
+    };
+    if let Some(p) = port.filter(|p| p.parse::<u16>().map_or(true, |n| n == 0)) {
+        return Err(Error::Config(format!(
+            "host port {p:?} is not a TCP port (1 to 65535)"
+        )));
+    }
     Ok(url)
 }
 
@@ -384,6 +394,9 @@ mod tests {
             "https://a.example:6443"
         );
         assert!(normalize_host("http://127.0.0.1:6443").is_err());
+        assert!(normalize_host("127.0.0.1:70000").is_err());
+        assert!(normalize_host("https://[::1]:0").is_err());
+        assert!(normalize_host("https://[::1]:6443").is_ok());
         assert!(normalize_host("").is_err());
     }
 

@@ -276,7 +276,50 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
         }
         diags.error_at(path, "Invalid Cilium setting", e.message);
     }
+    validate_names(config, diags);
     crate::framework::timeouts::validate(config, diags);
+}
+
+/// Image repository and selector labels, which the cluster would refuse only at apply (pods in
+/// `InvalidImageName`, a pool or policy rejected by the API server): see [`crate::k8s::names`].
+fn validate_names(config: &Value, diags: &mut Diagnostics) {
+    use crate::k8s::names;
+    if let Some(repo) = config.get("image_repository").as_str() {
+        if let Err(e) = names::image_repository(repo) {
+            diags.error_at(
+                AttributePath::attr("image_repository"),
+                "Invalid image repository",
+                e,
+            );
+        }
+    }
+    let mut selectors = Vec::new();
+    let pools = config
+        .get("load_balancer_ip_pools")
+        .as_list()
+        .unwrap_or_default();
+    for (i, p) in pools.iter().enumerate() {
+        let at = AttributePath::attr("load_balancer_ip_pools").join_index(i);
+        selectors.push((at.join_attr("service_selector"), p.get("service_selector")));
+    }
+    let policy = config.get("l2_policy");
+    for name in ["node_selector", "service_selector"] {
+        selectors.push((
+            AttributePath::attr("l2_policy").join_attr(name),
+            policy.get(name),
+        ));
+    }
+    for (at, selector) in selectors {
+        for (key, value) in selector.as_map().into_iter().flatten() {
+            let check = names::label_key(key).and_then(|()| match value.as_str() {
+                Some(v) => names::label_value(v),
+                None => Ok(()),
+            });
+            if let Err(e) = check {
+                diags.error_at(at.join_key(key), "Invalid label", e);
+            }
+        }
+    }
 }
 
 /// `routing_mode = "native"` needs `ipv4_native_routing_cidr`, and the CIDR needs native routing. The

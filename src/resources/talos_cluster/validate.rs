@@ -614,6 +614,10 @@ fn validate_endpoint(
         );
         return;
     };
+    if let Err(reason) = endpoint_port(endpoint) {
+        diags.error_at(path, "Invalid endpoint", reason);
+        return;
+    }
     match host.parse::<IpAddr>() {
         Ok(ip) => {
             if Some(ip) != vip && !cp_hosts.contains(&host) && config.get("nodes").is_wholly_known() {
@@ -627,6 +631,23 @@ fn validate_endpoint(
             )
             .at(path),
         ),
+    }
+}
+
+/// The port of an `https://host:port` endpoint, when given, must be 1 to 65535 (the API server's TCP port).
+fn endpoint_port(endpoint: &str) -> Result<(), String> {
+    let rest = endpoint.strip_prefix("https://").unwrap_or(endpoint);
+    let authority = rest.split('/').next().unwrap_or("");
+    let port = match authority.rsplit_once(']') {
+        Some((_, after)) => after.strip_prefix(':'),
+        None => authority.rsplit_once(':').map(|(_, p)| p),
+    };
+    match port {
+        None => Ok(()),
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Ok(()),
+            _ => Err(format!("port {p:?} is not a TCP port (1 to 65535).")),
+        },
     }
 }
 
