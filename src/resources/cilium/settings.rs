@@ -293,6 +293,17 @@ fn validate_names(config: &Value, diags: &mut Diagnostics) {
             );
         }
     }
+    if let Some(host) = config.get("k8s_service_host").as_str() {
+        let valid =
+            !host.is_empty() && !host.contains("://") && !host.chars().any(char::is_whitespace);
+        if !valid {
+            diags.error_at(
+                AttributePath::attr("k8s_service_host"),
+                "Invalid k8s_service_host",
+                format!("{host:?} is not a host name or IP address (no scheme, no port)."),
+            );
+        }
+    }
     let mut selectors = Vec::new();
     let pools = config
         .get("load_balancer_ip_pools")

@@ -26,10 +26,12 @@ fn node_path(index: usize) -> AttributePath {
 /// Node name -> (index in the `nodes` list, node).
 type Nodes<'a> = BTreeMap<String, (usize, &'a Value)>;
 
+/// The `name` attribute of a node: errors about a whole node point there, since Terraform shows a path to a
+/// nested block itself at the resource header, and the line names the node.
 fn path_of(nodes: &Nodes, name: &str) -> AttributePath {
     nodes
         .get(name)
-        .map(|(i, _)| node_path(*i))
+        .map(|(i, _)| node_path(*i).join_attr("name"))
         .unwrap_or_else(|| attr("nodes"))
 }
 
@@ -313,6 +315,21 @@ fn node_networks(node: &Value, path: &AttributePath, diags: &mut Diagnostics) ->
     for (li, link) in node.get("link").as_list().unwrap_or(&[]).iter().enumerate() {
         let lp = path.join_attr("link").join_index(li);
         if let Some(name) = link.get("name").as_str() {
+            // Linux `dev_valid_name` (net/core/dev.c): 1 to 15 bytes, not `.`/`..`, no `/`, `:` or whitespace.
+            let valid = !name.is_empty()
+                && name.len() < 16
+                && name != "."
+                && name != ".."
+                && !name
+                    .chars()
+                    .any(|c| c == '/' || c == ':' || c.is_whitespace());
+            if !valid {
+                diags.error_at(
+                    lp.join_attr("name"),
+                    "Invalid link name",
+                    format!("{name:?} is not an interface name: 1 to 15 characters without '/', ':' or spaces."),
+                );
+            }
             if !link_names.insert(name.to_string()) {
                 diags.error_at(
                     lp.join_attr("name"),
@@ -457,8 +474,14 @@ fn validate_nodes(nodes: &Nodes, contract: Option<Contract>, diags: &mut Diagnos
         );
     }
     if roles_known && (control_planes == 0 || control_planes % 2 == 0) {
+        // At the last node's role (a line Terraform can show), or at `nodes` when there is none.
+        let at = nodes
+            .values()
+            .map(|(i, _)| *i)
+            .max()
+            .map_or_else(|| attr("nodes"), |i| node_path(i).join_attr("role"));
         diags.error_at(
-            attr("nodes"),
+            at,
             "Control planes must be an odd number",
             format!("Found {control_planes} control planes; etcd needs an odd number (1, 3, 5) to keep quorum."),
         );
