@@ -225,6 +225,14 @@ fn check_enum(config: &Value, name: &str, allowed: &[&str], diags: &mut Diagnost
 /// Checks involving a value still unknown (module variables at `terraform validate`) are skipped; Terraform
 /// validates again at plan with the value known (see [`crate::framework::presence`]).
 pub fn validate(config: &Value, diags: &mut Diagnostics) {
+    let mut own = Diagnostics::new();
+    validate_all(config, &mut own);
+    // Pools often come from a `dynamic` block, whose one line Terraform shows for every pool: name the pool.
+    own.name_list_items(config, "load_balancer_ip_pools", "Pool");
+    diags.extend(own);
+}
+
+fn validate_all(config: &Value, diags: &mut Diagnostics) {
     validate_connection(config, diags);
     check_enum(config, "ipam_mode", &["kubernetes", "cluster-pool"], diags);
     check_enum(config, "routing_mode", &["tunnel", "native"], diags);

@@ -59,8 +59,16 @@ fn validate_names(list: &[Value], diags: &mut Diagnostics) {
     }
 }
 
-/// Validates the whole configuration.
+/// Validates the whole configuration. Errors about a node name it (Terraform shows a `dynamic "nodes"` block's
+/// shared line).
 pub fn validate(config: &Value, diags: &mut Diagnostics) {
+    let mut own = Diagnostics::new();
+    validate_all(config, &mut own);
+    own.name_list_items(config, "nodes", "Node");
+    diags.extend(own);
+}
+
+fn validate_all(config: &Value, diags: &mut Diagnostics) {
     let contract = validate_versions(config, diags);
     validate_scalars(config, diags);
     validate_patches(
