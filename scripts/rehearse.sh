@@ -178,9 +178,10 @@ fi
 step "Roadmap validation checks"
 # One `terraform output -json` (each Terraform run costs a process start and a state read).
 (umask 077 && tfe output -state="$state" -json >"$work/outputs.json")
-python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kubeconfig"]["value"], end="")' \
-  "$work/outputs.json" >"$work/kubeconfig"
-chmod 600 "$work/kubeconfig"
+# Created 0600 (umask in a subshell), never world-readable even for a moment.
+rm -f "$work/kubeconfig"
+(umask 077 && python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kubeconfig"]["value"], end="")' \
+  "$work/outputs.json" >"$work/kubeconfig")
 export KUBECONFIG="$work/kubeconfig"
 echo "--- kubectl get nodes -o wide"
 kubectl get nodes -o wide

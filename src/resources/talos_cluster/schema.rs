@@ -114,9 +114,10 @@ fn nodes_block() -> NestedBlock {
                     .optional()
                     .description("DNS servers."),
             )
-            .attribute(strings("config_patches").optional().description(
+            .attribute(strings("config_patches").optional().sensitive().description(
                 "Node-level strategic-merge patches (YAML), applied after the cluster-level ones. Checked at plan: each \
-                 parses, its keys exist in the machine config of `talos_version`, and the patched config keeps Talos's rules.",
+                 parses, its keys exist in the machine config of `talos_version`, and the patched config keeps Talos's rules. \
+                 Sensitive, like the cluster-level ones.",
             ))
             .block(link_block()),
     )
@@ -214,7 +215,7 @@ pub fn schema() -> Schema {
     .attribute(Attribute::number("kubeprism_port").optional().description("KubePrism port (default 7445; 0 disables)."))
     .attribute(Attribute::string("cni").optional().description("CNI: `none` (default; Cilium installs it), `flannel` (Talos's built-in), or `custom` (URLs given through `config_patches`)."))
     .attribute(Attribute::bool("proxy_disabled").optional().description("Disable kube-proxy (default `true`)."))
-    .attribute(strings("config_patches").optional().description("Cluster-level strategic-merge patches (YAML). Checked at plan: each parses, its keys exist in the machine config of `talos_version`, and the patched configs keep Talos's rules."))
+    .attribute(strings("config_patches").optional().sensitive().description("Cluster-level strategic-merge patches (YAML). Checked at plan: each parses, its keys exist in the machine config of `talos_version`, and the patched configs keep Talos's rules. Sensitive (patches may carry tokens or registry credentials): plans show `(sensitive)`, and errors name the patch and line, never its text."))
     .attribute(Attribute::string("apply_mode").optional().description(
         "How config changes are applied: `auto` (default), `no_reboot`, `reboot`, `staged`.",
     ))
