@@ -26,6 +26,10 @@ fi
 step "terraform CLIs"
 bash scripts/install-terraform.sh
 
+step "server-side apply oracle (structured-merge-diff, Debian packages)"
+VIXENS_SSA_ORACLE="$(bash scripts/ssa-oracle.sh)"
+export VIXENS_SSA_ORACLE
+
 step "cargo fmt --check"
 cargo fmt --all --check
 
