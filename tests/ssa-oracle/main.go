@@ -291,7 +291,17 @@ func runCase(tc tcase) []result {
 				r.Error = err.Error()
 			} else {
 				if nobj != nil {
-					live = nobj
+					// The API server stores the object and decodes it again: null values do not survive.
+					// An object left with nothing is an empty object (the API server keeps its metadata).
+					u := stripNulls(nobj.AsValue().Unstructured())
+					if u == nil {
+						u = map[string]interface{}{}
+					}
+					if v, err := pt.FromUnstructured(u); err == nil {
+						live = v
+					} else {
+						live = nobj
+					}
 				}
 				managers = nm
 			}
@@ -304,6 +314,28 @@ func runCase(tc tcase) []result {
 		out = append(out, r)
 	}
 	return out
+}
+
+func stripNulls(v interface{}) interface{} {
+	switch t := v.(type) {
+	case map[string]interface{}:
+		out := map[string]interface{}{}
+		for k, c := range t {
+			if c != nil {
+				out[k] = stripNulls(c)
+			}
+		}
+		return out
+	case []interface{}:
+		out := []interface{}{}
+		for _, c := range t {
+			if c != nil {
+				out = append(out, stripNulls(c))
+			}
+		}
+		return out
+	}
+	return v
 }
 
 func main() {

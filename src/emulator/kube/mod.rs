@@ -56,6 +56,8 @@ pub(crate) mod registry;
 pub(crate) mod scale;
 pub(crate) mod schema;
 pub(crate) mod selectors;
+pub(crate) mod smd;
+pub mod ssa_check;
 pub(crate) mod server;
 pub(crate) mod store;
 pub(crate) mod table;
