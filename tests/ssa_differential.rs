@@ -92,7 +92,11 @@ fn schemas() -> BTreeMap<&'static str, Value> {
             "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
         })),
     }));
-    BTreeMap::from([("workload", workload), ("configmap", configmap), ("crd", crd)])
+    BTreeMap::from([
+        ("workload", workload),
+        ("configmap", configmap),
+        ("crd", crd),
+    ])
 }
 
 fn pick<T: Clone + std::fmt::Debug + 'static>(xs: &[T]) -> BoxedStrategy<T> {
@@ -110,12 +114,22 @@ fn strat(node: &Value, depth: usize) -> BoxedStrategy<Value> {
         "integer" => pick(&[json!(1), json!(2), json!(80)]),
         "boolean" => pick(&[json!(true), json!(false)]),
         "array" => {
-            let items = node.get("items").cloned().unwrap_or(json!({"type": "string"}));
-            let lt = node.get("x-kubernetes-list-type").and_then(Value::as_str).map(String::from);
+            let items = node
+                .get("items")
+                .cloned()
+                .unwrap_or(json!({"type": "string"}));
+            let lt = node
+                .get("x-kubernetes-list-type")
+                .and_then(Value::as_str)
+                .map(String::from);
             let keys: Vec<String> = node
                 .get("x-kubernetes-list-map-keys")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|k| k.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|k| k.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
             let item = if lt.as_deref() == Some("map") {
                 item_strat(&items, &keys, depth + 1)
@@ -146,7 +160,11 @@ fn strat(node: &Value, depth: usize) -> BoxedStrategy<Value> {
                     .iter()
                     .map(|(k, sub)| {
                         let k = k.clone();
-                        let p = if depth == 0 && k == "metadata" { 0.3 } else { 0.5 };
+                        let p = if depth == 0 && k == "metadata" {
+                            0.3
+                        } else {
+                            0.5
+                        };
                         proptest::option::weighted(p, strat(sub, depth + 1))
                             .prop_map(move |v| v.map(|v| (k.clone(), v)))
                             .boxed()
@@ -159,14 +177,21 @@ fn strat(node: &Value, depth: usize) -> BoxedStrategy<Value> {
                     })
                     .boxed()
             } else if let Some(ap) = node.get("additionalProperties").filter(|a| a.is_object()) {
-                proptest::collection::btree_map(pick(&["k1".to_string(), "k2".into(), "k3".into()]), strat(ap, depth + 1), 0..3)
-                    .prop_map(|m| Value::Object(m.into_iter().collect()))
-                    .boxed()
+                proptest::collection::btree_map(
+                    pick(&["k1".to_string(), "k2".into(), "k3".into()]),
+                    strat(ap, depth + 1),
+                    0..3,
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect()))
+                .boxed()
             } else {
                 // Untyped (preserve-unknown-fields).
                 proptest::collection::btree_map(
                     pick(&["p".to_string(), "q".into()]),
-                    prop_oneof![pick(&[json!("x"), json!(1)]), pick(&[json!({"n": 1}), json!([1, 2])])],
+                    prop_oneof![
+                        pick(&[json!("x"), json!(1)]),
+                        pick(&[json!({"n": 1}), json!([1, 2])])
+                    ],
                     0..3,
                 )
                 .prop_map(|m| Value::Object(m.into_iter().collect()))
@@ -186,7 +211,9 @@ fn item_strat(items: &Value, keys: &[String], depth: usize) -> BoxedStrategy<Val
             let k = k.clone();
             let v = strat(&sub, depth + 1);
             if sub.get("default").is_some() {
-                proptest::option::weighted(0.6, v).prop_map(move |v| v.map(|v| (k.clone(), v))).boxed()
+                proptest::option::weighted(0.6, v)
+                    .prop_map(move |v| v.map(|v| (k.clone(), v)))
+                    .boxed()
             } else {
                 v.prop_map(move |v| Some((k.clone(), v))).boxed()
             }
@@ -217,7 +244,9 @@ fn same_key(a: &Value, b: &Value, keys: &[String], items: &Value) -> bool {
 
 fn sequence(schema: &Value) -> BoxedStrategy<Vec<Step>> {
     let object = strat(schema, 0).prop_map(|mut v| {
-        if v.get("metadata").is_some_and(|m| m.as_object().is_some_and(|m| m.is_empty())) {
+        if v.get("metadata")
+            .is_some_and(|m| m.as_object().is_some_and(|m| m.is_empty()))
+        {
             v.as_object_mut().map(|m| m.remove("metadata"));
         }
         v
@@ -228,7 +257,12 @@ fn sequence(schema: &Value) -> BoxedStrategy<Vec<Step>> {
         proptest::bool::weighted(0.3),
         object,
     )
-        .prop_map(|(m, apply, force, object)| Step { manager: m.to_string(), apply, force, object });
+        .prop_map(|(m, apply, force, object)| Step {
+            manager: m.to_string(),
+            apply,
+            force,
+            object,
+        });
     proptest::collection::vec(step, 1..=6).boxed()
 }
 
@@ -270,7 +304,10 @@ fn oracle_path() -> String {
         .stderr(Stdio::inherit())
         .output()
         .expect("run scripts/ssa-oracle.sh");
-    assert!(out.status.success(), "scripts/ssa-oracle.sh failed: the SSA oracle is required");
+    assert!(
+        out.status.success(),
+        "scripts/ssa-oracle.sh failed: the SSA oracle is required"
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -317,7 +354,10 @@ fn oracle(cases: &[Case], schemas: &BTreeMap<&str, Value>) -> Vec<Vec<Result<Out
                     // The API server's objects always have metadata; the emulator's tracked part leaves it out
                     // when empty.
                     let mut object = r["object"].clone();
-                    if object.get("metadata").is_some_and(|m| m.as_object().is_some_and(|m| m.is_empty())) {
+                    if object
+                        .get("metadata")
+                        .is_some_and(|m| m.as_object().is_some_and(|m| m.is_empty()))
+                    {
                         object.as_object_mut().map(|m| m.remove("metadata"));
                     }
                     Ok(Outcome {
@@ -338,8 +378,11 @@ fn normalise_set(v: &Value) -> Value {
             Some(m) => m,
             None => return json!({}),
         };
-        let children: serde_json::Map<String, Value> =
-            m.iter().filter(|(k, _)| *k != ".").map(|(k, c)| (k.clone(), walk(c))).collect();
+        let children: serde_json::Map<String, Value> = m
+            .iter()
+            .filter(|(k, _)| *k != ".")
+            .map(|(k, c)| (k.clone(), walk(c)))
+            .collect();
         let mut out = serde_json::Map::new();
         if m.contains_key(".") && !children.is_empty() {
             out.insert(".".into(), json!({}));
@@ -365,7 +408,11 @@ fn emulator(c: &Case, schemas: &BTreeMap<&str, Value>) -> Vec<Outcome> {
 }
 
 /// The first step at which the two sides differ, with both outcomes.
-fn first_difference(c: &Case, schemas: &BTreeMap<&str, Value>, want: &[Result<Outcome, String>]) -> Option<String> {
+fn first_difference(
+    c: &Case,
+    schemas: &BTreeMap<&str, Value>,
+    want: &[Result<Outcome, String>],
+) -> Option<String> {
     let got = emulator(c, schemas);
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let w = match w {
@@ -389,8 +436,13 @@ fn first_difference(c: &Case, schemas: &BTreeMap<&str, Value>, want: &[Result<Ou
 
 fn regressions() -> Vec<Case> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ssa/regressions.json");
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read regressions")).expect("JSON");
-    v.as_array().expect("array").iter().map(case_from_json).collect()
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read regressions"))
+        .expect("JSON");
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(case_from_json)
+        .collect()
 }
 
 fn check(cases: Vec<Case>, label: &str, seed: Option<u64>) {
@@ -408,7 +460,23 @@ fn check(cases: Vec<Case>, label: &str, seed: Option<u64>) {
         let _ = std::fs::create_dir_all(dir);
         let file = format!("{dir}/{label}-failures.json");
         let all: Vec<Value> = failures.iter().map(|(c, _)| case_json(c)).collect();
-        let _ = std::fs::write(&file, serde_json::to_string_pretty(&all).unwrap_or_default());
+        let _ = std::fs::write(
+            &file,
+            serde_json::to_string_pretty(&all).unwrap_or_default(),
+        );
+        // The oracle's own input for these cases, to run it by hand.
+        let input: Vec<Value> = failures
+            .iter()
+            .map(|(c, _)| {
+                let mut j = case_json(c);
+                j["schema"] = schemas[c.family.as_str()].clone();
+                j
+            })
+            .collect();
+        let _ = std::fs::write(
+            format!("{dir}/{label}-oracle-input.json"),
+            json!({"cases": input}).to_string(),
+        );
         let (c, d) = &failures[0];
         panic!(
             "{} of {} {label} sequences differ from structured-merge-diff (seed {seed:?}; all in {file}); first:\n{}\n{d}",
@@ -417,16 +485,27 @@ fn check(cases: Vec<Case>, label: &str, seed: Option<u64>) {
             serde_json::to_string(&case_json(c)).unwrap_or_default()
         );
     }
-    eprintln!("{} {label} sequences: emulator == structured-merge-diff", cases.len());
+    eprintln!(
+        "{} {label} sequences: emulator == structured-merge-diff",
+        cases.len()
+    );
 }
 
 #[test]
 fn generated_sequences_match_structured_merge_diff() {
-    let n: usize = std::env::var("VIXENS_SSA_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(600);
+    let n: usize = std::env::var("VIXENS_SSA_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600);
     let seed: u64 = std::env::var("VIXENS_SSA_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
@@ -438,7 +517,10 @@ fn generated_sequences_match_structured_merge_diff() {
     for i in 0..n {
         let (family, strat) = &families[i % families.len()];
         let steps = strat.new_tree(&mut runner).expect("generate").current();
-        cases.push(Case { family: family.to_string(), steps });
+        cases.push(Case {
+            family: family.to_string(),
+            steps,
+        });
     }
     check(cases, "generated", Some(seed));
 }

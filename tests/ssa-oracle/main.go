@@ -276,16 +276,26 @@ func runCase(tc tcase) []result {
 			}
 			var cs merge.Conflicts
 			if errors.As(err, &cs) {
+				// The contested fields, per manager. v4.1.2's ConflictsFromManagers collects the paths that
+				// Set.Iterate passes, which share one backing array (fieldpath/set.go iteratePrefix appends to
+				// the prefix), so its list can name a field twice and miss another: recompute what
+				// Updater.update contests, managerSet ∩ (Modified ∪ Added) of live vs the forced result.
 				r.Conflicts = map[string]json.RawMessage{}
-				by := map[string]*fieldpath.Set{}
-				for _, c := range cs {
-					if by[c.Manager] == nil {
-						by[c.Manager] = fieldpath.NewSet()
+				forced, _, ferr := up.Apply(live, obj, "v1", managers.Copy(), key, true)
+				if ferr != nil || forced == nil {
+					r.Error = fmt.Sprintf("conflicts %v, forced apply: %v", cs, ferr)
+				} else if cmp, cerr := live.Compare(forced); cerr != nil {
+					r.Error = cerr.Error()
+				} else {
+					changed := cmp.Modified.Union(cmp.Added)
+					for m, vs := range managers {
+						if m == key {
+							continue
+						}
+						if c := vs.Set().Intersection(changed); !c.Empty() {
+							r.Conflicts[m] = setJSON(c)
+						}
 					}
-					by[c.Manager].Insert(c.Path)
-				}
-				for m, s := range by {
-					r.Conflicts[m] = setJSON(s)
 				}
 			} else if err != nil {
 				r.Error = err.Error()
@@ -303,6 +313,15 @@ func runCase(tc tcase) []result {
 						live = nobj
 					}
 				}
+				// k8s.io/apiserver fieldmanager/internal/stripmeta.go: these are never tracked.
+				for m, vs := range nm {
+					s := vs.Set().Difference(stripSet)
+					if s.Empty() {
+						delete(nm, m)
+					} else {
+						nm[m] = fieldpath.NewVersionedSet(s, vs.APIVersion(), vs.Applied())
+					}
+				}
 				managers = nm
 			}
 		}
@@ -315,6 +334,21 @@ func runCase(tc tcase) []result {
 	}
 	return out
 }
+
+var stripSet = fieldpath.NewSet(
+	fieldpath.MakePathOrDie("apiVersion"),
+	fieldpath.MakePathOrDie("kind"),
+	fieldpath.MakePathOrDie("metadata"),
+	fieldpath.MakePathOrDie("metadata", "name"),
+	fieldpath.MakePathOrDie("metadata", "namespace"),
+	fieldpath.MakePathOrDie("metadata", "creationTimestamp"),
+	fieldpath.MakePathOrDie("metadata", "selfLink"),
+	fieldpath.MakePathOrDie("metadata", "uid"),
+	fieldpath.MakePathOrDie("metadata", "clusterName"),
+	fieldpath.MakePathOrDie("metadata", "generation"),
+	fieldpath.MakePathOrDie("metadata", "managedFields"),
+	fieldpath.MakePathOrDie("metadata", "resourceVersion"),
+)
 
 func stripNulls(v interface{}) interface{} {
 	switch t := v.(type) {

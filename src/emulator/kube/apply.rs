@@ -194,7 +194,12 @@ fn reassemble(live: &Value, config: &Value, tracked: Value, scope: Scope) -> Val
         })
         .unwrap_or_default();
     if let Some(lm) = live.get("metadata").and_then(Value::as_object) {
-        let tracked_md = trackable(&json!({"metadata": lm}), Scope::Main { status_ignored: false });
+        let tracked_md = trackable(
+            &json!({"metadata": lm}),
+            Scope::Main {
+                status_ignored: false,
+            },
+        );
         for (k, v) in lm {
             let is_tracked = tracked_md.pointer(&format!("/metadata/{k}")).is_some();
             if !is_tracked || scope == Scope::Status {
@@ -243,7 +248,7 @@ pub fn apply_checked(
     let live_t = trackable(&base, scope);
     let cfg = trackable(config, scope);
     let merged = smd::merge(Some(&live_t), Some(&cfg), shape).unwrap_or_else(|| json!({}));
-    let new_set = smd::to_set(&cfg, shape);
+    let new_set = smd::to_set(&cfg, shape).strip_meta();
     let mine = list.iter().position(|e| e.same_slot(manager, "Apply", sub));
     let last_set = mine.map(|i| list[i].fields.clone());
     let mut managed_union = new_set.clone();
@@ -395,14 +400,16 @@ pub fn record_update(
     let after = trackable(new, scope);
     let cmp = smd::compare(&before, &after, shape);
     let changed = cmp.modified.union(&cmp.added);
-    let mine = list.iter().position(|e| e.same_slot(manager, "Update", sub));
+    let mine = list
+        .iter()
+        .position(|e| e.same_slot(manager, "Update", sub));
     for (i, e) in list.iter_mut().enumerate() {
         if Some(i) != mine {
             e.fields = e.fields.minus(&changed).minus(&cmp.removed);
         }
     }
     let own = mine.map(|i| list[i].fields.clone()).unwrap_or_default();
-    let fields = own.union(&changed).minus(&cmp.removed);
+    let fields = own.union(&changed).minus(&cmp.removed).strip_meta();
     let entry = Entry {
         manager: manager.to_string(),
         operation: "Update".into(),
@@ -489,7 +496,7 @@ mod tests {
             .into_iter()
             .find(|e| e.manager == "alice")
             .unwrap();
-        assert!(!alice.fields.has(&["f:data".into(), "f:k".into()]));
+        assert!(alice.fields.to_v1().pointer("/f:data/f:k").is_none());
         // alice stops applying `a` and `k`: `a` goes, `k` stays (bob owns it).
         let after = apply(
             Some(&forced),

@@ -57,7 +57,9 @@ fn node(lhs: Option<&Value>, rhs: Option<&Value>, shape: &Shape) -> Node {
     // A null takes the type of the schema (an absent list or map), as a typed walk sees it.
     let is = |f: fn(&Value) -> bool| {
         let ok = |v: &Value| v.is_null() || f(v);
-        lhs.is_none_or(ok) && rhs.is_none_or(ok) && !(lhs.is_none_or(Value::is_null) && rhs.is_none_or(Value::is_null))
+        lhs.is_none_or(ok)
+            && rhs.is_none_or(ok)
+            && !(lhs.is_none_or(Value::is_null) && rhs.is_none_or(Value::is_null))
     };
     let both_empty = empty_or_absent(lhs) && empty_or_absent(rhs);
     if is(Value::is_object) && !both_empty && !shape.atomic_map() {
@@ -72,7 +74,12 @@ fn node(lhs: Option<&Value>, rhs: Option<&Value>, shape: &Shape) -> Node {
 /// Keyed items of a list: (element, item) in order, duplicates and unkeyable items left out.
 fn keyed<'v>(list: Option<&'v Value>, shape: &Shape) -> Vec<(String, &'v Value)> {
     let mut out: Vec<(String, &Value)> = vec![];
-    for (i, item) in list.and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, item) in list
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         if let Some(pe) = item_element(item, i, shape) {
             if !out.iter().any(|(p, _)| *p == pe) {
                 out.push((pe, item));
@@ -89,7 +96,10 @@ pub fn merge(lhs: Option<&Value>, rhs: Option<&Value>, shape: &Shape) -> Option<
     match node(lhs, rhs, shape) {
         Node::Leaf => rhs.or(lhs).cloned(),
         Node::Map => {
-            let (l, r) = (lhs.and_then(Value::as_object), rhs.and_then(Value::as_object));
+            let (l, r) = (
+                lhs.and_then(Value::as_object),
+                rhs.and_then(Value::as_object),
+            );
             let mut out = Map::new();
             for k in l.into_iter().chain(r).flat_map(|m| m.keys()) {
                 if out.contains_key(k) {
@@ -127,6 +137,7 @@ pub fn merge(lhs: Option<&Value>, rhs: Option<&Value>, shape: &Shape) -> Option<
 pub fn to_set(v: &Value, shape: &Shape) -> FieldSet {
     let mut fs = FieldSet::default();
     fill(v, shape, &mut fs);
+    fs.compact();
     fs
 }
 
@@ -192,7 +203,11 @@ fn walk_compare(
                         c.modified.insert(path);
                     }
                 } else {
-                    let (a, b) = if is_lhs { (Some(v), None) } else { (None, Some(v)) };
+                    let (a, b) = if is_lhs {
+                        (Some(v), None)
+                    } else {
+                        (None, Some(v))
+                    };
                     walk_children(a, b, shape, path, c, k);
                 }
             }
@@ -232,7 +247,10 @@ fn walk_children(
     match kind {
         Node::Leaf => {}
         Node::Map => {
-            let (l, r) = (lhs.and_then(Value::as_object), rhs.and_then(Value::as_object));
+            let (l, r) = (
+                lhs.and_then(Value::as_object),
+                rhs.and_then(Value::as_object),
+            );
             let mut seen = std::collections::BTreeSet::new();
             for k in l.into_iter().chain(r).flat_map(|m| m.keys()) {
                 if !seen.insert(k.clone()) {
@@ -331,7 +349,7 @@ pub fn ensure_named(set: &FieldSet, shape: &Shape) -> FieldSet {
             None => (shape.item(), false),
         };
         let mut n = ensure_named(c, &child_shape);
-        if named && !c.children.is_empty() {
+        if named && c.children.values().any(|x| !x.is_empty()) {
             n.own = true;
         }
         out.children.insert(pe.clone(), n);
@@ -399,8 +417,37 @@ impl FieldSet {
         out.prune()
     }
 
+    /// Drops the nodes that hold no member, at every depth.
+    pub fn compact(&mut self) {
+        self.children.values_mut().for_each(FieldSet::compact);
+        self.children.retain(|_, c| !c.is_empty());
+    }
+
     fn prune(mut self) -> FieldSet {
         self.children.retain(|_, c| !c.is_empty());
         self
+    }
+
+    /// The set without what the API server never tracks: apiVersion, kind, metadata itself and its system
+    /// fields (k8s.io/apiserver/pkg/endpoints/handlers/fieldmanager/internal/stripmeta.go@v0.32.0).
+    pub fn strip_meta(&self) -> FieldSet {
+        let mut strip = FieldSet::default();
+        for p in ["apiVersion", "kind", "metadata"] {
+            strip.insert(&[format!("f:{p}")]);
+        }
+        for p in [
+            "name",
+            "namespace",
+            "creationTimestamp",
+            "selfLink",
+            "uid",
+            "clusterName",
+            "generation",
+            "managedFields",
+            "resourceVersion",
+        ] {
+            strip.insert(&["f:metadata".to_string(), format!("f:{p}")]);
+        }
+        self.minus(&strip)
     }
 }
