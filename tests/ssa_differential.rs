@@ -19,6 +19,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{json, Value};
+use vixens::emulator::kube::k8s_schemas;
 use vixens::emulator::kube::ssa_check::{self, Outcome, Step};
 
 fn s(t: &str) -> Value {
@@ -92,11 +93,147 @@ fn schemas() -> BTreeMap<&'static str, Value> {
             "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
         })),
     }));
-    BTreeMap::from([
+    let mut out = BTreeMap::from([
         ("workload", workload),
         ("configmap", configmap),
         ("crd", crd),
-    ])
+    ]);
+    let doc = upstream();
+    for (family, def) in UPSTREAM {
+        out.insert(
+            family,
+            json!({"$ref": format!("#/$defs/{def}"), "$defs": doc["$defs"]}),
+        );
+    }
+    out
+}
+
+/// Families typed by kubernetes-validate's upstream definitions (v1.32), by definition name.
+const UPSTREAM: [(&str, &str); 3] = [
+    ("upstream-deployment", "io.k8s.api.apps.v1.Deployment"),
+    ("upstream-configmap", "io.k8s.api.core.v1.ConfigMap"),
+    ("upstream-service", "io.k8s.api.core.v1.Service"),
+];
+
+/// The struct fields the generator fills in upstream families.
+const UPSTREAM_FIELDS: &[&str] = &[
+    "metadata",
+    "labels",
+    "annotations",
+    "finalizers",
+    "spec",
+    "replicas",
+    "selector",
+    "matchLabels",
+    "template",
+    "containers",
+    "name",
+    "image",
+    "args",
+    "env",
+    "value",
+    "valueFrom",
+    "secretKeyRef",
+    "key",
+    "ports",
+    "containerPort",
+    "protocol",
+    "volumeMounts",
+    "mountPath",
+    "readOnly",
+    "volumes",
+    "configMap",
+    "secret",
+    "secretName",
+    "nodeSelector",
+    "tolerations",
+    "operator",
+    "effect",
+    "strategy",
+    "type",
+    "rollingUpdate",
+    "maxSurge",
+    "resources",
+    "limits",
+    "requests",
+    "data",
+    "binaryData",
+    "immutable",
+    "port",
+    "targetPort",
+];
+
+/// kubernetes-validate's definitions (installed by scripts/install-kubernetes-validate.sh, or
+/// `VIXENS_K8S_SCHEMAS`), with the emulator's restored defaults.
+fn upstream() -> &'static Value {
+    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        let path = std::env::var("VIXENS_K8S_SCHEMAS").unwrap_or_else(|_| {
+            let root = env!("CARGO_MANIFEST_DIR");
+            let out = Command::new("bash")
+                .arg(format!("{root}/scripts/install-kubernetes-validate.sh"))
+                .stderr(Stdio::inherit())
+                .output()
+                .expect("run scripts/install-kubernetes-validate.sh");
+            assert!(
+                out.status.success(),
+                "scripts/install-kubernetes-validate.sh failed: upstream schemas are required"
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        });
+        k8s_schemas::load(std::path::Path::new(&path))
+            .expect("load kubernetes-validate definitions")
+    })
+}
+
+fn cx_of(family: &str) -> Cx {
+    if family.starts_with("upstream-") {
+        Cx {
+            defs: Some(std::sync::Arc::new(upstream()["$defs"].clone())),
+            allowed: Some(std::sync::Arc::new(
+                UPSTREAM_FIELDS.iter().map(|s| s.to_string()).collect(),
+            )),
+        }
+    } else {
+        Cx::default()
+    }
+}
+
+/// What the generator resolves `$ref`s with and, for upstream schemas, the only struct fields it fills (the ones
+/// the provider's objects use; a whole PodSpec would make huge objects that rarely collide).
+#[derive(Clone, Default)]
+struct Cx {
+    defs: Option<std::sync::Arc<Value>>,
+    allowed: Option<std::sync::Arc<std::collections::BTreeSet<String>>>,
+}
+
+impl Cx {
+    fn resolve(&self, node: &Value) -> Value {
+        let r = node
+            .get("$ref")
+            .or_else(|| node.pointer("/allOf/0/$ref"))
+            .and_then(Value::as_str);
+        match (r, &self.defs) {
+            (Some(r), Some(d)) => d
+                .get(r.rsplit('/').next().unwrap_or_default())
+                .cloned()
+                .unwrap_or(json!({})),
+            _ => node.clone(),
+        }
+    }
+}
+
+fn type_of(node: &Value) -> String {
+    match node.get("type") {
+        Some(Value::String(t)) => t.clone(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("")
+            .to_string(),
+        _ => String::new(),
+    }
 }
 
 fn pick<T: Clone + std::fmt::Debug + 'static>(xs: &[T]) -> BoxedStrategy<T> {
@@ -104,9 +241,13 @@ fn pick<T: Clone + std::fmt::Debug + 'static>(xs: &[T]) -> BoxedStrategy<T> {
 }
 
 /// Values of a schema node from small domains, so that managers collide on keys and values.
-fn strat(node: &Value, depth: usize) -> BoxedStrategy<Value> {
-    let typ = node.get("type").and_then(Value::as_str).unwrap_or("");
-    if node.get("x-kubernetes-int-or-string") == Some(&json!(true)) {
+fn strat(node: &Value, depth: usize, cx: &Cx) -> BoxedStrategy<Value> {
+    let node = &cx.resolve(node);
+    let typ = type_of(node);
+    let typ = typ.as_str();
+    if node.get("x-kubernetes-int-or-string") == Some(&json!(true))
+        || (typ.is_empty() && node.get("oneOf").is_some())
+    {
         return prop_oneof![pick(&[json!(1), json!(2)]), pick(&[json!("25%")])].boxed();
     }
     match typ {
@@ -114,10 +255,12 @@ fn strat(node: &Value, depth: usize) -> BoxedStrategy<Value> {
         "integer" => pick(&[json!(1), json!(2), json!(80)]),
         "boolean" => pick(&[json!(true), json!(false)]),
         "array" => {
-            let items = node
-                .get("items")
-                .cloned()
-                .unwrap_or(json!({"type": "string"}));
+            let items = cx.resolve(
+                &node
+                    .get("items")
+                    .cloned()
+                    .unwrap_or(json!({"type": "string"})),
+            );
             let lt = node
                 .get("x-kubernetes-list-type")
                 .and_then(Value::as_str)
@@ -132,9 +275,9 @@ fn strat(node: &Value, depth: usize) -> BoxedStrategy<Value> {
                 })
                 .unwrap_or_default();
             let item = if lt.as_deref() == Some("map") {
-                item_strat(&items, &keys, depth + 1)
+                item_strat(&items, &keys, depth + 1, cx)
             } else {
-                strat(&items, depth + 1)
+                strat(&items, depth + 1, cx)
             };
             let max = if depth > 6 { 1 } else { 3 };
             proptest::collection::vec(item, 0..=max)
@@ -158,6 +301,9 @@ fn strat(node: &Value, depth: usize) -> BoxedStrategy<Value> {
             if let Some(props) = node.get("properties").and_then(Value::as_object) {
                 let parts: Vec<BoxedStrategy<Option<(String, Value)>>> = props
                     .iter()
+                    .filter(|(k, _)| cx.allowed.as_ref().is_none_or(|a| a.contains(k.as_str())))
+                    // ObjectMeta's name is the object's identity, not a tracked field.
+                    .filter(|(k, _)| !(props.contains_key("managedFields") && *k == "name"))
                     .map(|(k, sub)| {
                         let k = k.clone();
                         let p = if depth == 0 && k == "metadata" {
@@ -165,7 +311,7 @@ fn strat(node: &Value, depth: usize) -> BoxedStrategy<Value> {
                         } else {
                             0.5
                         };
-                        proptest::option::weighted(p, strat(sub, depth + 1))
+                        proptest::option::weighted(p, strat(sub, depth + 1, cx))
                             .prop_map(move |v| v.map(|v| (k.clone(), v)))
                             .boxed()
                     })
@@ -179,7 +325,7 @@ fn strat(node: &Value, depth: usize) -> BoxedStrategy<Value> {
             } else if let Some(ap) = node.get("additionalProperties").filter(|a| a.is_object()) {
                 proptest::collection::btree_map(
                     pick(&["k1".to_string(), "k2".into(), "k3".into()]),
-                    strat(ap, depth + 1),
+                    strat(ap, depth + 1, cx),
                     0..3,
                 )
                 .prop_map(|m| Value::Object(m.into_iter().collect()))
@@ -202,14 +348,14 @@ fn strat(node: &Value, depth: usize) -> BoxedStrategy<Value> {
 }
 
 /// Items of a keyed list: key fields always present, except a key with a default, sometimes left out.
-fn item_strat(items: &Value, keys: &[String], depth: usize) -> BoxedStrategy<Value> {
-    let rest = strat(items, depth);
+fn item_strat(items: &Value, keys: &[String], depth: usize, cx: &Cx) -> BoxedStrategy<Value> {
+    let rest = strat(items, depth, cx);
     let key_parts: Vec<BoxedStrategy<Option<(String, Value)>>> = keys
         .iter()
         .map(|k| {
-            let sub = items["properties"][k].clone();
+            let sub = cx.resolve(&items["properties"][k]);
             let k = k.clone();
-            let v = strat(&sub, depth + 1);
+            let v = strat(&sub, depth + 1, cx);
             if sub.get("default").is_some() {
                 proptest::option::weighted(0.6, v)
                     .prop_map(move |v| v.map(|v| (k.clone(), v)))
@@ -242,8 +388,8 @@ fn same_key(a: &Value, b: &Value, keys: &[String], items: &Value) -> bool {
     })
 }
 
-fn sequence(schema: &Value) -> BoxedStrategy<Vec<Step>> {
-    let object = strat(schema, 0).prop_map(|mut v| {
+fn sequence(schema: &Value, cx: &Cx) -> BoxedStrategy<Vec<Step>> {
+    let object = strat(schema, 0, cx).prop_map(|mut v| {
         if v.get("metadata")
             .is_some_and(|m| m.as_object().is_some_and(|m| m.is_empty()))
         {
@@ -313,11 +459,8 @@ fn oracle_path() -> String {
 
 /// Runs the cases through the oracle (one process), returning per case per step its outcome or an error.
 fn oracle(cases: &[Case], schemas: &BTreeMap<&str, Value>) -> Vec<Vec<Result<Outcome, String>>> {
-    let input = json!({"cases": cases.iter().map(|c| {
-        let mut j = case_json(c);
-        j["schema"] = schemas[c.family.as_str()].clone();
-        j
-    }).collect::<Vec<_>>()});
+    let input =
+        json!({"schemas": schemas, "cases": cases.iter().map(case_json).collect::<Vec<_>>()});
     let mut child = Command::new(oracle_path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -465,17 +608,9 @@ fn check(cases: Vec<Case>, label: &str, seed: Option<u64>) {
             serde_json::to_string_pretty(&all).unwrap_or_default(),
         );
         // The oracle's own input for these cases, to run it by hand.
-        let input: Vec<Value> = failures
-            .iter()
-            .map(|(c, _)| {
-                let mut j = case_json(c);
-                j["schema"] = schemas[c.family.as_str()].clone();
-                j
-            })
-            .collect();
         let _ = std::fs::write(
             format!("{dir}/{label}-oracle-input.json"),
-            json!({"cases": input}).to_string(),
+            json!({"schemas": schemas, "cases": all}).to_string(),
         );
         let (c, d) = &failures[0];
         panic!(
@@ -511,8 +646,10 @@ fn generated_sequences_match_structured_merge_diff() {
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
     let schemas = schemas();
-    let families: Vec<(&str, BoxedStrategy<Vec<Step>>)> =
-        schemas.iter().map(|(k, v)| (*k, sequence(v))).collect();
+    let families: Vec<(&str, BoxedStrategy<Vec<Step>>)> = schemas
+        .iter()
+        .map(|(k, v)| (*k, sequence(v, &cx_of(k))))
+        .collect();
     let mut cases = vec![];
     for i in 0..n {
         let (family, strat) = &families[i % families.len()];

@@ -2,8 +2,8 @@
 // (the library kube-apiserver's field manager uses), as the ground truth for the emulator's SSA
 // (tests/ssa_differential.rs).
 //
-// stdin: {"cases": [{"schema": S, "steps": [{"manager": "a", "op": "apply"|"update", "force": false,
-// "object": {...}}]}]} where S is a JSON schema node (OpenAPI v3 / kubernetes-validate style: "type" a string or
+// stdin: {"schemas": {"<family>": S}, "cases": [{"family": "<family>", "steps": [{"manager": "a",
+// "op": "apply"|"update", "force": false, "object": {...}}]}]} where S is a JSON schema node (OpenAPI v3 / kubernetes-validate style: "type" a string or
 // ["x","null"], properties, additionalProperties, items, "$ref": "#/$defs/N" into S's own "$defs",
 // x-kubernetes-list-type/-list-map-keys/-map-type/-int-or-string/-preserve-unknown-fields, default).
 // stdout: {"results": [[{"object": {...}, "managed": {"a/Apply": fieldsV1}, "conflicts": {"b/Update": fieldsV1},
@@ -33,12 +33,13 @@ type step struct {
 }
 
 type tcase struct {
-	Schema map[string]interface{} `json:"schema"`
-	Steps  []step                 `json:"steps"`
+	Family string `json:"family"`
+	Steps  []step `json:"steps"`
 }
 
 type input struct {
-	Cases []tcase `json:"cases"`
+	Schemas map[string]map[string]interface{} `json:"schemas"`
+	Cases   []tcase                           `json:"cases"`
 }
 
 type result struct {
@@ -244,12 +245,8 @@ func setJSON(s *fieldpath.Set) json.RawMessage {
 	return json.RawMessage(b)
 }
 
-func runCase(tc tcase) []result {
+func runCase(tc tcase, pt typed.ParseableType) []result {
 	out := make([]result, 0, len(tc.Steps))
-	pt, err := parser(tc.Schema)
-	if err != nil {
-		return append(out, result{Error: "schema: " + err.Error()})
-	}
 	up := &merge.Updater{Converter: identity{}}
 	live, err := pt.FromUnstructured(map[string]interface{}{})
 	if err != nil {
@@ -380,8 +377,22 @@ func main() {
 		os.Exit(2)
 	}
 	res := make([][]result, 0, len(in.Cases))
+	parsers := map[string]typed.ParseableType{}
+	for name, sc := range in.Schemas {
+		pt, err := parser(sc)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ssa-oracle: schema %s: %v\n", name, err)
+			os.Exit(2)
+		}
+		parsers[name] = pt
+	}
 	for _, tc := range in.Cases {
-		res = append(res, runCase(tc))
+		pt, ok := parsers[tc.Family]
+		if !ok {
+			res = append(res, []result{{Error: "unknown family " + tc.Family}})
+			continue
+		}
+		res = append(res, runCase(tc, pt))
 	}
 	enc := json.NewEncoder(os.Stdout)
 	if err := enc.Encode(map[string]interface{}{"results": res}); err != nil {

@@ -25,7 +25,21 @@ pub enum Shape<'a> {
     },
     /// The root of a custom resource: `metadata` is ObjectMeta, the rest follows the schema.
     CrdRoot(Option<&'a Value>),
-    Schema(Option<&'a Value>),
+    /// A JSON schema node (already resolved) and the `$defs` its `$ref`s (`#/$defs/<name>`) point into.
+    Schema(Option<&'a Value>, Option<&'a Value>),
+}
+
+/// `node`, or the definition its `$ref` (or `allOf: [{$ref}]`) names in `defs`.
+pub fn resolve<'a>(node: Option<&'a Value>, defs: Option<&'a Value>) -> Option<&'a Value> {
+    let n = node?;
+    let r = n
+        .get("$ref")
+        .or_else(|| n.pointer("/allOf/0/$ref"))
+        .and_then(Value::as_str);
+    match r {
+        Some(r) => defs?.get(r.rsplit('/').next()?),
+        None => Some(n),
+    }
 }
 
 impl<'a> Shape<'a> {
@@ -42,6 +56,20 @@ impl<'a> Shape<'a> {
         Shape::CrdRoot(schema)
     }
 
+    /// Shape of a JSON schema node whose `$ref`s point into `defs` (the `$defs` of kubernetes-validate's
+    /// `_definitions.json`).
+    pub fn typed(node: &'a Value, defs: Option<&'a Value>) -> Shape<'a> {
+        Shape::Schema(resolve(Some(node), defs), defs)
+    }
+
+    fn node(&self) -> (Option<&'a Value>, Option<&'a Value>) {
+        match self {
+            Shape::Builtin { .. } => (None, None),
+            Shape::CrdRoot(s) => (*s, None),
+            Shape::Schema(s, d) => (*s, *d),
+        }
+    }
+
     /// Shape of field `name` of this (object) shape.
     pub fn field(&self, name: &str) -> Shape<'a> {
         match self {
@@ -53,13 +81,14 @@ impl<'a> Shape<'a> {
                 parent: String::new(),
                 name: "metadata".into(),
             },
-            Shape::Schema(s) | Shape::CrdRoot(s) => {
+            Shape::Schema(..) | Shape::CrdRoot(_) => {
+                let (s, defs) = self.node();
                 let sub = s.and_then(|s| {
                     s.get("properties")
                         .and_then(|p| p.get(name))
                         .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))
                 });
-                Shape::Schema(sub)
+                Shape::Schema(resolve(sub, defs), defs)
             }
         }
     }
@@ -68,7 +97,10 @@ impl<'a> Shape<'a> {
     pub fn item(&self) -> Shape<'a> {
         match self {
             Shape::Builtin { .. } => self.clone(),
-            Shape::Schema(s) | Shape::CrdRoot(s) => Shape::Schema(s.and_then(|s| s.get("items"))),
+            Shape::Schema(..) | Shape::CrdRoot(_) => {
+                let (s, defs) = self.node();
+                Shape::Schema(resolve(s.and_then(|s| s.get("items")), defs), defs)
+            }
         }
     }
 
@@ -76,8 +108,8 @@ impl<'a> Shape<'a> {
     pub fn list_kind(&self) -> ListKind {
         match self {
             Shape::Builtin { parent, name } => builtin_list_kind(parent, name),
-            Shape::Schema(s) | Shape::CrdRoot(s) => {
-                let s = match s {
+            Shape::Schema(..) | Shape::CrdRoot(_) => {
+                let s = match self.node().0 {
                     Some(s) => s,
                     None => return ListKind::Atomic,
                 };
@@ -106,7 +138,9 @@ impl<'a> Shape<'a> {
         match self {
             Shape::Builtin { name: own, .. } => !BUILTIN_STRING_MAPS.contains(&own.as_str()),
             Shape::CrdRoot(_) if matches!(name, "apiVersion" | "kind" | "metadata") => true,
-            Shape::Schema(s) | Shape::CrdRoot(s) => s
+            Shape::Schema(..) | Shape::CrdRoot(_) => self
+                .node()
+                .0
                 .and_then(|s| s.get("properties"))
                 .is_some_and(|p| p.get(name).is_some()),
         }
@@ -119,7 +153,9 @@ impl<'a> Shape<'a> {
         match self {
             Shape::Builtin { name, .. } if name == "protocol" => Some(Value::from("TCP")),
             Shape::Builtin { .. } => None,
-            Shape::Schema(s) | Shape::CrdRoot(s) => s.and_then(|s| s.get("default")).cloned(),
+            Shape::Schema(..) | Shape::CrdRoot(_) => {
+                self.node().0.and_then(|s| s.get("default")).cloned()
+            }
         }
     }
 
@@ -130,8 +166,10 @@ impl<'a> Shape<'a> {
                 (name == "selector" && parent == "spec")
                     || name.ends_with("Selector") && name != "serviceSelector"
             }
-            Shape::Schema(s) | Shape::CrdRoot(s) => {
-                s.and_then(|s| s.get("x-kubernetes-map-type"))
+            Shape::Schema(..) | Shape::CrdRoot(_) => {
+                self.node()
+                    .0
+                    .and_then(|s| s.get("x-kubernetes-map-type"))
                     .and_then(Value::as_str)
                     == Some("atomic")
             }

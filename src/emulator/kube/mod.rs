@@ -49,6 +49,7 @@ pub(crate) mod discovery;
 pub(crate) mod errors;
 pub(crate) mod fields;
 pub(crate) mod handlers;
+pub mod k8s_schemas;
 pub(crate) mod openapi;
 pub(crate) mod patch;
 pub(crate) mod protobuf;

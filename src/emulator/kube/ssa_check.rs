@@ -31,9 +31,10 @@ pub struct Outcome {
 }
 
 /// Runs `steps` from an absent object, typed by `schema` (a JSON schema node: properties,
-/// additionalProperties, items, x-kubernetes-list-type/-list-map-keys/-map-type, default).
+/// additionalProperties, items, x-kubernetes-list-type/-list-map-keys/-map-type, default, `$ref`s into its own
+/// `$defs`).
 pub fn run(schema: &Value, steps: &[Step]) -> Vec<Outcome> {
-    let shape = Shape::Schema(Some(schema));
+    let shape = Shape::typed(schema, schema.get("$defs"));
     let scope = Scope::Main {
         status_ignored: false,
     };
