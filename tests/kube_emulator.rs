@@ -1691,3 +1691,88 @@ async fn each_control_plane_presents_its_own_serving_certificate() {
     );
     emu.stop().await;
 }
+
+/// Points the emulator at kubernetes-validate's definitions (scripts/install-kubernetes-validate.sh, or
+/// `VIXENS_K8S_SCHEMAS` from scripts/test.sh).
+fn use_upstream_schemas() {
+    if std::env::var_os("VIXENS_K8S_SCHEMAS").is_none() {
+        let out = std::process::Command::new("bash")
+            .arg(repo_root().join("scripts/install-kubernetes-validate.sh"))
+            .output()
+            .expect("run scripts/install-kubernetes-validate.sh");
+        assert!(
+            out.status.success(),
+            "install-kubernetes-validate.sh failed"
+        );
+        std::env::set_var(
+            "VIXENS_K8S_SCHEMAS",
+            String::from_utf8_lossy(&out.stdout).trim(),
+        );
+    }
+}
+
+/// `kubectl explain` reads the component schemas of /openapi/v3/apis/apps/v1 (k8s.io/kubectl/pkg/explain/v2),
+/// which the emulator publishes from the upstream definitions; and a manager re-applying a Deployment without an
+/// env item, a volumeMount and a volume removes the whole items, as kube-apiserver does (structured-merge-diff
+/// merge/update.go@v4.1.2 prune; the differential suite tests/ssa_differential.rs checks it against the library).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_explain_and_apply_removing_list_items_with_upstream_types() {
+    use_upstream_schemas();
+    let env = Env::start("127.0.114.2", 50).await;
+    let Some((ok, out, err)) = env.kubectl(&["explain", "deployment.spec"], None).await else {
+        return;
+    };
+    assert!(ok, "kubectl explain: {err}");
+    assert!(out.contains("KIND:       Deployment"), "{out}");
+    assert!(
+        out.contains("template\t<PodTemplateSpec> -required-"),
+        "{out}"
+    );
+    let deploy = |extra: bool| {
+        let (env_b, mount_b, vol_b) = if extra {
+            (
+                "\n        - {name: B, value: b}",
+                "\n        - {name: b, mountPath: /b}",
+                "\n      - {name: b, secret: {secretName: b}}",
+            )
+        } else {
+            ("", "", "")
+        };
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: default}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n      - name: web\n        image: nginx\n        env:\n        - {{name: A, value: a}}{env_b}\n        volumeMounts:\n        - {{name: a, mountPath: /a}}{mount_b}\n      volumes:\n      - {{name: a, configMap: {{name: a}}}}{vol_b}\n"
+        )
+    };
+    for extra in [true, false] {
+        let (ok, _, err) = env
+            .kubectl(
+                &[
+                    "apply",
+                    "--server-side",
+                    "--field-manager=vixens",
+                    "-f",
+                    "-",
+                ],
+                Some(deploy(extra)),
+            )
+            .await
+            .unwrap();
+        assert!(ok, "apply: {err}");
+    }
+    let d = env
+        .cluster
+        .object("apps", "deployments", "default", "web")
+        .unwrap();
+    let spec = &d["spec"]["template"]["spec"];
+    assert_eq!(
+        spec["containers"][0]["env"],
+        json!([{"name": "A", "value": "a"}])
+    );
+    assert_eq!(
+        spec["containers"][0]["volumeMounts"],
+        json!([{"name": "a", "mountPath": "/a"}])
+    );
+    assert_eq!(
+        spec["volumes"],
+        json!([{"name": "a", "configMap": {"name": "a"}}])
+    );
+}
