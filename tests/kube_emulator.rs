@@ -1815,3 +1815,97 @@ async fn kubectl_applies_a_secret_with_wrapped_base64_and_refuses_invalid() {
         "{err}"
     );
 }
+
+/// Jobs complete after the workload delay (pkg/controller/job/job_controller.go@v1.32.0); a Deployment whose pods
+/// mount a missing Secret is not ready until it exists (pkg/volume/secret/secret.go@v1.32.0); CSIDriver
+/// (storage.k8s.io/v1, cluster-scoped) is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_complete_missing_volumes_block_readiness_and_csidrivers_are_served() {
+    let env = Env::start("127.0.114.4", 50).await;
+    env.cluster
+        .ensure_node("w1", ip("127.0.114.5"), false)
+        .unwrap();
+    let manifest = r#"
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once, namespace: default}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      tolerations: [{operator: Exists}]
+      containers: [{name: c, image: nginx}]
+      volumes: [{name: tls, secret: {secretName: web-tls}}]
+---
+apiVersion: storage.k8s.io/v1
+kind: CSIDriver
+metadata: {name: csi.example.com}
+spec: {attachRequired: false}
+"#;
+    let Some((ok, _, err)) = env
+        .kubectl(
+            &["apply", "--server-side", "-f", "-"],
+            Some(manifest.into()),
+        )
+        .await
+    else {
+        return;
+    };
+    assert!(ok, "apply: {err}");
+    let cluster = env.cluster.clone();
+    wait_for("the Job to complete", || {
+        cluster
+            .object("batch", "jobs", "default", "once")
+            .is_some_and(|j| j.pointer("/status/succeeded") == Some(&json!(1)))
+    })
+    .await;
+    let job = env
+        .cluster
+        .object("batch", "jobs", "default", "once")
+        .unwrap();
+    let types: Vec<&str> = job["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["type"].as_str())
+        .collect();
+    assert_eq!(types, ["SuccessCriteriaMet", "Complete"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let d = env
+        .cluster
+        .object("apps", "deployments", "default", "web")
+        .unwrap();
+    assert_eq!(d.pointer("/status/readyReplicas"), None, "{d}");
+    let (ok, _, err) = env
+        .kubectl(
+            &[
+                "create",
+                "secret",
+                "generic",
+                "web-tls",
+                "--from-literal=k=v",
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    wait_for("the Deployment to be ready", || {
+        cluster
+            .object("apps", "deployments", "default", "web")
+            .is_some_and(|d| d.pointer("/status/readyReplicas") == Some(&json!(1)))
+    })
+    .await;
+    let (ok, out, err) = env.kubectl(&["get", "csidrivers"], None).await.unwrap();
+    assert!(ok && out.contains("csi.example.com"), "{out}{err}");
+}
