@@ -62,17 +62,15 @@ where
             other => Some(other?),
         };
         match outcome {
-            None => {}
             Some(Check::Done) => {
                 tracing::info!(what, elapsed = ?started.elapsed(), "ready");
                 return Ok(());
             }
-            Some(Check::Pending(state)) => {
-                if state != last {
-                    tracing::info!(what, state = %state, elapsed = ?started.elapsed(), "waiting");
-                    last = state;
-                }
+            Some(Check::Pending(state)) if state != last => {
+                tracing::info!(what, state = %state, elapsed = ?started.elapsed(), "waiting");
+                last = state;
             }
+            _ => {}
         }
         let elapsed = started.elapsed();
         if elapsed >= timeout {

@@ -3,7 +3,7 @@
 //! kube-apiserver's OpenAPI: `x-kubernetes-list-type`, `-list-map-keys`, `-map-type`, patch strategies,
 //! `x-kubernetes-group-version-kind`). `scripts/install-kubernetes-validate.sh` installs it and prints the file;
 //! `VIXENS_K8S_SCHEMAS` names it to the emulator, which then types built-in kinds for server-side apply from it
-//! (else it falls back to its field-name rules, [`super::fields::Shape::builtin`]).
+//! (else it falls back to its field-name rules, `Shape::builtin`).
 
 use std::ffi::OsString;
 use std::sync::Mutex;

@@ -217,6 +217,7 @@ fn walk_compare(
     let kind = node(lhs, rhs, shape);
     if kind == Node::Leaf {
         if path.is_empty() {
+            // The root is never added, removed or modified as a whole.
         } else if lhs.is_none() {
             c.added.insert(path);
         } else if rhs.is_none() {
