@@ -94,6 +94,11 @@ else
   bash "$root/scripts/install-terraform.sh" >/dev/null
   tf="${VIXENS_TERRAFORM_CACHE:-$root/.cache/terraform}/1.0.3/terraform"
 fi
+# The emulator types built-in kinds (server-side apply, OpenAPI) from kubernetes-validate's upstream schemas.
+if [ -z "${VIXENS_K8S_SCHEMAS:-}" ]; then
+  VIXENS_K8S_SCHEMAS="$(bash "$root/scripts/install-kubernetes-validate.sh")"
+  export VIXENS_K8S_SCHEMAS
+fi
 # Not `| head -n 1`: under pipefail, terraform writing into a closed pipe fails the script at random.
 "$tf" version >"$work/terraform-version.txt"
 head -n 1 "$work/terraform-version.txt"
