@@ -4,12 +4,14 @@
 //! (`scripts/helm-render.py`, PyPI `helm-python-sdk`, installed by `scripts/install-helm.sh` on first use) for
 //! Talos's documented values plus the settings of each [`Combo`], and compared object by object with what
 //! `vixens::manifests::cilium::render` produces for the same settings. Before comparing, both sides are
-//! normalised for what is not the provider's to reproduce: Helm-only metadata (the `cilium.io/helm-template-*`
-//! labels), generated TLS material (certificate and key bytes; key names are compared), the value of config
-//! checksums (their presence and key are compared), and API-server defaults that do not change the stored object
-//! (`protocol: TCP` on ports, quantities as strings, null fields). Everything else must be equal: images and
-//! digests, commands, args, env, every `cilium-config` key and value, volumes and mounts, security contexts,
-//! probes, RBAC rules, ports, tolerations and affinity. Missing or extra objects fail too.
+//! normalised for what is not the provider's to reproduce: Helm-only metadata (`helm.sh/chart` and the
+//! `cilium.io/helm-template-*` labels), generated TLS material (certificate and key bytes; key names are
+//! compared), the value of config checksums (their presence and key are compared), comment lines of inline
+//! scripts and of the nginx config (they do not run), and API-server defaults that do not change the stored
+//! object (`protocol: TCP` on ports, quantities as strings, null fields, a null ConfigMap value stored as "").
+//! Everything else must be equal: images and digests, commands, args, env, every `cilium-config` key and value,
+//! volumes and mounts, security contexts, probes, RBAC rules, ports, tolerations and affinity. Missing or extra
+//! objects fail too. The figures (objects compared, differences) are printed per version and combination.
 //!
 //! Helm 4.2 drops values whose chart default is null, which Helm 3 rendered as empty strings; the values below
 //! pass them explicitly (`debug.verbose`, `nodePort.addresses`, `policyCIDRMatchMode`, as the fixtures' README
@@ -165,7 +167,10 @@ fn charts() -> Vec<(String, PathBuf)> {
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().to_string();
-            let v = name.strip_prefix("cilium-")?.strip_suffix(".tgz")?.to_string();
+            let v = name
+                .strip_prefix("cilium-")?
+                .strip_suffix(".tgz")?
+                .to_string();
             Some((v, e.path()))
         })
         .collect();
@@ -328,7 +333,9 @@ fn strip_meta(meta: &mut Value) {
     };
     for field in ["labels", "annotations"] {
         if let Some(map) = m.get_mut(field).and_then(Value::as_object_mut) {
-            map.retain(|k, _| !k.starts_with("cilium.io/helm-template"));
+            map.retain(|k, _| {
+                !k.starts_with("cilium.io/helm-template") && !k.starts_with("helm.sh/")
+            });
             for (k, v) in map.iter_mut() {
                 if k.ends_with("checksum") || k.ends_with("-digest") {
                     *v = json!("<digest>");
@@ -391,7 +398,11 @@ fn diff(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
                 diff(l, r, &format!("{path}[{key}]"), out);
             }
         }
-        _ if a != b => out.push(format!("{path}: chart {} != provider {}", short(a), short(b))),
+        _ if a != b => out.push(format!(
+            "{path}: chart {} != provider {}",
+            short(a),
+            short(b)
+        )),
         _ => {}
     }
 }

@@ -16,7 +16,8 @@ pub const LINES: &[u32] = &[17, 18, 19, 20];
 pub const DEPRECATED_LINES: &[u32] = &[17];
 
 /// Human-readable statement of support, used in docs and diagnostics.
-pub const SUPPORTED: &str = "1.18.x, 1.19.x or 1.20.x (1.17.x deprecated, kept for upgrades from it)";
+pub const SUPPORTED: &str =
+    "1.18.x, 1.19.x or 1.20.x (1.17.x deprecated, kept for upgrades from it)";
 
 /// Versions whose rendering is compared object by object with their own official chart (see
 /// `tests/cilium_chart_equality.rs`).

@@ -43,6 +43,23 @@ const INVENTORY_INPUTS: [&str; 5] = [
     "l2_policy",
 ];
 
+/// Attributes that decide the `cilium-config` data (and so `config_digest`).
+const CONFIG_INPUTS: [&str; 13] = [
+    "version",
+    "namespace",
+    "cluster_name",
+    "cluster_id",
+    "kube_proxy_replacement",
+    "k8s_service_host",
+    "k8s_service_port",
+    "ipam_mode",
+    "routing_mode",
+    "ipv4_native_routing_cidr",
+    "hubble",
+    "l2_announcements",
+    "extra_config",
+];
+
 /// Attributes that define the LB IPAM objects (pools and the L2 announcement policy).
 const LB_IPAM_INPUTS: [&str; 2] = ["load_balancer_ip_pools", "l2_policy"];
 
@@ -230,6 +247,26 @@ impl Resource for Cilium {
             Value::Unknown
         };
         planned.set("inventory", inventory);
+        // The digest that rolls the agents and the operator: known when every setting it depends on is.
+        let digest = if CONFIG_INPUTS
+            .iter()
+            .all(|a| config.get(a).is_wholly_known())
+        {
+            let s = Settings {
+                connection: crate::k8s::Connection::Kubeconfig(String::new()),
+                values: settings::values(&config),
+                pools: Vec::new(),
+                policy: None,
+                wait: true,
+                lb_hand_off: false,
+            };
+            ops::config_digest(&s)
+                .map(Value::from)
+                .unwrap_or(Value::Unknown)
+        } else {
+            Value::Unknown
+        };
+        planned.set("config_digest", digest);
         // Hubble certificates: kept while valid for the cluster name, else generated at apply.
         let hubble = config.get("hubble").get("enabled");
         if hubble.is_known() && !hubble_enabled(&config) {
@@ -267,6 +304,7 @@ impl Resource for Cilium {
         state.set("id", s.values.namespace.as_str());
         state.set("inventory", "[]");
         state.set("drift", Value::List(Vec::new()));
+        state.set("config_digest", ops::config_digest(&s)?);
         set_certs(&mut state, &certs);
         tracing::info!(version = %s.values.version, namespace = %s.values.namespace, "installing Cilium");
         self.converge(ctx, &s, &certs, &mut state, &Inventory::default(), true)
@@ -318,6 +356,10 @@ impl Resource for Cilium {
         state.set("drift", Value::List(Vec::new()));
         state.set("id", s.values.namespace.as_str());
         set_certs(&mut state, &certs);
+        state.set(
+            "config_digest",
+            ops::config_digest(&s).map_err(|d| fail(d, prior))?,
+        );
         if !state.get("inventory").is_known() {
             state.set("inventory", prior.get("inventory").clone());
         }

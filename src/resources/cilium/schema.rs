@@ -205,6 +205,21 @@ pub fn schema() -> Schema {
             ),
         )
         .attribute(
+            Attribute::bool("roll_out_pods").optional().description(
+                "Roll the pods when their configuration changes (default true): a digest of each workload's \
+                 ConfigMap is in its pod template (the chart's `rollOutCiliumPods` and `*.rollOutPods`), so a changed \
+                 `cilium-config` (settings, `extra_config`, lease settings, routing, cluster name, version) rolls the \
+                 agents and the operator, a changed Envoy, relay or UI config rolls that workload. `config_digest` \
+                 shows the change in the plan. false: pods keep their configuration until restarted.",
+            ),
+        )
+        .attribute(
+            Attribute::string("config_digest").computed().description(
+                "SHA-256 of the `cilium-config` data this resource applies; with `roll_out_pods` a change of it \
+                 rolls the agents and the operator.",
+            ),
+        )
+        .attribute(
             Attribute::bool("wait")
                 .optional()
                 .description("Wait for the rollouts and for every Node to be Ready (default true)."),

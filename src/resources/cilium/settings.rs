@@ -121,6 +121,7 @@ pub fn values(v: &Value) -> CiliumValues {
             lease_retry_period: string(l2, "lease_retry_period"),
         },
         extra_config,
+        roll_out_pods: v.get("roll_out_pods").as_bool().unwrap_or(true),
     }
 }
 

@@ -174,7 +174,8 @@ async fn plan_with_unknown_connection_computes_inventory_and_leaves_certs_unknow
     assert_eq!(p.get("hubble_tls"), &Value::Unknown);
     assert_eq!(p.get("drift"), &Value::List(vec![]));
     let inv = Inventory::from_json(p.get("inventory").as_str().unwrap()).unwrap();
-    assert_eq!(inv.len(), 34 + 3, "chart objects, two pools and the policy");
+    // 1.20 (the default): the 1.17 set plus the operator's ztunnel Role and RoleBinding.
+    assert_eq!(inv.len(), 36 + 3, "chart objects, two pools and the policy");
     assert!(inv
         .iter()
         .any(|r| r.kind == "CiliumLoadBalancerIPPool" && r.name == "auto"));
