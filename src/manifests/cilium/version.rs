@@ -23,6 +23,18 @@ pub const SUPPORTED: &str =
 /// `tests/cilium_chart_equality.rs`).
 pub const VERIFIED: &[&str] = &["1.17.0", "1.18.12", "1.19.6", "1.20.0"];
 
+/// The Kubernetes minors each line was e2e-tested with, `(line, first, last)` as `1.<first>` to `1.<last>`: the
+/// "Kubernetes Compatibility" page of each release's documentation
+/// (`Documentation/network/kubernetes/compatibility.rst`): 1.18 lists 1.30-1.33 (read at v1.18.14), 1.19 lists
+/// 1.32-1.35 (read at 1.19.3). 1.17 (1.29-1.32) and 1.20 (1.33-1.36) follow the page's rule, the four newest
+/// Kubernetes minors when the release branched; their pages were not re-read for this table.
+pub const KUBERNETES_TESTED: &[(u32, u32, u32)] =
+    &[(17, 29, 32), (18, 30, 33), (19, 32, 35), (20, 33, 36)];
+
+/// The version the provider installed when `version` was not set, before 1.18-1.20 were supported: what a
+/// state written then runs.
+pub const LEGACY_DEFAULT_VERSION: &str = "1.17.0";
+
 /// A parsed Cilium version `MAJOR.MINOR.PATCH` (a leading `v` is accepted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CiliumVersion {
@@ -101,6 +113,42 @@ impl CiliumVersion {
     pub fn uses_envoy_daemonset(&self) -> bool {
         (self.major, self.minor) >= (1, 16)
     }
+}
+
+/// Whether a Kubernetes version `1.<k8s_minor>` is in the range line `ver` was e2e-tested with; `Err` carries the
+/// range `(first, last)` when it is not. Lines without a known range pass.
+pub fn check_kubernetes(ver: CiliumVersion, k8s_minor: u32) -> Result<(), (u32, u32)> {
+    match KUBERNETES_TESTED
+        .iter()
+        .find(|(line, _, _)| *line == ver.minor)
+    {
+        Some((_, first, last)) if !(first..=last).contains(&&k8s_minor) => Err((*first, *last)),
+        _ => Ok(()),
+    }
+}
+
+/// Whether an installed `from` may be changed in place to `to`. Cilium's upgrade guide: "The only tested rollback
+/// and upgrade path is between consecutive minor releases"; Vixens upgrades one minor at a time and never goes
+/// back to an older minor in place (a patch downgrade within a line is allowed). `Err` is the reason, for a
+/// person.
+pub fn check_transition(from: CiliumVersion, to: CiliumVersion) -> Result<(), String> {
+    let (f, t) = ((from.major, from.minor), (to.major, to.minor));
+    if t < f {
+        return Err(format!(
+            "Cilium {from} is installed: changing it in place to the older minor {to} is not supported (a \
+             downgrade across minors needs Cilium's rollback procedure with the previous release's configuration, \
+             which this resource does not perform). Keep {}.{}.x, or destroy and recreate the resource.",
+            from.major, from.minor
+        ));
+    }
+    if to.major == from.major && to.minor > from.minor + 1 {
+        return Err(format!(
+            "Cilium {from} is installed: upgrade one minor release at a time, as Cilium's upgrade guide requires \
+             (the only tested path is between consecutive minors). Set version to 1.{}.x first, apply, then {to}.",
+            from.minor + 1
+        ));
+    }
+    Ok(())
 }
 
 impl fmt::Display for CiliumVersion {
@@ -309,6 +357,22 @@ mod tests {
     }
 
     #[test]
+    fn transitions_go_one_minor_up_or_stay_on_the_line() {
+        let v = |s: &str| CiliumVersion::parse(s).unwrap();
+        assert!(check_transition(v("1.17.0"), v("1.18.12")).is_ok());
+        assert!(check_transition(v("1.18.11"), v("1.18.12")).is_ok());
+        assert!(check_transition(v("1.18.12"), v("1.18.11")).is_ok());
+        assert!(check_transition(v("1.20.0"), v("1.20.0")).is_ok());
+        let down = check_transition(v("1.20.0"), v("1.19.6")).unwrap_err();
+        assert!(down.contains("older minor 1.19.6"), "{down}");
+        let skip = check_transition(v("1.17.0"), v("1.19.6")).unwrap_err();
+        assert!(skip.contains("Set version to 1.18.x first"), "{skip}");
+        assert!(check_kubernetes(v("1.20.0"), 35).is_ok());
+        assert_eq!(check_kubernetes(v("1.18.12"), 36), Err((30, 33)));
+        assert_eq!(check_kubernetes(v("1.17.0"), 28), Err((29, 32)));
+    }
+
+    #[test]
     fn images_follow_the_chart() {
         let v = CiliumVersion::parse("1.17.0").unwrap();
         let i = Images::for_version(&v, None);
@@ -327,5 +391,10 @@ mod tests {
         assert!(m
             .envoy
             .starts_with("mirror.lan/cilium/cilium-envoy:v1.31.5-"));
+        // A patch of another line takes that line's Envoy and Hubble UI.
+        let p = Images::for_version(&CiliumVersion::parse("1.19.3").unwrap(), None);
+        assert_eq!(p.cilium, "quay.io/cilium/cilium:v1.19.3");
+        assert!(p.envoy.contains(":v1.36.9-"), "{}", p.envoy);
+        assert!(p.hubble_ui.contains(":v0.13.5@"), "{}", p.hubble_ui);
     }
 }

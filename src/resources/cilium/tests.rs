@@ -212,6 +212,26 @@ async fn certs_are_kept_on_update_and_dropped_without_hubble() {
         "drift",
         Value::string_list(["DaemonSet kube-system/cilium: missing"]),
     );
+    // A state without installed_version or version was written when the default was 1.17.0: planning the
+    // current default (1.20) from it would skip two minors, refused at `version`.
+    let mut legacy = PlannedChange {
+        prior: prior.clone(),
+        config: c.clone(),
+        planned: prior.clone(),
+        requires_replace: vec![],
+    };
+    let refused = Cilium
+        .modify_plan(&Context::for_tests(), &mut legacy)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.0[0].detail.contains("Set version to 1.18.x first"),
+        "{refused:?}"
+    );
+    prior.set(
+        "installed_version",
+        crate::manifests::cilium::version::DEFAULT_VERSION,
+    );
     let mut change = PlannedChange {
         prior: prior.clone(),
         config: c.clone(),
