@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: installs what the tests need (Terraform CLIs from PyPI via
-# scripts/install-terraform.sh), then cargo fmt --check, clippy -D warnings (default features and with
-# test-resources), and all tests (unit, integration incl. the feature-gated protocol tests through real Terraform,
-# doc tests) with cargo-nextest when present, else cargo test.
+# scripts/install-terraform.sh, Helm v4 as PyPI helm-python-sdk via scripts/install-helm.sh), then cargo fmt
+# --check, clippy -D warnings (default features and with test-resources), and all tests (unit, integration incl.
+# the feature-gated protocol tests through real Terraform, doc tests) with cargo-nextest when present, else cargo
+# test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -33,6 +34,9 @@ export VIXENS_SSA_ORACLE
 step "upstream Kubernetes schemas (PyPI kubernetes-validate)"
 VIXENS_K8S_SCHEMAS="$(bash scripts/install-kubernetes-validate.sh)"
 export VIXENS_K8S_SCHEMAS
+
+step "helm renderer (helm-python-sdk, for the Cilium chart-equality test)"
+bash scripts/install-helm.sh
 
 step "cargo fmt --check"
 cargo fmt --all --check

@@ -8,8 +8,10 @@ variable "kubeconfig" {
 # announcements of LoadBalancer IPs on the services VLAN (eth0.208).
 resource "vixens_cilium" "this" {
   kubeconfig   = var.kubeconfig
-  version      = "1.17.0"
+  version      = "1.20.0"
   cluster_name = "vixens-dev"
+  # Checked against the Kubernetes versions Cilium 1.20 was tested with (1.33 to 1.36): a warning when outside.
+  kubernetes_version = "1.35.4"
 
   hubble {
     enabled = true

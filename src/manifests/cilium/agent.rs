@@ -1,17 +1,18 @@
 //! The `cilium` agent DaemonSet.
 //!
-//! Derived from `templates/cilium-agent/daemonset.yaml` of the Cilium Helm chart 1.17.0 with Talos's values:
-//! `securityContext.privileged=false`, `cgroup.autoMount.enabled=false`, `cgroup.hostRoot=/sys/fs/cgroup`,
-//! capabilities without `SYS_MODULE`, `k8sServiceHost/Port`, Kubernetes >= 1.30 (AppArmor as a pod field).
+//! Derived from `templates/cilium-agent/daemonset.yaml` of the Cilium Helm charts 1.17.0 to 1.20.0 with Talos's
+//! values: `securityContext.privileged=false`, `cgroup.autoMount.enabled=false`, `cgroup.hostRoot=/sys/fs/cgroup`,
+//! capabilities without `SYS_MODULE`, `k8sServiceHost/Port`, Kubernetes >= 1.30 (AppArmor as a pod field). What a
+//! line changed is gated with `ver.since(minor)` where it applies.
 
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, RollingUpdateDaemonSet,
 };
 use k8s_openapi::api::core::v1::{
-    AppArmorProfile, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, KeyToPath,
-    Lifecycle, LifecycleHandler, PodSecurityContext, PodSpec, PodTemplateSpec,
-    ProjectedVolumeSource, ResourceFieldSelector, ResourceRequirements, SecretProjection, Volume,
-    VolumeMount, VolumeProjection,
+    AppArmorProfile, Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
+    EnvVarSource, ExecAction, KeyToPath, Lifecycle, LifecycleHandler, PodSecurityContext, PodSpec,
+    PodTemplateSpec, ProjectedVolumeSource, ResourceFieldSelector, ResourceRequirements,
+    SecretProjection, SecurityContext, Volume, VolumeMount, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -19,6 +20,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::*;
 use super::values::CiliumValues;
+use super::version::CiliumVersion;
 
 /// Capabilities of the agent container on Talos (the chart's list without `SYS_MODULE`: Talos forbids loading
 /// kernel modules). Source: Talos "Deploying Cilium CNI".
@@ -81,19 +83,44 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-fn health_probe(timing: ProbeTiming) -> k8s_openapi::api::core::v1::Probe {
-    http_probe(
-        http_get(
-            Some("127.0.0.1"),
-            "/healthz",
-            HEALTH_PORT,
-            &[("brief", "true")],
-        ),
-        timing,
-    )
+/// The agent's health probe; from 1.19 it names the `health` container port, and from 1.18 the liveness probe
+/// tells the agent not to require Kubernetes connectivity (`require-k8s-connectivity: false`).
+fn health_probe(
+    ver: CiliumVersion,
+    liveness: bool,
+    timing: ProbeTiming,
+) -> k8s_openapi::api::core::v1::Probe {
+    let mut headers = vec![("brief", "true")];
+    if liveness && ver.since(18) {
+        headers.push(("require-k8s-connectivity", "false"));
+    }
+    let mut get = http_get(Some("127.0.0.1"), "/healthz", HEALTH_PORT, &headers);
+    if ver.since(19) {
+        get.port = IntOrString::String("health".to_string());
+    }
+    http_probe(get, timing)
 }
 
-fn agent_container(v: &CiliumValues, image: &str, envoy_ds: bool) -> Container {
+/// Container ports of the agent from 1.19: `health` and, with Hubble, `peer-service` (both on the host).
+fn agent_ports(v: &CiliumValues, ver: CiliumVersion) -> Option<Vec<ContainerPort>> {
+    if !ver.since(19) {
+        return None;
+    }
+    let host = |name: &str, port: i32| ContainerPort {
+        name: Some(name.to_string()),
+        container_port: port,
+        host_port: Some(port),
+        protocol: Some("TCP".to_string()),
+        ..Default::default()
+    };
+    let mut ports = vec![host("health", HEALTH_PORT)];
+    if v.hubble.enabled {
+        ports.push(host("peer-service", super::hubble::PEER_TARGET_PORT));
+    }
+    Some(ports)
+}
+
+fn agent_container(v: &CiliumValues, ver: CiliumVersion, image: &str, envoy_ds: bool) -> Container {
     let mut env = node_and_namespace_env();
     env.push(env_value(
         "CILIUM_CLUSTERMESH_CONFIG",
@@ -112,6 +139,11 @@ fn agent_container(v: &CiliumValues, image: &str, envoy_ds: bool) -> Container {
         }),
     });
     env.extend(k8s_service_env(v));
+    if ver.since(18) {
+        // Client-go backoff of the agent's Kubernetes client (`k8sClientExponentialBackoff`, on from 1.18).
+        env.push(env_value("KUBE_CLIENT_BACKOFF_BASE", "1"));
+        env.push(env_value("KUBE_CLIENT_BACKOFF_DURATION", "120"));
+    }
 
     let mut mounts: Vec<VolumeMount> = Vec::new();
     if envoy_ds {
@@ -160,27 +192,41 @@ fn agent_container(v: &CiliumValues, image: &str, envoy_ds: bool) -> Container {
         image_pull_policy: Some("IfNotPresent".to_string()),
         command: Some(strings(&["cilium-agent"])),
         args: Some(strings(&["--config-dir=/tmp/cilium/config-map"])),
-        startup_probe: Some(health_probe(ProbeTiming {
-            failure_threshold: Some(105),
-            period_seconds: Some(2),
-            success_threshold: Some(1),
-            initial_delay_seconds: Some(5),
-            timeout_seconds: None,
-        })),
-        liveness_probe: Some(health_probe(ProbeTiming {
-            failure_threshold: Some(10),
-            period_seconds: Some(30),
-            success_threshold: Some(1),
-            initial_delay_seconds: None,
-            timeout_seconds: Some(5),
-        })),
-        readiness_probe: Some(health_probe(ProbeTiming {
-            failure_threshold: Some(3),
-            period_seconds: Some(30),
-            success_threshold: Some(1),
-            initial_delay_seconds: None,
-            timeout_seconds: Some(5),
-        })),
+        ports: agent_ports(v, ver),
+        startup_probe: Some(health_probe(
+            ver,
+            false,
+            ProbeTiming {
+                // `startupProbe.failureThreshold`: 105 up to 1.17, 300 from 1.18.
+                failure_threshold: Some(if ver.since(18) { 300 } else { 105 }),
+                period_seconds: Some(2),
+                success_threshold: Some(1),
+                initial_delay_seconds: Some(5),
+                timeout_seconds: None,
+            },
+        )),
+        liveness_probe: Some(health_probe(
+            ver,
+            true,
+            ProbeTiming {
+                failure_threshold: Some(10),
+                period_seconds: Some(30),
+                success_threshold: Some(1),
+                initial_delay_seconds: None,
+                timeout_seconds: Some(5),
+            },
+        )),
+        readiness_probe: Some(health_probe(
+            ver,
+            false,
+            ProbeTiming {
+                failure_threshold: Some(3),
+                period_seconds: Some(30),
+                success_threshold: Some(1),
+                initial_delay_seconds: None,
+                timeout_seconds: Some(5),
+            },
+        )),
         env: Some(env),
         lifecycle: Some(Lifecycle {
             post_start: Some(LifecycleHandler {
@@ -204,7 +250,7 @@ fn agent_container(v: &CiliumValues, image: &str, envoy_ds: bool) -> Container {
     }
 }
 
-fn init_containers(v: &CiliumValues, image: &str) -> Vec<Container> {
+fn init_containers(v: &CiliumValues, ver: CiliumVersion, image: &str) -> Vec<Container> {
     let base = |name: &str| Container {
         name: name.to_string(),
         image: Some(image.to_string()),
@@ -218,13 +264,26 @@ fn init_containers(v: &CiliumValues, image: &str) -> Vec<Container> {
     let config = Container {
         command: Some(strings(&["cilium-dbg", "build-config"])),
         env: Some(config_env),
+        // From 1.19 `build-config` runs with NET_ADMIN only (no SELinux options).
+        security_context: ver.since(19).then(|| SecurityContext {
+            capabilities: Some(Capabilities {
+                add: Some(strings(&["NET_ADMIN"])),
+                drop: Some(strings(&["ALL"])),
+            }),
+            ..Default::default()
+        }),
         volume_mounts: Some(vec![mount("tmp", "/tmp", None, None)]),
         ..base("config")
     };
 
     let sysctl = Container {
         env: Some(vec![env_value("BIN_PATH", "/opt/cni/bin")]),
-        command: Some(strings(&["sh", "-ec", SYSCTLFIX])),
+        // The shell is `bash` from 1.19.
+        command: Some(strings(&[
+            if ver.since(19) { "bash" } else { "sh" },
+            "-ec",
+            SYSCTLFIX,
+        ])),
         volume_mounts: Some(vec![
             mount("hostproc", "/hostproc", None, None),
             mount("cni-path", "/hostbin", None, None),
@@ -268,15 +327,20 @@ fn init_containers(v: &CiliumValues, image: &str) -> Vec<Container> {
     if let Some(caps) = cni_ctx.capabilities.as_mut() {
         caps.add = None;
     }
+    let quantities = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, q)| (k.to_string(), Quantity(q.to_string())))
+            .collect()
+    };
     let cni = Container {
         command: Some(strings(&["/install-plugin.sh"])),
         resources: Some(ResourceRequirements {
-            requests: Some(
-                [("cpu", "100m"), ("memory", "10Mi")]
-                    .into_iter()
-                    .map(|(k, q)| (k.to_string(), Quantity(q.to_string())))
-                    .collect(),
-            ),
+            requests: Some(quantities(&[("cpu", "100m"), ("memory", "10Mi")])),
+            // Limits from 1.19 (`cni.resources.limits`).
+            limits: ver
+                .since(19)
+                .then(|| quantities(&[("cpu", "1"), ("memory", "1Gi")])),
             ..Default::default()
         }),
         security_context: Some(cni_ctx),
@@ -433,7 +497,7 @@ pub(crate) fn pod_affinity_term(
 }
 
 /// The agent DaemonSet (`cilium`): host network, system-node-critical, one pod per node.
-pub fn daemon_set(v: &CiliumValues, image: &str, envoy_ds: bool) -> DaemonSet {
+pub fn daemon_set(v: &CiliumValues, ver: CiliumVersion, image: &str, envoy_ds: bool) -> DaemonSet {
     let pod_labels = labels(&[
         ("k8s-app", "cilium"),
         ("app.kubernetes.io/name", "cilium-agent"),
@@ -463,6 +527,10 @@ pub fn daemon_set(v: &CiliumValues, image: &str, envoy_ds: bool) -> DaemonSet {
             }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
+                    // From 1.18 `kubectl logs/exec` default to the agent container.
+                    annotations: ver.since(18).then(|| {
+                        labels(&[("kubectl.kubernetes.io/default-container", "cilium-agent")])
+                    }),
                     labels: Some(pod_labels),
                     ..Default::default()
                 }),
@@ -472,10 +540,12 @@ pub fn daemon_set(v: &CiliumValues, image: &str, envoy_ds: bool) -> DaemonSet {
                             type_: "Unconfined".to_string(),
                             localhost_profile: None,
                         }),
+                        seccomp_profile: ver.since(18).then(unconfined_seccomp),
                         ..Default::default()
                     }),
-                    containers: vec![agent_container(v, image, envoy_ds)],
-                    init_containers: Some(init_containers(v, image)),
+                    host_users: ver.since(20).then_some(true),
+                    containers: vec![agent_container(v, ver, image, envoy_ds)],
+                    init_containers: Some(init_containers(v, ver, image)),
                     restart_policy: Some("Always".to_string()),
                     priority_class_name: Some("system-node-critical".to_string()),
                     service_account_name: Some("cilium".to_string()),

@@ -219,3 +219,19 @@ pub fn tolerate_everything() -> Vec<k8s_openapi::api::core::v1::Toleration> {
 pub fn linux_nodes() -> BTreeMap<String, String> {
     labels(&[("kubernetes.io/os", "linux")])
 }
+
+/// `seccompProfile: {type: Unconfined}` (agent pods from 1.18).
+pub fn unconfined_seccomp() -> k8s_openapi::api::core::v1::SeccompProfile {
+    k8s_openapi::api::core::v1::SeccompProfile {
+        type_: "Unconfined".to_string(),
+        localhost_profile: None,
+    }
+}
+
+/// `seccompProfile: {type: RuntimeDefault}` (operator and Hubble pods from 1.18).
+pub fn runtime_default_seccomp() -> k8s_openapi::api::core::v1::SeccompProfile {
+    k8s_openapi::api::core::v1::SeccompProfile {
+        type_: "RuntimeDefault".to_string(),
+        localhost_profile: None,
+    }
+}

@@ -1,8 +1,9 @@
 //! The `cilium-config` ConfigMap: the agent's and operator's configuration keys.
 //!
-//! Derived from `templates/cilium-configmap.yaml` of the Cilium Helm chart 1.17.0 evaluated with the chart's
-//! default values plus the settings in [`CiliumValues`] (no `upgradeCompatibility`, Kubernetes >= 1.27,
-//! `tls.secretsBackend` unset, Envoy as a DaemonSet).
+//! Derived from `templates/cilium-configmap.yaml` of the Cilium Helm charts 1.17.0, 1.18.12, 1.19.6 and 1.20.0
+//! evaluated with each chart's default values plus the settings in [`CiliumValues`] (no `upgradeCompatibility`,
+//! Kubernetes >= 1.27, `tls.secretsBackend` unset, Envoy as a DaemonSet). Keys common to every line are in the
+//! `FIXED_*` tables; keys that appear, vanish or change value with a line are in [`VERSIONED`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,6 +11,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 
 use super::common::meta;
 use super::values::{CiliumValues, RoutingMode};
+use super::version::CiliumVersion;
 
 /// Keys whose value the chart fixes for the defaults Vixens keeps (before the settings-dependent keys).
 ///
@@ -67,8 +69,6 @@ const FIXED_DATAPATH: &[(&str, &str)] = &[
     ("iptables-random-fully", "false"),
     ("auto-direct-node-routes", "false"),
     ("direct-routing-skip-unreachable", "false"),
-    ("enable-local-redirect-policy", "false"),
-    ("enable-runtime-device-detection", "true"),
 ];
 
 /// Fixed service load-balancing and health keys (after `kube-proxy-replacement`).
@@ -80,9 +80,6 @@ const FIXED_SERVICES: &[(&str, &str)] = &[
     ("node-port-bind-protection", "true"),
     ("enable-auto-protect-node-port-range", "true"),
     ("bpf-lb-acceleration", "disabled"),
-    ("enable-svc-source-range-check", "true"),
-    ("enable-l2-neigh-discovery", "true"),
-    ("arping-refresh-period", "30s"),
     ("k8s-require-ipv4-pod-cidr", "false"),
     ("k8s-require-ipv6-pod-cidr", "false"),
     ("enable-k8s-networkpolicy", "true"),
@@ -106,8 +103,6 @@ const FIXED_SERVICES: &[(&str, &str)] = &[
 const HUBBLE: &[(&str, &str)] = &[
     ("enable-hubble", "true"),
     ("hubble-socket-path", "/var/run/cilium/hubble.sock"),
-    ("hubble-export-file-max-size-mb", "10"),
-    ("hubble-export-file-max-backups", "5"),
     ("hubble-listen-address", ":4244"),
     ("hubble-disable-tls", "false"),
     (
@@ -126,8 +121,6 @@ const HUBBLE: &[(&str, &str)] = &[
 
 /// Fixed keys between IPAM and the L2 section.
 const FIXED_IPAM_TAIL: &[(&str, &str)] = &[
-    // `ipam.multiPoolPreAllocation` is an empty string in the values; the API server stores "".
-    ("ipam-multi-pool-pre-allocation", ""),
     ("ipam-cilium-node-update-rate", "15s"),
     ("default-lb-service-ipam", "lbipam"),
     ("egress-gateway-reconciliation-trigger-interval", "1s"),
@@ -144,12 +137,10 @@ const FIXED_TAIL: &[(&str, &str)] = &[
     ("bpf-root", "/sys/fs/bpf"),
     // Talos mounts cgroup v2 itself at /sys/fs/cgroup (`cgroup.hostRoot`).
     ("cgroup-root", "/sys/fs/cgroup"),
-    ("enable-k8s-terminating-endpoint", "true"),
     ("enable-sctp", "false"),
     ("remove-cilium-node-taints", "true"),
     ("set-cilium-node-taints", "true"),
     ("set-cilium-is-up-condition", "true"),
-    ("unmanaged-pod-watcher-interval", "15"),
     ("dnsproxy-enable-transparent-mode", "true"),
     ("dnsproxy-socket-linger-timeout", "10"),
     ("tofqdns-dns-reject-response-code", "refused"),
@@ -162,7 +153,6 @@ const FIXED_TAIL: &[(&str, &str)] = &[
         "agent-not-ready-taint-key",
         "node.cilium.io/agent-not-ready",
     ),
-    ("mesh-auth-enabled", "true"),
     ("mesh-auth-queue-size", "1024"),
     ("mesh-auth-rotated-identities-queue-size", "1024"),
     ("mesh-auth-gc-interval", "5m0s"),
@@ -183,11 +173,98 @@ const FIXED_TAIL: &[(&str, &str)] = &[
     ("clustermesh-enable-mcs-api", "false"),
     ("nat-map-stats-entries", "32"),
     ("nat-map-stats-interval", "30s"),
-    ("enable-internal-traffic-policy", "true"),
     ("enable-lb-ipam", "true"),
     ("enable-non-default-deny-policies", "true"),
     ("enable-source-ip-verification", "true"),
 ];
+
+/// The last line a key is written for, when it is still written by the newest chart.
+const LAST: u32 = u32::MAX;
+
+/// Keys that exist or change value on some lines only: `(first line, last line, key, value)`, lines being the
+/// minor version (`17` is 1.17.x). A line's chart writes the key with this value; a key absent from a line's
+/// chart has no entry covering that line.
+pub const VERSIONED: &[(u32, u32, &str, &str)] = &[
+    // 1.17 only: removed from the 1.18 chart (the experimental LB became the only LB, device and L2 neighbour
+    // discovery reworked, terminating endpoints always on, local redirect policies moved to their own flags).
+    (17, 17, "enable-experimental-lb", "false"),
+    (17, 17, "arping-refresh-period", "30s"),
+    (17, 17, "enable-k8s-terminating-endpoint", "true"),
+    (17, 17, "enable-local-redirect-policy", "false"),
+    (17, 17, "enable-runtime-device-detection", "true"),
+    // `ipam.multiPoolPreAllocation` is an empty string in the 1.17 values; the API server stores "".
+    (17, 17, "ipam-multi-pool-pre-allocation", ""),
+    (17, 17, "enable-l2-neigh-discovery", "true"),
+    (18, LAST, "enable-l2-neigh-discovery", "false"),
+    (17, 18, "enable-internal-traffic-policy", "true"),
+    (17, 18, "enable-svc-source-range-check", "true"),
+    (17, 18, "mesh-auth-enabled", "true"),
+    (19, LAST, "mesh-auth-enabled", "false"),
+    (17, 18, "unmanaged-pod-watcher-interval", "15"),
+    (19, LAST, "unmanaged-pod-watcher-interval", "15s"),
+    // Added by 1.18.
+    (18, LAST, "bpf-distributed-lru", "false"),
+    (18, LAST, "bpf-policy-stats-map-max", "65536"),
+    (18, LAST, "enable-drift-checker", "true"),
+    (18, LAST, "enable-dynamic-config", "true"),
+    (18, LAST, "http-stream-idle-timeout", "300"),
+    (18, LAST, "identity-management-mode", "agent"),
+    (18, LAST, "metrics-sampling-interval", "5m"),
+    (18, 18, "policy-default-local-cluster", "false"),
+    (19, LAST, "policy-default-local-cluster", "true"),
+    (18, LAST, "tofqdns-preallocate-identities", "true"),
+    (18, LAST, "tunnel-source-port-range", "0-0"),
+    // Added by 1.19.
+    (19, LAST, "clustermesh-cache-ttl", "0s"),
+    (19, LAST, "clustermesh-mcs-api-install-crds", "true"),
+    (19, LAST, "enable-host-firewall", "false"),
+    (19, LAST, "enable-no-service-endpoints-routable", "true"),
+    (19, LAST, "enable-service-topology", "false"),
+    (19, LAST, "packetization-layer-pmtud-mode", "blackhole"),
+    (19, LAST, "policy-deny-response", "none"),
+    (19, LAST, "proxy-cluster-max-connections", "1024"),
+    (19, LAST, "proxy-cluster-max-requests", "1024"),
+    (19, LAST, "proxy-max-active-downstream-connections", "50000"),
+    (19, LAST, "proxy-use-original-source-address", "true"),
+    // Added by 1.20.
+    (20, LAST, "clustermesh-default-global-namespace", "true"),
+    (
+        20,
+        LAST,
+        "datapath-plugins-state-dir",
+        "/var/run/cilium/plugins",
+    ),
+    (20, LAST, "devices", ""),
+    (20, LAST, "enable-datapath-plugins", "false"),
+    (20, LAST, "enable-dynamic-source-lookup-nodeport", "false"),
+    (20, LAST, "envoy-access-log-enabled", "true"),
+    (20, LAST, "envoy-node-locality-enabled", "false"),
+    (20, LAST, "envoy-xds-mode", "ads"),
+    (20, LAST, "proxy-cluster-max-pending-requests", "1024"),
+];
+
+/// Hubble keys that depend on the line: `(first line, last line, key, value)`, as [`VERSIONED`].
+const HUBBLE_VERSIONED: &[(u32, u32, &str, &str)] = &[
+    (17, 17, "hubble-export-file-max-size-mb", "10"),
+    (17, 17, "hubble-export-file-max-backups", "5"),
+    (
+        18,
+        LAST,
+        "hubble-network-policy-correlation-enabled",
+        "true",
+    ),
+];
+
+/// The entries of a versioned table that apply to line `minor`.
+fn on_line(
+    table: &'static [(u32, u32, &'static str, &'static str)],
+    minor: u32,
+) -> impl Iterator<Item = (&'static str, &'static str)> {
+    table
+        .iter()
+        .filter(move |(first, last, _, _)| (*first..=*last).contains(&minor))
+        .map(|(_, _, k, v)| (*k, *v))
+}
 
 /// Keys the renderer writes only for some settings.
 const CONDITIONAL: &[&str] = &[
@@ -208,10 +285,21 @@ const CONDITIONAL: &[&str] = &[
     "l2-announcements-retry-period",
     "external-envoy-proxy",
     "proxy-prometheus-port",
+    "enable-hubble",
 ];
 
-/// Every `cilium-config` key the renderer may write: `extra_config` must not touch any of them.
-pub fn managed_keys() -> BTreeSet<&'static str> {
+/// Every `cilium-config` key the renderer may write on line `minor` (every line when `None`): `extra_config` must
+/// not touch any of them.
+pub fn managed_keys(minor: Option<u32>) -> BTreeSet<&'static str> {
+    let versioned = [VERSIONED, HUBBLE_VERSIONED]
+        .into_iter()
+        .flat_map(move |t| {
+            t.iter()
+                .filter(move |(first, last, _, _)| {
+                    minor.is_none_or(|m| (*first..=*last).contains(&m))
+                })
+                .map(|(_, _, k, _)| *k)
+        });
     [
         FIXED_HEAD,
         FIXED_DATAPATH,
@@ -223,14 +311,19 @@ pub fn managed_keys() -> BTreeSet<&'static str> {
     .iter()
     .flat_map(|t| t.iter().map(|(k, _)| *k))
     .chain(CONDITIONAL.iter().copied())
+    .chain(versioned)
     .collect()
 }
 
-/// Renders the `data` of `cilium-config` for `values`; `envoy_daemonset` is whether the version runs Envoy as its
-/// own DaemonSet (`external-envoy-proxy`).
+/// Renders the `data` of `cilium-config` for `values` on the line of `ver`; `envoy_daemonset` is whether the
+/// version runs Envoy as its own DaemonSet (`external-envoy-proxy`).
 ///
 /// `extra_config` entries are added last, as the chart appends `extraConfig`; callers validate them first.
-pub fn config_data(v: &CiliumValues, envoy_daemonset: bool) -> BTreeMap<String, String> {
+pub fn config_data(
+    v: &CiliumValues,
+    ver: CiliumVersion,
+    envoy_daemonset: bool,
+) -> BTreeMap<String, String> {
     let mut d: BTreeMap<String, String> = BTreeMap::new();
     let mut put = |k: &str, val: &str| {
         d.insert(k.to_string(), val.to_string());
@@ -270,9 +363,18 @@ pub fn config_data(v: &CiliumValues, envoy_daemonset: bool) -> BTreeMap<String, 
         put(k, val);
     }
     if v.hubble.enabled {
-        for (k, val) in HUBBLE {
+        for (k, val) in HUBBLE
+            .iter()
+            .copied()
+            .chain(on_line(HUBBLE_VERSIONED, ver.minor))
+        {
             put(k, val);
         }
+    } else if ver.since(18) {
+        put("enable-hubble", "false");
+    }
+    for (k, val) in on_line(VERSIONED, ver.minor) {
+        put(k, val);
     }
     put("ipam", v.ipam_mode.as_str());
     for (k, val) in FIXED_IPAM_TAIL {
@@ -309,10 +411,10 @@ pub fn config_data(v: &CiliumValues, envoy_daemonset: bool) -> BTreeMap<String, 
 }
 
 /// The `cilium-config` ConfigMap in the Cilium namespace (no labels: `commonLabels` is empty by default).
-pub fn config_map(v: &CiliumValues, envoy_daemonset: bool) -> ConfigMap {
+pub fn config_map(v: &CiliumValues, ver: CiliumVersion, envoy_daemonset: bool) -> ConfigMap {
     ConfigMap {
         metadata: meta("cilium-config", Some(&v.namespace), Default::default()),
-        data: Some(config_data(v, envoy_daemonset)),
+        data: Some(config_data(v, ver, envoy_daemonset)),
         ..Default::default()
     }
 }

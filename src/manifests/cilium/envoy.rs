@@ -1,7 +1,8 @@
 //! The `cilium-envoy` DaemonSet, its bootstrap ConfigMap and its metrics Service.
 //!
 //! Derived from `templates/cilium-envoy/*.yaml` and `files/cilium-envoy/configmap/bootstrap-config.yaml` of the
-//! Cilium Helm chart 1.17.0 (`envoy.enabled` defaults to a DaemonSet from 1.16 on; IPv4 only; metrics on 9964).
+//! Cilium Helm charts 1.17.0 to 1.20.0 (`envoy.enabled` defaults to a DaemonSet from 1.16 on; IPv4 only; metrics
+//! on 9964); what a line changed is gated with `ver.since(minor)`.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +21,7 @@ use serde_json::{json, Value};
 use super::agent::{one_per_node, pod_affinity_term};
 use super::common::*;
 use super::values::CiliumValues;
+use super::version::CiliumVersion;
 
 /// Envoy health port (`envoy.healthPort`).
 pub const HEALTH_PORT: i32 = 9878;
@@ -37,8 +39,11 @@ fn internal_address_config() -> Value {
     ]})
 }
 
-/// An HTTP connection manager listener routing `prefix` to the admin socket cluster with `rewrite`.
+/// An HTTP connection manager listener routing `prefix` to the admin socket cluster with `rewrite`; its stream
+/// idle timeout is `0s` up to 1.17 and `300s` (`envoy.streamIdleTimeoutDurationSeconds`) from 1.18.
+#[allow(clippy::too_many_arguments)]
 fn listener(
+    ver: CiliumVersion,
     name: &str,
     address: &str,
     port: i32,
@@ -64,14 +69,24 @@ fn listener(
                 "httpFilters": [{"name": "envoy.filters.http.router", "typedConfig": {
                     "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
                 "internalAddressConfig": internal_address_config(),
-                "streamIdleTimeout": "0s",
+                "streamIdleTimeout": if ver.since(18) { "300s" } else { "0s" },
             },
         }]}],
     })
 }
 
+/// Circuit breaker thresholds: retries only up to 1.18; from 1.19 also connections and requests
+/// (`envoy.cluster.maxConnections`/`maxRequests`, 1024).
+fn circuit_breakers(ver: CiliumVersion) -> Value {
+    if ver.since(19) {
+        json!({"thresholds": [{"maxConnections": 1024, "maxRequests": 1024, "maxRetries": 128}]})
+    } else {
+        json!({"thresholds": [{"maxRetries": 128}]})
+    }
+}
+
 /// An ORIGINAL_DST cluster; `tls` adds the upstream HTTP options and Cilium's TLS wrapper transport socket.
-fn original_dst_cluster(name: &str, tls: bool) -> Value {
+fn original_dst_cluster(ver: CiliumVersion, name: &str, tls: bool) -> Value {
     let mut http_opts = json!({
         "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
         "commonHttpProtocolOptions": {"idleTimeout": "60s", "maxConnectionDuration": "0s", "maxRequestsPerConnection": 0},
@@ -84,7 +99,7 @@ fn original_dst_cluster(name: &str, tls: bool) -> Value {
         "name": name,
         "type": "ORIGINAL_DST",
         "connectTimeout": format!("{CONNECT_TIMEOUT_S}s"),
-        "circuitBreakers": {"thresholds": [{"maxRetries": 128}]},
+        "circuitBreakers": circuit_breakers(ver),
         "lbPolicy": "CLUSTER_PROVIDED",
         "typedExtensionProtocolOptions": {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": http_opts},
         "cleanupInterval": format!("{CONNECT_TIMEOUT_S}.500s"),
@@ -112,36 +127,57 @@ fn pipe_cluster(name: &str, socket: &str, http2: bool) -> Value {
     c
 }
 
-fn xds_config() -> Value {
-    json!({
-        "initialFetchTimeout": "30s",
-        "apiConfigSource": {"apiType": "GRPC", "transportApiVersion": "V3",
-            "grpcServices": [{"envoyGrpc": {"clusterName": "xds-grpc-cilium"}}], "setNodeOnFirstMessageOnly": true},
-        "resourceApiVersion": "V3",
-    })
+fn xds_api_source() -> Value {
+    json!({"apiType": "GRPC", "transportApiVersion": "V3",
+        "grpcServices": [{"envoyGrpc": {"clusterName": "xds-grpc-cilium"}}], "setNodeOnFirstMessageOnly": true})
 }
 
-/// The Envoy bootstrap configuration (as a JSON value) the chart renders for its defaults.
-pub fn bootstrap_config() -> Value {
+/// LDS/CDS: each its own gRPC stream up to 1.19; from 1.20 one aggregated (ADS) stream (`envoy.xdsMode: ads`).
+fn dynamic_resources(ver: CiliumVersion) -> Value {
+    if ver.since(20) {
+        let over_ads = json!({"initialFetchTimeout": "30s", "ads": {}, "resourceApiVersion": "V3"});
+        json!({"adsConfig": xds_api_source(), "ldsConfig": over_ads.clone(), "cdsConfig": over_ads})
+    } else {
+        let own = json!({"initialFetchTimeout": "30s", "apiConfigSource": xds_api_source(),
+            "resourceApiVersion": "V3"});
+        json!({"ldsConfig": own.clone(), "cdsConfig": own})
+    }
+}
+
+/// The Envoy bootstrap configuration (as a JSON value) the chart of `ver`'s line renders for its defaults.
+pub fn bootstrap_config(ver: CiliumVersion) -> Value {
+    let mut xds = pipe_cluster(
+        "xds-grpc-cilium",
+        "/var/run/cilium/envoy/sockets/xds.sock",
+        true,
+    );
+    if ver.since(20) {
+        xds["circuitBreakers"] = circuit_breakers(ver);
+    }
+    let mut admin_pipe = json!({"path": "/var/run/cilium/envoy/sockets/admin.sock"});
+    if ver.since(18) {
+        // The admin socket is created with mode 0660 from 1.18.
+        admin_pipe["mode"] = json!(0o660);
+    }
     json!({
         "node": {"id": "host~127.0.0.1~no-id~localdomain", "cluster": "ingress-cluster"},
         "staticResources": {
             "listeners": [
-                listener("envoy-prometheus-metrics-listener", "0.0.0.0", METRICS_PORT, "virtualHosts",
+                listener(ver, "envoy-prometheus-metrics-listener", "0.0.0.0", METRICS_PORT, "virtualHosts",
                          "prometheus_metrics_route", "/metrics", "/stats/prometheus"),
-                listener("envoy-health-listener", "127.0.0.1", HEALTH_PORT, "virtual_hosts",
+                listener(ver, "envoy-health-listener", "127.0.0.1", HEALTH_PORT, "virtual_hosts",
                          "health", "/healthz", "/ready"),
             ],
             "clusters": [
-                original_dst_cluster("ingress-cluster", false),
-                original_dst_cluster("egress-cluster-tls", true),
-                original_dst_cluster("egress-cluster", false),
-                original_dst_cluster("ingress-cluster-tls", true),
-                pipe_cluster("xds-grpc-cilium", "/var/run/cilium/envoy/sockets/xds.sock", true),
+                original_dst_cluster(ver, "ingress-cluster", false),
+                original_dst_cluster(ver, "egress-cluster-tls", true),
+                original_dst_cluster(ver, "egress-cluster", false),
+                original_dst_cluster(ver, "ingress-cluster-tls", true),
+                xds,
                 pipe_cluster("/envoy-admin", "/var/run/cilium/envoy/sockets/admin.sock", false),
             ],
         },
-        "dynamicResources": {"ldsConfig": xds_config(), "cdsConfig": xds_config()},
+        "dynamicResources": dynamic_resources(ver),
         "bootstrapExtensions": [{"name": "envoy.bootstrap.internal_listener", "typedConfig": {
             "@type": "type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener"}}],
         "overloadManager": {"resourceMonitors": [{
@@ -150,7 +186,7 @@ pub fn bootstrap_config() -> Value {
                 "@type": "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig",
                 "max_active_downstream_connections": "50000"}}]},
         "applicationLogConfig": {"logFormat": {"textFormat": "[%Y-%m-%d %T.%e][%t][%l][%n] [%g:%#] %v"}},
-        "admin": {"address": {"pipe": {"path": "/var/run/cilium/envoy/sockets/admin.sock"}}},
+        "admin": {"address": {"pipe": admin_pipe}},
     })
 }
 
@@ -168,8 +204,8 @@ pub(crate) fn sort_keys(v: Value) -> Value {
 }
 
 /// `cilium-envoy-config`: key `bootstrap-config.json`, compact JSON with sorted keys and a trailing newline.
-pub fn config_map(v: &CiliumValues) -> ConfigMap {
-    let json = sort_keys(bootstrap_config()).to_string();
+pub fn config_map(v: &CiliumValues, ver: CiliumVersion) -> ConfigMap {
+    let json = sort_keys(bootstrap_config(ver)).to_string();
     ConfigMap {
         metadata: meta(
             "cilium-envoy-config",
@@ -195,7 +231,7 @@ fn labels_envoy() -> BTreeMap<String, String> {
 }
 
 /// The Envoy DaemonSet (`cilium-envoy`), scheduled next to each agent.
-pub fn daemon_set(v: &CiliumValues, image: &str) -> DaemonSet {
+pub fn daemon_set(v: &CiliumValues, ver: CiliumVersion, image: &str) -> DaemonSet {
     let probe =
         |t: ProbeTiming| http_probe(http_get(Some("127.0.0.1"), "/healthz", HEALTH_PORT, &[]), t);
     let mut env = node_and_namespace_env();
@@ -221,20 +257,21 @@ pub fn daemon_set(v: &CiliumValues, image: &str) -> DaemonSet {
             period_seconds: Some(2),
             success_threshold: Some(1),
             initial_delay_seconds: Some(5),
-            timeout_seconds: None,
+            // From 1.20 the probes state every timing (`envoy.startupProbe.timeoutSeconds`, initial delays 0).
+            timeout_seconds: ver.since(20).then_some(5),
         })),
         liveness_probe: Some(probe(ProbeTiming {
             failure_threshold: Some(10),
             period_seconds: Some(30),
             success_threshold: Some(1),
-            initial_delay_seconds: None,
+            initial_delay_seconds: ver.since(20).then_some(0),
             timeout_seconds: Some(5),
         })),
         readiness_probe: Some(probe(ProbeTiming {
             failure_threshold: Some(3),
             period_seconds: Some(30),
             success_threshold: Some(1),
-            initial_delay_seconds: None,
+            initial_delay_seconds: ver.since(20).then_some(0),
             timeout_seconds: Some(5),
         })),
         env: Some(env),
@@ -341,6 +378,7 @@ pub fn daemon_set(v: &CiliumValues, image: &str) -> DaemonSet {
                         }),
                         ..Default::default()
                     }),
+                    host_users: ver.since(20).then_some(true),
                     containers: vec![container],
                     restart_policy: Some("Always".to_string()),
                     priority_class_name: Some("system-node-critical".to_string()),
@@ -362,7 +400,7 @@ pub fn daemon_set(v: &CiliumValues, image: &str) -> DaemonSet {
 }
 
 /// Headless metrics Service `cilium-envoy` (port 9964, scraped through annotations).
-pub fn service(v: &CiliumValues) -> Service {
+pub fn service(v: &CiliumValues, ver: CiliumVersion) -> Service {
     let mut metadata = meta(
         "cilium-envoy",
         Some(&v.namespace),
@@ -387,7 +425,12 @@ pub fn service(v: &CiliumValues) -> Service {
                 name: Some("envoy-metrics".to_string()),
                 port: METRICS_PORT,
                 protocol: Some("TCP".to_string()),
-                target_port: Some(IntOrString::String("envoy-metrics".to_string())),
+                // The named port up to 1.18, the number from 1.19.
+                target_port: Some(if ver.since(19) {
+                    IntOrString::Int(METRICS_PORT)
+                } else {
+                    IntOrString::String("envoy-metrics".to_string())
+                }),
                 ..Default::default()
             }]),
             ..Default::default()

@@ -3,7 +3,8 @@
 //!
 //! Derived from `templates/hubble/peer-service.yaml`, `templates/hubble/tls-helm/*.yaml`,
 //! `templates/cilium-ca-secret.yaml`, `templates/hubble-relay/*.yaml`, `templates/hubble-ui/*.yaml` and
-//! `templates/_extensions.tpl` of the Cilium Helm chart 1.17.0 (TLS on, relay server TLS off, UI base URL `/`).
+//! `templates/_extensions.tpl` of the Cilium Helm charts 1.17.0 to 1.20.0 (TLS on, relay server TLS off, UI base
+//! URL `/`); what a line changed is gated with `ver.since(minor)`.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ use k8s_openapi::api::core::v1::{
     EmptyDirVolumeSource, GRPCAction, KeyToPath, PodAffinity, PodSecurityContext, PodSpec,
     PodTemplateSpec, Probe, Secret, SecurityContext, Service, ServicePort, ServiceSpec, Volume,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::ByteString;
@@ -23,6 +25,7 @@ use super::agent::{pod_affinity_term, projected, secret_projection};
 use super::certs::{CertKeyPair, HubbleCerts};
 use super::common::*;
 use super::values::CiliumValues;
+use super::version::CiliumVersion;
 
 /// Hubble server port in each agent (`hubble.peerService.targetPort`).
 pub const PEER_TARGET_PORT: i32 = 4244;
@@ -196,17 +199,35 @@ fn one_unavailable() -> DeploymentStrategy {
 }
 
 /// `hubble-relay` Deployment: one replica next to an agent, non-root (65532), mTLS client to the agents.
-pub fn relay_deployment(v: &CiliumValues, image: &str) -> Deployment {
+pub fn relay_deployment(v: &CiliumValues, ver: CiliumVersion, image: &str) -> Deployment {
+    let mut mounts = Vec::new();
+    let mut volumes = Vec::new();
+    if ver.since(20) {
+        // From 1.20 the root filesystem is read-only and /tmp an emptyDir.
+        mounts.push(mount("tmp-volume", "/tmp", None, None));
+        volumes.push(Volume {
+            name: "tmp-volume".to_string(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Default::default()
+        });
+    }
+    mounts.extend([
+        mount("config", "/etc/hubble-relay", Some(true), None),
+        mount("tls", "/var/lib/hubble-relay/tls", Some(true), None),
+    ]);
     let container = Container {
         name: "hubble-relay".to_string(),
         security_context: Some(SecurityContext {
+            allow_privilege_escalation: ver.since(18).then_some(false),
             capabilities: Some(Capabilities {
                 drop: Some(vec!["ALL".to_string()]),
                 add: None,
             }),
+            read_only_root_filesystem: ver.since(20).then_some(true),
             run_as_group: Some(65532),
             run_as_non_root: Some(true),
             run_as_user: Some(65532),
+            seccomp_profile: ver.since(18).then(runtime_default_seccomp),
             ..Default::default()
         }),
         image: Some(image.to_string()),
@@ -225,14 +246,11 @@ pub fn relay_deployment(v: &CiliumValues, image: &str) -> Deployment {
             timeout_seconds: None,
             ..grpc_probe(0, Some(10), Some(3), Some(20))
         }),
-        volume_mounts: Some(vec![
-            mount("config", "/etc/hubble-relay", Some(true), None),
-            mount("tls", "/var/lib/hubble-relay/tls", Some(true), None),
-        ]),
+        volume_mounts: Some(mounts),
         termination_message_policy: Some("FallbackToLogsOnError".to_string()),
         ..Default::default()
     };
-    let volumes = vec![
+    volumes.extend([
         Volume {
             name: "config".to_string(),
             config_map: Some(ConfigMapVolumeSource {
@@ -258,7 +276,7 @@ pub fn relay_deployment(v: &CiliumValues, image: &str) -> Deployment {
                 ],
             )],
         ),
-    ];
+    ]);
     Deployment {
         metadata: meta("hubble-relay", Some(&v.namespace), relay_labels()),
         spec: DeploymentSpec {
@@ -276,6 +294,7 @@ pub fn relay_deployment(v: &CiliumValues, image: &str) -> Deployment {
                 spec: Some(PodSpec {
                     security_context: Some(PodSecurityContext {
                         fs_group: Some(65532),
+                        seccomp_profile: ver.since(18).then(runtime_default_seccomp),
                         ..Default::default()
                     }),
                     containers: vec![container],
@@ -305,8 +324,8 @@ pub fn relay_deployment(v: &CiliumValues, image: &str) -> Deployment {
 
 /// nginx site of the UI frontend for base URL `/` with IPv6 listening on (the chart's `hubble-ui.nginx.conf`):
 /// static files from `/app`, `/api` proxied to the backend on 127.0.0.1:8090, `/healthz` answering `ok`.
-pub fn ui_nginx_conf() -> String {
-    let site = [
+pub fn ui_nginx_conf(ver: CiliumVersion) -> String {
+    let head = [
         "server {",
         "    listen       8081;",
         "    listen       [::]:8081;",
@@ -325,6 +344,10 @@ pub fn ui_nginx_conf() -> String {
         "            proxy_pass http://127.0.0.1:8090;",
         "        }",
         "        location / {",
+    ];
+    // From 1.18 kubelet probes are not logged.
+    let quiet_probes = [r#"            if ($http_user_agent ~* "kube-probe") { access_log off; }"#];
+    let tail = [
         "            try_files $uri $uri/ /index.html /index.html;",
         "        }",
         "",
@@ -336,15 +359,21 @@ pub fn ui_nginx_conf() -> String {
         "    }",
         "}",
     ];
-    site.join("\n")
+    let probes: &[&str] = if ver.since(18) { &quiet_probes } else { &[] };
+    head.iter()
+        .chain(probes)
+        .chain(tail.iter())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `hubble-ui-nginx`.
-pub fn ui_config_map(v: &CiliumValues) -> ConfigMap {
+pub fn ui_config_map(v: &CiliumValues, ver: CiliumVersion) -> ConfigMap {
     ConfigMap {
         metadata: meta("hubble-ui-nginx", Some(&v.namespace), Default::default()),
         data: Some(
-            [("nginx.conf".to_string(), ui_nginx_conf())]
+            [("nginx.conf".to_string(), ui_nginx_conf(ver))]
                 .into_iter()
                 .collect(),
         ),
@@ -383,10 +412,32 @@ pub fn ui_service(v: &CiliumValues) -> Service {
 }
 
 /// `hubble-ui` Deployment: nginx frontend (8081) and backend (8090) talking to `hubble-relay:80`.
-pub fn ui_deployment(v: &CiliumValues, frontend_image: &str, backend_image: &str) -> Deployment {
-    let http = |path: &str| Probe {
-        http_get: Some(http_get(None, path, 8081, &[])),
-        ..Default::default()
+pub fn ui_deployment(
+    v: &CiliumValues,
+    ver: CiliumVersion,
+    frontend_image: &str,
+    backend_image: &str,
+) -> Deployment {
+    let http = |path: &str| {
+        let mut get = http_get(None, path, 8081, &[]);
+        if ver.since(19) {
+            get.port = IntOrString::String("http".to_string());
+        }
+        Probe {
+            http_get: Some(get),
+            ..Default::default()
+        }
+    };
+    // From 1.18 no privilege escalation, from 1.20 no capabilities either.
+    let container_context = || {
+        ver.since(18).then(|| SecurityContext {
+            allow_privilege_escalation: Some(false),
+            capabilities: ver.since(20).then(|| Capabilities {
+                drop: Some(vec!["ALL".to_string()]),
+                add: None,
+            }),
+            ..Default::default()
+        })
     };
     let frontend = Container {
         name: "frontend".to_string(),
@@ -400,6 +451,7 @@ pub fn ui_deployment(v: &CiliumValues, frontend_image: &str, backend_image: &str
         }]),
         liveness_probe: Some(http("/healthz")),
         readiness_probe: Some(http("/")),
+        security_context: container_context(),
         volume_mounts: Some(vec![
             k8s_openapi::api::core::v1::VolumeMount {
                 sub_path: Some("nginx.conf".to_string()),
@@ -429,6 +481,7 @@ pub fn ui_deployment(v: &CiliumValues, frontend_image: &str, backend_image: &str
             protocol: Some("TCP".to_string()),
             ..Default::default()
         }]),
+        security_context: container_context(),
         termination_message_policy: Some("FallbackToLogsOnError".to_string()),
         ..Default::default()
     };
@@ -463,6 +516,8 @@ pub fn ui_deployment(v: &CiliumValues, frontend_image: &str, backend_image: &str
                         fs_group: Some(1001),
                         run_as_group: Some(1001),
                         run_as_user: Some(1001),
+                        run_as_non_root: ver.since(20).then_some(true),
+                        seccomp_profile: ver.since(20).then(runtime_default_seccomp),
                         ..Default::default()
                     }),
                     service_account_name: Some("hubble-ui".to_string()),
@@ -481,7 +536,11 @@ pub fn ui_deployment(v: &CiliumValues, frontend_image: &str, backend_image: &str
                         },
                         Volume {
                             name: "tmp-dir".to_string(),
-                            empty_dir: Some(EmptyDirVolumeSource::default()),
+                            empty_dir: Some(EmptyDirVolumeSource {
+                                // `hubble.ui.tmpVolume.sizeLimit` from 1.20.
+                                size_limit: ver.since(20).then(|| Quantity("256Mi".to_string())),
+                                ..Default::default()
+                            }),
                             ..Default::default()
                         },
                     ]),

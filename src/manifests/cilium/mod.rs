@@ -1,11 +1,14 @@
 //! Cilium for a Talos cluster, as typed Kubernetes objects.
 //!
-//! [`render`] produces, as k8s-openapi objects, the objects and settings the official Cilium Helm chart 1.17
-//! renders for [`CiliumValues`] with Talos's documented values (ipam `kubernetes`, kube-proxy replacement,
+//! [`render`] produces, as k8s-openapi objects, the objects and settings the official Cilium Helm chart of the
+//! chosen version (lines 1.17 to 1.20, see [`version`]) renders for [`CiliumValues`] with Talos's documented values (ipam `kubernetes`, kube-proxy replacement,
 //! `KUBERNETES_SERVICE_HOST/PORT` = KubePrism on the agent, its init containers, Envoy and the operator, cgroup
 //! auto-mount off with host root `/sys/fs/cgroup`, capabilities without `SYS_MODULE`) plus Hubble relay and UI and
 //! L2 announcements. No YAML from the chart is embedded: every object is built in Rust from the facts read in the
-//! chart's templates (`Phenom-Poc/Cilium_Poc`, folder `cilium/`, chart 1.17.0), each file naming its template.
+//! chart's templates (charts 1.17.0, 1.18.12, 1.19.6 and 1.20.0), each file naming its template; what a line
+//! changed is a version-gated branch (`ver.since(19)`) next to the field it changes, or a row of a versioned
+//! table (`cilium-config` keys, image digests). `tests/cilium_chart_equality.rs` compares every line with its
+//! official chart. With `roll_out_pods`, [`rollout`] puts config digests into the pod templates.
 //!
 //! The Hubble certificates the chart would generate on every render are an input ([`certs::HubbleCerts`]),
 //! generated once and renewed before expiry by [`certs::ensure`].
@@ -22,6 +25,7 @@ pub mod hubble;
 pub mod lb_ipam;
 pub mod operator;
 pub mod rbac;
+pub mod rollout;
 pub mod validate;
 pub mod values;
 pub mod version;
@@ -203,6 +207,7 @@ pub fn render(
     }
     let version = CiliumVersion::parse_supported(&values.version)
         .map_err(|e| RenderError::Invalid(vec![validate::path("version").error(e.to_string())]))?;
+    let ver = version;
     let images = version::Images::for_version(&version, values.image_repository.as_deref());
     let envoy_ds = version.uses_envoy_daemonset();
     let ns = values.namespace.as_str();
@@ -271,9 +276,12 @@ pub fn render(
             );
         }
     }
-    add(C::Agent, O::ConfigMap(config::config_map(values, envoy_ds)));
+    add(
+        C::Agent,
+        O::ConfigMap(config::config_map(values, ver, envoy_ds)),
+    );
     if envoy_ds {
-        add(C::Envoy, O::ConfigMap(envoy::config_map(values)));
+        add(C::Envoy, O::ConfigMap(envoy::config_map(values, ver)));
     }
     if relay {
         add(
@@ -282,15 +290,27 @@ pub fn render(
         );
     }
     if ui {
-        add(C::HubbleUi, O::ConfigMap(hubble::ui_config_map(values)));
+        add(
+            C::HubbleUi,
+            O::ConfigMap(hubble::ui_config_map(values, ver)),
+        );
     }
     add(
         C::Agent,
-        O::ClusterRole(rbac::agent_cluster_role(values.l2_announcements.enabled)),
+        O::ClusterRole(rbac::agent_cluster_role(
+            values.l2_announcements.enabled,
+            ver,
+        )),
     );
-    add(C::Operator, O::ClusterRole(rbac::operator_cluster_role()));
+    add(
+        C::Operator,
+        O::ClusterRole(rbac::operator_cluster_role(ver)),
+    );
     if ui {
-        add(C::HubbleUi, O::ClusterRole(rbac::hubble_ui_cluster_role()));
+        add(
+            C::HubbleUi,
+            O::ClusterRole(rbac::hubble_ui_cluster_role(ver)),
+        );
     }
     add(
         C::Agent,
@@ -338,6 +358,10 @@ pub fn render(
             &["create", "delete", "update", "patch"],
         )),
     );
+    if ver.since(19) {
+        // The operator manages ztunnel (off by default) from 1.19; the chart grants it regardless.
+        add(C::Operator, O::Role(rbac::ztunnel_role(ns, ver)));
+    }
     add(
         C::Agent,
         O::RoleBinding(rbac::role_binding("cilium-config-agent", ns, "cilium", ns)),
@@ -360,8 +384,19 @@ pub fn render(
             ns,
         )),
     );
+    if ver.since(19) {
+        add(
+            C::Operator,
+            O::RoleBinding(rbac::role_binding(
+                "cilium-operator-ztunnel",
+                ns,
+                "cilium-operator",
+                ns,
+            )),
+        );
+    }
     if envoy_ds {
-        add(C::Envoy, O::Service(envoy::service(values)));
+        add(C::Envoy, O::Service(envoy::service(values, ver)));
     }
     if hubble {
         add(C::Hubble, O::Service(hubble::peer_service(values)));
@@ -374,22 +409,22 @@ pub fn render(
     }
     add(
         C::Agent,
-        O::DaemonSet(agent::daemon_set(values, &images.cilium, envoy_ds)),
+        O::DaemonSet(agent::daemon_set(values, ver, &images.cilium, envoy_ds)),
     );
     if envoy_ds {
         add(
             C::Envoy,
-            O::DaemonSet(envoy::daemon_set(values, &images.envoy)),
+            O::DaemonSet(envoy::daemon_set(values, ver, &images.envoy)),
         );
     }
     add(
         C::Operator,
-        O::Deployment(operator::deployment(values, &images.operator)),
+        O::Deployment(operator::deployment(values, ver, &images.operator)),
     );
     if relay {
         add(
             C::HubbleRelay,
-            O::Deployment(hubble::relay_deployment(values, &images.hubble_relay)),
+            O::Deployment(hubble::relay_deployment(values, ver, &images.hubble_relay)),
         );
     }
     if ui {
@@ -397,12 +432,16 @@ pub fn render(
             C::HubbleUi,
             O::Deployment(hubble::ui_deployment(
                 values,
+                ver,
                 &images.hubble_ui,
                 &images.hubble_ui_backend,
             )),
         );
     }
     out.sort_by_key(|o| o.object.install_rank());
+    if values.roll_out_pods {
+        rollout::annotate(&mut out);
+    }
     Ok(out)
 }
 

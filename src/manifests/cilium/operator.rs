@@ -1,13 +1,15 @@
 //! The `cilium-operator` Deployment.
 //!
-//! Derived from `templates/cilium-operator/deployment.yaml` of the Cilium Helm chart 1.17.0 (generic cloud,
-//! host network, Prometheus metrics on 9963, health on 9234).
+//! Derived from `templates/cilium-operator/deployment.yaml` of the Cilium Helm charts 1.17.0 to 1.20.0 (generic
+//! cloud, host network, Prometheus metrics on 9963, health on 9234); what a line changed is gated with
+//! `ver.since(minor)`.
 
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, ConfigMapVolumeSource, Container, ContainerPort, PodSpec, PodTemplateSpec, Volume,
+    Affinity, Capabilities, ConfigMapVolumeSource, Container, ContainerPort, PodSecurityContext,
+    PodSpec, PodTemplateSpec, SecurityContext, Toleration, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -15,6 +17,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::agent::one_per_node;
 use super::common::*;
 use super::values::CiliumValues;
+use super::version::CiliumVersion;
 
 /// Operator metrics port (`operator.prometheus.port`).
 pub const METRICS_PORT: i32 = 9963;
@@ -34,8 +37,30 @@ fn strategy(replicas: u32) -> DeploymentStrategy {
     }
 }
 
+/// Tolerations: every taint up to 1.17; from 1.18 the control-plane, not-ready, uninitialized and Cilium
+/// agent-not-ready taints only (`operator.tolerations`).
+fn tolerations(ver: CiliumVersion) -> Vec<Toleration> {
+    if !ver.since(18) {
+        return tolerate_everything();
+    }
+    [
+        "node-role.kubernetes.io/control-plane",
+        "node-role.kubernetes.io/master",
+        "node.kubernetes.io/not-ready",
+        "node.cloudprovider.kubernetes.io/uninitialized",
+        "node.cilium.io/agent-not-ready",
+    ]
+    .iter()
+    .map(|key| Toleration {
+        key: Some(key.to_string()),
+        operator: Some("Exists".to_string()),
+        ..Default::default()
+    })
+    .collect()
+}
+
 /// The operator Deployment with `operator_replicas` replicas.
-pub fn deployment(v: &CiliumValues, image: &str) -> Deployment {
+pub fn deployment(v: &CiliumValues, ver: CiliumVersion, image: &str) -> Deployment {
     let labels_all = labels(&[
         ("io.cilium/app", "operator"),
         ("name", "cilium-operator"),
@@ -45,8 +70,31 @@ pub fn deployment(v: &CiliumValues, image: &str) -> Deployment {
     let mut env = node_and_namespace_env();
     env.push(env_cilium_config("CILIUM_DEBUG", "debug"));
     env.extend(k8s_service_env(v));
-    let probe =
-        |t: ProbeTiming| http_probe(http_get(Some("127.0.0.1"), "/healthz", HEALTH_PORT, &[]), t);
+    let probe = |t: ProbeTiming| {
+        let mut get = http_get(Some("127.0.0.1"), "/healthz", HEALTH_PORT, &[]);
+        if ver.since(19) {
+            get.port = IntOrString::String("health".to_string());
+        }
+        http_probe(get, t)
+    };
+    let mut ports = Vec::new();
+    if ver.since(19) {
+        // The health port is declared (and named) from 1.19; the chart leaves its protocol to the default.
+        ports.push(ContainerPort {
+            name: Some("health".to_string()),
+            container_port: HEALTH_PORT,
+            host_port: Some(HEALTH_PORT),
+            protocol: Some("TCP".to_string()),
+            ..Default::default()
+        });
+    }
+    ports.push(ContainerPort {
+        name: Some("prometheus".to_string()),
+        container_port: METRICS_PORT,
+        host_port: Some(METRICS_PORT),
+        protocol: Some("TCP".to_string()),
+        ..Default::default()
+    });
     let container = Container {
         name: "cilium-operator".to_string(),
         image: Some(image.to_string()),
@@ -57,13 +105,16 @@ pub fn deployment(v: &CiliumValues, image: &str) -> Deployment {
             "--debug=$(CILIUM_DEBUG)".to_string(),
         ]),
         env: Some(env),
-        ports: Some(vec![ContainerPort {
-            name: Some("prometheus".to_string()),
-            container_port: METRICS_PORT,
-            host_port: Some(METRICS_PORT),
-            protocol: Some("TCP".to_string()),
+        ports: Some(ports),
+        // From 1.18 the operator runs without privilege escalation and drops every capability.
+        security_context: ver.since(18).then(|| SecurityContext {
+            allow_privilege_escalation: Some(false),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".to_string()]),
+                add: None,
+            }),
             ..Default::default()
-        }]),
+        }),
         liveness_probe: Some(probe(ProbeTiming {
             initial_delay_seconds: Some(60),
             period_seconds: Some(10),
@@ -108,6 +159,11 @@ pub fn deployment(v: &CiliumValues, image: &str) -> Deployment {
                     ..Default::default()
                 }),
                 spec: Some(PodSpec {
+                    security_context: ver.since(18).then(|| PodSecurityContext {
+                        seccomp_profile: Some(runtime_default_seccomp()),
+                        ..Default::default()
+                    }),
+                    host_users: ver.since(20).then_some(true),
                     containers: vec![container],
                     host_network: Some(true),
                     restart_policy: Some("Always".to_string()),
@@ -119,7 +175,7 @@ pub fn deployment(v: &CiliumValues, image: &str) -> Deployment {
                         ..Default::default()
                     }),
                     node_selector: Some(linux_nodes()),
-                    tolerations: Some(tolerate_everything()),
+                    tolerations: Some(tolerations(ver)),
                     volumes: Some(vec![Volume {
                         name: "cilium-config-path".to_string(),
                         config_map: Some(ConfigMapVolumeSource {

@@ -145,9 +145,13 @@ pub fn validate_interfaces(at: &Path, regexes: &[String]) -> Vec<FieldError> {
         .collect()
 }
 
-/// `extra_config` may not set a key the resource manages (they would be silently overridden or conflict).
-pub fn validate_extra_config(extra: &BTreeMap<String, String>) -> Vec<FieldError> {
-    let managed = managed_keys();
+/// `extra_config` may not set a key the resource manages on line `minor` (every line when `None`): it would be
+/// silently overridden or conflict.
+pub fn validate_extra_config(
+    extra: &BTreeMap<String, String>,
+    minor: Option<u32>,
+) -> Vec<FieldError> {
+    let managed = managed_keys(minor);
     extra
         .keys()
         .filter_map(|k| {
@@ -171,10 +175,15 @@ pub fn validate_values(v: &CiliumValues) -> Vec<FieldError> {
     if v.cluster_id > 255 {
         errs.push(path("cluster_id").error("cluster_id must be between 0 and 255"));
     }
-    if v.cluster_name.is_empty() || !is_dns_subdomain(&v.cluster_name) || v.cluster_name.len() > 32
-    {
+    if !is_cluster_name(&v.cluster_name) {
         errs.push(path("cluster_name").error(
-            "cluster_name must be lowercase alphanumerics, '-' or '.', at most 32 characters (Cilium's limit)",
+            "cluster_name must be 1 to 32 lowercase alphanumerics or '-', starting and ending with an \
+             alphanumeric (the Cilium chart's rule)",
+        ));
+    } else if v.cluster_name == "default" && v.cluster_id != 0 {
+        errs.push(path("cluster_name").error(
+            "cluster_name \"default\" cannot be used with a cluster_id other than 0 (the Cilium chart refuses it): \
+             name the cluster",
         ));
     }
     if v.namespace.is_empty() || !is_dns_subdomain(&v.namespace) || v.namespace.contains('.') {
@@ -221,8 +230,27 @@ pub fn validate_values(v: &CiliumValues) -> Vec<FieldError> {
         &l2.attr("interfaces"),
         &v.l2_announcements.interfaces,
     ));
-    errs.extend(validate_extra_config(&v.extra_config));
+    let minor = CiliumVersion::parse_supported(&v.version)
+        .ok()
+        .map(|ver| ver.minor);
+    errs.extend(validate_extra_config(&v.extra_config, minor));
     errs
+}
+
+/// A Cilium cluster name: 1 to 32 characters matching `^([a-z0-9][-a-z0-9]*)?[a-z0-9]$` (the chart's
+/// `templates/validate.yaml`, 1.17 to 1.20).
+pub fn is_cluster_name(name: &str) -> bool {
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = name.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(&first), Some(&last)) => {
+            bytes.len() <= 32
+                && alnum(first)
+                && alnum(last)
+                && bytes.iter().all(|&b| alnum(b) || b == b'-')
+        }
+        _ => false,
+    }
 }
 
 /// An inclusive address interval of one family (`v6` false for IPv4).
@@ -483,12 +511,24 @@ mod tests {
             vec![
                 "version",
                 "cluster_id",
+                // "default" with a non-zero id, refused by the chart.
+                "cluster_name",
                 "ipv4_native_routing_cidr",
                 "l2_announcements.lease_duration",
                 "l2_announcements.interfaces[1]",
                 "extra_config[\"kube-proxy-replacement\"]",
             ]
         );
+    }
+
+    #[test]
+    fn cluster_names_follow_the_chart() {
+        for ok in ["default", "lab", "vixens-dev", "a", "0", &"a".repeat(32)] {
+            assert!(is_cluster_name(ok), "{ok}");
+        }
+        for bad in ["", "dev.lab", "-a", "a-", "Lab", "a_b", &"a".repeat(33)] {
+            assert!(!is_cluster_name(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub struct L2AnnouncementValues {
 
 /// Everything the Cilium renderer needs, with Talos's documented values as defaults.
 ///
-/// Source: the Cilium Helm chart 1.17.0 `values.yaml` and the Talos guide "Deploying Cilium CNI"
+/// Source: the Cilium Helm charts' `values.yaml` (1.17.0 to 1.20.0) and the Talos guide "Deploying Cilium CNI"
 /// (ipam `kubernetes`, kube-proxy replacement, KubePrism `localhost:7445`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CiliumValues {
@@ -120,6 +120,10 @@ pub struct CiliumValues {
     /// Extra `cilium-config` keys the renderer does not manage; validated by
     /// [`super::validate::validate_extra_config`].
     pub extra_config: BTreeMap<String, String>,
+    /// Put a digest of each workload's ConfigMap into its pod template, so a configuration change rolls the
+    /// agents, the operator, Envoy, relay and UI (the chart's `rollOutCiliumPods` and `*.rollOutPods`; default
+    /// true). See [`super::rollout`].
+    pub roll_out_pods: bool,
 }
 
 impl Default for CiliumValues {
@@ -139,6 +143,7 @@ impl Default for CiliumValues {
             hubble: HubbleValues::default(),
             l2_announcements: L2AnnouncementValues::default(),
             extra_config: BTreeMap::new(),
+            roll_out_pods: true,
         }
     }
 }

@@ -7,7 +7,10 @@
 //! - **create / update**: render, connect (retrying), server-side apply in dependency order, wait for the LB
 //!   IPAM CRDs, apply pools and policy, delete objects no longer wanted, wait for rollouts and Nodes.
 //! - **read**: drift of every owned object into `drift` (the next plan repairs it); gone when nothing owned is left.
-//! - **delete**: exactly the inventory.
+//!   An empty inventory (a create that never reached the API server) is read without contacting the cluster.
+//! - **delete**: exactly the inventory; with nothing owned, the cluster is not contacted.
+//! - **plan** also refuses a version change Cilium does not support in place (an older minor, or skipping a
+//!   minor) and warns when `kubernetes_version` is outside the chosen release's tested range.
 //!
 //! With `lb_ipam_hand_off`, the pools and the L2 policy are applied on create and then only when their settings
 //! change; read reports no drift on them and delete leaves them (GitOps owns them).
@@ -25,6 +28,9 @@ use crate::framework::{
     ApplyError, Context, Diagnostic, Diagnostics, PlannedChange, Resource, Schema,
 };
 use crate::k8s::inventory::Inventory;
+use crate::manifests::cilium::version::{
+    check_transition, CiliumVersion, DEFAULT_VERSION, LEGACY_DEFAULT_VERSION,
+};
 use settings::Settings;
 
 /// The resource.
@@ -41,6 +47,23 @@ const INVENTORY_INPUTS: [&str; 5] = [
     "hubble",
     "load_balancer_ip_pools",
     "l2_policy",
+];
+
+/// Attributes that decide the `cilium-config` data (and so `config_digest`).
+const CONFIG_INPUTS: [&str; 13] = [
+    "version",
+    "namespace",
+    "cluster_name",
+    "cluster_id",
+    "kube_proxy_replacement",
+    "k8s_service_host",
+    "k8s_service_port",
+    "ipam_mode",
+    "routing_mode",
+    "ipv4_native_routing_cidr",
+    "hubble",
+    "l2_announcements",
+    "extra_config",
 ];
 
 /// Attributes that define the LB IPAM objects (pools and the L2 announcement policy).
@@ -75,6 +98,40 @@ fn inventory_of(state: &Value) -> Result<Inventory, Diagnostic> {
 
 fn hubble_enabled(v: &Value) -> bool {
     v.get("hubble").get("enabled").as_bool().unwrap_or(true)
+}
+
+/// The version a state runs: `installed_version`, else (states written before it existed) `version`, else the
+/// default of those provider versions, [`LEGACY_DEFAULT_VERSION`].
+fn installed_version(prior: &Value) -> String {
+    prior
+        .get("installed_version")
+        .as_str()
+        .or(prior.get("version").as_str())
+        .unwrap_or(LEGACY_DEFAULT_VERSION)
+        .to_string()
+}
+
+/// Refuses, at plan, a version change Cilium does not support in place: an older minor, or more than one minor
+/// up (see [`check_transition`]). The error is at `version`.
+fn check_version_change(prior: &Value, config: &Value) -> Result<(), Diagnostics> {
+    let version = config.get("version");
+    if prior.is_null() || !version.is_known() {
+        return Ok(());
+    }
+    let to = version.as_str().unwrap_or(DEFAULT_VERSION);
+    let from = installed_version(prior);
+    let (Ok(from), Ok(to)) = (CiliumVersion::parse(&from), CiliumVersion::parse(to)) else {
+        return Ok(());
+    };
+    check_transition(from, to).map_err(|reason| {
+        let mut d = Diagnostics::new();
+        d.error_at(
+            crate::cty::AttributePath::attr("version"),
+            "Unsupported Cilium version change",
+            reason,
+        );
+        d
+    })
 }
 
 /// Certificates for `planned`: those planned (kept from state), else renewed or generated. `None` when Hubble is
@@ -199,7 +256,17 @@ impl Resource for Cilium {
         }
         let config = change.config.clone();
         let prior = change.prior.clone();
+        check_version_change(&prior, &config)?;
         let planned = &mut change.planned;
+        let version = config.get("version");
+        planned.set(
+            "installed_version",
+            if version.is_known() {
+                Value::from(version.as_str().unwrap_or(DEFAULT_VERSION))
+            } else {
+                Value::Unknown
+            },
+        );
         planned.set("drift", Value::List(Vec::new()));
         let namespace = config.get("namespace");
         planned.set(
@@ -230,6 +297,26 @@ impl Resource for Cilium {
             Value::Unknown
         };
         planned.set("inventory", inventory);
+        // The digest that rolls the agents and the operator: known when every setting it depends on is.
+        let digest = if CONFIG_INPUTS
+            .iter()
+            .all(|a| config.get(a).is_wholly_known())
+        {
+            let s = Settings {
+                connection: crate::k8s::Connection::Kubeconfig(String::new()),
+                values: settings::values(&config),
+                pools: Vec::new(),
+                policy: None,
+                wait: true,
+                lb_hand_off: false,
+            };
+            ops::config_digest(&s)
+                .map(Value::from)
+                .unwrap_or(Value::Unknown)
+        } else {
+            Value::Unknown
+        };
+        planned.set("config_digest", digest);
         // Hubble certificates: kept while valid for the cluster name, else generated at apply.
         let hubble = config.get("hubble").get("enabled");
         if hubble.is_known() && !hubble_enabled(&config) {
@@ -267,6 +354,8 @@ impl Resource for Cilium {
         state.set("id", s.values.namespace.as_str());
         state.set("inventory", "[]");
         state.set("drift", Value::List(Vec::new()));
+        state.set("config_digest", ops::config_digest(&s)?);
+        state.set("installed_version", s.values.version.as_str());
         set_certs(&mut state, &certs);
         tracing::info!(version = %s.values.version, namespace = %s.values.namespace, "installing Cilium");
         self.converge(ctx, &s, &certs, &mut state, &Inventory::default(), true)
@@ -275,6 +364,12 @@ impl Resource for Cilium {
     }
 
     async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        if inventory_of(state)?.is_empty() {
+            // A create that never reached the API server (e.g. the cluster was not up) owns nothing: nothing to
+            // read, and the cluster may not even exist, so it is not contacted.
+            tracing::info!("no Cilium object owned: not contacting the cluster");
+            return Ok(Some(state.clone()));
+        }
         let s = Settings::from_value(state)?;
         let certs = if s.values.hubble.enabled {
             ops::certs_from_json(state.get("hubble_tls").as_str())
@@ -318,6 +413,11 @@ impl Resource for Cilium {
         state.set("drift", Value::List(Vec::new()));
         state.set("id", s.values.namespace.as_str());
         set_certs(&mut state, &certs);
+        state.set(
+            "config_digest",
+            ops::config_digest(&s).map_err(|d| fail(d, prior))?,
+        );
+        state.set("installed_version", s.values.version.as_str());
         if !state.get("inventory").is_known() {
             state.set("inventory", prior.get("inventory").clone());
         }
@@ -334,6 +434,12 @@ impl Resource for Cilium {
         if s.lb_hand_off {
             // Left to GitOps, which owns them.
             owned = Inventory::new(owned.iter().filter(|r| !is_lb_ipam(r)).cloned());
+        }
+        if owned.is_empty() {
+            tracing::info!(
+                "no Cilium object owned: nothing to delete, the cluster is not contacted"
+            );
+            return Ok(());
         }
         let applier = ctx
             .run(

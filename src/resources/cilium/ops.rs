@@ -133,6 +133,14 @@ pub fn desired(s: &Settings, certs: Option<&HubbleCerts>) -> Result<Desired, Dia
     Ok(Desired { chart, lb })
 }
 
+/// The SHA-256 of the `cilium-config` data the settings render (see [`cilium::rollout`]); the certificates do not
+/// enter it.
+pub fn config_digest(s: &Settings) -> Result<String, Diagnostic> {
+    let placeholder = placeholder_certs();
+    let objects = cilium::render(&s.values, Some(&placeholder)).map_err(render_error)?;
+    Ok(cilium::rollout::cilium_config_digest(&objects).unwrap_or_default())
+}
+
 /// The inventory the settings lead to (certificates do not change object identities).
 pub fn desired_inventory(s: &Settings) -> Result<Inventory, Diagnostic> {
     desired(s, None)?.inventory()

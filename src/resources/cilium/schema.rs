@@ -14,7 +14,37 @@ fn description() -> String {
         "Installs Cilium as the CNI of a Talos cluster (kube-proxy replacement, Hubble, LB IPAM with L2 \
 announcements), rendering in Rust the objects the official Cilium Helm chart renders for Talos's documented values.
 
-**Versions.** {SUPPORTED}; default `{DEFAULT_VERSION}`.
+**Versions.** {SUPPORTED}; default `{DEFAULT_VERSION}`. Every line renders the objects of its official chart \
+(compared object by object with the chart package by the chart-equality test, for Hubble relay/UI on and off, \
+L2 announcements on and off, cluster name and id):
+
+| Line | Compared with chart | Status | Kubernetes tested (Cilium docs) | Envoy | Hubble UI |
+|------|---------------------|--------|---------------------------------|-------|-----------|
+| 1.20 | 1.20.0 | supported (default) | 1.33 - 1.36 | v1.37.5 | v0.13.5 |
+| 1.19 | 1.19.6 | supported | 1.32 - 1.35 | v1.36.9 | v0.13.5 |
+| 1.18 | 1.18.12 | supported | 1.30 - 1.33 | v1.36.9 | v0.13.5 |
+| 1.17 | 1.17.0 | deprecated: kept for upgrades from it | 1.29 - 1.32 | v1.31.5 | v0.13.1 |
+
+The compared release of a line is pinned by digest (`image:tag@sha256:...`, as the chart renders). Another patch \
+of a supported line (e.g. `1.19.3`) renders the same templates with the agent, operator and relay images by tag, \
+and the line's Envoy and Hubble UI images, on the assumption (checked only for the compared patch) that a patch \
+chart changes image tags and digests, not templates; a patch that changes a template needs its own entry. `kubernetes_version` (optional) \
+is checked against the tested range: outside it, the plan warns, naming both versions.
+
+**Upgrades** happen in place: change `version`. Cilium's upgrade guide supports only consecutive minors, so \
+`1.17.x -> 1.18.x -> 1.19.x -> 1.20.x`, one apply each (update to the newest patch of a line first); a plan that \
+skips a minor, or goes back to an older minor, fails at `version` with the reason. Patch changes within a line go \
+either way. Each upgrade applies the new line's objects (keys a line no longer writes leave `cilium-config`, \
+objects it no longer renders are deleted, new ones are created); the operator registers the new CRDs itself. \
+States written before 1.18 support, without `version`, run 1.17.0: set `version = \"1.18.12\"` first.
+
+**Rolling on configuration changes** (`roll_out_pods`, default true, as the chart's `rollOutCiliumPods` and \
+`*.rollOutPods`): each workload's pod template carries a digest of the ConfigMap it reads \
+(`cilium.io/cilium-configmap-checksum` on the agents and the operator, `cilium.io/cilium-envoy-configmap-checksum`, \
+`cilium.io/hubble-relay-configmap-checksum`, `cilium.io/hubble-ui-nginx-configmap-checksum`). A change of \
+`cilium-config` (cluster name or id, routing, lease settings, `extra_config`, Hubble on/off, a version) shows in \
+the plan as a new `config_digest` and rolls the agent DaemonSet and the operator; a version change rolls every \
+workload through its images. With `roll_out_pods = false` pods keep their configuration until restarted.
 
 **Apply.** Connects (retrying while the API server is not up), server-side applies every object with field \
 manager `vixens` in dependency order, waits until the operator has registered the LB IPAM and L2 policy CRDs \
@@ -155,6 +185,18 @@ pub fn schema() -> Schema {
                 .description(format!("Cilium version, {SUPPORTED} (default `{DEFAULT_VERSION}`).")),
         )
         .attribute(
+            Attribute::string("installed_version")
+                .computed()
+                .description("The Cilium version this resource installed (what an upgrade starts from)."),
+        )
+        .attribute(
+            Attribute::string("kubernetes_version").optional().description(
+                "Kubernetes version of the cluster, e.g. `1.35.4` (such as `vixens_talos_cluster`'s \
+                 `kubernetes_version`); only checked against the Kubernetes versions the chosen Cilium release was \
+                 tested with: a plan warning when outside. Unset: no check.",
+            ),
+        )
+        .attribute(
             Attribute::string("image_repository")
                 .optional()
                 .description("Registry prefix replacing `quay.io/cilium` for every image (mirrors)."),
@@ -202,6 +244,21 @@ pub fn schema() -> Schema {
                 "Hand the LB IPAM pools and the L2 announcement policy to GitOps once created: re-applied only when \
                  `load_balancer_ip_pools` or `l2_policy` change, no drift reported on them, left in place on destroy \
                  (default false: this resource owns them and repairs their drift).",
+            ),
+        )
+        .attribute(
+            Attribute::bool("roll_out_pods").optional().description(
+                "Roll the pods when their configuration changes (default true): a digest of each workload's \
+                 ConfigMap is in its pod template (the chart's `rollOutCiliumPods` and `*.rollOutPods`), so a changed \
+                 `cilium-config` (settings, `extra_config`, lease settings, routing, cluster name, version) rolls the \
+                 agents and the operator, a changed Envoy, relay or UI config rolls that workload. `config_digest` \
+                 shows the change in the plan. false: pods keep their configuration until restarted.",
+            ),
+        )
+        .attribute(
+            Attribute::string("config_digest").computed().description(
+                "SHA-256 of the `cilium-config` data this resource applies; with `roll_out_pods` a change of it \
+                 rolls the agents and the operator.",
             ),
         )
         .attribute(

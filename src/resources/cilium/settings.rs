@@ -14,7 +14,7 @@ use crate::framework::presence::{is_set, more_than_one_set};
 use crate::framework::{Diagnostic, Diagnostics};
 use crate::k8s::Connection;
 use crate::manifests::cilium::validate::{self, FieldError, PathStep};
-use crate::manifests::cilium::version::DEFAULT_VERSION;
+use crate::manifests::cilium::version::{self, DEFAULT_VERSION};
 use crate::manifests::cilium::{CiliumValues, IpBlock, IpPool, IpamMode, L2Policy, RoutingMode};
 use crate::resources::argocd_bootstrap::settings::validate_connection;
 
@@ -121,6 +121,7 @@ pub fn values(v: &Value) -> CiliumValues {
             lease_retry_period: string(l2, "lease_retry_period"),
         },
         extra_config,
+        roll_out_pods: v.get("roll_out_pods").as_bool().unwrap_or(true),
     }
 }
 
@@ -259,6 +260,7 @@ fn validate_all(config: &Value, diags: &mut Diagnostics) {
         }
     }
     validate_hubble(config, diags);
+    validate_kubernetes_version(config, diags);
     validate_pool_blocks(config, diags);
     let mut errors = validate::validate_values(&values(config));
     errors.extend(validate::validate_pools(
@@ -338,6 +340,49 @@ fn validate_names(config: &Value, diags: &mut Diagnostics) {
                 diags.error_at(at.join_key(key), "Invalid label", e);
             }
         }
+    }
+}
+
+/// `kubernetes_version` must be a version (`1.35.4`, `v1.35`); outside the range the chosen Cilium line was
+/// e2e-tested with it is a warning naming both versions (see [`version::KUBERNETES_TESTED`]).
+fn validate_kubernetes_version(config: &Value, diags: &mut Diagnostics) {
+    let Some(k8s) = config.get("kubernetes_version").as_str() else {
+        return;
+    };
+    let at = AttributePath::attr("kubernetes_version");
+    let digits = k8s.strip_prefix('v').unwrap_or(k8s);
+    let mut parts = digits.split('.');
+    let minor = match (parts.next(), parts.next().map(str::parse::<u32>)) {
+        (Some("1"), Some(Ok(minor))) if parts.all(|p| p.parse::<u32>().is_ok()) => minor,
+        _ => {
+            diags.error_at(
+                at,
+                "Invalid kubernetes_version",
+                format!("{k8s:?} is not a Kubernetes version such as 1.35.4."),
+            );
+            return;
+        }
+    };
+    let cilium = config.get("version");
+    if !cilium.is_known() {
+        return;
+    }
+    let cilium = cilium.as_str().unwrap_or(DEFAULT_VERSION);
+    let Ok(ver) = version::CiliumVersion::parse_supported(cilium) else {
+        return;
+    };
+    if let Err((first, last)) = version::check_kubernetes(ver, minor) {
+        diags.push(
+            Diagnostic::warning(
+                "Kubernetes version outside Cilium's tested range",
+                format!(
+                    "Cilium {ver} was e2e-tested with Kubernetes 1.{first} to 1.{last} (its documentation's \
+                     Kubernetes Compatibility page); Kubernetes {k8s} is outside that range. It may work through \
+                     Kubernetes' own compatibility, but choose a pair inside the range where you can."
+                ),
+            )
+            .at(at),
+        );
     }
 }
 

@@ -174,7 +174,8 @@ async fn plan_with_unknown_connection_computes_inventory_and_leaves_certs_unknow
     assert_eq!(p.get("hubble_tls"), &Value::Unknown);
     assert_eq!(p.get("drift"), &Value::List(vec![]));
     let inv = Inventory::from_json(p.get("inventory").as_str().unwrap()).unwrap();
-    assert_eq!(inv.len(), 34 + 3, "chart objects, two pools and the policy");
+    // 1.20 (the default): the 1.17 set plus the operator's ztunnel Role and RoleBinding.
+    assert_eq!(inv.len(), 36 + 3, "chart objects, two pools and the policy");
     assert!(inv
         .iter()
         .any(|r| r.kind == "CiliumLoadBalancerIPPool" && r.name == "auto"));
@@ -210,6 +211,26 @@ async fn certs_are_kept_on_update_and_dropped_without_hubble() {
     prior.set(
         "drift",
         Value::string_list(["DaemonSet kube-system/cilium: missing"]),
+    );
+    // A state without installed_version or version was written when the default was 1.17.0: planning the
+    // current default (1.20) from it would skip two minors, refused at `version`.
+    let mut legacy = PlannedChange {
+        prior: prior.clone(),
+        config: c.clone(),
+        planned: prior.clone(),
+        requires_replace: vec![],
+    };
+    let refused = Cilium
+        .modify_plan(&Context::for_tests(), &mut legacy)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.0[0].detail.contains("Set version to 1.18.x first"),
+        "{refused:?}"
+    );
+    prior.set(
+        "installed_version",
+        crate::manifests::cilium::version::DEFAULT_VERSION,
     );
     let mut change = PlannedChange {
         prior: prior.clone(),

@@ -16,6 +16,7 @@ module "cilium" {
   source                 = "../../modules/cilium"
   kubeconfig             = module.talos.kubeconfig
   cluster_name           = var.cluster_name
+  kubernetes_version     = var.kubernetes_version
   l2_interfaces          = ["^${var.link}\\.${var.services_vlan_id}$"]
   load_balancer_ip_pools = var.load_balancer_ip_pools
 }

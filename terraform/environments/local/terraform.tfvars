@@ -3,7 +3,8 @@
 # node addresses and to the VIP; services VLAN 208 keeps the dev addresses, which are only ever values.
 cluster_name       = "vixens-dev"
 endpoint           = "https://127.0.111.160:6443"
-talos_version      = "1.12" # the emulator's nodes run Talos v1.12.0
+talos_version      = "1.12"   # the emulator's nodes run Talos v1.12.0
+kubernetes_version = "1.35.4" # Talos 1.12's default; inside Cilium 1.20's tested range (1.33 to 1.36)
 management_vlan_id = 111
 services_vlan_id   = 208
 vip                = "127.0.111.160"

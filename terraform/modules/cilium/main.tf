@@ -7,6 +7,8 @@ resource "vixens_cilium" "this" {
   version      = var.cilium_version
   cluster_name = var.cluster_name
 
+  kubernetes_version = var.kubernetes_version
+
   lb_ipam_hand_off = var.lb_ipam_hand_off
 
   hubble {

@@ -10,9 +10,15 @@ variable "cluster_name" {
 }
 
 variable "cilium_version" {
-  description = "Cilium release (the 1.17 line)."
+  description = "Cilium release: 1.18.x, 1.19.x or 1.20.x (1.17.x deprecated). Upgrade one minor at a time."
   type        = string
-  default     = "1.17.0"
+  default     = "1.20.0"
+}
+
+variable "kubernetes_version" {
+  description = "Kubernetes version of the cluster, checked against the Cilium release's tested range (a plan warning when outside); null: no check."
+  type        = string
+  default     = null
 }
 
 variable "l2_interfaces" {
