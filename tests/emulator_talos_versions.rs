@@ -157,7 +157,7 @@ async fn a_config_the_node_cannot_parse_is_refused_at_once() {
         .replacen("debug: false", "debug: false\nbogus: 1", 1);
         assert!(cfg.contains("bogus: 1"));
         let started = Instant::now();
-        let e = ops::apply_config_when_up(addr, &cfg, ApplyMode::Auto, &creds)
+        let e = ops::apply_config_when_up(addr, &cfg, ApplyMode::Auto, &creds, None)
             .await
             .unwrap_err();
         assert!(
@@ -208,7 +208,7 @@ async fn the_running_config_reads_back_byte_for_byte_per_release() {
         let secrets = SecretsBundle::generate(contract).unwrap();
         let creds = Credentials::from_secrets(&secrets).unwrap();
         let cfg = render(&cluster(contract, addr), &control_plane(addr), &secrets).unwrap();
-        ops::apply_config_when_up(addr, &cfg, ApplyMode::Auto, &creds)
+        ops::apply_config_when_up(addr, &cfg, ApplyMode::Auto, &creds, None)
             .await
             .unwrap_or_else(|e| panic!("{version}: {e}"));
         let running =

@@ -6,6 +6,7 @@
 //! fresh node takes its config in maintenance mode, installs, reboots into secure mode (mTLS with the OS CA);
 //! bootstrap runs once on one control plane; every control plane then joins etcd.
 
+use crate::talos::client::tls::SpkiFingerprint;
 use crate::talos::client::{
     ApplyMode, ApplyOutcome, ClientError, EtcdMember, Security, TalosClient,
 };
@@ -271,7 +272,8 @@ pub async fn maintenance_version(address: &str) -> Result<Option<String>, Client
 }
 
 /// Applies `config` to a node in whichever mode it is: maintenance mode first (a fresh node), then secure mode
-/// (a node that already runs with this cluster's CA). Any answer of a maintenance-mode node other than success is
+/// (a node that already runs with this cluster's CA). With `pin`, the maintenance-mode node must present the
+/// certificate of that SPKI fingerprint, else nothing is sent and [`ClientError::Tls`] says so. Any answer of a maintenance-mode node other than success is
 /// returned at once: a config it cannot parse (Talos up to 1.12: gRPC `Unknown` "failed to parse config: ...",
 /// internal/app/maintenance/server.go@v1.12.11; 1.13: `InvalidArgument`), one it refuses (`InvalidArgument`
 /// "configuration validation failed: ..."), or a mode it does not support (`Unimplemented`). Only a node that does
@@ -284,14 +286,22 @@ pub async fn apply_config(
     config: &str,
     mode: ApplyMode,
     creds: &Credentials,
+    pin: Option<SpkiFingerprint>,
 ) -> Result<ApplyOutcome, ClientError> {
-    let maintenance = TalosClient::connect(address, &Security::Maintenance, CALL_TIMEOUT)?;
+    let security = pin.map_or(Security::Maintenance, Security::MaintenancePinned);
+    let maintenance = TalosClient::connect(address, &security, CALL_TIMEOUT)?;
     match maintenance
         .apply_configuration(config.as_bytes(), ApplyMode::Auto)
         .await
     {
         Ok(outcome) => return Ok(outcome),
         Err(e) if e.is_node_answer() => return Err(e),
+        Err(e) if e.is_fingerprint_mismatch() => {
+            return Err(ClientError::Tls {
+                addr: address.to_string(),
+                reason: e.to_string(),
+            })
+        }
         Err(_) => {}
     }
     creds
@@ -311,11 +321,12 @@ pub async fn apply_config_when_up(
     config: &str,
     mode: ApplyMode,
     creds: &Credentials,
+    pin: Option<SpkiFingerprint>,
 ) -> Result<ApplyOutcome, ClientError> {
     let mut poll = Poll::default();
     let mut progress = WaitProgress::new("applying the machine config");
     loop {
-        match apply_config(address, config, mode, creds).await {
+        match apply_config(address, config, mode, creds, pin).await {
             Err(e) if e.is_unreachable() || e.is_connection_lost() => {
                 progress.failed(address, &e);
                 poll.wait().await;

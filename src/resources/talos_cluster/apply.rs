@@ -7,7 +7,7 @@ use super::state::{self, NodeStatus};
 use crate::cty::Value;
 use crate::framework::{ApplyError, Context, Diagnostic, Diagnostics};
 use crate::k8s::{ClusterCredentials, Connection};
-use crate::talos::client::{split_address, ApplyMode, ClientError};
+use crate::talos::client::{split_address, ApplyMode, BootstrapOutcome, ClientError};
 use crate::talos::config;
 use crate::talos::contract::{release_contract, Contract};
 use crate::talos::ops::{self, Credentials, Stage};
@@ -177,24 +177,34 @@ async fn converge(
             .as_list()
             .is_some_and(|l| !l.is_empty())
     });
-    // A node seen in maintenance mode lost (or never finished taking) its config: apply it again.
-    for s in p.status.values_mut() {
-        if s.stage == "maintenance" {
-            s.config_hash.clear();
-        }
+    // A node seen in maintenance mode lost (or never finished taking) its config: apply it again, but only with
+    // the user's consent when it was configured before (the plan refuses it too; the state may have changed since).
+    if let Some(d) = super::trust::refuse_unconsented(m, &p.status) {
+        return Err(p.failed(d));
     }
+    // A control plane that took this cluster's config before and is back in maintenance mode lost its etcd data.
+    let reinstalled_cp = m.control_planes().iter().any(|n| {
+        p.status
+            .get(&n.name)
+            .is_some_and(|s| s.stage == "maintenance" && !s.config_hash.is_empty())
+    });
+    // A node in maintenance mode has no config in effect: it takes one as a new node. Its recorded hash stays until it
+    // took the config, so a failed apply still shows it as configured before (super::trust).
+    let in_maintenance = |name: &str| p.status.get(name).is_some_and(|s| s.stage == "maintenance");
     let resuming = prior.is_some_and(super::resume::is_incomplete);
     let (fresh, changed): (Vec<&NodeModel>, Vec<&NodeModel>) = m
         .nodes
         .values()
         .filter(|n| {
-            p.status.get(&n.name).map(|s| s.config_hash.as_str())
-                != Some(ops::config_hash(&configs[&n.name]).as_str())
+            in_maintenance(&n.name)
+                || p.status.get(&n.name).map(|s| s.config_hash.as_str())
+                    != Some(ops::config_hash(&configs[&n.name]).as_str())
         })
         .partition(|n| {
-            p.status
-                .get(&n.name)
-                .is_none_or(|s| s.config_hash.is_empty())
+            in_maintenance(&n.name)
+                || p.status
+                    .get(&n.name)
+                    .is_none_or(|s| s.config_hash.is_empty())
         });
 
     // New nodes: in parallel (maintenance mode, or adopted after import).
@@ -227,8 +237,16 @@ async fn converge(
         Ok(k) => k,
         Err(d) => return Err(p.failed(d)),
     };
-    if let Err(d) =
-        bootstrap_and_wait(ctx, m, &creds, was_bootstrapped || imported, &kube, &mut p).await
+    if let Err(d) = bootstrap_and_wait(
+        ctx,
+        m,
+        &creds,
+        was_bootstrapped || imported,
+        reinstalled_cp,
+        &kube,
+        &mut p,
+    )
+    .await
     {
         return Err(p.failed(d));
     }
@@ -264,7 +282,13 @@ async fn apply_fresh(
         let result = ctx
             .run(
                 &what,
-                ops::apply_config_when_up(&n.address, config, m.apply_mode, creds),
+                ops::apply_config_when_up(
+                    &n.address,
+                    config,
+                    m.apply_mode,
+                    creds,
+                    n.cert_fingerprint,
+                ),
             )
             .await;
         let result = match result {
@@ -460,6 +484,7 @@ async fn bootstrap_and_wait(
     m: &Model,
     creds: &Credentials,
     already: bool,
+    reinstalled_cp: bool,
     kube: &outputs::KubeAccess,
     p: &mut Progress,
 ) -> Result<(), Diagnostics> {
@@ -467,12 +492,22 @@ async fn bootstrap_and_wait(
     let Some(first) = cps.first() else {
         return Ok(());
     };
-    if !already {
+    // The nodes decide, the state only breaks a tie: a control plane with etcd members means bootstrapped; every
+    // control plane answering that etcd does not run means not (a fresh cluster, a create retried after a failure
+    // before bootstrap, or every control plane reset); otherwise (some do not answer) the state says. Talos refuses
+    // a second bootstrap of a node with etcd data (AlreadyExists), which guards the rest.
+    let bootstrap = match etcd_seen(&cps, creds).await {
+        EtcdSeen::Members => false,
+        EtcdSeen::NowhereRunning => true,
+        EtcdSeen::Unknown => !already,
+    };
+    if bootstrap {
         let client = creds
             .client(&first.address)
             .map_err(|e| Diagnostics::from(err("Bad node address", e.to_string())))?;
         let budget = ctx.remaining().unwrap_or(Duration::from_secs(600));
-        ctx.run("bootstrapping etcd", client.bootstrap(budget))
+        let outcome = ctx
+            .run("bootstrapping etcd", client.bootstrap(budget))
             .await?
             .map_err(|e| {
                 Diagnostics::from(err(
@@ -480,10 +515,52 @@ async fn bootstrap_and_wait(
                     e.to_string(),
                 ))
             })?;
+        if (already || reinstalled_cp) && outcome == BootstrapOutcome::Bootstrapped {
+            ctx.warn(Diagnostic::warning(
+                "etcd was bootstrapped again",
+                "The state knew this cluster as bootstrapped, but no control plane ran etcd any more (they were \
+                 all reset): the etcd data, and with it every Kubernetes object, was gone. A new etcd cluster was \
+                 bootstrapped; Kubernetes resources managed by other Terraform resources are created again by \
+                 their next apply.",
+            ));
+        }
     }
     let members = wait_etcd(ctx, m, creds, &[]).await?;
     p.state.set("etcd_members", Value::string_list(members));
     wait_kubernetes(ctx, first, kube).await
+}
+
+/// What the control planes say of etcd.
+enum EtcdSeen {
+    /// One answers with members.
+    Members,
+    /// Every one answers the secure API and none runs etcd (e.g. "failed to create etcd client").
+    NowhereRunning,
+    /// Some do not answer and none has members.
+    Unknown,
+}
+
+async fn etcd_seen(cps: &[&NodeModel], creds: &Credentials) -> EtcdSeen {
+    let answers = join_all(cps.iter().map(|n| async move {
+        match creds.client(&n.address) {
+            Ok(c) => c.etcd_member_list().await,
+            Err(e) => Err(e),
+        }
+    }))
+    .await;
+    if answers
+        .iter()
+        .any(|a| a.as_ref().is_ok_and(|m| !m.is_empty()))
+    {
+        EtcdSeen::Members
+    } else if answers.iter().all(|a| match a {
+        Ok(_) => true,
+        Err(e) => e.is_node_answer(),
+    }) {
+        EtcdSeen::NowhereRunning
+    } else {
+        EtcdSeen::Unknown
+    }
 }
 
 /// Waits until the Kubernetes API answers on the first control plane's own address (the VIP may not be up).

@@ -18,6 +18,7 @@ pub mod read;
 pub mod resume;
 pub mod schema;
 pub mod state;
+pub(crate) mod trust;
 pub mod upgrade;
 pub mod validate;
 

@@ -1,6 +1,7 @@
 //! Reading a (wholly known) configuration or state value into the Talos domain types. Defaults live here.
 
 use crate::cty::Value;
+use crate::talos::client::tls::SpkiFingerprint;
 use crate::talos::client::ApplyMode;
 use crate::talos::config::{self, ClusterSpec, Link, NodeNetwork, NodeSpec, Role, Route, Vlan};
 use crate::talos::contract::Contract;
@@ -18,6 +19,10 @@ pub struct NodeModel {
     pub address: String,
     /// Rendering inputs.
     pub spec: NodeSpec,
+    /// `reinstall`: the config may be sent again to this node when it is found back in maintenance mode.
+    pub reinstall: bool,
+    /// `cert_fingerprint`: the pinned maintenance-mode certificate (validated at plan; `None` when unset).
+    pub cert_fingerprint: Option<SpkiFingerprint>,
 }
 
 impl NodeModel {
@@ -141,6 +146,11 @@ pub fn node(name: &str, value: &Value) -> NodeModel {
             },
             config_patches: string_list(value.get("config_patches")),
         },
+        reinstall: value.get("reinstall").as_bool().unwrap_or(false),
+        cert_fingerprint: value
+            .get("cert_fingerprint")
+            .as_str()
+            .and_then(|f| SpkiFingerprint::parse(f).ok()),
     }
 }
 

@@ -44,6 +44,12 @@ pub async fn modify(ctx: &Context, change: &mut PlannedChange) -> Result<(), Dia
         change.requires_replace.clear();
         return super::import::plan(ctx, change).await;
     }
+    let entries = super::model::node_entries(change.planned.get("nodes"));
+    super::trust::check_plan(
+        &model(&change.planned),
+        &state::status(&change.prior),
+        |name| entries.as_ref().and_then(|e| e.get(name)).map(|(i, _)| *i),
+    )?;
     let prior_inputs = inputs(&change.prior);
     let planned_inputs = inputs(&change.planned);
     let status = state::status(&change.prior);

@@ -64,9 +64,10 @@ pub async fn read(ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnos
         }
         match stage {
             Stage::Maintenance { version } => {
+                // No config in effect; the hash of the one applied stays, so the plan knows the node was
+                // configured (see super::trust).
                 entry.reachable = true;
                 entry.talos_version = version;
-                entry.config_hash.clear(); // no config in effect
             }
             Stage::Running { version } => {
                 entry.reachable = true;
@@ -85,13 +86,36 @@ pub async fn read(ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnos
         .control_planes()
         .into_iter()
         .find(|n| status.get(&n.name).is_some_and(|s| s.stage == "running"));
-    if let Some(cp) = first_running {
-        if let Ok(client) = creds.client(&cp.address) {
-            if let Ok(members) = client.etcd_member_list().await {
-                let mut names: Vec<String> = members.into_iter().map(|m| m.hostname).collect();
-                names.sort();
-                new_state.set("etcd_members", Value::string_list(names));
-            }
+    // A value the refresh cannot read is not reported as current: with every control plane in maintenance mode
+    // there is no etcd (an empty list); unread otherwise, it is null (unknown) with a warning. The apply asks the
+    // nodes before bootstrapping, not this value.
+    let read_members = match first_running {
+        Some(cp) => match creds.client(&cp.address) {
+            Ok(client) => client.etcd_member_list().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        },
+        None => Err("no control plane answers the secure API".to_string()),
+    };
+    let all_cps_in_maintenance = m.control_planes().iter().all(|n| {
+        status
+            .get(&n.name)
+            .is_some_and(|s| s.stage == "maintenance")
+    });
+    match read_members {
+        Ok(members) => {
+            let mut names: Vec<String> = members.into_iter().map(|m| m.hostname).collect();
+            names.sort();
+            new_state.set("etcd_members", Value::string_list(names));
+        }
+        Err(_) if all_cps_in_maintenance => {
+            new_state.set("etcd_members", Value::string_list(Vec::<String>::new()))
+        }
+        Err(reason) => {
+            ctx.warn(Diagnostic::warning(
+                "Cannot read the etcd members",
+                format!("{reason}. etcd_members is unknown until a control plane answers."),
+            ));
+            new_state.set("etcd_members", Value::Null);
         }
     }
     state::set_status(&mut new_state, &status);

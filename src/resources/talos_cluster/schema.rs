@@ -119,6 +119,18 @@ fn nodes_block() -> NestedBlock {
                  parses, its keys exist in the machine config of `talos_version`, and the patched config keeps Talos's rules. \
                  Sensitive, like the cluster-level ones.",
             ))
+            .attribute(Attribute::bool("reinstall").optional().description(
+                "Allows sending this node its machine config (which carries the cluster's CA keys) when the state \
+                 knows it as configured but it now answers in maintenance mode: a reset or reinstalled machine, or \
+                 another machine on its address. Maintenance mode has no server authentication, so without this the \
+                 plan fails for that node. Set it back to `false` once the node is back.",
+            ))
+            .attribute(Attribute::string("cert_fingerprint").optional().description(
+                "Pins the node's maintenance-mode certificate: the base64 SHA-256 of its SubjectPublicKeyInfo, as the \
+                 node prints it on its console and `talosctl apply-config --insecure --cert-fingerprint` takes it. \
+                 When set, the machine config goes only to a node presenting that certificate; any other fails the \
+                 apply at once.",
+            ))
             .block(link_block()),
     )
 }

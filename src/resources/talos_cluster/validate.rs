@@ -453,6 +453,20 @@ fn validate_nodes(nodes: &Nodes, contract: Option<Contract>, diags: &mut Diagnos
                 Err(e) => diags.error_at(path.join_attr("address"), "Invalid node address", e),
             }
         }
+        if let Some(Err(e)) = node
+            .get("cert_fingerprint")
+            .as_str()
+            .map(crate::talos::client::tls::SpkiFingerprint::parse)
+        {
+            diags.error_at(
+                path.join_attr("cert_fingerprint"),
+                "Invalid certificate fingerprint",
+                format!(
+                    "Expected the base64 SHA-256 of the certificate's public key, as the node's console prints it \
+                     (44 characters ending in '='): {e}."
+                ),
+            );
+        }
         if let Some(disk) = node.get("install_disk").as_str() {
             if let Err(e) = checks::install_disk(disk) {
                 diags.error_at(path.join_attr("install_disk"), "Invalid install disk", e);

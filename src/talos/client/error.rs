@@ -118,6 +118,18 @@ impl ClientError {
         }
     }
 
+    /// True when the handshake failed because the server certificate is not the pinned one
+    /// ([`super::tls::FINGERPRINT_MISMATCH`]).
+    pub fn is_fingerprint_mismatch(&self) -> bool {
+        match self {
+            ClientError::Status { message, .. }
+            | ClientError::Tls {
+                reason: message, ..
+            } => message.contains(super::tls::FINGERPRINT_MISMATCH),
+            _ => false,
+        }
+    }
+
     /// True when a node refused a machine config it could not parse or validate: Talos up to 1.12 in maintenance
     /// mode answers `Unknown` "failed to parse config: ..." (internal/app/maintenance/server.go@v1.12.11), apid
     /// answers `InvalidArgument` (internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go@v1.13.9).

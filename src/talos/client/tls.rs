@@ -21,6 +21,9 @@ use std::sync::Arc;
 pub enum Security {
     /// Maintenance mode: no server verification, no client certificate.
     Maintenance,
+    /// Maintenance mode with the server certificate pinned by its SPKI fingerprint (`talosctl apply-config
+    /// --insecure --cert-fingerprint`): any other certificate fails the handshake.
+    MaintenancePinned(SpkiFingerprint),
     /// Secure mode: server pinned to `ca_crt` (OS CA PEM), client certificate `client`.
     Secure {
         /// OS CA certificate PEM.
@@ -34,6 +37,7 @@ impl std::fmt::Debug for Security {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Security::Maintenance => f.write_str("Maintenance"),
+            Security::MaintenancePinned(pin) => write!(f, "MaintenancePinned({pin})"),
             Security::Secure { .. } => f.write_str("Secure"),
         }
     }
@@ -43,19 +47,76 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
-/// Accepts any server certificate but verifies handshake signatures (Talos maintenance mode).
-#[derive(Debug)]
-struct AcceptAnyServerCert(Arc<CryptoProvider>);
+/// The SHA-256 of a certificate's DER SubjectPublicKeyInfo, written base64 (standard alphabet, padded), as
+/// siderolabs/crypto `x509.SPKIFingerprint` computes and `talosctl apply-config --cert-fingerprint` parses it; only
+/// the leaf certificate is compared (`x509.MatchSPKIFingerprints`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpkiFingerprint(pub [u8; 32]);
 
-impl ServerCertVerifier for AcceptAnyServerCert {
+/// The message of a handshake refused because the pinned fingerprint did not match ([`ClientError::Tls`] names
+/// it; see `ClientError::is_fingerprint_mismatch`).
+pub const FINGERPRINT_MISMATCH: &str = "server certificate fingerprint mismatch";
+
+impl SpkiFingerprint {
+    /// Parses the base64 text (32 bytes once decoded).
+    ///
+    /// # Errors
+    /// A message when the text is not base64 of 32 bytes.
+    pub fn parse(text: &str) -> Result<SpkiFingerprint, String> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| "not base64".to_string())?;
+        let array: [u8; 32] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| format!("{} bytes once decoded, a SHA-256 has 32", b.len()))?;
+        Ok(SpkiFingerprint(array))
+    }
+
+    /// The fingerprint of a DER certificate.
+    ///
+    /// # Errors
+    /// A message when the certificate does not parse.
+    pub fn of_certificate(der: &[u8]) -> Result<SpkiFingerprint, String> {
+        use sha2::{Digest, Sha256};
+        let (_, cert) = x509_parser::parse_x509_certificate(der)
+            .map_err(|_| "the certificate does not parse".to_string())?;
+        Ok(SpkiFingerprint(
+            Sha256::digest(cert.tbs_certificate.subject_pki.raw).into(),
+        ))
+    }
+}
+
+impl std::fmt::Display for SpkiFingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use base64::Engine;
+        f.write_str(&base64::engine::general_purpose::STANDARD.encode(self.0))
+    }
+}
+
+/// Accepts any server certificate, or only the pinned one, and verifies handshake signatures (Talos maintenance
+/// mode).
+#[derive(Debug)]
+struct MaintenanceVerifier(Arc<CryptoProvider>, Option<SpkiFingerprint>);
+
+impl ServerCertVerifier for MaintenanceVerifier {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
+        end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Some(pinned) = self.1 {
+            let presented =
+                SpkiFingerprint::of_certificate(end_entity).map_err(rustls::Error::General)?;
+            if presented != pinned {
+                return Err(rustls::Error::General(format!(
+                    "{FINGERPRINT_MISMATCH}: the node presents {presented}, cert_fingerprint pins {pinned}"
+                )));
+            }
+        }
         Ok(ServerCertVerified::assertion())
     }
 
@@ -113,7 +174,11 @@ pub fn client_config(security: &Security) -> Result<ClientConfig, String> {
     let mut config = match security {
         Security::Maintenance => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert(provider())))
+            .with_custom_certificate_verifier(Arc::new(MaintenanceVerifier(provider(), None)))
+            .with_no_client_auth(),
+        Security::MaintenancePinned(pin) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(MaintenanceVerifier(provider(), Some(*pin))))
             .with_no_client_auth(),
         Security::Secure { ca_crt, client } => {
             let mut roots = RootCertStore::empty();
