@@ -84,7 +84,8 @@ impl Connection {
     }
 
     /// Builds a client and waits until the API server answers `GET /version`, retrying transient failures
-    /// (connection refused or reset, timeouts, HTTP 429/5xx) for up to `timeout`. Each attempt is bounded
+    /// (connection refused or reset, timeouts, HTTP 429/5xx) for up to `timeout` less a tenth (at most 2 s, so
+    /// that this error, not the caller's deadline, reports a failure). Each attempt is bounded
     /// ([`ATTEMPT_TIMEOUT`], or what is left), so a server that accepts connections but never answers ends in a
     /// message, not in the caller's deadline.
     ///
@@ -109,7 +110,10 @@ impl Connection {
             .with_min_delay(Duration::from_millis(100))
             .with_max_delay(Duration::from_secs(3))
             .without_max_times();
-        let deadline = started + timeout;
+        // Finish a little before `timeout` (a tenth, at most 2 s): callers pass the time left before their own
+        // deadline, and this error (host, cause) must arrive before theirs (a bare "timed out").
+        let margin = (timeout / 10).min(Duration::from_secs(2));
+        let deadline = started + timeout.saturating_sub(margin);
         let answers = std::sync::Mutex::new(Answers::default());
         let probe = || async {
             let left = deadline.saturating_duration_since(Instant::now());
