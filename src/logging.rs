@@ -40,19 +40,43 @@ pub fn init() {
     };
     let filter = tracing_subscriber::filter::LevelFilter::from_level(level);
     let _ = tracing_subscriber::registry()
-        .with(HclogJson.with_filter(filter))
+        .with(HclogJson { max: level }.with_filter(filter))
         .try_init();
 }
 
-/// A `tracing` layer writing hclog JSON lines to stderr.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct HclogJson;
+/// A `tracing` layer writing hclog JSON lines to stderr, up to `max` verbosity (after [`effective_level`]).
+#[derive(Debug, Clone, Copy)]
+pub struct HclogJson {
+    /// The most verbose level written.
+    pub max: Level,
+}
+
+impl Default for HclogJson {
+    fn default() -> Self {
+        Self { max: Level::TRACE }
+    }
+}
 
 impl<S: Subscriber> Layer<S> for HclogJson {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        if effective_level(event.metadata()) > self.max {
+            return;
+        }
         let line = format_event(event);
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(line.as_bytes());
+    }
+}
+
+/// The level an event is written at. kube-client logs every failed HTTP attempt at ERROR ("failed with status
+/// 503 Service Unavailable", "failed with error …", kube-client 5.0.0 `client/builder.rs`, its trace layer's
+/// `on_failure`), including the attempts the connection retries on purpose while an API server starts: those are
+/// written at DEBUG; the caller reports the failures that matter.
+pub fn effective_level(meta: &tracing::Metadata<'_>) -> Level {
+    if *meta.level() == Level::ERROR && meta.target().starts_with("kube_client") {
+        Level::DEBUG
+    } else {
+        *meta.level()
     }
 }
 
@@ -62,7 +86,7 @@ pub fn format_event(event: &Event<'_>) -> String {
     let mut fields = JsonFields::default();
     event.record(&mut fields);
     let mut obj = serde_json::Map::new();
-    obj.insert("@level".into(), level_word(*meta.level()).into());
+    obj.insert("@level".into(), level_word(effective_level(meta)).into());
     obj.insert("@message".into(), fields.message.unwrap_or_default().into());
     obj.insert("@module".into(), module_name(meta.target()).into());
     obj.insert(
@@ -181,6 +205,27 @@ mod tests {
         let ts = v["@timestamp"].as_str().unwrap();
         assert_eq!(ts.len(), "2006-01-02T15:04:05.000000Z".len(), "{ts}");
         assert!(ts.ends_with('Z'));
+    }
+
+    #[test]
+    fn kube_client_attempt_failures_are_debug_lines() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sub = tracing_subscriber::registry().with(Capture(lines.clone()));
+        tracing::subscriber::with_default(sub, || {
+            tracing::error!(target: "kube_client::client::builder", "failed with status 503 Service Unavailable");
+            tracing::error!("a real error");
+        });
+        let lines = lines.lock().unwrap();
+        let level = |i: usize| {
+            serde_json::from_str::<serde_json::Value>(&lines[i]).unwrap()["@level"].clone()
+        };
+        assert_eq!(level(0), "debug");
+        assert_eq!(level(1), "error");
+        let meta_kube = tracing::Level::ERROR;
+        assert!(
+            tracing::Level::DEBUG > meta_kube,
+            "DEBUG is more verbose than ERROR"
+        );
     }
 
     #[test]

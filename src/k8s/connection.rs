@@ -84,14 +84,25 @@ impl Connection {
     }
 
     /// Builds a client and waits until the API server answers `GET /version`, retrying transient failures
-    /// (connection refused or reset, timeouts, HTTP 429/5xx) for up to `timeout`.
+    /// (connection refused or reset, timeouts, HTTP 429/5xx) for up to `timeout` less a tenth (at most 2 s, so
+    /// that this error, not the caller's deadline, reports a failure). Each attempt is bounded
+    /// ([`ATTEMPT_TIMEOUT`], or what is left), so a server that accepts connections but never answers ends in a
+    /// message, not in the caller's deadline.
     ///
     /// Errors: [`Error::Config`] for unusable settings; [`Error::Unreachable`] when the deadline passes or the
-    /// failure is not transient (a TLS verification error is reported at once).
+    /// failure is not transient (a TLS verification error is reported at once). Its message names the host, the
+    /// last failure and, when the server answered with an HTTP error at some point, the last such answer (a burst
+    /// of 503s often ends with the server closing the connection: "broken pipe" alone would hide the 503s).
     pub async fn connect(&self, timeout: Duration) -> Result<kube::Client> {
         install_crypto_provider();
         let config = self.config().await?;
         let host = config.cluster_url.to_string();
+        // The probe client does not retry 429/503/504 inside one call (kube's default retry layer): this loop
+        // retries, and sees (and reports) each answer.
+        let mut probe_config = config.clone();
+        probe_config.default_retry = false;
+        let probe_client = kube::Client::try_from(probe_config)
+            .map_err(|e| Error::Config(format!("cannot build the client: {e}")))?;
         let client = kube::Client::try_from(config)
             .map_err(|e| Error::Config(format!("cannot build the client: {e}")))?;
         let started = Instant::now();
@@ -99,29 +110,132 @@ impl Connection {
             .with_min_delay(Duration::from_millis(100))
             .with_max_delay(Duration::from_secs(3))
             .without_max_times();
-        let deadline = started + timeout;
-        let probe = || async { client.apiserver_version().await };
+        // Finish a little before `timeout` (a tenth, at most 2 s): callers pass the time left before their own
+        // deadline, and this error (host, cause) must arrive before theirs (a bare "timed out").
+        let margin = (timeout / 10).min(Duration::from_secs(2));
+        let deadline = started + timeout.saturating_sub(margin);
+        let answers = std::sync::Mutex::new(Answers::default());
+        let probe = || async {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let limit = left.min(ATTEMPT_TIMEOUT).max(Duration::from_millis(100));
+            match tokio::time::timeout(limit, probe_client.apiserver_version()).await {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => {
+                    if let kube::Error::Api(status) = &e {
+                        if let Ok(mut a) = answers.lock() {
+                            a.record(status.code, &crate::k8s::error::describe("get", &e));
+                        }
+                    }
+                    Err(Attempt::Failed(e))
+                }
+                Err(_) => Err(Attempt::NoAnswer(limit)),
+            }
+        };
         let version = probe
             .retry(backoff)
             .sleep(tokio::time::sleep)
-            .when(is_transient)
+            .when(Attempt::is_transient)
             // Sleep no further than the deadline; stop once it has passed.
             .adjust(|_, delay| {
                 let left = deadline.saturating_duration_since(Instant::now());
                 (!left.is_zero()).then(|| delay.map_or(left, |d| d.min(left)))
             })
             .notify(|err, delay| {
-                tracing::info!(host = %host, error = %error_chain(err), retry_in = ?delay, "Kubernetes API not up yet");
+                tracing::info!(host = %host, error = %err, retry_in = ?delay, "Kubernetes API not up yet");
             })
             .await
-            .map_err(|e| Error::Unreachable {
-                host: host.clone(),
-                waited: started.elapsed(),
-                last: error_chain(&e),
+            .map_err(|e| {
+                let mut last = e.to_string();
+                let answered_last = matches!(e, Attempt::Failed(kube::Error::Api(_)));
+                if let (false, Ok(a)) = (answered_last, answers.lock()) {
+                    if let Some(answer) = a.summary() {
+                        last = format!("{last}; before that: {answer}");
+                    }
+                }
+                Error::Unreachable {
+                    host: host.clone(),
+                    waited: started.elapsed(),
+                    last,
+                }
             })?;
         tracing::debug!(host = %host, version = %version.git_version, "connected to the Kubernetes API");
         Ok(client)
     }
+}
+
+/// The longest one `GET /version` attempt may take (TCP connect, TLS handshake and answer) before it counts as
+/// failed and is retried.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One failed attempt to reach the API server.
+#[derive(Debug)]
+enum Attempt {
+    /// The client returned an error.
+    Failed(kube::Error),
+    /// No answer within this time.
+    NoAnswer(Duration),
+}
+
+impl Attempt {
+    fn is_transient(&self) -> bool {
+        match self {
+            Attempt::Failed(e) => is_transient(e),
+            Attempt::NoAnswer(_) => true,
+        }
+    }
+}
+
+impl fmt::Display for Attempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Attempt::Failed(e @ kube::Error::Api(_)) => {
+                f.write_str(&crate::k8s::error::describe("get", e))
+            }
+            Attempt::Failed(e) => f.write_str(&describe_transport(e)),
+            Attempt::NoAnswer(d) => write!(
+                f,
+                "no answer within {d:?} (the TCP connection, TLS handshake or HTTP response hung)"
+            ),
+        }
+    }
+}
+
+/// HTTP error answers seen while connecting: how many, and the last one.
+#[derive(Default)]
+struct Answers {
+    count: usize,
+    last: Option<(u16, String)>,
+}
+
+impl Answers {
+    fn record(&mut self, code: u16, text: &str) {
+        self.count += 1;
+        self.last = Some((code, text.to_string()));
+    }
+
+    fn summary(&self) -> Option<String> {
+        let (code, text) = self.last.as_ref()?;
+        Some(format!(
+            "{} HTTP error answer(s), the last HTTP {code}: {text}",
+            self.count
+        ))
+    }
+}
+
+/// A transport error on one line, with the usual cause spelled out.
+fn describe_transport(e: &kube::Error) -> String {
+    let chain = error_chain(e);
+    let lower = chain.to_ascii_lowercase();
+    let hint = if lower.contains("connection refused") {
+        " (nothing listens on that address and port yet)"
+    } else if lower.contains("broken pipe") || lower.contains("connection reset") {
+        " (the server closed the connection)"
+    } else if lower.contains("certificate") || lower.contains("invalidcertificate") {
+        " (the server's certificate does not match the CA or the host)"
+    } else {
+        ""
+    };
+    format!("{chain}{hint}")
 }
 
 /// Checks, without contacting anything, what a connection needs to be usable: the kubeconfig parses, its current
@@ -467,6 +581,115 @@ mod tests {
         let config = conn.config().await.unwrap();
         assert_eq!(config.cluster_url.to_string(), "https://127.0.0.1:6443/");
         assert_eq!(config.root_cert.map(|c| c.len()), Some(1));
+    }
+
+    fn self_signed() -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_named_with_the_cause_before_the_deadline() {
+        // Accepts TCP connections and never speaks TLS.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                held.push(s);
+            }
+        });
+        let (cert, key) = self_signed();
+        let conn = Connection::Credentials(ClusterCredentials {
+            host: format!("127.0.0.1:{port}"),
+            ca_certificate: cert.clone(),
+            client_certificate: cert,
+            client_key: key,
+        });
+        let started = Instant::now();
+        let result = tokio::time::timeout(
+            Duration::from_secs(5),
+            conn.connect(Duration::from_millis(1500)),
+        )
+        .await;
+        let Err(err) = result.expect("connect returns by its own deadline") else {
+            panic!("connected to a server that never answers")
+        };
+        let err = err.to_string();
+        assert!(started.elapsed() < Duration::from_secs(4), "{err}");
+        assert!(
+            err.contains(&format!("127.0.0.1:{port}")) && err.contains("no answer within"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_503_reads_as_503() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        install_crypto_provider();
+        let (cert, key) = self_signed();
+        let certs = vec![rustls::pki_types::CertificateDer::from(
+            pem::parse(&cert).unwrap().into_contents(),
+        )];
+        let key_der =
+            rustls::pki_types::PrivateKeyDer::try_from(pem::parse(&key).unwrap().into_contents())
+                .unwrap();
+        let tls = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key_der)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            // Answers 503 once per connection, then closes it without reading more (as an overloaded
+            // apiserver's proxy does): later requests on the kept-alive connection see a closed socket.
+            while let Ok((s, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let mut tls = match acceptor.accept(s).await {
+                        Ok(t) => t,
+                        Err(e) => {
+                            eprintln!("test server: TLS accept failed: {e}");
+                            return;
+                        }
+                    };
+                    let mut buf = [0u8; 4096];
+                    let _ = tls.read(&mut buf).await;
+                    let body = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"the server is currently unable to handle the request","reason":"ServiceUnavailable","code":503}"#;
+                    let answer = format!(
+                        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = tls.write_all(answer.as_bytes()).await;
+                    let _ = tls.flush().await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        let conn = Connection::Credentials(ClusterCredentials {
+            host: format!("127.0.0.1:{port}"),
+            ca_certificate: cert.clone(),
+            client_certificate: cert,
+            client_key: key,
+        });
+        let Err(err) = conn.connect(Duration::from_millis(1500)).await else {
+            panic!("connected to a server answering 503")
+        };
+        let err = err.to_string();
+        eprintln!("{err}");
+        assert!(
+            err.contains("HTTP 503") && err.contains(&format!("127.0.0.1:{port}")),
+            "{err}"
+        );
+        assert!(
+            !err.to_ascii_lowercase().contains("broken pipe") || err.contains("HTTP 503"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@ pub enum Error {
     #[error("invalid Kubernetes connection settings: {0}")]
     Config(String),
     /// The API server did not answer before the deadline; `last` is the last error seen.
-    #[error("the Kubernetes API at {host} did not answer within {waited:?}: {last}")]
+    #[error("the Kubernetes API at {host} was not ready within {:.1}s; last failure: {last}", waited.as_secs_f64())]
     Unreachable {
         /// The API server URL.
         host: String,
