@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use vixens::emulator::talos::config::{validate, MachineType};
+use vixens::emulator::talos::config::{validate, MachineType, Rejection};
+use vixens::emulator::talos::version::TalosVersion;
 use vixens::emulator::topology::{ByteSize, DiskSpec, NodeSpec as EmuNode, Topology};
 use vixens::talos::config::network::{Link, NodeNetwork, Route, Vlan};
 use vixens::talos::config::{render, ClusterSpec, NodeSpec, Role};
@@ -67,7 +68,18 @@ fn emu_node(address: &str) -> EmuNode {
             size: ByteSize(64 << 30),
         }],
         links: vec!["eth0".into()],
+        talos_version: None,
     }
+}
+
+/// The release the emulator follows for a contract (the tags its behaviour cites).
+fn release_of(contract: vixens::talos::contract::Contract) -> TalosVersion {
+    let tag = match contract.minor {
+        11 => "v1.11.6",
+        12 => "v1.12.11",
+        _ => "v1.13.9",
+    };
+    TalosVersion::parse(tag).unwrap()
 }
 
 #[test]
@@ -81,14 +93,27 @@ fn provider_configs_pass_emulator_validation_for_every_contract() {
             &secrets,
         )
         .unwrap();
-        let parsed = validate(cp.as_bytes(), &emu_node("127.0.121.1"))
+        let talos = release_of(contract);
+        let parsed = validate(cp.as_bytes(), &emu_node("127.0.121.1"), &talos)
             .unwrap_or_else(|e| panic!("contract {contract:?} control plane rejected: {e}\n{cp}"));
         assert_eq!(parsed.machine_type, MachineType::ControlPlane);
         assert_eq!(parsed.vips.len(), 1, "{contract:?}");
         let w = render(&c, &node(Role::Worker, "127.0.121.3", None), &secrets).unwrap();
-        let parsed = validate(w.as_bytes(), &emu_node("127.0.121.3"))
+        let parsed = validate(w.as_bytes(), &emu_node("127.0.121.3"), &talos)
             .unwrap_or_else(|e| panic!("contract {contract:?} worker rejected: {e}\n{w}"));
         assert_eq!(parsed.machine_type, MachineType::Worker);
+        // A release older than the contract does not register its documents (registry.go@v1.11.6).
+        for older in SUPPORTED
+            .iter()
+            .filter(|c| !c.multidoc_network() && contract.multidoc_network())
+        {
+            let e = validate(cp.as_bytes(), &emu_node("127.0.121.1"), &release_of(*older))
+                .expect_err("an older release cannot parse a newer contract's documents");
+            assert!(
+                matches!(&e, Rejection::Parse(m) if m.ends_with("\"v1alpha1\": not registered")),
+                "{older:?} given {contract:?}: {e}"
+            );
+        }
     }
 }
 

@@ -127,7 +127,23 @@ fn raw(addr: &str, s: &TestSecrets) -> MachineServiceClient<Channel> {
 async fn maintenance_mode_serves_only_what_talos_serves() {
     let emu = start("127.0.111").await;
     let m = maintenance("127.0.111.1");
-    assert_eq!(m.version().await.unwrap().tag, "v1.12.0");
+    // maintenance/server.go@v1.12.11: Version needs the admin role, which only SideroLink grants.
+    let e = m.version().await.unwrap_err();
+    assert_eq!(code(&e), tonic::Code::Unimplemented, "{e}");
+    assert!(
+        e.to_string()
+            .contains("API is not implemented in maintenance mode"),
+        "{e}"
+    );
+    // The Version resource is non-sensitive: readable without a client certificate.
+    assert_eq!(
+        m.version_resource().await.unwrap().as_deref(),
+        Some("v1.12.0")
+    );
+    assert_eq!(
+        m.machine_stage().await.unwrap(),
+        vixens::talos::client::MachineStage::Maintenance
+    );
     let disks = m.disks().await.unwrap();
     assert_eq!(disks[0].device_name, "/dev/sda");
     assert!(!disks[0].system_disk);

@@ -75,6 +75,10 @@ pub struct NodeSpec {
     /// Network link names (e.g. `eth0`).
     #[serde(default = "default_links")]
     pub links: Vec<String>,
+    /// Talos version this node boots in maintenance mode (its ISO), e.g. `v1.11.6`; the topology's
+    /// `talos_version` when absent. Nodes of one topology may run different versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub talos_version: Option<String>,
 }
 
 fn default_disks() -> Vec<DiskSpec> {
@@ -264,6 +268,11 @@ impl Topology {
         Ok(topo)
     }
 
+    /// The Talos version node `spec` boots with: its own, else the topology's.
+    pub fn version_of<'a>(&'a self, spec: &'a NodeSpec) -> &'a str {
+        spec.talos_version.as_deref().unwrap_or(&self.talos_version)
+    }
+
     fn validate(&self) -> Result<(), TopologyError> {
         let bad = |m: String| Err(TopologyError::Invalid(m));
         if self.nodes.is_empty() {
@@ -291,6 +300,12 @@ impl Topology {
             }
             if !addrs.insert(n.address) {
                 return bad(format!("nodes[{i}].address {} is duplicated", n.address));
+            }
+            let version = self.version_of(n);
+            if crate::emulator::talos::version::TalosVersion::parse(version).is_none() {
+                return bad(format!(
+                    "nodes[{i}]: Talos version {version:?} is not a release tag such as v1.12.11"
+                ));
             }
             for (j, d) in n.disks.iter().enumerate() {
                 if !d.path.starts_with("/dev/") || d.size.0 == 0 {

@@ -140,6 +140,19 @@ impl Contract {
     }
 }
 
+/// The `major.minor` of a Talos release tag (`v1.12.11`, `1.11.6`, `v1.13.0-beta.1`), supported or not; `None` when
+/// the text is not such a tag.
+pub fn release_contract(tag: &str) -> Option<Contract> {
+    let body = tag.trim().strip_prefix('v').unwrap_or(tag.trim());
+    let mut parts = body.splitn(3, '.');
+    let major = parts.next()?.parse::<u32>().ok()?;
+    let minor = parts.next()?.parse::<u32>().ok()?;
+    let patch = parts.next()?;
+    let digits = patch.split(['-', '+']).next().unwrap_or("");
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(Contract { major, minor })
+}
+
 impl fmt::Display for Contract {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.major, self.minor)

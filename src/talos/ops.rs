@@ -222,7 +222,7 @@ impl Stage {
     }
 }
 
-/// Probes a node: secure API first, then maintenance mode.
+/// Probes a node: secure API first, then maintenance mode ([`maintenance_version`]).
 pub async fn probe(address: &str, creds: &Credentials) -> Stage {
     let secure = match creds.client(address) {
         Ok(c) => c.version().await,
@@ -230,27 +230,55 @@ pub async fn probe(address: &str, creds: &Credentials) -> Stage {
     };
     match secure {
         Ok(v) => Stage::Running { version: v.tag },
-        Err(secure_err) => {
-            let insecure = match TalosClient::connect(address, &Security::Maintenance, CALL_TIMEOUT)
-            {
-                Ok(c) => c.version().await,
-                Err(e) => Err(e),
-            };
-            match insecure {
-                Ok(v) => Stage::Maintenance { version: v.tag },
-                Err(_) => Stage::Unreachable {
-                    reason: secure_err.to_string(),
-                },
-            }
-        }
+        Err(secure_err) => match maintenance_version(address).await {
+            Ok(version) => Stage::Maintenance {
+                version: version.unwrap_or_default(),
+            },
+            Err(_) => Stage::Unreachable {
+                reason: secure_err.to_string(),
+            },
+        },
+    }
+}
+
+/// Whether `address` answers in maintenance mode (a TLS session without a client certificate, and an answer
+/// from the node itself), and the Talos version it runs when it tells.
+///
+/// The version comes from the `Versions.runtime.talos.dev` resource, readable without a client certificate on
+/// every supported version; then from the `Version` RPC, which Talos 1.13 answers in maintenance mode but 1.11
+/// and 1.12 refuse with Unimplemented "API is not implemented in maintenance mode" to clients not on SideroLink
+/// (internal/app/maintenance/server.go@v1.12.11). Such a refusal still proves maintenance mode: `Ok(None)`.
+///
+/// # Errors
+/// The last [`ClientError`] when the node does not answer in maintenance mode (unreachable, or it requires a
+/// client certificate: secure mode).
+pub async fn maintenance_version(address: &str) -> Result<Option<String>, ClientError> {
+    let client = TalosClient::connect(address, &Security::Maintenance, CALL_TIMEOUT)?;
+    let mut answered = false;
+    match client.version_resource().await {
+        Ok(Some(v)) => return Ok(Some(v)),
+        Ok(None) => answered = true,
+        Err(e) if e.is_node_answer() => answered = true,
+        Err(e) if e.is_unreachable() => return Err(e),
+        Err(_) => {}
+    }
+    match client.version().await {
+        Ok(v) if !v.tag.is_empty() => Ok(Some(v.tag)),
+        Ok(_) => Ok(None),
+        Err(e) if answered || e.is_node_answer() => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
 /// Applies `config` to a node in whichever mode it is: maintenance mode first (a fresh node), then secure mode
-/// (a node that already runs with this cluster's CA). A rejected config (`InvalidArgument`) is returned at once.
+/// (a node that already runs with this cluster's CA). Any answer of a maintenance-mode node other than success is
+/// returned at once: a config it cannot parse (Talos up to 1.12: gRPC `Unknown` "failed to parse config: ...",
+/// internal/app/maintenance/server.go@v1.12.11; 1.13: `InvalidArgument`), one it refuses (`InvalidArgument`
+/// "configuration validation failed: ..."), or a mode it does not support (`Unimplemented`). Only a node that does
+/// not answer without a client certificate is tried in secure mode.
 ///
 /// # Errors
-/// The secure-mode error when both attempts fail, or the rejection.
+/// The secure-mode error when both attempts fail, or the maintenance-mode node's answer.
 pub async fn apply_config(
     address: &str,
     config: &str,
@@ -263,7 +291,7 @@ pub async fn apply_config(
         .await
     {
         Ok(outcome) => return Ok(outcome),
-        Err(e) if e.code() == Some(tonic::Code::InvalidArgument) => return Err(e),
+        Err(e) if e.is_node_answer() => return Err(e),
         Err(_) => {}
     }
     creds

@@ -116,6 +116,11 @@ fn targets(md: &MetadataMap) -> Targets {
     }
 }
 
+/// RPCs the maintenance service of Talos up to 1.12 serves only to the admin role, which a client gets only over
+/// SideroLink (internal/app/maintenance/server.go@v1.12.11: Version, Upgrade, Reset, MetaWrite, MetaDelete call
+/// `assertAdminRole`); the emulator has no SideroLink, so they answer Unimplemented.
+const MAINTENANCE_ADMIN_ONLY: &[&str] = &["Version", "Upgrade", "Reset", "MetaWrite", "MetaDelete"];
+
 /// Whether a Talos version tag (`v1.13.0`, `1.14.2`) is 1.13 or later.
 fn at_least_1_13(tag: &str) -> bool {
     let mut parts = tag
@@ -249,6 +254,11 @@ impl NodeApi {
                 return Err(Status::unimplemented(format!(
                     "method {rpc} not implemented"
                 )));
+            } else if MAINTENANCE_ADMIN_ONLY.contains(&rpc) {
+                // maintenance/server.go@v1.12.11 `assertAdminRole`: the admin role comes only with SideroLink.
+                return Err(Status::unimplemented(
+                    "API is not implemented in maintenance mode",
+                ));
             }
             return Ok(false);
         }

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use rustls::pki_types::CertificateDer;
 use serde_yaml::Value;
 
+use super::version::TalosVersion;
 use crate::emulator::pki;
 use crate::emulator::topology::NodeSpec;
 
@@ -90,8 +91,29 @@ impl std::fmt::Display for ConfigErrors {
     }
 }
 
-const TOP_KEYS: &[&str] = &["version", "debug", "persist", "machine", "cluster"];
-const MACHINE_KEYS: &[&str] = &[
+/// Why a node refused a config: Talos decodes it first (`configloader.NewFromBytes`, whose errors the maintenance
+/// service up to 1.12 returns as "failed to parse config: ..." with gRPC `Unknown`), then validates it
+/// (`Validate`, `InvalidArgument`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rejection {
+    /// The config does not decode: YAML syntax, a document kind the release does not register, a duplicate
+    /// document, unknown keys or a value of the wrong type (pkg/machinery/config/configloader/internal/decoder).
+    Parse(String),
+    /// The config decodes but breaks a validation rule.
+    Invalid(ConfigErrors),
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejection::Parse(e) => f.write_str(e),
+            Rejection::Invalid(e) => e.fmt(f),
+        }
+    }
+}
+
+pub(super) const TOP_KEYS: &[&str] = &["version", "debug", "persist", "machine", "cluster"];
+pub(super) const MACHINE_KEYS: &[&str] = &[
     "type",
     "token",
     "ca",
@@ -120,7 +142,7 @@ const MACHINE_KEYS: &[&str] = &[
     "nodeAnnotations",
     "nodeTaints",
 ];
-const CLUSTER_KEYS: &[&str] = &[
+pub(super) const CLUSTER_KEYS: &[&str] = &[
     "id",
     "secret",
     "controlPlane",
@@ -148,7 +170,7 @@ const CLUSTER_KEYS: &[&str] = &[
     "allowSchedulingOnControlPlanes",
     "allowSchedulingOnMasters",
 ];
-const NETWORK_KEYS: &[&str] = &[
+pub(super) const NETWORK_KEYS: &[&str] = &[
     "hostname",
     "interfaces",
     "nameservers",
@@ -156,46 +178,6 @@ const NETWORK_KEYS: &[&str] = &[
     "extraHostEntries",
     "kubespan",
     "disableSearchDomain",
-];
-/// Document kinds Talos 1.12 registers (pkg/machinery/config/types).
-const KNOWN_KINDS: &[&str] = &[
-    "ExistingVolumeConfig",
-    "RawVolumeConfig",
-    "SwapVolumeConfig",
-    "UserVolumeConfig",
-    "VolumeConfig",
-    "ZswapConfig",
-    "BondConfig",
-    "BridgeConfig",
-    "DHCPv4Config",
-    "DHCPv6Config",
-    "DummyLinkConfig",
-    "EthernetConfig",
-    "HCloudVIPConfig",
-    "HostnameConfig",
-    "KubeSpanEndpointsConfig",
-    "Layer2VIPConfig",
-    "LinkConfig",
-    "LinkAliasConfig",
-    "ResolverConfig",
-    "NetworkRuleConfig",
-    "StaticHostConfig",
-    "TimeSyncConfig",
-    "VLANConfig",
-    "WireguardConfig",
-    "EventSinkConfig",
-    "ExtensionServiceConfig",
-    "KmsgLogConfig",
-    "OOMConfig",
-    "WatchdogTimerConfig",
-    "SideroLinkConfig",
-    "TrustedRootsConfig",
-    "ImageVerificationConfig",
-    "RegistryMirrorConfig",
-    "RegistryAuthConfig",
-    "RegistryTLSConfig",
-    "EnvironmentConfig",
-    "NetworkDefaultActionConfig",
 ];
 
 /// Walks a YAML mapping by keys.
@@ -247,19 +229,6 @@ pub fn is_talos_token(s: &str) -> bool {
                 .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
     };
     matches!(s.split_once('.'), Some((a, b)) if ok(a, 6) && ok(b, 16))
-}
-
-fn check_unknown_keys(v: &Value, allowed: &[&str], prefix: &str, errs: &mut Vec<String>) {
-    if let Some(map) = v.as_mapping() {
-        for k in map.keys() {
-            let name = k.as_str().unwrap_or("?");
-            if !allowed.contains(&name) {
-                errs.push(format!(
-                    "unknown keys found during decoding: {prefix}.{name}"
-                ));
-            }
-        }
-    }
 }
 
 /// Reads a CA (`{crt, key}`, base64 PEM) at `path`; `key_rule`: Some(true) required, Some(false) forbidden.
@@ -362,62 +331,70 @@ fn parse_endpoint(s: &str) -> Result<(String, u16), String> {
     Ok((host, uri.port_u16().unwrap_or(443)))
 }
 
-/// Validates `raw` for `node` and extracts what the emulator needs. Errors: YAML that does not parse, a missing
-/// or wrong `version`, unknown keys at the top, `machine` and `cluster` levels, and every rule below.
-pub fn validate(raw: &[u8], node: &NodeSpec) -> Result<MachineConfig, ConfigErrors> {
-    let fail = |m: String| ConfigErrors(vec![m]);
-    let text = std::str::from_utf8(raw).map_err(|_| fail("config is not UTF-8".into()))?;
+/// Decodes and validates `raw` for `node` running `talos`, and extracts what the emulator needs. Decoding fails
+/// first (as Talos's decoder does, on the first problem): YAML that does not parse, a document that is not a
+/// mapping, a kind `talos` does not register, a duplicate document, unknown keys, a value of the wrong type.
+/// Then every validation rule below is checked and all failures are reported together.
+pub fn validate(
+    raw: &[u8],
+    node: &NodeSpec,
+    talos: &TalosVersion,
+) -> Result<MachineConfig, Rejection> {
+    let parse = |m: String| Rejection::Parse(m);
+    let text =
+        std::str::from_utf8(raw).map_err(|_| parse("decode error: config is not UTF-8".into()))?;
     let mut docs = Vec::new();
     for de in serde_yaml::Deserializer::from_str(text) {
         let v = <Value as serde::Deserialize>::deserialize(de)
-            .map_err(|e| fail(format!("decode error: {e}")))?;
+            .map_err(|e| parse(format!("decode error: {e}")))?;
         if !v.is_null() {
             docs.push(v);
         }
     }
-    let mut errs = Vec::new();
     let mut v1 = None;
     let mut others = Vec::new();
     let mut ids = BTreeSet::new();
     for doc in docs {
         if !doc.is_mapping() {
-            return Err(fail("expected a YAML mapping document".into()));
+            return Err(parse("expected a document".into()));
         }
         match (doc.get("kind"), doc.get("version")) {
             (None, Some(_)) => {
-                if v1.replace(doc).is_some() {
-                    errs.push("duplicate v1alpha1 document is not allowed".to_string());
+                // decoder.go@v1.12.11: the legacy document's id is (v1alpha1 apiVersion-less, kind "v1alpha1").
+                if v1.is_some() {
+                    return Err(parse("duplicate document /v1alpha1/ is not allowed".into()));
                 }
+                v1 = Some(doc);
             }
             (Some(kind), _) => {
                 let kind = kind.as_str().unwrap_or("").to_string();
-                if str_at(&doc, &["apiVersion"]) != Some("v1alpha1") {
-                    errs.push(format!(
-                        "{kind}: apiVersion must be v1alpha1 (missing apiVersion)"
-                    ));
-                }
-                if !KNOWN_KINDS.contains(&kind.as_str()) {
-                    errs.push(format!("unknown document kind {kind:?}"));
-                }
+                let api_version = str_at(&doc, &["apiVersion"]).unwrap_or("").to_string();
                 let name = str_at(&doc, &["name"]).unwrap_or("").to_string();
                 if !ids.insert((kind.clone(), name.clone())) {
-                    errs.push(format!(
-                        "duplicate document v1alpha1/{kind}/{name} is not allowed"
-                    ));
+                    return Err(parse(format!(
+                        "duplicate document {api_version}/{kind}/{name} is not allowed"
+                    )));
+                }
+                // registry.go@v1.11.6 `New`: an unregistered (kind, apiVersion) pair.
+                if api_version != "v1alpha1" || !talos.registers_kind(&kind) {
+                    return Err(parse(format!("{kind:?} {api_version:?}: not registered")));
                 }
                 others.push((kind, doc));
             }
-            (None, None) => errs.push("missing kind".to_string()),
+            (None, None) => return Err(parse("missing kind".into())),
         }
     }
     let Some(v1) = v1 else {
-        errs.push("the machine configuration doesn't contain v1alpha1 config".to_string());
-        return Err(ConfigErrors(errs));
+        return Err(Rejection::Invalid(ConfigErrors(vec![
+            "the machine configuration doesn't contain v1alpha1 config".to_string(),
+        ])));
     };
+    super::config_decode::check_v1alpha1(&v1).map_err(parse)?;
+    let mut errs = Vec::new();
     let cfg = validate_v1alpha1(text, &v1, &others, node, &mut errs);
     match cfg {
         Some(c) if errs.is_empty() => Ok(c),
-        _ => Err(ConfigErrors(errs)),
+        _ => Err(Rejection::Invalid(ConfigErrors(errs))),
     }
 }
 
@@ -434,12 +411,10 @@ fn validate_v1alpha1(
             v1.get("version")
         ));
     }
-    check_unknown_keys(v1, TOP_KEYS, "", errs);
-    let Some(machine) = at(v1, &["machine"]) else {
+    if at(v1, &["machine"]).is_none() {
         errs.push(".machine: machine instructions are required".into());
         return None;
-    };
-    check_unknown_keys(machine, MACHINE_KEYS, ".machine", errs);
+    }
     let machine_type = match str_at(v1, &["machine", "type"]) {
         Some("controlplane") | Some("init") => MachineType::ControlPlane,
         Some("worker") => MachineType::Worker,
@@ -481,11 +456,10 @@ fn validate_v1alpha1(
     let (hostname, mut vips) = check_legacy_network(v1, cp, errs);
     let hostname = check_network_documents(others, hostname, cp, &mut vips, errs);
 
-    let Some(cluster) = at(v1, &["cluster"]) else {
+    if at(v1, &["cluster"]).is_none() {
         errs.push(".cluster: cluster instructions are required".into());
         return None;
-    };
-    check_unknown_keys(cluster, CLUSTER_KEYS, ".cluster", errs);
+    }
     let endpoint = str_at(v1, &["cluster", "controlPlane", "endpoint"])
         .unwrap_or("")
         .to_string();
@@ -717,7 +691,6 @@ fn check_legacy_network(
     let Some(net) = at(v1, &["machine", "network"]) else {
         return (None, vips);
     };
-    check_unknown_keys(net, NETWORK_KEYS, ".machine.network", errs);
     let hostname = str_at(net, &["hostname"]).map(str::to_string);
     for (i, dev) in net
         .get("interfaces")

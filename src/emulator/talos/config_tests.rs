@@ -11,11 +11,18 @@ fn node() -> NodeSpec {
             size: ByteSize(10 << 30),
         }],
         links: vec!["eth0".into()],
+        talos_version: None,
     }
 }
 
+fn v112() -> TalosVersion {
+    TalosVersion::parse("v1.12.11").unwrap()
+}
+
 fn errors_of(cfg: &str) -> String {
-    validate(cfg.as_bytes(), &node()).unwrap_err().to_string()
+    validate(cfg.as_bytes(), &node(), &v112())
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -28,6 +35,7 @@ fn valid_configs_pass_and_yield_facts() {
     let c = validate(
         machine_config(&s, true, "https://127.0.111.10:6443", docs).as_bytes(),
         &node(),
+        &v112(),
     )
     .unwrap();
     assert_eq!(c.machine_type, MachineType::ControlPlane);
@@ -39,6 +47,7 @@ fn valid_configs_pass_and_yield_facts() {
     let w = validate(
         machine_config(&s, false, "https://localhost:6443", "").as_bytes(),
         &node(),
+        &v112(),
     )
     .unwrap();
     assert_eq!(w.machine_type, MachineType::Worker);
@@ -81,7 +90,7 @@ fn each_mistake_names_its_field() {
         (
             "debug: false",
             "debug: false\nbogus: 1",
-            "unknown keys found during decoding: .bogus",
+            "unknown keys found during decoding:\nbogus: 1",
         ),
     ];
     for (from, to, want) in cases {
@@ -149,7 +158,7 @@ fn network_documents_follow_talos_rules() {
     )
     .contains("valid IP prefix"));
     assert!(with("apiVersion: v1alpha1\nkind: NoSuchConfig\nname: x\n")
-        .contains("unknown document kind"));
+        .contains("\"NoSuchConfig\" \"v1alpha1\": not registered"));
     let worker_vip = machine_config(
         &s,
         false,
@@ -169,7 +178,7 @@ fn legacy_interfaces_are_validated() {
         &format!("  certSANs: []\n{net}"),
         1,
     );
-    let c = validate(cfg.as_bytes(), &node()).unwrap();
+    let c = validate(cfg.as_bytes(), &node(), &v112()).unwrap();
     assert_eq!(c.hostname.as_deref(), Some("cp1"));
     assert_eq!(c.vips.len(), 1);
     let bad = cfg.replacen("vlanId: 111", "vlanId: 0", 1);
@@ -182,11 +191,13 @@ fn immediate_changes_are_told_apart() {
     let a = validate(
         machine_config(&s, true, "https://127.0.111.10:6443", "").as_bytes(),
         &node(),
+        &v112(),
     )
     .unwrap();
     let b = validate(
         machine_config(&s, true, "https://127.0.111.20:6443", "").as_bytes(),
         &node(),
+        &v112(),
     )
     .unwrap();
     assert!(can_apply_immediate(&a, &b).is_ok());
@@ -195,6 +206,53 @@ fn immediate_changes_are_told_apart() {
         "    wipe: false\n  env: {A: b}\n",
         1,
     );
-    let c = validate(c_raw.as_bytes(), &node()).unwrap();
+    let c = validate(c_raw.as_bytes(), &node(), &v112()).unwrap();
     assert!(can_apply_immediate(&a, &c).is_err());
+}
+
+/// Decode errors come before validation and stop at the first one, as Talos's decoder does
+/// (configloader/internal/decoder/decoder.go@v1.12.11); each release registers its own kinds (registry.go).
+#[test]
+fn decoding_fails_first_and_per_release() {
+    let s = TestSecrets::generate();
+    let link =
+        "apiVersion: v1alpha1\nkind: LinkConfig\nname: eth0\naddresses: [{address: 10.0.0.1/24}]\n";
+    let cfg = machine_config(&s, true, "https://127.0.111.10:6443", link);
+    let v111 = TalosVersion::parse("v1.11.6").unwrap();
+    match validate(cfg.as_bytes(), &node(), &v111) {
+        Err(Rejection::Parse(m)) => assert_eq!(m, "\"LinkConfig\" \"v1alpha1\": not registered"),
+        other => panic!("1.11 must not decode LinkConfig: {other:?}"),
+    }
+    assert!(validate(cfg.as_bytes(), &node(), &v112()).is_ok());
+    let v113 = TalosVersion::parse("v1.13.9").unwrap();
+    assert!(validate(cfg.as_bytes(), &node(), &v113).is_ok());
+    let vrf = machine_config(
+        &s,
+        true,
+        "https://127.0.111.10:6443",
+        "apiVersion: v1alpha1\nkind: VRFConfig\nname: vrf-x\n",
+    );
+    assert!(matches!(
+        validate(vrf.as_bytes(), &node(), &v112()),
+        Err(Rejection::Parse(_))
+    ));
+    // A duplicate document, and a wrongly typed value, are decode errors too.
+    let twice = format!("{cfg}---\n{link}");
+    match validate(twice.as_bytes(), &node(), &v112()) {
+        Err(Rejection::Parse(m)) => {
+            assert_eq!(
+                m,
+                "duplicate document v1alpha1/LinkConfig/eth0 is not allowed"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let typed = cfg.replacen("wipe: false", "wipe: \"no\"", 1);
+    assert!(typed != cfg, "fixture lacks wipe: false");
+    match validate(typed.as_bytes(), &node(), &v112()) {
+        Err(Rejection::Parse(m)) => {
+            assert!(m.contains("cannot unmarshal !!str `no` into bool"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
 }

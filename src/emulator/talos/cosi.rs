@@ -35,6 +35,7 @@ use crate::proto::cosi::resource::{
     state_server::State, GetRequest, GetResponse, ListRequest, ListResponse, Metadata, Resource,
     Spec,
 };
+use crate::proto::talos::resource::config::MachineConfigSpec;
 use crate::proto::talos::resource::definitions::enums::RuntimeMachineStage;
 use crate::proto::talos::resource::definitions::runtime::{
     MachineStatusSpec, MachineStatusStatus, UnmetCondition, VersionSpec,
@@ -206,6 +207,7 @@ pub(crate) fn version_resource(c: &Ctx) -> Resource {
 /// COSI Get on the node of `c`.
 fn get(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
     if q.namespace == CONFIG_NAMESPACE && q.r#type == MACHINE_CONFIG_TYPE {
+        // Sensitive: the access filter (`filter`, run before) already refused callers without os:admin.
         return machine_config(c, q);
     }
     if q.namespace == RUNTIME_NAMESPACE && q.r#type == VERSION_TYPE && q.id == VERSION_ID {
@@ -234,7 +236,7 @@ fn get(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
     }
     if q.namespace != RUNTIME_NAMESPACE || q.r#type != MACHINE_STATUS_TYPE {
         return Err(Status::unimplemented(format!(
-            "the emulator serves only {MACHINE_STATUS_TYPE} ({RUNTIME_NAMESPACE}/{MACHINE_STATUS_ID}) through \
+            "the emulator serves only {MACHINE_STATUS_TYPE}, {VERSION_TYPE} and {MACHINE_CONFIG_TYPE} through \
              cosi.resource.State, not {}({}/{})",
             q.r#type, q.namespace, q.id
         )));
@@ -287,6 +289,10 @@ fn machine_config(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
         (st.active.clone(), st.generation)
     };
     let active = active.ok_or_else(not_found)?;
+    // machine_config.go@v1.12.11: the resource carries the annotation `talos.dev/yaml-spec`, its protobuf spec is
+    // `MachineConfigSpec{yaml_marshalled: <config bytes>}` and its YAML spec the same bytes as one YAML string.
+    let mut annotations = std::collections::HashMap::new();
+    annotations.insert("talos.dev/yaml-spec".to_string(), "1".to_string());
     Ok(Resource {
         metadata: Some(Metadata {
             namespace: CONFIG_NAMESPACE.into(),
@@ -294,13 +300,41 @@ fn machine_config(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
             id: MACHINE_CONFIG_ID.into(),
             version: (generation + 1).to_string(),
             phase: "running".into(),
+            annotations,
             ..Default::default()
         }),
         spec: Some(Spec {
-            proto_spec: Vec::new(),
-            yaml_spec: active.raw.clone(),
+            proto_spec: MachineConfigSpec {
+                yaml_marshalled: active.raw.clone().into_bytes(),
+            }
+            .encode_to_vec(),
+            yaml_spec: yaml_string(&active.raw),
         }),
     })
+}
+
+/// `text` as one YAML string, the way gopkg.in/yaml.v3 marshals a multi-line string (cosi-project/runtime
+/// marshals a spec whose MarshalYAML returns a string so): a literal block scalar (`|`, or `|-` without a final
+/// newline) indented by 4; text a literal block cannot hold (a line with trailing blanks, tabs, or no newline at
+/// all) double-quoted.
+fn yaml_string(text: &str) -> String {
+    let literal_ok = text.contains('\n')
+        && !text.contains('\t')
+        && !text.contains("\n\n\n")
+        && !text.starts_with(' ')
+        && text.lines().all(|l| !l.ends_with(' '));
+    if !literal_ok {
+        return format!("{}\n", serde_json::Value::String(text.to_string()));
+    }
+    let mut out = String::from(if text.ends_with('\n') { "|\n" } else { "|-\n" });
+    for line in text.lines() {
+        if !line.is_empty() {
+            out.push_str("    ");
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// The MachineStatus spec of the node of `c` (see the module doc).
@@ -458,6 +492,26 @@ mod tests {
             "stage: maintenance\nstatus:\n    ready: true\n    unmetConditions: []\n"
         );
         assert_eq!(scalar("a: b"), "\"a: b\"");
+        let body = "version: v1alpha1\nmachine:\n  type: worker\n---\nkind: HostnameConfig\n";
+        let encoded = yaml_string(body);
+        assert!(
+            encoded.starts_with("|\n    version: v1alpha1\n"),
+            "{encoded}"
+        );
+        assert_eq!(
+            serde_yaml::from_str::<serde_yaml::Value>(&encoded).unwrap(),
+            serde_yaml::Value::String(body.into())
+        );
+        for odd in [
+            "no newline",
+            "trailing \nblank ",
+            "tab\there\n",
+            "a\n\n\nb\n",
+            "x\n",
+        ] {
+            let v: serde_yaml::Value = serde_yaml::from_str(&yaml_string(odd)).unwrap();
+            assert_eq!(v, serde_yaml::Value::String(odd.into()), "{odd:?}");
+        }
         assert_eq!(scalar("true"), "\"true\"");
     }
 }

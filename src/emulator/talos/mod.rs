@@ -5,6 +5,7 @@
 pub mod api;
 pub mod cluster;
 pub mod config;
+mod config_decode;
 pub mod cosi;
 pub mod cosi_access;
 pub mod cosi_disks;
@@ -18,5 +19,6 @@ pub mod persist;
 pub mod resource_types;
 pub mod services;
 pub mod tls;
+pub mod version;
 
 pub use cluster::{Cluster, KubeHooks, KubeNode};

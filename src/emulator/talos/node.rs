@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{MachineConfig, MachineType};
 use super::tls::Listener;
+use super::version::TalosVersion;
 use crate::emulator::topology::NodeSpec;
 
 /// Machine stage, as Talos's `MachineStatus` resource names them (pkg/machinery/resources/runtime).
@@ -103,6 +104,20 @@ impl Node {
             .as_ref()
             .and_then(|c| c.hostname.clone())
             .unwrap_or_else(|| self.spec.name.clone())
+    }
+
+    /// The Talos release the node runs now (its state's version tag); a tag that is not a release (an installer
+    /// built from a branch) behaves as the newest release the emulator follows.
+    pub fn talos(&self) -> TalosVersion {
+        let tag = self.state().version.clone();
+        match TalosVersion::parse(&tag) {
+            Some(v) => v,
+            None => TalosVersion {
+                tag,
+                major: 1,
+                minor: 13,
+            },
+        }
     }
 
     /// Address as text.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tonic::Status;
 
 use super::api::Ctx;
-use super::config::{self, MachineType};
+use super::config::{self, MachineType, Rejection};
 use super::etcd::RemoveError;
 use super::kubeconfig;
 use super::node::Stage;
@@ -64,8 +64,20 @@ pub fn apply(
                 mode_name(mode)
             )));
         }
-        let cfg = config::validate(&req.data, &c.node.spec).map_err(|e| {
-            Status::invalid_argument(format!("configuration validation failed: {e}"))
+        let talos = c.node.talos();
+        let cfg = config::validate(&req.data, &c.node.spec, &talos).map_err(|e| {
+            if !talos.has_maintenance_service() {
+                // v1alpha1_server.go@v1.13.9 ApplyConfiguration: decode and validation errors as InvalidArgument.
+                return Status::invalid_argument(e.to_string());
+            }
+            match e {
+                // maintenance/server.go@v1.12.11: `fmt.Errorf("failed to parse config: %w")`, a plain error that
+                // grpc-go sends as Unknown.
+                Rejection::Parse(e) => Status::unknown(format!("failed to parse config: {e}")),
+                Rejection::Invalid(e) => {
+                    Status::invalid_argument(format!("configuration validation failed: {e}"))
+                }
+            }
         })?;
         if req.dry_run {
             return Ok(machine::ApplyConfiguration {
@@ -94,7 +106,8 @@ pub fn apply(
         ));
     }
     let new = Arc::new(
-        config::validate(&req.data, &c.node.spec)
+        // v1alpha1_server.go@v1.12.11/@v1.13.9 ApplyConfiguration: decode and validation errors as InvalidArgument.
+        config::validate(&req.data, &c.node.spec, &c.node.talos())
             .map_err(|e| Status::invalid_argument(e.to_string()))?,
     );
     let current = c

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::config;
 use super::etcd::Etcd;
 use super::node::{Node, NodeState, Stage};
+use super::version::TalosVersion;
 use crate::emulator::topology::Topology;
 
 const FILE: &str = "talos-state.json";
@@ -76,11 +77,14 @@ pub fn load(dir: &Path, topology: &Topology) -> Option<(Vec<NodeState>, Option<E
         .iter()
         .map(|spec| {
             let Some(s) = saved.nodes.iter().find(|s| s.name == spec.name) else {
-                return NodeState::new(&topology.talos_version);
+                return NodeState::new(topology.version_of(spec));
             };
+            let talos = TalosVersion::parse(&s.version)
+                .or_else(|| TalosVersion::parse(topology.version_of(spec)));
             let parse = |raw: &Option<String>| {
                 raw.as_ref()
-                    .and_then(|r| config::validate(r.as_bytes(), spec).ok())
+                    .zip(talos.as_ref())
+                    .and_then(|(r, v)| config::validate(r.as_bytes(), spec, v).ok())
                     .map(Arc::new)
             };
             let mut st = NodeState::new(&s.version);

@@ -7,8 +7,9 @@ use super::state::{self, NodeStatus};
 use crate::cty::Value;
 use crate::framework::{ApplyError, Context, Diagnostic, Diagnostics};
 use crate::k8s::{ClusterCredentials, Connection};
-use crate::talos::client::{split_address, ApplyMode};
+use crate::talos::client::{split_address, ApplyMode, ClientError};
 use crate::talos::config;
+use crate::talos::contract::{release_contract, Contract};
 use crate::talos::ops::{self, Credentials, Stage};
 use crate::talos::secrets::SecretsBundle;
 use futures::future::join_all;
@@ -200,6 +201,13 @@ async fn converge(
     if let Err(d) = apply_fresh(ctx, m, &configs, &creds, &fresh, imported, &mut p).await {
         return Err(p.failed(d));
     }
+    // A new OS before a new contract: a node upgrades (still running the config it understands) before it takes
+    // a config rendered for its new release (a Talos 1.11 node cannot parse the 1.12 network documents).
+    if let Some(prior) = prior {
+        if let Err(d) = super::upgrade::upgrade_if_needed(ctx, m, prior, &creds, &mut p).await {
+            return Err(p.failed(d));
+        }
+    }
     // Changed nodes: one at a time, control planes first, health checked in between.
     if let Err(d) = apply_rolling(ctx, m, &configs, &creds, &changed, &mut p).await {
         return Err(p.failed(d));
@@ -226,9 +234,6 @@ async fn converge(
     }
     if let Some(prior) = prior {
         if let Err(d) = super::delete::remove_nodes(ctx, m, prior, &creds, &mut p).await {
-            return Err(p.failed(d));
-        }
-        if let Err(d) = super::upgrade::upgrade_if_needed(ctx, m, prior, &creds, &mut p).await {
             return Err(p.failed(d));
         }
     }
@@ -263,6 +268,9 @@ async fn apply_fresh(
             )
             .await;
         let result = match result {
+            Ok(Err(e)) if e.is_config_rejected() => {
+                Err(rejection_detail(n, &e, m.cluster.contract).await)
+            }
             Ok(r) => r.map(|_| None).map_err(|e| e.to_string()),
             // A wait that timed out says what it was waiting on (a typo'd address is "connection refused").
             Err(d) if d.summary.starts_with("Timed out") => {
@@ -296,6 +304,27 @@ async fn apply_fresh(
         return Err(diags);
     }
     wait_all_secure(ctx, m, creds, nodes, p).await
+}
+
+/// Why a node refused its config, with the Talos version it runs (asked again in maintenance mode) and the contract
+/// that fits it: a node older than the config's contract cannot parse the documents that contract added.
+async fn rejection_detail(n: &NodeModel, e: &ClientError, contract: Contract) -> String {
+    let version = ops::maintenance_version(&n.address).await.ok().flatten();
+    let mut out = format!("{e}.");
+    match version.as_deref() {
+        Some(v) => match release_contract(v) {
+            Some(node) if node < contract => out.push_str(&format!(
+                " The node runs Talos {v}, older than the Talos {contract} contract of talos_version: it cannot \
+                 parse what that contract renders. Set talos_version = \"{node}\" for this node's release, or boot \
+                 the node from a Talos {contract} (or later) image."
+            )),
+            _ => out.push_str(&format!(
+                " The node runs Talos {v}; the config follows the Talos {contract} contract."
+            )),
+        },
+        None => out.push_str(" The node did not say which Talos version it runs."),
+    }
+    out
 }
 
 /// Adopting a node of an imported cluster: when it runs this cluster (answers with the imported credentials),

@@ -184,6 +184,7 @@ fn validate_scalars(config: &Value, diags: &mut Diagnostics) {
     {
         diags.error_at(attr("install_image"), "Invalid install image", e);
     }
+    check_installer_fits_contract(config, diags);
     if let Value::Number(_) = config.get("kubeprism_port") {
         if config
             .get("kubeprism_port")
@@ -797,6 +798,38 @@ fn validate_rendered(config: &Value, nodes: &Nodes, diags: &mut Diagnostics) {
             at,
             "Invalid machine config after patches",
             format!("The machine config of node {name:?} would be refused: {reason}."),
+        );
+    }
+}
+
+/// An installer image whose tag is a Talos release older than the `talos_version` contract installs an OS that
+/// cannot parse the rendered config (a Talos 1.11 node does not register the 1.12 network documents:
+/// pkg/machinery/config/internal/registry/registry.go@v1.11.6 answers "not registered"). Refused at plan.
+fn check_installer_fits_contract(config: &Value, diags: &mut Diagnostics) {
+    let (Some(image), Some(version)) = (
+        config.get("install_image").as_str(),
+        config.get("talos_version").as_str(),
+    ) else {
+        return;
+    };
+    let (Some(tag), Ok(contract)) = (
+        crate::talos::ops::image_tag(image),
+        Contract::parse(version),
+    ) else {
+        return;
+    };
+    let Some(installed) = crate::talos::contract::release_contract(tag) else {
+        return; // a tag that is not a Talos release (a digest, a custom build): nothing to compare
+    };
+    if installed < contract {
+        diags.error_at(
+            attr("install_image"),
+            "Installer older than the config contract",
+            format!(
+                "install_image installs Talos {tag}, but talos_version = {version:?} renders the Talos {contract} \
+                 machine config, which Talos {installed} cannot parse. Use an installer of Talos {contract} or \
+                 later, or set talos_version to \"{installed}\"."
+            ),
         );
     }
 }

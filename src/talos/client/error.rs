@@ -98,6 +98,38 @@ impl ClientError {
         }
     }
 
+    /// True when the node itself answered with a gRPC status (a refusal, a rejected config, an unimplemented
+    /// call), as opposed to a connection that failed, broke, timed out or was refused at the TLS handshake.
+    pub fn is_node_answer(&self) -> bool {
+        match self {
+            ClientError::Status { code, message, .. } => {
+                !self.is_unreachable()
+                    && !self.is_connection_lost()
+                    && !(matches!(code, tonic::Code::Unknown)
+                        && (message.contains("certificate")
+                            || message.contains("tls")
+                            || message.contains("TLS")
+                            || message.contains("handshake")))
+            }
+            ClientError::Node { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// True when a node refused a machine config it could not parse or validate: Talos up to 1.12 in maintenance
+    /// mode answers `Unknown` "failed to parse config: ..." (internal/app/maintenance/server.go@v1.12.11), apid
+    /// answers `InvalidArgument` (internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go@v1.13.9).
+    pub fn is_config_rejected(&self) -> bool {
+        match self {
+            ClientError::Status { code, message, .. } => {
+                *code == tonic::Code::InvalidArgument
+                    || (*code == tonic::Code::Unknown
+                        && message.starts_with("failed to parse config"))
+            }
+            _ => false,
+        }
+    }
+
     /// True when the node answered that the call is not available in its current state (maintenance mode,
     /// still booting): `Unimplemented` or `FailedPrecondition`.
     pub fn is_not_ready(&self) -> bool {

@@ -5,9 +5,11 @@
 //! messages follow talos `api/machine/machine.proto` and `api/storage/storage.proto`.
 
 pub mod archive;
+mod cosi;
 pub mod error;
 pub mod tls;
 
+pub use cosi::{machine_config_body, MachineStage};
 pub use error::ClientError;
 pub use tls::Security;
 
@@ -322,34 +324,6 @@ impl TalosClient {
             platform: platform.name,
             platform_mode: platform.mode,
         })
-    }
-
-    /// The machine config the node runs: COSI `State.Get` of the MachineConfig resource (namespace `config`,
-    /// type `MachineConfigs.config.talos.dev`, id `v1alpha1`), whose YAML spec is the config document(s), as
-    /// `talosctl get machineconfig -o yaml` reads it. Sensitive: needs `os:admin`. `None` when the node has no
-    /// config (NotFound).
-    ///
-    /// # Errors
-    /// [`ClientError`].
-    pub async fn machine_config(&self) -> Result<Option<String>, ClientError> {
-        use crate::proto::cosi::resource::{state_client::StateClient, GetRequest};
-        const CALL: &str = "COSI.Get";
-        let request = GetRequest {
-            namespace: "config".into(),
-            r#type: "MachineConfigs.config.talos.dev".into(),
-            id: "v1alpha1".into(),
-            options: None,
-        };
-        let mut cosi =
-            StateClient::new(self.channel.clone()).max_decoding_message_size(64 * 1024 * 1024);
-        match self.call(CALL, cosi.get(request)).await {
-            Ok(reply) => Ok(reply
-                .resource
-                .and_then(|r| r.spec)
-                .map(|spec| spec.yaml_spec)),
-            Err(e) if e.code() == Some(tonic::Code::NotFound) => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 
     /// `StorageService.Disks`.
