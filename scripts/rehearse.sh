@@ -94,6 +94,11 @@ else
   bash "$root/scripts/install-terraform.sh" >/dev/null
   tf="${VIXENS_TERRAFORM_CACHE:-$root/.cache/terraform}/1.0.3/terraform"
 fi
+# The emulator types built-in kinds (server-side apply, OpenAPI) from kubernetes-validate's upstream schemas.
+if [ -z "${VIXENS_K8S_SCHEMAS:-}" ]; then
+  VIXENS_K8S_SCHEMAS="$(bash "$root/scripts/install-kubernetes-validate.sh")"
+  export VIXENS_K8S_SCHEMAS
+fi
 # Not `| head -n 1`: under pipefail, terraform writing into a closed pipe fails the script at random.
 "$tf" version >"$work/terraform-version.txt"
 head -n 1 "$work/terraform-version.txt"
@@ -178,9 +183,10 @@ fi
 step "Roadmap validation checks"
 # One `terraform output -json` (each Terraform run costs a process start and a state read).
 (umask 077 && tfe output -state="$state" -json >"$work/outputs.json")
-python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kubeconfig"]["value"], end="")' \
-  "$work/outputs.json" >"$work/kubeconfig"
-chmod 600 "$work/kubeconfig"
+# Created 0600 (umask in a subshell), never world-readable even for a moment.
+rm -f "$work/kubeconfig"
+(umask 077 && python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kubeconfig"]["value"], end="")' \
+  "$work/outputs.json" >"$work/kubeconfig")
 export KUBECONFIG="$work/kubeconfig"
 echo "--- kubectl get nodes -o wide"
 kubectl get nodes -o wide

@@ -26,6 +26,14 @@ fi
 step "terraform CLIs"
 bash scripts/install-terraform.sh
 
+step "server-side apply oracle (structured-merge-diff, Debian packages)"
+VIXENS_SSA_ORACLE="$(bash scripts/ssa-oracle.sh)"
+export VIXENS_SSA_ORACLE
+
+step "upstream Kubernetes schemas (PyPI kubernetes-validate)"
+VIXENS_K8S_SCHEMAS="$(bash scripts/install-kubernetes-validate.sh)"
+export VIXENS_K8S_SCHEMAS
+
 step "cargo fmt --check"
 cargo fmt --all --check
 

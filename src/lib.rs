@@ -7,6 +7,7 @@
 //!   trait, schema, diagnostics) over [`cty`] (Terraform values and their codecs): nothing of Talos or Kubernetes.
 //! - [`talos`] (secrets, machine config, machine API client), [`k8s`] (connection, server-side apply, waits),
 //!   [`manifests`] (typed Cilium and Argo CD objects): nothing of Terraform.
+//! - [`redact`]: error messages about secret inputs reduced to their location (used by every layer).
 //! - [`emulator`]: Talos node API and Kubernetes API on loopback; reuses [`talos`] and [`proto`] only.
 
 pub mod cty;
@@ -18,5 +19,6 @@ pub mod manifests;
 pub mod plugin;
 pub mod proto;
 pub mod provider;
+pub mod redact;
 pub mod resources;
 pub mod talos;

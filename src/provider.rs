@@ -45,4 +45,29 @@ mod tests {
             cfg!(feature = "test-resources")
         );
     }
+
+    /// Terraform 1.0 and 0.15 panic on an update of a single nested block holding a sensitive value (see
+    /// `resources::argocd_bootstrap::settings::kubernetes_path`): a block with a sensitive attribute, or one whose
+    /// values are credentials, is a list of at most one.
+    #[test]
+    fn blocks_with_sensitive_attributes_are_lists() {
+        use crate::framework::{Block, Nesting};
+        fn walk(resource: &str, block: &Block, found: &mut Vec<String>) {
+            for nested in &block.blocks {
+                let sensitive = nested.block.attributes.iter().any(|a| a.sensitive);
+                if sensitive && matches!(nested.nesting, Nesting::Single | Nesting::Group) {
+                    found.push(format!("{resource}.{}", nested.type_name));
+                }
+                walk(resource, &nested.block, found);
+            }
+        }
+        let mut found = Vec::new();
+        for r in super::resources() {
+            walk(r.type_name(), &r.schema().block, &mut found);
+        }
+        assert!(
+            found.is_empty(),
+            "single blocks with sensitive attributes: {found:?}"
+        );
+    }
 }

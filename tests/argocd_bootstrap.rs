@@ -62,12 +62,13 @@ async fn plan(prior: &Value, config: &Value) -> Value {
     change.planned
 }
 
+/// The `repository` block (a list of one).
 fn repository(revision: &str, path: &str) -> Value {
-    Value::object([
+    Value::List(vec![Value::object([
         ("url", Value::from("https://github.com/vixens/gitops.git")),
         ("target_revision", Value::from(revision)),
         ("path", Value::from(path)),
-    ])
+    ])])
 }
 
 fn base_config(env: &Env, revision: &str) -> Value {

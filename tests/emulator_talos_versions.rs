@@ -236,3 +236,30 @@ async fn the_running_config_reads_back_byte_for_byte_per_release() {
     }
     emu.stop().await;
 }
+
+#[tokio::test]
+async fn maintenance_apply_modes_per_release() {
+    let emu = start("127.0.177").await;
+    for (addr, version, contract) in nodes("127.0.177") {
+        let addr = addr.as_str();
+        let secrets = SecretsBundle::generate(contract).unwrap();
+        let cfg = render(&cluster(contract, addr), &control_plane(addr), &secrets).unwrap();
+        let answer = maintenance(addr)
+            .apply_configuration(cfg.as_bytes(), ApplyMode::NoReboot)
+            .await;
+        if version.starts_with("v1.13") {
+            let outcome = answer.unwrap_or_else(|e| panic!("{version}: {e}"));
+            assert_eq!(outcome.mode, "NO_REBOOT");
+        } else {
+            let e = answer.unwrap_err();
+            assert_eq!(e.code(), Some(tonic::Code::Unimplemented), "{version}: {e}");
+            assert!(
+                e.to_string().ends_with(
+                    "apply configuration --mode='no-reboot' is not supported in maintenance mode"
+                ),
+                "{e}"
+            );
+        }
+    }
+    emu.stop().await;
+}

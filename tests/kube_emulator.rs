@@ -1691,3 +1691,221 @@ async fn each_control_plane_presents_its_own_serving_certificate() {
     );
     emu.stop().await;
 }
+
+/// Points the emulator at kubernetes-validate's definitions (scripts/install-kubernetes-validate.sh, or
+/// `VIXENS_K8S_SCHEMAS` from scripts/test.sh).
+fn use_upstream_schemas() {
+    if std::env::var_os("VIXENS_K8S_SCHEMAS").is_none() {
+        let out = std::process::Command::new("bash")
+            .arg(repo_root().join("scripts/install-kubernetes-validate.sh"))
+            .output()
+            .expect("run scripts/install-kubernetes-validate.sh");
+        assert!(
+            out.status.success(),
+            "install-kubernetes-validate.sh failed"
+        );
+        std::env::set_var(
+            "VIXENS_K8S_SCHEMAS",
+            String::from_utf8_lossy(&out.stdout).trim(),
+        );
+    }
+}
+
+/// `kubectl explain` reads the component schemas of /openapi/v3/apis/apps/v1 (k8s.io/kubectl/pkg/explain/v2),
+/// which the emulator publishes from the upstream definitions; and a manager re-applying a Deployment without an
+/// env item, a volumeMount and a volume removes the whole items, as kube-apiserver does (structured-merge-diff
+/// merge/update.go@v4.1.2 prune; the differential suite tests/ssa_differential.rs checks it against the library).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_explain_and_apply_removing_list_items_with_upstream_types() {
+    use_upstream_schemas();
+    let env = Env::start("127.0.114.2", 50).await;
+    let Some((ok, out, err)) = env.kubectl(&["explain", "deployment.spec"], None).await else {
+        return;
+    };
+    assert!(ok, "kubectl explain: {err}");
+    assert!(out.contains("KIND:       Deployment"), "{out}");
+    assert!(
+        out.contains("template\t<PodTemplateSpec> -required-"),
+        "{out}"
+    );
+    let deploy = |extra: bool| {
+        let (env_b, mount_b, vol_b) = if extra {
+            (
+                "\n        - {name: B, value: b}",
+                "\n        - {name: b, mountPath: /b}",
+                "\n      - {name: b, secret: {secretName: b}}",
+            )
+        } else {
+            ("", "", "")
+        };
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: default}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n      - name: web\n        image: nginx\n        env:\n        - {{name: A, value: a}}{env_b}\n        volumeMounts:\n        - {{name: a, mountPath: /a}}{mount_b}\n      volumes:\n      - {{name: a, configMap: {{name: a}}}}{vol_b}\n"
+        )
+    };
+    for extra in [true, false] {
+        let (ok, _, err) = env
+            .kubectl(
+                &[
+                    "apply",
+                    "--server-side",
+                    "--field-manager=vixens",
+                    "-f",
+                    "-",
+                ],
+                Some(deploy(extra)),
+            )
+            .await
+            .unwrap();
+        assert!(ok, "apply: {err}");
+    }
+    let d = env
+        .cluster
+        .object("apps", "deployments", "default", "web")
+        .unwrap();
+    let spec = &d["spec"]["template"]["spec"];
+    assert_eq!(
+        spec["containers"][0]["env"],
+        json!([{"name": "A", "value": "a"}])
+    );
+    assert_eq!(
+        spec["containers"][0]["volumeMounts"],
+        json!([{"name": "a", "mountPath": "/a"}])
+    );
+    assert_eq!(
+        spec["volumes"],
+        json!([{"name": "a", "configMap": {"name": "a"}}])
+    );
+}
+
+/// A Secret whose base64 data is wrapped over several lines (as kustomize writes it) is accepted and stored on
+/// one line; invalid base64 is refused with the API server's decoding error (Go encoding/base64 skips \r and
+/// \n; k8s.io/apiserver/pkg/endpoints/handlers/rest.go@v0.32.0 transformDecodeError).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_applies_a_secret_with_wrapped_base64_and_refuses_invalid() {
+    let env = Env::start("127.0.114.3", 10).await;
+    let long = "x".repeat(100);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&long);
+    let wrapped: String = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| format!("    {}\n", String::from_utf8_lossy(c)))
+        .collect();
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: s, namespace: default}}\ndata:\n  k: |\n{wrapped}"
+    );
+    let Some((ok, _, err)) = env
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(secret))
+        .await
+    else {
+        return;
+    };
+    assert!(ok, "apply: {err}");
+    let s = env.cluster.object("", "secrets", "default", "s").unwrap();
+    assert_eq!(s["data"]["k"], json!(b64));
+    let bad = "apiVersion: v1\nkind: Secret\nmetadata: {name: t, namespace: default}\ndata: {k: 'a!b='}\n";
+    let (ok, _, err) = env
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(bad.into()))
+        .await
+        .unwrap();
+    assert!(!ok);
+    assert!(
+        err.contains(
+            "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input byte 1"
+        ),
+        "{err}"
+    );
+}
+
+/// Jobs complete after the workload delay (pkg/controller/job/job_controller.go@v1.32.0); a Deployment whose pods
+/// mount a missing Secret is not ready until it exists (pkg/volume/secret/secret.go@v1.32.0); CSIDriver
+/// (storage.k8s.io/v1, cluster-scoped) is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_complete_missing_volumes_block_readiness_and_csidrivers_are_served() {
+    let env = Env::start("127.0.114.4", 50).await;
+    env.cluster
+        .ensure_node("w1", ip("127.0.114.5"), false)
+        .unwrap();
+    let manifest = r#"
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once, namespace: default}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      tolerations: [{operator: Exists}]
+      containers: [{name: c, image: nginx}]
+      volumes: [{name: tls, secret: {secretName: web-tls}}]
+---
+apiVersion: storage.k8s.io/v1
+kind: CSIDriver
+metadata: {name: csi.example.com}
+spec: {attachRequired: false}
+"#;
+    let Some((ok, _, err)) = env
+        .kubectl(
+            &["apply", "--server-side", "-f", "-"],
+            Some(manifest.into()),
+        )
+        .await
+    else {
+        return;
+    };
+    assert!(ok, "apply: {err}");
+    let cluster = env.cluster.clone();
+    wait_for("the Job to complete", || {
+        cluster
+            .object("batch", "jobs", "default", "once")
+            .is_some_and(|j| j.pointer("/status/succeeded") == Some(&json!(1)))
+    })
+    .await;
+    let job = env
+        .cluster
+        .object("batch", "jobs", "default", "once")
+        .unwrap();
+    let types: Vec<&str> = job["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["type"].as_str())
+        .collect();
+    assert_eq!(types, ["SuccessCriteriaMet", "Complete"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let d = env
+        .cluster
+        .object("apps", "deployments", "default", "web")
+        .unwrap();
+    assert_eq!(d.pointer("/status/readyReplicas"), None, "{d}");
+    let (ok, _, err) = env
+        .kubectl(
+            &[
+                "create",
+                "secret",
+                "generic",
+                "web-tls",
+                "--from-literal=k=v",
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    wait_for("the Deployment to be ready", || {
+        cluster
+            .object("apps", "deployments", "default", "web")
+            .is_some_and(|d| d.pointer("/status/readyReplicas") == Some(&json!(1)))
+    })
+    .await;
+    let (ok, out, err) = env.kubectl(&["get", "csidrivers"], None).await.unwrap();
+    assert!(ok && out.contains("csi.example.com"), "{out}{err}");
+}

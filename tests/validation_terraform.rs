@@ -27,7 +27,7 @@ variable "extra" {
 }
 
 resource "vixens_argocd_bootstrap" "a" {
-  kubeconfig           = "apiVersion: v1"
+  kubeconfig           = jsonencode({ apiVersion = "v1", kind = "Config", clusters = [{ name = "c", cluster = { server = "https://127.0.0.1:6443" } }], users = [{ name = "u", user = {} }], contexts = [{ name = "x", context = { cluster = "c", user = "u" } }], "current-context" = "x" })
   version              = "v3.5.1"
   install_manifest     = var.m
   install_manifest_url = var.u
@@ -38,7 +38,7 @@ resource "vixens_argocd_bootstrap" "a" {
 }
 
 resource "vixens_cilium" "c" {
-  kubeconfig = "apiVersion: v1"
+  kubeconfig = jsonencode({ apiVersion = "v1", kind = "Config", clusters = [{ name = "c", cluster = { server = "https://127.0.0.1:6443" } }], users = [{ name = "u", user = {} }], contexts = [{ name = "x", context = { cluster = "c", user = "u" } }], "current-context" = "x" })
   version    = "1.17.0"
   load_balancer_ip_pools {
     name = "p"
@@ -106,7 +106,7 @@ fn one_error_per_problem_at_the_attribute(tf: &Terraform) {
         tf,
         r#"
 resource "vixens_cilium" "c" {
-  kubeconfig        = "apiVersion: v1"
+  kubeconfig        = jsonencode({ apiVersion = "v1", kind = "Config", clusters = [{ name = "c", cluster = { server = "https://127.0.0.1:6443" } }], users = [{ name = "u", user = {} }], contexts = [{ name = "x", context = { cluster = "c", user = "u" } }], "current-context" = "x" })
   version           = "1.17.0"
   cluster_id        = 256
   operator_replicas = -1

@@ -99,6 +99,42 @@ impl Diagnostics {
         Self::default()
     }
 
+    /// Names the item of a list block keyed by a `name` attribute in every diagnostic about it: a diagnostic whose
+    /// path is `block[i].rest` gets `<label> "<name>", rest: ` before its detail (the name left out when the
+    /// detail already quotes it). Terraform 1.0 cannot resolve a path into a `dynamic` block (it shows the
+    /// resource header instead), so the detail must say which item and which attribute it is.
+    pub fn name_list_items(&mut self, config: &cty::Value, block: &str, label: &str) {
+        use cty::PathStep;
+        let items = config.get(block).as_list().unwrap_or_default();
+        for d in &mut self.0 {
+            let Some(path) = &d.attribute else { continue };
+            let index = match path.steps.as_slice() {
+                [PathStep::Attribute(b), PathStep::Index(i), ..] if b == block => *i,
+                _ => continue,
+            };
+            let name = usize::try_from(index)
+                .ok()
+                .and_then(|i| items.get(i))
+                .and_then(|item| item.get("name").as_str());
+            let rest = AttributePath {
+                steps: path.steps[2..].to_vec(),
+            }
+            .to_string();
+            let Some(name) = name else { continue };
+            let quoted = format!("{name:?}");
+            let mut prefix = Vec::new();
+            if !d.detail.contains(&quoted) {
+                prefix.push(format!("{label} {quoted}"));
+            }
+            if !rest.is_empty() && rest != "name" {
+                prefix.push(rest);
+            }
+            if !prefix.is_empty() {
+                d.detail = format!("{}: {}", prefix.join(", "), d.detail);
+            }
+        }
+    }
+
     /// Adds a diagnostic.
     pub fn push(&mut self, d: Diagnostic) {
         self.0.push(d);

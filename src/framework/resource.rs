@@ -262,6 +262,30 @@ impl RawState {
         cty::json::decode_with(&self.json, ty, opts)
     }
 
+    /// The same state with each top-level attribute in `names` that holds an object (a block stored with single
+    /// nesting) turned into a list of that one object, and a null one into an empty list: the migration of a
+    /// block whose nesting changed from single to a list of at most one. Other values are left as they are.
+    ///
+    /// Errors: the state is not a JSON object.
+    pub fn single_blocks_as_lists(&self, names: &[&str]) -> Result<RawState, cty::Error> {
+        let mut json = self.to_json()?;
+        let Some(object) = json.as_object_mut() else {
+            return Err(cty::Error::new("invalid state JSON: not an object"));
+        };
+        for name in names {
+            if let Some(v) = object.get_mut(*name) {
+                match v {
+                    serde_json::Value::Object(_) => *v = serde_json::Value::Array(vec![v.take()]),
+                    serde_json::Value::Null => *v = serde_json::Value::Array(Vec::new()),
+                    _ => {}
+                }
+            }
+        }
+        let json = serde_json::to_vec(&json)
+            .map_err(|e| cty::Error::new(format!("cannot encode the state JSON: {e}")))?;
+        Ok(RawState { json })
+    }
+
     /// The JSON as a `serde_json` value, for hand-written migrations (numbers beyond f64 lose precision here).
     pub fn to_json(&self) -> Result<serde_json::Value, cty::Error> {
         serde_json::from_slice(&self.json)

@@ -66,15 +66,19 @@ impl Connection {
     /// Errors: [`Error::Config`] when the kubeconfig or a PEM field does not parse or the host is not an
     /// `https://` URL. The message names the field, never its value.
     pub async fn config(&self) -> Result<kube::Config> {
-        let kubeconfig = match self {
-            Connection::Kubeconfig(text) => Kubeconfig::from_yaml(text)
-                .map_err(|e| Error::Config(format!("kubeconfig does not parse: {e}")))?,
-            Connection::Credentials(creds) => credentials_kubeconfig(creds)?,
+        let (kubeconfig, secret) = match self {
+            Connection::Kubeconfig(text) => (parse_kubeconfig(text)?, text.as_str()),
+            Connection::Credentials(creds) => {
+                (credentials_kubeconfig(creds)?, creds.client_key.as_str())
+            }
         };
         let mut config =
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
-                .map_err(|e| Error::Config(format!("kubeconfig is not usable: {e}")))?;
+                .map_err(|e| {
+                    let reason = crate::redact::scrub(&error_chain(&e), secret);
+                    Error::Config(format!("kubeconfig is not usable: {reason}"))
+                })?;
         config.connect_timeout = Some(CONNECT_TIMEOUT);
         Ok(config)
     }
@@ -118,6 +122,127 @@ impl Connection {
         tracing::debug!(host = %host, version = %version.git_version, "connected to the Kubernetes API");
         Ok(client)
     }
+}
+
+/// Checks, without contacting anything, what a connection needs to be usable: the kubeconfig parses, its current
+/// context names a cluster and a user, the server is an `https://` URL and the inline `*-data` certificates and
+/// key decode as PEM; or, for explicit credentials, the host and each PEM field. For plan-time validation.
+///
+/// Errors: [`Error::Config`] naming the field (and line/column for YAML), never quoting the input.
+pub fn check(connection: &Connection) -> Result<()> {
+    match connection {
+        Connection::Kubeconfig(text) => check_kubeconfig(text),
+        Connection::Credentials(creds) => {
+            normalize_host(&creds.host)?;
+            pem_blocks("ca_certificate", &creds.ca_certificate, "CERTIFICATE")?;
+            pem_blocks(
+                "client_certificate",
+                &creds.client_certificate,
+                "CERTIFICATE",
+            )?;
+            pem_blocks("client_key", &creds.client_key, "PRIVATE KEY")?;
+            Ok(())
+        }
+    }
+}
+
+/// A kubeconfig document parsed by kube, after a syntax check whose errors give only line and column (kube's
+/// parser quotes the lines around an error, `client-key-data` included).
+fn parse_kubeconfig(text: &str) -> Result<Kubeconfig> {
+    if let Err(e) = serde_yaml::from_str::<serde_yaml::Value>(text) {
+        return Err(Error::Config(format!(
+            "kubeconfig is not valid YAML: {}",
+            crate::redact::yaml_error(&e, text)
+        )));
+    }
+    Kubeconfig::from_yaml(text).map_err(|e| {
+        let reason = crate::redact::scrub(&error_chain(&e), text);
+        Error::Config(format!("kubeconfig does not parse: {reason}"))
+    })
+}
+
+fn check_kubeconfig(text: &str) -> Result<()> {
+    let k = parse_kubeconfig(text)?;
+    let bad = |m: String| Error::Config(format!("kubeconfig: {m}"));
+    let current = k
+        .current_context
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| bad("current-context is not set".into()))?;
+    let context = k
+        .contexts
+        .iter()
+        .find(|c| c.name == current)
+        .and_then(|c| c.context.as_ref())
+        .ok_or_else(|| bad(format!("current-context {current:?} is not in contexts")))?;
+    let cluster_name = context.cluster.as_str();
+    let cluster = k
+        .clusters
+        .iter()
+        .find(|c| c.name == cluster_name)
+        .and_then(|c| c.cluster.as_ref())
+        .ok_or_else(|| {
+            bad(format!(
+                "cluster {cluster_name:?} of the current context is not in clusters"
+            ))
+        })?;
+    let server = cluster
+        .server
+        .as_deref()
+        .ok_or_else(|| bad(format!("cluster {cluster_name:?} has no server")))?;
+    normalize_host(server).map_err(|e| bad(format!("cluster {cluster_name:?}: server: {e}")))?;
+    if let Some(ca) = &cluster.certificate_authority_data {
+        pem_blocks("certificate-authority-data", ca, "CERTIFICATE")
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    if let Some(user) = context.user.as_deref() {
+        let auth = k
+            .auth_infos
+            .iter()
+            .find(|a| a.name == user)
+            .and_then(|a| a.auth_info.as_ref())
+            .ok_or_else(|| {
+                bad(format!(
+                    "user {user:?} of the current context is not in users"
+                ))
+            })?;
+        if let Some(cert) = &auth.client_certificate_data {
+            pem_blocks("client-certificate-data", cert, "CERTIFICATE")
+                .map_err(|e| bad(e.to_string()))?;
+        }
+        if let Some(key) = &auth.client_key_data {
+            use secrecy::ExposeSecret as _;
+            pem_blocks("client-key-data", key.expose_secret(), "PRIVATE KEY")
+                .map_err(|e| bad(e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `value` (PEM or base64 of PEM) holds PEM blocks that decode, all with a tag ending in `tag`
+/// (`CERTIFICATE`, `PRIVATE KEY`). Errors name the field and the block number only.
+pub fn pem_blocks(field: &str, value: &str, tag: &str) -> Result<()> {
+    let text = pem_field(field, value)?;
+    let blocks = pem::parse_many(text.as_bytes()).map_err(|_| {
+        Error::Config(format!(
+            "{field}: a PEM block does not decode (bad base64 or framing)"
+        ))
+    })?;
+    if blocks.is_empty() {
+        return Err(Error::Config(format!("{field} holds no PEM block")));
+    }
+    if let Some((i, b)) = blocks
+        .iter()
+        .enumerate()
+        .find(|(_, b)| !b.tag().ends_with(tag))
+    {
+        return Err(Error::Config(format!(
+            "{field}: PEM block {} is a {:?}, expected a {tag}",
+            i + 1,
+            b.tag()
+        )));
+    }
+    Ok(())
 }
 
 /// Installs the aws-lc-rs rustls provider as the process default (kube builds its TLS config from it). Idempotent.
@@ -169,6 +294,16 @@ pub fn normalize_host(host: &str) -> Result<String> {
         .map_err(|e| Error::Config(format!("host is not a valid URL: {e}")))?;
     if uri.host().is_none_or(str::is_empty) {
         return Err(Error::Config("host has no host name".into()));
+    }
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+    let port = match authority.rsplit_once(']') {
+        Some((_, after)) => after.strip_prefix(':'),
+        None => authority.rsplit_once(':').map(|(_, p)| p),
+    };
+    if let Some(p) = port.filter(|p| p.parse::<u16>().map_or(true, |n| n == 0)) {
+        return Err(Error::Config(format!(
+            "host port {p:?} is not a TCP port (1 to 65535)"
+        )));
     }
     Ok(url)
 }
@@ -259,6 +394,9 @@ mod tests {
             "https://a.example:6443"
         );
         assert!(normalize_host("http://127.0.0.1:6443").is_err());
+        assert!(normalize_host("127.0.0.1:70000").is_err());
+        assert!(normalize_host("https://[::1]:0").is_err());
+        assert!(normalize_host("https://[::1]:6443").is_ok());
         assert!(normalize_host("").is_err());
     }
 
@@ -275,6 +413,25 @@ mod tests {
             err.contains("client_key") && !err.contains("s3cret"),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn kubeconfig_errors_never_quote_the_text() {
+        let secret = "S0VZU0VDUkVUU0VDUkVUU0VDUkVU";
+        for text in [
+            format!("users:\n- name: u\n  user:\n    token: x\n   client-key-data: {secret}\n"),
+            format!("users:\n- name: u\n  user:\n    client-key-data: [{secret}]\n"),
+            format!("users:\n- name: u\n  user: {secret}\n"),
+        ] {
+            let conn = Connection::Kubeconfig(text);
+            let Err(e) = conn.config().await else {
+                panic!("a malformed kubeconfig was accepted")
+            };
+            let shown = e.to_string();
+            assert!(!shown.contains(secret) && shown.contains("line"), "{shown}");
+            let shown = check(&conn).unwrap_err().to_string();
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 
     #[test]

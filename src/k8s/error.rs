@@ -53,6 +53,20 @@ impl Error {
         }
     }
 
+    /// True for errors a retry may cure: the connection failed or dropped (API server restarting), the API server
+    /// answered 5xx or 429 Too Many Requests, or it stayed unreachable. 4xx answers and invalid settings are not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Unreachable { .. } => true,
+            Error::Api { cause, .. } => match cause.as_ref() {
+                kube::Error::Api(s) => s.code >= 500 || s.code == 429,
+                kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// True when the API answered 404 Not Found.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::Api { cause, .. } if is_not_found(cause))

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod connection;
 pub mod error;
 pub mod inventory;
+pub mod names;
 pub mod wait;
 
 pub use connection::{ClusterCredentials, Connection};

@@ -35,8 +35,12 @@ const MIN_INTERVAL: Duration = Duration::from_millis(25);
 const MAX_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Calls `check` until it returns [`Check::Done`] or `timeout` passes. Logs each new pending state at info level.
+/// A transient error of `check` ([`Error::is_transient`]: the connection dropped, the API server restarts or
+/// answers 5xx/429) counts as a pending state: the same wait goes on with backoff (the client reconnects on
+/// its next request), within the same deadline.
 ///
-/// Errors: [`Error::Timeout`] with the last pending state; errors from `check` are returned at once.
+/// Errors: [`Error::Timeout`] with the last pending state (the last error, when the API server never came
+/// back); other errors from `check` are returned at once.
 pub async fn poll_until<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<()>
 where
     F: FnMut() -> Fut,
@@ -46,17 +50,27 @@ where
     let mut interval = MIN_INTERVAL;
     let mut last = String::new();
     loop {
-        match check().await? {
-            Check::Done => {
+        let outcome = match check().await {
+            Err(e) if e.is_transient() => {
+                let state = format!("API server unreachable, retrying: {e}");
+                if state != last {
+                    tracing::warn!(what, state = %state, elapsed = ?started.elapsed(), "waiting");
+                    last = state;
+                }
+                None
+            }
+            other => Some(other?),
+        };
+        match outcome {
+            Some(Check::Done) => {
                 tracing::info!(what, elapsed = ?started.elapsed(), "ready");
                 return Ok(());
             }
-            Check::Pending(state) => {
-                if state != last {
-                    tracing::info!(what, state = %state, elapsed = ?started.elapsed(), "waiting");
-                    last = state;
-                }
+            Some(Check::Pending(state)) if state != last => {
+                tracing::info!(what, state = %state, elapsed = ?started.elapsed(), "waiting");
+                last = state;
             }
+            _ => {}
         }
         let elapsed = started.elapsed();
         if elapsed >= timeout {
@@ -353,6 +367,51 @@ pub async fn gone(applier: &Applier, r: &ObjectRef, timeout: Duration) -> Result
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn api_error(code: u16) -> Error {
+        let status = kube::core::Status {
+            code,
+            message: "m".into(),
+            reason: "r".into(),
+            ..Default::default()
+        };
+        Error::api("get", "Deployment ns/x", kube::Error::Api(Box::new(status)))
+    }
+
+    /// A wait goes on through an API server restart (503s) and fails at once on a 403.
+    #[tokio::test]
+    async fn waits_ride_out_transient_errors_within_the_deadline() {
+        let mut calls = 0;
+        poll_until("x", Duration::from_secs(5), || {
+            calls += 1;
+            let n = calls;
+            async move {
+                match n {
+                    1 | 2 => Err(api_error(503)),
+                    3 => Ok(Check::Pending("starting".into())),
+                    _ => Ok(Check::Done),
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(calls, 4);
+        let e = poll_until("x", Duration::from_secs(5), || async {
+            Err(api_error(403))
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(e, Error::Api { .. }), "{e}");
+        let e = poll_until("x", Duration::from_millis(100), || async {
+            Err(api_error(503))
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&e, Error::Timeout { last, .. } if last.contains("API server unreachable")),
+            "{e}"
+        );
+    }
 
     #[test]
     fn crd_needs_established_true() {

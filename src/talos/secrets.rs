@@ -261,8 +261,9 @@ impl SecretsBundle {
     /// # Errors
     /// [`SecretsError::Yaml`] on a YAML or shape error; [`SecretsError::Field`] naming the bad field.
     pub fn from_yaml(text: &str) -> Result<Self, SecretsError> {
-        let wire: wire::Bundle =
-            serde_yaml::from_str(text).map_err(|e| SecretsError::Yaml(e.to_string()))?;
+        // The error gives line and column, never the text (serde_yaml quotes a mistyped scalar).
+        let wire: wire::Bundle = serde_yaml::from_str(text)
+            .map_err(|e| SecretsError::Yaml(crate::redact::yaml_error(&e, text)))?;
         let bundle = wire.into_bundle()?;
         bundle.validate()?;
         Ok(bundle)

@@ -164,6 +164,43 @@ fn namespace(new: &mut Value, old: Option<&Value>) {
     }
 }
 
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Decodes standard padded base64 as Go's `base64.StdEncoding` does (encoding/base64/base64.go@go1.23): `\r` and
+/// `\n` anywhere are skipped. On error, the offset in `s` Go reports (`CorruptInputError`): the offending byte,
+/// or the start of an incomplete final quantum.
+pub fn decode_go_base64(s: &str) -> Result<Vec<u8>, usize> {
+    let (kept, index): (Vec<u8>, Vec<usize>) = s
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| *b != b'\r' && *b != b'\n')
+        .map(|(i, b)| (b, i))
+        .unzip();
+    let orig = |i: usize| index.get(i).copied().unwrap_or(s.len());
+    use base64::DecodeError as E;
+    // Go's StdEncoding (not Strict) accepts non-zero trailing bits.
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+    );
+    engine.decode(&kept).map_err(|e| match e {
+        E::InvalidByte(i, _) | E::InvalidLastSymbol(i, _) => orig(i),
+        // An incomplete final quantum: Go reports len(s) minus the characters read of it.
+        _ if kept.len() % 4 != 0 => s.len() - kept.len() % 4,
+        E::InvalidLength(n) => orig(n),
+        E::InvalidPadding => orig(kept.iter().position(|b| *b == b'=').unwrap_or(0)),
+    })
+}
+
 fn secret(rt: &ResourceType, new: &mut Value, old: Option<&Value>) -> ApiResult<()> {
     let mut errors = vec![];
     if let Some(sd) = new.get("stringData").and_then(Value::as_object).cloned() {
@@ -175,16 +212,27 @@ fn secret(rt: &ResourceType, new: &mut Value, old: Option<&Value>) -> ApiResult<
     if let Some(m) = new.as_object_mut() {
         m.remove("stringData");
     }
-    if let Some(d) = new.get("data").and_then(Value::as_object) {
-        for (k, v) in d {
-            if v.as_str()
-                .is_none_or(|s| base64::engine::general_purpose::STANDARD.decode(s).is_err())
-            {
-                errors.push(err(
-                    &format!("data[{k}]"),
-                    "FieldValueInvalid",
-                    "Invalid value: not valid base64".into(),
-                ));
+    // Secret data is map[string][]byte: the JSON decoder reads each value with Go's encoding/base64, which skips
+    // \r and \n (wrapped values, as kustomize writes them, are accepted and stored re-encoded on one line) and
+    // refuses anything else with "illegal base64 data at input byte N", answered 400 as "<Kind> in version
+    // \"<v>\" cannot be handled as a <Kind>: ..." (k8s.io/apiserver/pkg/endpoints/handlers/rest.go@v0.32.0
+    // transformDecodeError).
+    if let Some(d) = new.get_mut("data").and_then(Value::as_object_mut) {
+        for v in d.values_mut() {
+            let Some(s) = v.as_str() else {
+                return Err(ApiError::bad_request(format!(
+                    "{} in version \"v1\" cannot be handled as a {}: json: cannot unmarshal {} into Go struct field {}.data of type []uint8",
+                    rt.kind, rt.kind, json_type(v), rt.kind
+                )));
+            };
+            match decode_go_base64(s) {
+                Ok(bytes) => *v = json!(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                Err(at) => {
+                    return Err(ApiError::bad_request(format!(
+                        "{} in version \"v1\" cannot be handled as a {}: illegal base64 data at input byte {at}",
+                        rt.kind, rt.kind
+                    )))
+                }
             }
         }
     }
@@ -634,5 +682,18 @@ pub fn bootstrap(inner: &Inner) {
                 false,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Go encoding/base64 (StdEncoding): newlines skipped, trailing bits ignored, CorruptInputError offsets.
+    #[test]
+    fn secret_data_decodes_as_go_base64() {
+        use super::decode_go_base64 as d;
+        assert_eq!(d("aGVs\nbG8=\r\n"), Ok(b"hello".to_vec()));
+        assert_eq!(d("YR=="), Ok(b"a".to_vec()));
+        assert_eq!(d("a!b="), Err(1));
+        assert_eq!(d("aGVsbG8"), Err(4));
     }
 }

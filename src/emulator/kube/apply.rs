@@ -7,7 +7,8 @@
 use serde_json::{json, Map, Value};
 
 use super::errors::ApiError;
-use super::fields::{display, fields_of, remove_at, value_at, FieldSet, ListKind, Path, Shape};
+use super::fields::{display, FieldSet, Path, Shape};
+use super::smd;
 use super::timefmt;
 
 /// One managedFields entry.
@@ -154,8 +155,67 @@ pub fn trackable(obj: &Value, scope: Scope) -> Value {
     v
 }
 
-/// Applies `config` (already checked for apiVersion/kind/name) over `live` (None when creating) for `manager`.
-/// Returns the new object with its managedFields, or a 409 conflict listing each contested field.
+/// The object a request produces from the tracked part `tracked` (see [`trackable`]): apiVersion and kind from
+/// `config` (else `live`), system metadata from `live`, and what the scope does not track from `live`.
+fn reassemble(live: &Value, config: &Value, tracked: Value, scope: Scope) -> Value {
+    let mut out = match tracked {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    for k in ["apiVersion", "kind"] {
+        if let Some(v) = config.get(k).or_else(|| live.get(k)) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    match scope {
+        Scope::Main { status_ignored } => {
+            if status_ignored {
+                out.remove("status");
+                if let Some(st) = live.get("status") {
+                    out.insert("status".into(), st.clone());
+                }
+            }
+        }
+        Scope::Status => {
+            if let Some(l) = live.as_object() {
+                for (k, v) in l {
+                    if k != "status" && k != "metadata" {
+                        out.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+    }
+    let mut md = out
+        .remove("metadata")
+        .and_then(|m| match m {
+            Value::Object(m) => Some(m),
+            _ => None,
+        })
+        .unwrap_or_default();
+    if let Some(lm) = live.get("metadata").and_then(Value::as_object) {
+        let tracked_md = trackable(
+            &json!({"metadata": lm}),
+            Scope::Main {
+                status_ignored: false,
+            },
+        );
+        for (k, v) in lm {
+            let is_tracked = tracked_md.pointer(&format!("/metadata/{k}")).is_some();
+            if !is_tracked || scope == Scope::Status {
+                md.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    out.insert("metadata".into(), Value::Object(md));
+    Value::Object(out)
+}
+
+/// Applies `config` (already checked for apiVersion/kind/name) over `live` (None when creating) for `manager`,
+/// as structured-merge-diff's `Updater.Apply` does (merge/update.go@v4.1.2): merge, then prune what the manager
+/// applied last time and no longer applies unless another manager owns it, then take ownership of the applied
+/// fields; fields other managers own that the result adds or changes conflict (409 unless `force`, which takes
+/// them); fields it removes leave every set. Returns the new object with its managedFields.
 pub fn apply(
     live: Option<&Value>,
     config: &Value,
@@ -165,68 +225,95 @@ pub fn apply(
     api_version: &str,
     shape: &Shape,
 ) -> Result<Value, ApiError> {
-    let sub = scope.subresource();
-    let mut obj = live.cloned().unwrap_or_else(|| json!({"metadata": {}}));
-    let mut list = entries(&obj);
-    let cfg = trackable(config, scope);
-    let new_set = fields_of(&cfg, shape, false);
-    let old_set = list
-        .iter()
-        .find(|e| e.same_slot(manager, "Apply", sub))
-        .map(|e| e.fields.clone())
-        .unwrap_or_default();
+    apply_checked(live, config, manager, force, scope, api_version, shape)
+        .map_err(|(list, conflicts)| conflict_error(&list, &conflicts))
+}
 
-    // Conflicts: another manager owns a field this config sets to a different value.
-    let mut conflicts: Vec<(usize, Path)> = vec![];
-    let new_paths = new_set.paths();
+/// The entries of an object and the (entry index, path) conflicts of a refused apply.
+pub type Conflicts = (Vec<Entry>, Vec<(usize, Path)>);
+
+/// [`apply`], with a refusal as the managers and the contested paths.
+pub fn apply_checked(
+    live: Option<&Value>,
+    config: &Value,
+    manager: &str,
+    force: bool,
+    scope: Scope,
+    api_version: &str,
+    shape: &Shape,
+) -> Result<Value, Conflicts> {
+    let sub = scope.subresource();
+    let base = live.cloned().unwrap_or_else(|| json!({"metadata": {}}));
+    let mut list = entries(&base);
+    let live_t = trackable(&base, scope);
+    let cfg = trackable(config, scope);
+    let merged = smd::merge(Some(&live_t), Some(&cfg), shape).unwrap_or_else(|| json!({}));
+    let new_set = smd::to_set(&cfg, shape).strip_meta();
+    let mine = list.iter().position(|e| e.same_slot(manager, "Apply", sub));
+    let last_set = mine.map(|i| list[i].fields.clone());
+    let mut managed_union = new_set.clone();
     for (i, e) in list.iter().enumerate() {
-        if e.same_slot(manager, "Apply", sub) {
+        if Some(i) != mine {
+            managed_union = managed_union.union(&e.fields);
+        }
+    }
+    let mut new_t = match last_set.filter(|s| !s.is_empty()) {
+        Some(last) => prune(&merged, &last, &managed_union, shape),
+        None => merged,
+    };
+    let cmp = smd::compare(&live_t, &new_t, shape);
+    smd::strip_nulls(&mut new_t);
+    let changed = cmp.modified.union(&cmp.added);
+    let mut conflicts: Vec<(usize, Path)> = vec![];
+    for (i, e) in list.iter().enumerate() {
+        if Some(i) == mine {
             continue;
         }
-        for p in new_paths.iter().cloned() {
-            if e.fields.has(&p) && value_at(&obj, &p) != value_at(&cfg, &p) {
-                conflicts.push((i, p));
-            }
+        for p in e.fields.intersection(&changed).paths() {
+            conflicts.push((i, p));
         }
     }
-    if !conflicts.is_empty() {
-        if !force {
-            return Err(conflict_error(&list, &conflicts));
-        }
-        for (i, p) in &conflicts {
-            list[*i].fields.remove(p);
+    if !conflicts.is_empty() && !force {
+        return Err((list, conflicts));
+    }
+    for (i, e) in list.iter_mut().enumerate() {
+        if Some(i) != mine {
+            e.fields = e.fields.minus(&changed).minus(&cmp.removed);
         }
     }
-
-    // Fields this manager applied before and no longer does: removed unless someone else still owns them.
-    let mut dropped = old_set.difference(&new_set);
-    dropped.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    for p in dropped {
-        let others = list
-            .iter()
-            .any(|e| !e.same_slot(manager, "Apply", sub) && e.fields.has_prefix(&p));
-        if !others && !new_set.has_prefix(&p) {
-            remove_at(&mut obj, &p);
-        }
-    }
-
-    merge(&mut obj, &cfg, shape);
-
-    let now = timefmt::now();
     let entry = Entry {
         manager: manager.to_string(),
         operation: "Apply".into(),
         api_version: api_version.to_string(),
-        time: now,
+        time: timefmt::now(),
         subresource: sub.to_string(),
         fields: new_set,
     };
-    match list.iter_mut().find(|e| e.same_slot(manager, "Apply", sub)) {
-        Some(e) => *e = entry,
+    match mine {
+        Some(i) => list[i] = entry,
         None => list.push(entry),
     }
+    let mut obj = reassemble(&base, config, new_t, scope);
     set_entries(&mut obj, list);
     Ok(obj)
+}
+
+/// structured-merge-diff's `Updater.prune` (merge/update.go@v4.1.2): removes from `merged` what `last` (the
+/// applier's previous set) holds, adds back what anyone (`managed`, including the applier's new set) owns, and
+/// never removes what `last` did not hold.
+fn prune(merged: &Value, last: &FieldSet, managed: &FieldSet, shape: &Shape) -> Value {
+    let empty = || json!({});
+    let last_n = smd::ensure_named(last, shape);
+    let pruned = smd::remove_items(merged, &last_n, shape).unwrap_or_else(empty);
+    // addBackOwnedItems
+    let merged_set = smd::ensure_named(&smd::to_set(merged, shape), shape);
+    let pruned_set = smd::ensure_named(&smd::to_set(&pruned, shape), shape);
+    let keep = pruned_set.union(&smd::ensure_named(managed, shape));
+    let pruned = smd::remove_items(merged, &merged_set.minus(&keep), shape).unwrap_or_else(empty);
+    // addBackDanglingItems
+    let pruned_set = smd::ensure_named(&smd::to_set(&pruned, shape), shape);
+    let drop = merged_set.minus(&pruned_set).intersection(&last_n);
+    smd::remove_items(merged, &drop, shape).unwrap_or_else(empty)
 }
 
 fn conflict_error(list: &[Entry], conflicts: &[(usize, Path)]) -> ApiError {
@@ -264,61 +351,6 @@ fn conflict_error(list: &[Entry], conflicts: &[(usize, Path)]) -> ApiError {
     ApiError::apply_conflict(message, causes)
 }
 
-/// Merges an applied configuration into an object: maps field by field (null removes), associative lists by
-/// key, sets by value, everything else replaced.
-pub fn merge(live: &mut Value, cfg: &Value, shape: &Shape) {
-    match (live.as_object_mut(), cfg.as_object()) {
-        (Some(l), Some(c)) if !shape.atomic_map() => {
-            for (k, v) in c {
-                if v.is_null() {
-                    l.remove(k);
-                    continue;
-                }
-                match l.get_mut(k) {
-                    Some(lv) => merge(lv, v, &shape.field(k)),
-                    None => {
-                        l.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-            return;
-        }
-        _ => {}
-    }
-    if let (Some(l), Some(c)) = (live.as_array(), cfg.as_array()) {
-        match shape.list_kind() {
-            ListKind::Map(keys) => {
-                let same =
-                    |cfg_item: &Value, live_item: &Value| same_key(&keys, cfg_item, live_item);
-                let mut out = vec![];
-                for ci in c {
-                    let mut item = ci.clone();
-                    if let Some(li) = l.iter().find(|li| same(ci, li)) {
-                        item = li.clone();
-                        merge(&mut item, ci, &shape.item());
-                    }
-                    out.push(item);
-                }
-                for li in l {
-                    if !c.iter().any(|ci| same(ci, li)) {
-                        out.push(li.clone());
-                    }
-                }
-                *live = Value::Array(out);
-                return;
-            }
-            ListKind::Set => {
-                let mut out = c.clone();
-                out.extend(l.iter().filter(|li| !c.contains(li)).cloned());
-                *live = Value::Array(out);
-                return;
-            }
-            ListKind::Atomic => {}
-        }
-    }
-    *live = cfg.clone();
-}
-
 /// Whether a configured list item and a live one have the same key. Key fields the configuration leaves out
 /// match anything (the API server defaults them, e.g. `protocol: TCP` of ports, before merging).
 pub fn same_key(keys: &[String], cfg_item: &Value, live_item: &Value) -> bool {
@@ -332,9 +364,10 @@ pub fn same_key(keys: &[String], cfg_item: &Value, live_item: &Value) -> bool {
             .all(|k| cfg_item.get(k.as_str()) == live_item.get(k.as_str()))
 }
 
-/// Records an Update operation by `manager` that turned `old` (None on create) into `new`: the manager takes the
-/// fields it set or changed; other managers lose them; removed fields leave every set. Writes managedFields of
-/// `new`. A request that itself rewrites managedFields keeps what it wrote (`[{}]` clears them, as upstream).
+/// Records an Update operation by `manager` that turned `old` (None on create) into `new`, as
+/// structured-merge-diff's `Updater.Update` does (merge/update.go@v4.1.2): the fields it added or changed are
+/// taken from every other manager and become the manager's; removed fields leave every set. Writes managedFields
+/// of `new`. A request that itself rewrites managedFields keeps what it wrote (`[{}]` clears them, as upstream).
 pub fn record_update(
     old: Option<&Value>,
     new: &mut Value,
@@ -365,67 +398,35 @@ pub fn record_update(
     let mut list = entries(old_obj);
     let before = trackable(old_obj, scope);
     let after = trackable(new, scope);
-    let old_set = fields_of(&before, shape, true);
-    let new_set = fields_of(&after, shape, true);
-    let changed: Vec<Path> = new_set
-        .paths()
-        .into_iter()
-        .filter(|p| {
-            let leaf = value_at(&after, p).is_some_and(|v| {
-                !(v.is_object() || v.is_array()) || !new_set_has_children(&new_set, p)
-            });
-            if leaf {
-                value_at(&before, p) != value_at(&after, p)
-            } else {
-                !old_set.has(p) && value_at(&before, p).is_none()
-            }
-        })
-        .collect();
-    let removed = old_set.difference(&new_set);
-    for e in list.iter_mut() {
-        for p in changed.iter().chain(removed.iter()) {
-            if !e.same_slot(manager, "Update", sub) || removed.contains(p) {
-                e.fields.remove(p);
-            }
+    let cmp = smd::compare(&before, &after, shape);
+    let changed = cmp.modified.union(&cmp.added);
+    let mine = list
+        .iter()
+        .position(|e| e.same_slot(manager, "Update", sub));
+    for (i, e) in list.iter_mut().enumerate() {
+        if Some(i) != mine {
+            e.fields = e.fields.minus(&changed).minus(&cmp.removed);
         }
     }
-    if !changed.is_empty() {
-        let idx = match list
-            .iter()
-            .position(|e| e.same_slot(manager, "Update", sub))
-        {
-            Some(i) => i,
-            None => {
-                list.push(Entry {
-                    manager: manager.to_string(),
-                    operation: "Update".into(),
-                    api_version: api_version.to_string(),
-                    time: String::new(),
-                    subresource: sub.to_string(),
-                    fields: FieldSet::default(),
-                });
-                list.len() - 1
+    let own = mine.map(|i| list[i].fields.clone()).unwrap_or_default();
+    let fields = own.union(&changed).minus(&cmp.removed).strip_meta();
+    let entry = Entry {
+        manager: manager.to_string(),
+        operation: "Update".into(),
+        api_version: api_version.to_string(),
+        time: timefmt::now(),
+        subresource: sub.to_string(),
+        fields,
+    };
+    match mine {
+        Some(i) => {
+            if !changed.is_empty() || list[i].fields != entry.fields {
+                list[i] = entry;
             }
-        };
-        let e = &mut list[idx];
-        for p in &changed {
-            e.fields.insert(p);
         }
-        e.time = timefmt::now();
-        e.api_version = api_version.to_string();
+        None => list.push(entry),
     }
     set_entries(new, list);
-}
-
-fn new_set_has_children(set: &FieldSet, p: &[String]) -> bool {
-    let mut n = set;
-    for el in p {
-        match n.children.get(el) {
-            Some(c) => n = c,
-            None => return false,
-        }
-    }
-    !n.children.is_empty()
 }
 
 #[cfg(test)]
@@ -495,7 +496,7 @@ mod tests {
             .into_iter()
             .find(|e| e.manager == "alice")
             .unwrap();
-        assert!(!alice.fields.has(&["f:data".into(), "f:k".into()]));
+        assert!(alice.fields.to_v1().pointer("/f:data/f:k").is_none());
         // alice stops applying `a` and `k`: `a` goes, `k` stays (bob owns it).
         let after = apply(
             Some(&forced),

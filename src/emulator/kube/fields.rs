@@ -25,7 +25,21 @@ pub enum Shape<'a> {
     },
     /// The root of a custom resource: `metadata` is ObjectMeta, the rest follows the schema.
     CrdRoot(Option<&'a Value>),
-    Schema(Option<&'a Value>),
+    /// A JSON schema node (already resolved) and the `$defs` its `$ref`s (`#/$defs/<name>`) point into.
+    Schema(Option<&'a Value>, Option<&'a Value>),
+}
+
+/// `node`, or the definition its `$ref` (or `allOf: [{$ref}]`) names in `defs`.
+pub fn resolve<'a>(node: Option<&'a Value>, defs: Option<&'a Value>) -> Option<&'a Value> {
+    let n = node?;
+    let r = n
+        .get("$ref")
+        .or_else(|| n.pointer("/allOf/0/$ref"))
+        .and_then(Value::as_str);
+    match r {
+        Some(r) => defs?.get(r.rsplit('/').next()?),
+        None => Some(n),
+    }
 }
 
 impl<'a> Shape<'a> {
@@ -42,6 +56,20 @@ impl<'a> Shape<'a> {
         Shape::CrdRoot(schema)
     }
 
+    /// Shape of a JSON schema node whose `$ref`s point into `defs` (the `$defs` of kubernetes-validate's
+    /// `_definitions.json`).
+    pub fn typed(node: &'a Value, defs: Option<&'a Value>) -> Shape<'a> {
+        Shape::Schema(resolve(Some(node), defs), defs)
+    }
+
+    fn node(&self) -> (Option<&'a Value>, Option<&'a Value>) {
+        match self {
+            Shape::Builtin { .. } => (None, None),
+            Shape::CrdRoot(s) => (*s, None),
+            Shape::Schema(s, d) => (*s, *d),
+        }
+    }
+
     /// Shape of field `name` of this (object) shape.
     pub fn field(&self, name: &str) -> Shape<'a> {
         match self {
@@ -53,13 +81,14 @@ impl<'a> Shape<'a> {
                 parent: String::new(),
                 name: "metadata".into(),
             },
-            Shape::Schema(s) | Shape::CrdRoot(s) => {
+            Shape::Schema(..) | Shape::CrdRoot(_) => {
+                let (s, defs) = self.node();
                 let sub = s.and_then(|s| {
                     s.get("properties")
                         .and_then(|p| p.get(name))
                         .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))
                 });
-                Shape::Schema(sub)
+                Shape::Schema(resolve(sub, defs), defs)
             }
         }
     }
@@ -68,7 +97,10 @@ impl<'a> Shape<'a> {
     pub fn item(&self) -> Shape<'a> {
         match self {
             Shape::Builtin { .. } => self.clone(),
-            Shape::Schema(s) | Shape::CrdRoot(s) => Shape::Schema(s.and_then(|s| s.get("items"))),
+            Shape::Schema(..) | Shape::CrdRoot(_) => {
+                let (s, defs) = self.node();
+                Shape::Schema(resolve(s.and_then(|s| s.get("items")), defs), defs)
+            }
         }
     }
 
@@ -76,8 +108,8 @@ impl<'a> Shape<'a> {
     pub fn list_kind(&self) -> ListKind {
         match self {
             Shape::Builtin { parent, name } => builtin_list_kind(parent, name),
-            Shape::Schema(s) | Shape::CrdRoot(s) => {
-                let s = match s {
+            Shape::Schema(..) | Shape::CrdRoot(_) => {
+                let s = match self.node().0 {
                     Some(s) => s,
                     None => return ListKind::Atomic,
                 };
@@ -99,6 +131,34 @@ impl<'a> Shape<'a> {
         }
     }
 
+    /// Whether `name` is a declared field of the struct at this shape (its entry is then not itself a member of
+    /// field sets unless empty), rather than an entry of a map with arbitrary keys (labels, data...) or of an
+    /// untyped object.
+    pub fn is_field(&self, name: &str) -> bool {
+        match self {
+            Shape::Builtin { name: own, .. } => !BUILTIN_STRING_MAPS.contains(&own.as_str()),
+            Shape::CrdRoot(_) if matches!(name, "apiVersion" | "kind" | "metadata") => true,
+            Shape::Schema(..) | Shape::CrdRoot(_) => self
+                .node()
+                .0
+                .and_then(|s| s.get("properties"))
+                .is_some_and(|p| p.get(name).is_some()),
+        }
+    }
+
+    /// The schema default of the value at this shape (list keys left out of an item take it). Built-in kinds:
+    /// `protocol` defaults to `TCP` (k8s.io/api core/v1 types.go@v1.32.0 `+default="TCP"` on ContainerPort and
+    /// ServicePort).
+    pub fn default_value(&self) -> Option<Value> {
+        match self {
+            Shape::Builtin { name, .. } if name == "protocol" => Some(Value::from("TCP")),
+            Shape::Builtin { .. } => None,
+            Shape::Schema(..) | Shape::CrdRoot(_) => {
+                self.node().0.and_then(|s| s.get("default")).cloned()
+            }
+        }
+    }
+
     /// Whether the map at this shape is atomic (owned and replaced whole).
     pub fn atomic_map(&self) -> bool {
         match self {
@@ -106,14 +166,33 @@ impl<'a> Shape<'a> {
                 (name == "selector" && parent == "spec")
                     || name.ends_with("Selector") && name != "serviceSelector"
             }
-            Shape::Schema(s) | Shape::CrdRoot(s) => {
-                s.and_then(|s| s.get("x-kubernetes-map-type"))
+            Shape::Schema(..) | Shape::CrdRoot(_) => {
+                self.node()
+                    .0
+                    .and_then(|s| s.get("x-kubernetes-map-type"))
                     .and_then(Value::as_str)
                     == Some("atomic")
             }
         }
     }
 }
+
+/// Built-in fields that are maps with arbitrary keys (map[string]string or map[string]Quantity in k8s.io/api).
+const BUILTIN_STRING_MAPS: &[&str] = &[
+    "labels",
+    "annotations",
+    "data",
+    "binaryData",
+    "stringData",
+    "nodeSelector",
+    "matchLabels",
+    "limits",
+    "requests",
+    "capacity",
+    "allocatable",
+    "parameters",
+    "overhead",
+];
 
 fn builtin_list_kind(parent: &str, name: &str) -> ListKind {
     let keys = |k: &[&str]| ListKind::Map(k.iter().map(|s| s.to_string()).collect());
@@ -205,202 +284,11 @@ impl FieldSet {
         }
     }
 
-    fn node(&self, path: &[String]) -> Option<&FieldSet> {
-        match path.split_first() {
-            None => Some(self),
-            Some((h, t)) => self.children.get(h)?.node(t),
-        }
-    }
-
-    /// Whether `path` is owned.
-    pub fn has(&self, path: &[String]) -> bool {
-        self.node(path).is_some_and(|n| n.own)
-    }
-
-    /// Whether `path` or anything under it is owned.
-    pub fn has_prefix(&self, path: &[String]) -> bool {
-        self.node(path).is_some_and(|n| !n.is_empty())
-    }
-
     /// Marks `path` owned.
     pub fn insert(&mut self, path: &[String]) {
         match path.split_first() {
             None => self.own = true,
             Some((h, t)) => self.children.entry(h.clone()).or_default().insert(t),
-        }
-    }
-
-    /// Unmarks `path` (descendants stay).
-    pub fn remove(&mut self, path: &[String]) {
-        if let Some((h, t)) = path.split_first() {
-            if let Some(c) = self.children.get_mut(h) {
-                if t.is_empty() {
-                    c.own = false;
-                } else {
-                    c.remove(t);
-                }
-                if c.is_empty() {
-                    self.children.remove(h);
-                }
-            }
-        }
-    }
-
-    /// Owned paths of `self` not owned in `other`.
-    pub fn difference(&self, other: &FieldSet) -> Vec<Path> {
-        self.paths().into_iter().filter(|p| !other.has(p)).collect()
-    }
-}
-
-/// Key of a list item in an associative list: `k:{"name":"x"}` with the key fields that are present, sorted.
-fn item_key(item: &Value, keys: &[String], index: usize) -> String {
-    let mut m = Map::new();
-    let mut sorted: Vec<&String> = keys.iter().collect();
-    sorted.sort();
-    for k in sorted {
-        if let Some(v) = item.get(k.as_str()) {
-            m.insert(k.clone(), v.clone());
-        }
-    }
-    if m.is_empty() {
-        format!("i:{index}")
-    } else {
-        format!("k:{}", Value::Object(m))
-    }
-}
-
-/// The field set of `v`'s fields. `maps_owned` marks non-empty maps themselves owned (as Update operations
-/// record them, with `.`); apply records leaves and list items only.
-pub fn fields_of(v: &Value, shape: &Shape, maps_owned: bool) -> FieldSet {
-    let mut fs = FieldSet::default();
-    if let Some(m) = v.as_object() {
-        for (k, c) in m {
-            fs.children
-                .insert(format!("f:{k}"), node_of(c, &shape.field(k), maps_owned));
-        }
-    }
-    fs
-}
-
-fn node_of(v: &Value, shape: &Shape, maps_owned: bool) -> FieldSet {
-    match v {
-        Value::Object(m) if !m.is_empty() && !shape.atomic_map() => {
-            let mut fs = fields_of(v, shape, maps_owned);
-            fs.own = maps_owned;
-            fs
-        }
-        Value::Array(a) if !a.is_empty() => match shape.list_kind() {
-            ListKind::Atomic => FieldSet {
-                own: true,
-                children: BTreeMap::new(),
-            },
-            ListKind::Set => FieldSet {
-                own: maps_owned,
-                children: a
-                    .iter()
-                    .map(|i| {
-                        (
-                            format!("v:{i}"),
-                            FieldSet {
-                                own: true,
-                                children: BTreeMap::new(),
-                            },
-                        )
-                    })
-                    .collect(),
-            },
-            ListKind::Map(keys) => FieldSet {
-                own: maps_owned,
-                children: a
-                    .iter()
-                    .enumerate()
-                    .map(|(n, i)| {
-                        let mut item = fields_of(i, &shape.item(), maps_owned);
-                        item.own = true;
-                        (item_key(i, &keys, n), item)
-                    })
-                    .collect(),
-            },
-        },
-        _ => FieldSet {
-            own: true,
-            children: BTreeMap::new(),
-        },
-    }
-}
-
-/// Whether a list item matches path element `el` (`k:`, `v:` or `i:`) at index `n`.
-fn item_matches(item: &Value, n: usize, el: &str) -> bool {
-    if let Some(k) = el.strip_prefix("k:") {
-        serde_json::from_str::<Map<String, Value>>(k)
-            .is_ok_and(|key| key.iter().all(|(f, v)| item.get(f) == Some(v)))
-    } else if let Some(v) = el.strip_prefix("v:") {
-        serde_json::from_str::<Value>(v).is_ok_and(|v| &v == item)
-    } else if let Some(i) = el.strip_prefix("i:") {
-        i.parse::<usize>().is_ok_and(|i| i == n)
-    } else {
-        false
-    }
-}
-
-/// The value at `path` in `v`.
-pub fn value_at<'v>(v: &'v Value, path: &[String]) -> Option<&'v Value> {
-    let (h, t) = match path.split_first() {
-        None => return Some(v),
-        Some(x) => x,
-    };
-    let next = if let Some(f) = h.strip_prefix("f:") {
-        v.get(f)?
-    } else {
-        v.as_array()?
-            .iter()
-            .enumerate()
-            .find(|(n, i)| item_matches(i, *n, h))?
-            .1
-    };
-    value_at(next, t)
-}
-
-/// Removes the value at `path` from `v`; prunes maps left empty by the removal. Returns whether it was there.
-pub fn remove_at(v: &mut Value, path: &[String]) -> bool {
-    let (h, t) = match path.split_first() {
-        None => return false,
-        Some(x) => x,
-    };
-    if let Some(f) = h.strip_prefix("f:") {
-        let m = match v.as_object_mut() {
-            Some(m) => m,
-            None => return false,
-        };
-        if t.is_empty() {
-            return m.remove(f).is_some();
-        }
-        let removed = m.get_mut(f).is_some_and(|c| remove_at(c, t));
-        if removed
-            && m.get(f)
-                .is_some_and(|c| c.as_object().is_some_and(Map::is_empty))
-        {
-            m.remove(f);
-        }
-        removed
-    } else {
-        let a = match v.as_array_mut() {
-            Some(a) => a,
-            None => return false,
-        };
-        let pos = match a
-            .iter()
-            .enumerate()
-            .position(|(n, i)| item_matches(i, n, h))
-        {
-            Some(p) => p,
-            None => return false,
-        };
-        if t.is_empty() {
-            a.remove(pos);
-            true
-        } else {
-            remove_at(&mut a[pos], t)
         }
     }
 }
@@ -429,13 +317,14 @@ pub fn display(path: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulator::kube::smd::to_set;
     use serde_json::json;
 
     #[test]
     fn deployment_apply_set_matches_apiserver_shape() {
         let cfg = json!({"metadata": {"labels": {"app": "x"}}, "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "x"}},
             "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}});
-        let fs = fields_of(&cfg, &Shape::builtin(), false);
+        let fs = to_set(&cfg, &Shape::builtin());
         assert_eq!(
             fs.to_v1(),
             json!({"f:metadata": {"f:labels": {"f:app": {}}}, "f:spec": {"f:replicas": {}, "f:selector": {},
@@ -454,9 +343,5 @@ mod tests {
             display(&p),
             ".spec.template.spec.containers[name=\"c\"].image"
         );
-        assert_eq!(value_at(&cfg, &p), Some(&json!("i")));
-        let mut c2 = cfg.clone();
-        assert!(remove_at(&mut c2, &p[..5]));
-        assert_eq!(c2["spec"]["template"]["spec"]["containers"], json!([]));
     }
 }

@@ -27,11 +27,13 @@
 //! Discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/<group>/<version>`; aggregated discovery is not
 //! served: a request for it gets the legacy lists, as an API server without it does, and kubectl falls back),
 //! `/openapi/v3` lists the PATCH operations and their `fieldValidation` parameter (so kubectl leaves validation
-//! to the server; component schemas are not published), `/openapi/v2` answers 404, the built-in
+//! to the server) and, with `VIXENS_K8S_SCHEMAS` ([`k8s_schemas`]), the component schemas of built-in kinds
+//! (`kubectl explain` works), `/openapi/v2` answers 404, the built-in
 //! kinds of [`registry`] and every Established CRD (served under its group and served versions, per its scope).
 //! Verbs: get, list (labelSelector, fieldSelector on metadata.name/metadata.namespace), watch (resourceVersion
 //! semantics, bookmarks, 410 Gone once history is compacted), create, update (409 on stale resourceVersion),
-//! patch (JSON, merge, strategic, server-side apply with managedFields and conflicts), delete (finalizers,
+//! patch (JSON, merge, strategic, server-side apply with managedFields and conflicts as structured-merge-diff
+//! computes them: `smd`, checked against the library by tests/ssa_differential.rs), delete (finalizers,
 //! propagationPolicy, ownerReference garbage collection, namespace deletion), deletecollection, `/status`, `/scale`
 //! of Deployments, StatefulSets and ReplicaSets.
 //! Request bodies are JSON, YAML, or (as client-go's typed clients and kubectl's `create` subcommands send them)
@@ -49,6 +51,7 @@ pub(crate) mod discovery;
 pub(crate) mod errors;
 pub(crate) mod fields;
 pub(crate) mod handlers;
+pub mod k8s_schemas;
 pub(crate) mod openapi;
 pub(crate) mod patch;
 pub(crate) mod protobuf;
@@ -57,6 +60,8 @@ pub(crate) mod scale;
 pub(crate) mod schema;
 pub(crate) mod selectors;
 pub(crate) mod server;
+pub(crate) mod smd;
+pub mod ssa_check;
 pub(crate) mod store;
 pub(crate) mod table;
 pub(crate) mod timefmt;

@@ -3,13 +3,15 @@
 //! with its PATCH operation (`x-kubernetes-group-version-kind`, query parameters `dryRun`, `fieldManager`,
 //! `fieldValidation`, `force`). kubectl 1.32 reads these to learn that the server validates fields itself
 //! (k8s.io/cli-runtime `QueryParamVerifierV3`), so `kubectl apply` sends `fieldValidation=Strict` instead of
-//! downloading schemas. Component schemas are not published; `/openapi/v2` answers 404.
+//! downloading schemas. Component schemas of built-in kinds are published when the upstream definitions are
+//! loaded ([`super::k8s_schemas`], `VIXENS_K8S_SCHEMAS`), so `kubectl explain` works; `/openapi/v2` answers 404.
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 use sha2::Digest;
 
+use super::k8s_schemas;
 use super::registry::ResourceType;
 
 fn gv_path(group: &str, version: &str) -> String {
@@ -47,6 +49,19 @@ pub fn documents(types: &[ResourceType], k8s_version: &str) -> BTreeMap<String, 
                     "responses": {"200": {"description": "OK"}, "201": {"description": "Created"}},
                 },
             });
+            // Component schemas of built-in kinds from the upstream definitions, so that `kubectl explain`
+            // works (k8s.io/kubectl/pkg/explain/v2 finds the kind by x-kubernetes-group-version-kind).
+            if t.crd.is_none() {
+                if let (Some(defs), Some(comps)) =
+                    (k8s_schemas::global(), k8s_schemas::components())
+                {
+                    if let Some(name) = k8s_schemas::kind_def_name(defs, &t.group, v, &t.kind) {
+                        if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+                            k8s_schemas::closure(comps, name, schemas);
+                        }
+                    }
+                }
+            }
         }
     }
     out

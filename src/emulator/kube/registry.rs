@@ -262,6 +262,16 @@ const BUILTINS: &[Builtin] = &[
         &["sc"],
         false,
     ),
+    // k8s.io/api storage/v1 types.go@v1.32.0: CSIDriver, cluster-scoped, no status subresource.
+    Builtin(
+        "storage.k8s.io",
+        "v1",
+        "csidrivers",
+        "CSIDriver",
+        false,
+        &[],
+        false,
+    ),
     Builtin(
         "admissionregistration.k8s.io",
         "v1",

@@ -18,6 +18,9 @@
 //! out as cosi-project/runtime's server marshals it: `proto_spec` is the encoded `MachineStatusSpec`, `yaml_spec`
 //! its YAML. Any other resource type answers Unimplemented (the emulator does not model it); another id of
 //! a modeled type, or a modeled type asked in another (registered) namespace, answers NotFound with COSI's message.
+//! The MachineConfig goes out as pkg/machinery/resources/config/machine_config.go@v1.12.11 encodes it: `proto_spec`
+//! a `MachineConfigSpec` whose `yaml_marshalled` holds the config bytes as applied, `yaml_spec` the same text as one
+//! YAML string, and the annotation `talos.dev/yaml-spec`.
 
 use std::pin::Pin;
 

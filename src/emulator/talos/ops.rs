@@ -58,13 +58,17 @@ pub fn apply(
     let mode = ApplyMode::try_from(req.mode)
         .map_err(|_| Status::invalid_argument("unknown apply mode"))?;
     if !c.secure {
-        if !matches!(mode, ApplyMode::Try | ApplyMode::Reboot | ApplyMode::Auto) {
+        let talos = c.node.talos();
+        // maintenance/server.go@v1.12.11 takes AUTO, REBOOT and TRY only; apid in 1.13 maintenance takes every mode
+        // (v1alpha1_server.go@v1.13.9: REBOOT becomes NO_REBOOT, nothing needs a reboot before the first boot).
+        if talos.has_maintenance_service()
+            && !matches!(mode, ApplyMode::Try | ApplyMode::Reboot | ApplyMode::Auto)
+        {
             return Err(Status::unimplemented(format!(
                 "apply configuration --mode='{}' is not supported in maintenance mode",
                 mode_name(mode)
             )));
         }
-        let talos = c.node.talos();
         let cfg = config::validate(&req.data, &c.node.spec, &talos).map_err(|e| {
             if !talos.has_maintenance_service() {
                 // v1alpha1_server.go@v1.13.9 ApplyConfiguration: decode and validation errors as InvalidArgument.
@@ -86,6 +90,16 @@ pub fn apply(
                 ..Default::default()
             });
         }
+        if mode == ApplyMode::Staged {
+            // v1alpha1_server.go@v1.13.9: STAGED only persists the config; the node boots it at its next reboot.
+            c.node.state().persisted = Some(Arc::new(cfg));
+            c.cluster.persist();
+            return Ok(machine::ApplyConfiguration {
+                mode: mode as i32,
+                mode_details: "Staged configuration to be applied after the next reboot".into(),
+                ..Default::default()
+            });
+        }
         {
             let mut st = c.node.state();
             let cfg = Arc::new(cfg);
@@ -98,7 +112,15 @@ pub fn apply(
             Stage::Installing,
         );
         c.cluster.persist();
-        return Ok(machine::ApplyConfiguration::default());
+        if talos.has_maintenance_service() {
+            // maintenance/server.go@v1.12.11 answers with the warnings only.
+            return Ok(machine::ApplyConfiguration::default());
+        }
+        return Ok(machine::ApplyConfiguration {
+            mode: ApplyMode::NoReboot as i32,
+            mode_details: "Applied configuration without a reboot".into(),
+            ..Default::default()
+        });
     }
     if c.node.state().apply_rebooting {
         return Err(Status::failed_precondition(

@@ -114,7 +114,8 @@ pub fn parse_manifest(text: &str) -> Result<Vec<DynamicObject>, ParseError> {
             index,
             kind: sniff_kind(doc.text),
             line: doc.line,
-            message: e.to_string(),
+            // The manifest may hold Secrets: the reason without quoting the text.
+            message: crate::redact::scrub(&e.to_string(), doc.text),
         })?;
         if value.is_null() {
             continue;

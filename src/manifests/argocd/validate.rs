@@ -13,8 +13,19 @@ pub fn repo_url(url: &str) -> Result<(), String> {
                 "scheme {scheme} is not allowed; use https, ssh or git"
             ));
         }
-        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let host = host.rsplit('@').next().unwrap_or("");
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if let Some((userinfo, _)) = authority.rsplit_once('@') {
+            // Credentials in the URL would show in clear in plans, the state and the root Application.
+            // (The message never repeats the URL.)
+            if scheme != "ssh" || userinfo.contains(':') {
+                return Err(
+                    "must not carry credentials (user:password@ or token@): give them in `username` and \
+                     `password` (or `ssh_private_key`), which are sensitive"
+                        .into(),
+                );
+            }
+        }
+        let host = authority.rsplit('@').next().unwrap_or("");
         if host.is_empty() {
             return Err("has no host".into());
         }
@@ -263,6 +274,15 @@ mod tests {
             "",
         ] {
             assert!(repo_url(bad).is_err(), "{bad}");
+        }
+        for with_credentials in [
+            "https://u:tok3n@github.com/o/r",
+            "https://tok3n@github.com/o/r",
+            "git://tok3n@h/r",
+            "ssh://git:tok3n@h/r",
+        ] {
+            let e = repo_url(with_credentials).unwrap_err();
+            assert!(e.contains("username") && !e.contains("tok3n"), "{e}");
         }
         assert!(
             is_ssh_url("git@github.com:o/r.git")

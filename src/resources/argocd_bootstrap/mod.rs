@@ -22,7 +22,7 @@ use async_trait::async_trait;
 
 use crate::cty::{AttributePath, Value};
 use crate::framework::{
-    ApplyError, Context, Diagnostic, Diagnostics, PlannedChange, Resource, Schema,
+    ApplyError, Context, Diagnostic, Diagnostics, PlannedChange, RawState, Resource, Schema,
 };
 use crate::k8s::inventory::{Inventory, ObjectRef};
 use crate::manifests::argocd::objects::{hash_admin_password, now_rfc3339};
@@ -433,6 +433,21 @@ impl Resource for ArgocdBootstrap {
             self.wait_root(ctx, &applier, &s, &state).await?;
         }
         Ok(state)
+    }
+
+    /// Version 0 stored `repository` as a single object; version 1 as a list of one.
+    async fn upgrade_state(&self, from_version: i64, raw: &RawState) -> Result<Value, Diagnostics> {
+        if from_version != 0 {
+            return Err(Diagnostic::error(
+                "Unsupported state version",
+                format!(
+                    "vixens_argocd_bootstrap has no upgrade from schema version {from_version}."
+                ),
+            )
+            .into());
+        }
+        let upgraded = raw.single_blocks_as_lists(&["repository"])?;
+        Ok(upgraded.decode(&self.schema().value_type())?)
     }
 
     async fn delete(&self, ctx: &Context, state: &Value) -> Result<(), ApplyError> {

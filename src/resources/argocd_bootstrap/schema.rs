@@ -5,6 +5,9 @@ use std::time::Duration;
 use crate::cty::Type;
 use crate::framework::{Attribute, Block, NestedBlock, Nesting, Schema, TimeoutDefaults};
 
+/// Schema version. 1: `repository` is a list of one block (version 0 stored it as a single object; see
+/// [`super::ArgocdBootstrap::upgrade_state`]).
+pub const SCHEMA_VERSION: i64 = 1;
 /// Default Argo CD namespace.
 pub const DEFAULT_NAMESPACE: &str = "argocd";
 /// Default repository Secret name.
@@ -61,7 +64,8 @@ fn repository_block() -> Block {
         .attribute(
             Attribute::string("url")
                 .required()
-                .description("Repository URL: `https://`, `ssh://`, `git://` or `user@host:path`."),
+                .description("Repository URL: `https://`, `ssh://`, `git://` or `user@host:path`. Credentials in the URL \
+                              (`user:password@`, `token@`) are refused at plan: give them in `username`/`password`."),
         )
         .attribute(
             Attribute::string("target_revision")
@@ -193,11 +197,15 @@ pub fn schema() -> Schema {
                 .description("Owned objects or fields changed outside Terraform, found by the last read; the next apply repairs them."),
         )
         .block(NestedBlock::new("kubernetes", Nesting::List, kubernetes_block()).items(0, 1))
-        .block(NestedBlock::new("repository", Nesting::Single, repository_block()).items(1, 1))
+        // A list of exactly one, like `kubernetes`: see [`super::settings::kubernetes_path`] (Terraform 1.0/0.15
+        // panic on single blocks holding sensitive values, e.g. a password from a sensitive variable).
+        .block(NestedBlock::new("repository", Nesting::List, repository_block()).items(1, 1))
         .block(NestedBlock::new("root_application", Nesting::Single, root_application_block()));
-    Schema::new(block).with_timeouts(TimeoutDefaults {
-        create: Duration::from_secs(20 * 60),
-        update: Duration::from_secs(20 * 60),
-        delete: Duration::from_secs(10 * 60),
-    })
+    Schema::new(block)
+        .version(SCHEMA_VERSION)
+        .with_timeouts(TimeoutDefaults {
+            create: Duration::from_secs(20 * 60),
+            update: Duration::from_secs(20 * 60),
+            delete: Duration::from_secs(10 * 60),
+        })
 }

@@ -72,21 +72,40 @@ fn bool_or(v: &Value, name: &str, default: bool) -> bool {
     v.get(name).as_bool().unwrap_or(default)
 }
 
-/// The `kubernetes` block of a value: its only element (the block is a list of at most one, see
-/// [`kubernetes_path`]), or null when absent. An unknown list gives `Value::Unknown`.
-pub fn kubernetes_block(v: &Value) -> &Value {
+/// The only element of a block nested as a list of at most one (see [`kubernetes_path`]), or null when absent.
+/// An unknown list gives `Value::Unknown`.
+fn first_item<'a>(v: &'a Value, name: &str) -> &'a Value {
     static NULL: Value = Value::Null;
-    match v.get("kubernetes") {
+    match v.get(name) {
         Value::List(items) => items.first().unwrap_or(&NULL),
         Value::Unknown => &Value::Unknown,
         _ => &NULL,
     }
 }
 
+/// The `kubernetes` block of a value: its only element (the block is a list of at most one, see
+/// [`kubernetes_path`]), or null when absent. An unknown list gives `Value::Unknown`.
+pub fn kubernetes_block(v: &Value) -> &Value {
+    first_item(v, "kubernetes")
+}
+
+/// The `repository` block of a value: its only element (a list of exactly one, for the reason given at
+/// [`kubernetes_path`]: its password or SSH key often comes from a sensitive variable), or null when absent.
+pub fn repository_block(v: &Value) -> &Value {
+    first_item(v, "repository")
+}
+
+/// The attribute path of `name` inside the `repository` block (`repository[0].name`).
+pub fn repository_path(name: &str) -> AttributePath {
+    attr("repository").join_index(0).join_attr(name)
+}
+
 /// The attribute path of `name` inside the `kubernetes` block. The block nests as a list of at most one item
-/// (not a single object): Terraform 1.0's plan renderer panics ("value is marked, so must be unmarked first")
-/// comparing a single nested block whose attributes are sensitive values, such as `vixens_talos_cluster`'s
-/// `kubernetes` output, while it compares list items without unmarking.
+/// (not a single object): Terraform 1.0's and 0.15's plan renderers panic ("value is marked, so must be unmarked
+/// first") on any update of a single nested block holding a sensitive value (a `vixens_talos_cluster` output, a
+/// sensitive variable, even a null one): they compare single blocks with `Equals`, whose result carries the mark,
+/// while they compare list items with `RawEquals` (hashicorp/terraform v1.0.3
+/// `internal/command/format/diff.go`, `writeNestedBlockDiffs`).
 pub fn kubernetes_path(name: &str) -> AttributePath {
     attr("kubernetes").join_index(0).join_attr(name)
 }
@@ -169,7 +188,7 @@ impl Settings {
                 .at(attr("version")));
             }
         };
-        let repo = v.get("repository");
+        let repo = repository_block(v);
         let repository = Repository {
             url: string(repo, "url").unwrap_or_default(),
             credentials: credentials(repo),
@@ -285,6 +304,13 @@ pub fn validate_connection(config: &Value, diags: &mut Diagnostics) {
         );
         return;
     }
+    // Kubeconfig syntax at plan, not at apply; the message names the line, never the text.
+    if let Some(text) = kubeconfig.as_str().filter(|t| !t.trim().is_empty()) {
+        let connection = Connection::Kubeconfig(text.to_string());
+        if let Err(e) = crate::k8s::connection::check(&connection) {
+            diags.error_at(attr("kubeconfig"), "Invalid kubeconfig", e.to_string());
+        }
+    }
     let Value::Object(_) = block else { return };
     if is_set(kubeconfig) == Some(false) {
         let missing: Vec<&str> = ["host", "ca_certificate", "client_certificate", "client_key"]
@@ -314,6 +340,20 @@ pub fn validate_connection(config: &Value, diags: &mut Diagnostics) {
                 .map_err(|e| e.to_string())
         },
     );
+    // PEM and kubeconfig syntax at plan, not at apply; messages name the field and line, never the text.
+    for (name, tag) in [
+        ("ca_certificate", "CERTIFICATE"),
+        ("client_certificate", "CERTIFICATE"),
+        ("client_key", "PRIVATE KEY"),
+    ] {
+        check_at(
+            diags,
+            block.get(name),
+            kubernetes_path(name),
+            "Invalid PEM",
+            |v| crate::k8s::connection::pem_blocks(name, v, tag).map_err(|e| e.to_string()),
+        );
+    }
 }
 
 fn validate_manifest(config: &Value, diags: &mut Diagnostics) {
@@ -399,8 +439,8 @@ fn validate_manifest(config: &Value, diags: &mut Diagnostics) {
 }
 
 fn validate_repository(config: &Value, diags: &mut Diagnostics) {
-    let repo = config.get("repository");
-    let path = |name: &str| attr("repository").join_attr(name);
+    let repo = repository_block(config);
+    let path = repository_path;
     match is_set(repo) {
         None => return,
         Some(false) => {
@@ -517,17 +557,60 @@ fn validate_root_application(config: &Value, diags: &mut Diagnostics) {
 mod tests {
     use super::*;
 
+    const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n";
+
+    #[test]
+    fn kubeconfig_and_pem_syntax_is_checked_at_plan_without_quoting() {
+        let secret = "S0VZU0VDUkVUU0VDUkVUU0VDUkVU";
+        let mut v = config();
+        v.set(
+            "kubeconfig",
+            KUBECONFIG.replace(
+                "  user: {}",
+                &format!("  user:\n    client-key-data: {secret}\n   token: x"),
+            ),
+        );
+        let d = diags_of(&v);
+        assert_eq!(paths(&v), ["kubeconfig"], "{d:?}");
+        assert!(!format!("{d:?}").contains(secret), "{d:?}");
+        assert!(d.0[0].detail.contains("line"), "{d:?}");
+        v.set("kubeconfig", Value::Null);
+        v.set(
+            "kubernetes",
+            Value::List(vec![Value::object([
+                ("host", Value::from("https://127.0.0.1:6443")),
+                (
+                    "ca_certificate",
+                    Value::from("-----BEGIN CERTIFICATE-----\nAAA=\n-----END CERTIFICATE-----\n"),
+                ),
+                (
+                    "client_certificate",
+                    Value::from("-----BEGIN CERTIFICATE-----\nAAA=\n-----END CERTIFICATE-----\n"),
+                ),
+                (
+                    "client_key",
+                    Value::from(format!(
+                        "-----BEGIN PRIVATE KEY-----\n{secret}!!\n-----END PRIVATE KEY-----\n"
+                    )),
+                ),
+            ])]),
+        );
+        let d = diags_of(&v);
+        assert_eq!(paths(&v), ["kubernetes[0].client_key"], "{d:?}");
+        assert!(!format!("{d:?}").contains(secret), "{d:?}");
+    }
+
     fn config() -> Value {
         Value::object([
-            ("kubeconfig", Value::from("apiVersion: v1")),
+            ("kubeconfig", Value::from(KUBECONFIG)),
             ("version", Value::from("v3.5.1")),
             (
                 "repository",
-                Value::object([
+                Value::List(vec![Value::object([
                     ("url", Value::from("https://github.com/o/vixens.git")),
                     ("target_revision", Value::from("dev")),
                     ("path", Value::from("argocd/overlays/dev")),
-                ]),
+                ])]),
             ),
         ])
     }
@@ -565,18 +648,18 @@ mod tests {
         let mut v = config();
         v.set("version", "3.5");
         v.set("install_manifest_sha256", "abc");
-        let mut repo = v.get("repository").clone();
+        let mut repo = repository_block(&v).clone();
         repo.set("url", "ftp://x/y");
         repo.set("target_revision", "a..b");
         repo.set("path", "../etc");
-        v.set("repository", repo);
+        v.set("repository", Value::List(vec![repo]));
         let got = paths(&v);
         for want in [
             "version",
             "install_manifest_sha256",
-            "repository.url",
-            "repository.target_revision",
-            "repository.path",
+            "repository[0].url",
+            "repository[0].target_revision",
+            "repository[0].path",
         ] {
             assert!(got.iter().any(|p| p == want), "{want} missing from {got:?}");
         }
@@ -667,21 +750,21 @@ mod tests {
     #[test]
     fn credential_checks_skip_unknowns() {
         let mut v = config();
-        let mut repo = v.get("repository").clone();
+        let mut repo = repository_block(&v).clone();
         repo.set("username", "git");
         repo.set("password", Value::Unknown);
-        v.set("repository", repo.clone());
+        v.set("repository", Value::List(vec![repo.clone()]));
         assert!(paths(&v).is_empty(), "{:?}", paths(&v));
         repo.set("password", Value::Null);
-        v.set("repository", repo.clone());
-        assert_eq!(paths(&v), ["repository.username"]);
+        v.set("repository", Value::List(vec![repo.clone()]));
+        assert_eq!(paths(&v), ["repository[0].username"]);
         repo.set("password", "token");
         repo.set("ssh_private_key", Value::Unknown);
-        v.set("repository", repo.clone());
+        v.set("repository", Value::List(vec![repo.clone()]));
         assert!(paths(&v).is_empty(), "{:?}", paths(&v));
         repo.set("ssh_private_key", "key");
-        v.set("repository", repo);
-        assert!(paths(&v).contains(&"repository.ssh_private_key".to_string()));
+        v.set("repository", Value::List(vec![repo]));
+        assert!(paths(&v).contains(&"repository[0].ssh_private_key".to_string()));
     }
 
     #[test]
@@ -726,14 +809,14 @@ mod tests {
         );
         assert!(d.0[0].detail.contains("Bogus"), "{}", d.0[0].detail);
         let mut v = config();
-        let mut repo = v.get("repository").clone();
+        let mut repo = repository_block(&v).clone();
         repo.set("path", "");
-        v.set("repository", repo.clone());
+        v.set("repository", Value::List(vec![repo.clone()]));
         let d = diags_of(&v);
-        assert_eq!(paths(&v), ["repository.path"]);
+        assert_eq!(paths(&v), ["repository[0].path"]);
         assert!(d.0[0].detail.contains("\".\""), "{}", d.0[0].detail);
         repo.set("path", ".");
-        v.set("repository", repo);
+        v.set("repository", Value::List(vec![repo]));
         assert!(paths(&v).is_empty());
     }
 }

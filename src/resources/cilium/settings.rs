@@ -225,6 +225,14 @@ fn check_enum(config: &Value, name: &str, allowed: &[&str], diags: &mut Diagnost
 /// Checks involving a value still unknown (module variables at `terraform validate`) are skipped; Terraform
 /// validates again at plan with the value known (see [`crate::framework::presence`]).
 pub fn validate(config: &Value, diags: &mut Diagnostics) {
+    let mut own = Diagnostics::new();
+    validate_all(config, &mut own);
+    // Pools often come from a `dynamic` block, whose one line Terraform shows for every pool: name the pool.
+    own.name_list_items(config, "load_balancer_ip_pools", "Pool");
+    diags.extend(own);
+}
+
+fn validate_all(config: &Value, diags: &mut Diagnostics) {
     validate_connection(config, diags);
     check_enum(config, "ipam_mode", &["kubernetes", "cluster-pool"], diags);
     check_enum(config, "routing_mode", &["tunnel", "native"], diags);
@@ -276,7 +284,61 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
         }
         diags.error_at(path, "Invalid Cilium setting", e.message);
     }
+    validate_names(config, diags);
     crate::framework::timeouts::validate(config, diags);
+}
+
+/// Image repository and selector labels, which the cluster would refuse only at apply (pods in
+/// `InvalidImageName`, a pool or policy rejected by the API server): see [`crate::k8s::names`].
+fn validate_names(config: &Value, diags: &mut Diagnostics) {
+    use crate::k8s::names;
+    if let Some(repo) = config.get("image_repository").as_str() {
+        if let Err(e) = names::image_repository(repo) {
+            diags.error_at(
+                AttributePath::attr("image_repository"),
+                "Invalid image repository",
+                e,
+            );
+        }
+    }
+    if let Some(host) = config.get("k8s_service_host").as_str() {
+        let valid =
+            !host.is_empty() && !host.contains("://") && !host.chars().any(char::is_whitespace);
+        if !valid {
+            diags.error_at(
+                AttributePath::attr("k8s_service_host"),
+                "Invalid k8s_service_host",
+                format!("{host:?} is not a host name or IP address (no scheme, no port)."),
+            );
+        }
+    }
+    let mut selectors = Vec::new();
+    let pools = config
+        .get("load_balancer_ip_pools")
+        .as_list()
+        .unwrap_or_default();
+    for (i, p) in pools.iter().enumerate() {
+        let at = AttributePath::attr("load_balancer_ip_pools").join_index(i);
+        selectors.push((at.join_attr("service_selector"), p.get("service_selector")));
+    }
+    let policy = config.get("l2_policy");
+    for name in ["node_selector", "service_selector"] {
+        selectors.push((
+            AttributePath::attr("l2_policy").join_attr(name),
+            policy.get(name),
+        ));
+    }
+    for (at, selector) in selectors {
+        for (key, value) in selector.as_map().into_iter().flatten() {
+            let check = names::label_key(key).and_then(|()| match value.as_str() {
+                Some(v) => names::label_value(v),
+                None => Ok(()),
+            });
+            if let Err(e) = check {
+                diags.error_at(at.join_key(key), "Invalid label", e);
+            }
+        }
+    }
 }
 
 /// `routing_mode = "native"` needs `ipv4_native_routing_cidr`, and the CIDR needs native routing. The

@@ -114,9 +114,10 @@ fn nodes_block() -> NestedBlock {
                     .optional()
                     .description("DNS servers."),
             )
-            .attribute(strings("config_patches").optional().description(
+            .attribute(strings("config_patches").optional().sensitive().description(
                 "Node-level strategic-merge patches (YAML), applied after the cluster-level ones. Checked at plan: each \
-                 parses, its keys exist in the machine config of `talos_version`, and the patched config keeps Talos's rules.",
+                 parses, its keys exist in the machine config of `talos_version`, and the patched config keeps Talos's rules. \
+                 Sensitive, like the cluster-level ones.",
             ))
             .block(link_block()),
     )
@@ -176,7 +177,18 @@ pub fn schema() -> Schema {
          machine config it runs (COSI resource `MachineConfigs.config.talos.dev`, needs the `os:admin` role); \
          a node whose config differs from the one applied (hash in `node_status`) shows as a change in the plan, \
          and the apply puts the config back. With `apply_mode = \"staged\"` the config read back is not compared \
-         (a staged config is not in effect before the next reboot).",
+         (a staged config is not in effect before the next reboot). A node found in maintenance mode (reset or \
+         reinstalled behind Terraform's back) shows as `stage = \"maintenance\"` with its Talos version on every \
+         supported release: the provider reads the non-sensitive COSI resources `Versions.runtime.talos.dev` and \
+         `MachineStatuses.runtime.talos.dev`, because Talos 1.11 and 1.12 refuse the `Version` call in maintenance \
+         mode.\n\n\
+         **Talos releases and contracts.** A node parses its first machine config with the Talos release it booted \
+         (its ISO), and a release does not know the documents of a newer contract (Talos 1.11 has no `LinkConfig`, \
+         `VLANConfig`, `Layer2VIPConfig` or `HostnameConfig`). A node that refuses its config fails the apply at \
+         once with the node's release and the `talos_version` that fits it; when the cluster already exists, a new \
+         maintenance-mode node older than `talos_version` is refused at plan, and an `install_image` older than \
+         `talos_version` is always refused at plan. Raising `talos_version` (or `install_image`) upgrades the OS \
+         node by node first, then applies the config of the new contract.",
     )
     .attribute(Attribute::string("id").computed().description(
         "The Talos cluster id (`cluster.id` of `machine_secrets`): set at create, and at import from the secrets file.",
@@ -203,7 +215,7 @@ pub fn schema() -> Schema {
     .attribute(Attribute::number("kubeprism_port").optional().description("KubePrism port (default 7445; 0 disables)."))
     .attribute(Attribute::string("cni").optional().description("CNI: `none` (default; Cilium installs it), `flannel` (Talos's built-in), or `custom` (URLs given through `config_patches`)."))
     .attribute(Attribute::bool("proxy_disabled").optional().description("Disable kube-proxy (default `true`)."))
-    .attribute(strings("config_patches").optional().description("Cluster-level strategic-merge patches (YAML). Checked at plan: each parses, its keys exist in the machine config of `talos_version`, and the patched configs keep Talos's rules."))
+    .attribute(strings("config_patches").optional().sensitive().description("Cluster-level strategic-merge patches (YAML). Checked at plan: each parses, its keys exist in the machine config of `talos_version`, and the patched configs keep Talos's rules. Sensitive (patches may carry tokens or registry credentials): plans show `(sensitive)`, and errors name the patch and line, never its text."))
     .attribute(Attribute::string("apply_mode").optional().description(
         "How config changes are applied: `auto` (default), `no_reboot`, `reboot`, `staged`.",
     ))

@@ -26,10 +26,12 @@ fn node_path(index: usize) -> AttributePath {
 /// Node name -> (index in the `nodes` list, node).
 type Nodes<'a> = BTreeMap<String, (usize, &'a Value)>;
 
+/// The `name` attribute of a node: errors about a whole node point there, since Terraform shows a path to a
+/// nested block itself at the resource header, and the line names the node.
 fn path_of(nodes: &Nodes, name: &str) -> AttributePath {
     nodes
         .get(name)
-        .map(|(i, _)| node_path(*i))
+        .map(|(i, _)| node_path(*i).join_attr("name"))
         .unwrap_or_else(|| attr("nodes"))
 }
 
@@ -57,8 +59,16 @@ fn validate_names(list: &[Value], diags: &mut Diagnostics) {
     }
 }
 
-/// Validates the whole configuration.
+/// Validates the whole configuration. Errors about a node name it (Terraform shows a `dynamic "nodes"` block's
+/// shared line).
 pub fn validate(config: &Value, diags: &mut Diagnostics) {
+    let mut own = Diagnostics::new();
+    validate_all(config, &mut own);
+    own.name_list_items(config, "nodes", "Node");
+    diags.extend(own);
+}
+
+fn validate_all(config: &Value, diags: &mut Diagnostics) {
     let contract = validate_versions(config, diags);
     validate_scalars(config, diags);
     validate_patches(
@@ -314,6 +324,21 @@ fn node_networks(node: &Value, path: &AttributePath, diags: &mut Diagnostics) ->
     for (li, link) in node.get("link").as_list().unwrap_or(&[]).iter().enumerate() {
         let lp = path.join_attr("link").join_index(li);
         if let Some(name) = link.get("name").as_str() {
+            // Linux `dev_valid_name` (net/core/dev.c): 1 to 15 bytes, not `.`/`..`, no `/`, `:` or whitespace.
+            let valid = !name.is_empty()
+                && name.len() < 16
+                && name != "."
+                && name != ".."
+                && !name
+                    .chars()
+                    .any(|c| c == '/' || c == ':' || c.is_whitespace());
+            if !valid {
+                diags.error_at(
+                    lp.join_attr("name"),
+                    "Invalid link name",
+                    format!("{name:?} is not an interface name: 1 to 15 characters without '/', ':' or spaces."),
+                );
+            }
             if !link_names.insert(name.to_string()) {
                 diags.error_at(
                     lp.join_attr("name"),
@@ -458,8 +483,14 @@ fn validate_nodes(nodes: &Nodes, contract: Option<Contract>, diags: &mut Diagnos
         );
     }
     if roles_known && (control_planes == 0 || control_planes % 2 == 0) {
+        // At the last node's role (a line Terraform can show), or at `nodes` when there is none.
+        let at = nodes
+            .values()
+            .map(|(i, _)| *i)
+            .max()
+            .map_or_else(|| attr("nodes"), |i| node_path(i).join_attr("role"));
         diags.error_at(
-            attr("nodes"),
+            at,
             "Control planes must be an odd number",
             format!("Found {control_planes} control planes; etcd needs an odd number (1, 3, 5) to keep quorum."),
         );
@@ -615,6 +646,10 @@ fn validate_endpoint(
         );
         return;
     };
+    if let Err(reason) = endpoint_port(endpoint) {
+        diags.error_at(path, "Invalid endpoint", reason);
+        return;
+    }
     match host.parse::<IpAddr>() {
         Ok(ip) => {
             if Some(ip) != vip && !cp_hosts.contains(&host) && config.get("nodes").is_wholly_known() {
@@ -628,6 +663,23 @@ fn validate_endpoint(
             )
             .at(path),
         ),
+    }
+}
+
+/// The port of an `https://host:port` endpoint, when given, must be 1 to 65535 (the API server's TCP port).
+fn endpoint_port(endpoint: &str) -> Result<(), String> {
+    let rest = endpoint.strip_prefix("https://").unwrap_or(endpoint);
+    let authority = rest.split('/').next().unwrap_or("");
+    let port = match authority.rsplit_once(']') {
+        Some((_, after)) => after.strip_prefix(':'),
+        None => authority.rsplit_once(':').map(|(_, p)| p),
+    };
+    match port {
+        None => Ok(()),
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Ok(()),
+            _ => Err(format!("port {p:?} is not a TCP port (1 to 65535).")),
+        },
     }
 }
 

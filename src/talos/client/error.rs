@@ -78,18 +78,20 @@ impl ClientError {
             )
     }
 
-    /// True when the connection broke before an answer came (`Unknown` carrying a transport or HTTP/2 error, e.g.
+    /// True when the connection broke before an answer came (`Unknown` or `Cancelled` carrying a transport or HTTP/2
+    /// error, e.g.
     /// a TLS stream closed without close_notify or reset while the node restarts its API): worth retrying like
     /// [`ClientError::is_unreachable`].
     pub fn is_connection_lost(&self) -> bool {
         match self {
             ClientError::Status { code, message, .. } => {
-                *code == tonic::Code::Unknown
+                matches!(code, tonic::Code::Unknown | tonic::Code::Cancelled)
                     && [
                         "transport error",
                         "h2 protocol error",
                         "close_notify",
                         "connection reset",
+                        "connection closed",
                     ]
                     .iter()
                     .any(|m| message.contains(m))

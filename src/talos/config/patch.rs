@@ -29,7 +29,8 @@ pub fn parse_patch(index: usize, text: &str) -> Result<Vec<Value>, PatchError> {
     for doc in serde_yaml::Deserializer::from_str(text) {
         let value = <Value as serde::Deserialize>::deserialize(doc).map_err(|e| PatchError {
             index,
-            reason: format!("not valid YAML: {e}"),
+            // Line and column only: a patch may hold tokens or registry credentials.
+            reason: format!("not valid YAML: {}", crate::redact::yaml_error(&e, text)),
         })?;
         match value {
             Value::Null => {}

@@ -1,17 +1,17 @@
 output "kubeconfig" {
-  description = "Admin kubeconfig: terraform output -raw kubeconfig > kubeconfig"
+  description = "Admin kubeconfig: (umask 077 && terraform output -raw kubeconfig > kubeconfig)"
   value       = module.talos.kubeconfig
   sensitive   = true
 }
 
 output "talosconfig" {
-  description = "talosctl configuration: terraform output -raw talosconfig > talosconfig"
+  description = "talosctl configuration: (umask 077 && terraform output -raw talosconfig > talosconfig)"
   value       = module.talos.talosconfig
   sensitive   = true
 }
 
 output "machine_secrets" {
-  description = "The cluster's PKI and tokens (talosctl secrets.yaml): terraform output -raw machine_secrets > secrets.yaml, and keep it safe."
+  description = "The cluster's PKI and tokens (talosctl secrets.yaml): (umask 077 && terraform output -raw machine_secrets > secrets.yaml), and keep it safe."
   value       = module.talos.machine_secrets
   sensitive   = true
 }

@@ -1,10 +1,11 @@
 //! Simulated controllers, run by one background task that reconciles after every change (and at the next
 //! pending readiness deadline): nodes, workloads, CRD cleanup and Cilium CRD registration, LB IPAM, Argo CD
-//! Applications, garbage collection and namespace termination.
+//! Applications, Jobs, garbage collection and namespace termination.
 
 pub mod argocd;
 pub mod crds;
 pub mod gc;
+pub mod jobs;
 pub mod lbipam;
 pub mod nodes;
 pub mod workloads;
@@ -77,6 +78,7 @@ pub fn reconcile(inner: &Inner, clock: &mut Clock) {
     for _ in 0..8 {
         let rv = st.revision();
         workloads::reconcile(&mut st, clock, delay);
+        jobs::reconcile(&mut st, clock, delay);
         nodes::reconcile(&mut st);
         crds::reconcile(&mut st);
         lbipam::reconcile(&mut st);

@@ -1,7 +1,8 @@
 //! DaemonSet, Deployment and StatefulSet status as their controllers report it once pods run: a DaemonSet
 //! schedules onto every Node its nodeSelector matches whose NoSchedule/NoExecute taints its pod tolerates (with
 //! the tolerations the DaemonSet controller adds itself); Deployments and StatefulSets need at least one such
-//! Node. Pods become ready `workload_delay` after the (generation, desired count) is first seen.
+//! Node. Pods become ready `workload_delay` after the (generation, desired count) is first seen, and only once
+//! every Secret and ConfigMap they mount exists ([`volumes_present`]).
 
 use std::time::Duration;
 
@@ -89,6 +90,47 @@ pub fn fits(pod_spec: &Value, node: &Value, daemon: bool) -> bool {
         .all(|t| tolerations.iter().any(|tol| tolerates(tol, t)))
 }
 
+/// Whether every Secret and ConfigMap a pod template mounts (volumes `secret`, `configMap` and `projected`
+/// sources, unless `optional`) exists in `ns`: the kubelet cannot set up such a volume
+/// (pkg/volume/secret/secret.go@v1.32.0 and pkg/volume/configmap/configmap.go@v1.32.0 SetUpAt: "not found"),
+/// so the pod stays ContainerCreating and never becomes ready.
+pub fn volumes_present(st: &Store, ns: &str, pod_spec: &Value) -> bool {
+    let exists = |res: &str, name: Option<&str>| {
+        name.is_some_and(|n| st.get(&GroupResource::new("", res), ns, n).is_some())
+    };
+    let optional = |v: &Value| v.get("optional") == Some(&json!(true));
+    let check = |src: &Value| -> bool {
+        if let Some(sec) = src.get("secret") {
+            let name = sec
+                .get("secretName")
+                .or_else(|| sec.get("name"))
+                .and_then(Value::as_str);
+            if !optional(sec) && !exists("secrets", name) {
+                return false;
+            }
+        }
+        if let Some(cm) = src.get("configMap") {
+            if !optional(cm) && !exists("configmaps", cm.get("name").and_then(Value::as_str)) {
+                return false;
+            }
+        }
+        true
+    };
+    pod_spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .all(|v| {
+            check(v)
+                && v.pointer("/projected/sources")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .all(check)
+        })
+}
+
 fn generation(o: &Value) -> i64 {
     o.pointer("/metadata/generation")
         .and_then(Value::as_i64)
@@ -128,10 +170,15 @@ pub fn reconcile(st: &mut Store, clock: &mut Clock, delay: Duration) {
                 .pointer("/spec/template/spec")
                 .cloned()
                 .unwrap_or(json!({}));
+            let ns = o
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let volumes = volumes_present(st, ns, &pod);
             let status = match resource {
                 "daemonsets" => {
                     let desired = nodes.iter().filter(|n| fits(&pod, n, true)).count() as i64;
-                    let ready = if clock.elapsed(key(&o, desired), delay) {
+                    let ready = if volumes && clock.elapsed(key(&o, desired), delay) {
                         desired
                     } else {
                         0
@@ -154,7 +201,7 @@ pub fn reconcile(st: &mut Store, clock: &mut Clock, delay: Duration) {
                         .and_then(Value::as_i64)
                         .unwrap_or(1);
                     let placeable = replicas == 0 || nodes.iter().any(|n| fits(&pod, n, false));
-                    let ready = if placeable && clock.elapsed(key(&o, replicas), delay) {
+                    let ready = if placeable && volumes && clock.elapsed(key(&o, replicas), delay) {
                         replicas
                     } else {
                         0

@@ -1,0 +1,45 @@
+//! A `vixens-emulator` process for tests that drive Terraform against emulated Talos nodes: started from a
+//! topology (YAML, loopback addresses only), ready once it prints `ready`, killed on drop.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// A running emulator.
+pub struct EmulatorProcess {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl EmulatorProcess {
+    /// Starts the emulator with `topology` (the YAML of `vixens::emulator::topology`), and the control endpoint on
+    /// `control` when given.
+    pub fn start(topology: &str, control: Option<&str>) -> EmulatorProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("topology.yaml");
+        std::fs::write(&path, topology).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vixens-emulator"));
+        if let Some(addr) = control {
+            cmd.arg("--control").arg(addr);
+        }
+        let mut child = cmd
+            .arg("--topology")
+            .arg(&path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start vixens-emulator");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "emulator did not start");
+        EmulatorProcess { child, _dir: dir }
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
