@@ -97,15 +97,27 @@ def field_row(f):
     return (f.name, f.number, ty, label)
 
 
+# Project packages named differently from upstream's (the package is not on the wire): project -> upstream.
+ALIASES = {"talos.resource.config.": "resource.config."}
+
+
+def upstream_name(name):
+    for mine, theirs in ALIASES.items():
+        if name.startswith(mine):
+            return theirs + name[len(mine):]
+    return name
+
+
 def compare(project, upstream, packages):
     rows, problems = [], []
     for name, (kind, d) in sorted(project.items()):
         if not any(name == p or name.startswith(p + ".") for p in packages):
             continue
-        if name not in upstream or upstream[name][0] != kind:
-            problems.append(f"{kind} {name}: not in upstream")
+        up_name = upstream_name(name)
+        if up_name not in upstream or upstream[up_name][0] != kind:
+            problems.append(f"{kind} {name}: not in upstream (as {up_name})")
             continue
-        up = upstream[name][1]
+        up = upstream[up_name][1]
         if kind == "enum":
             up_values = {v.number: v.name for v in up.value}
             for v in d.value:
@@ -137,7 +149,7 @@ def main():
     project = index(compile_set([a.project], protos_under(a.project, "talos") + protos_under(a.project, "cosi")))
     talos = index(compile_set([a.talos_api, os.path.join(a.talos_api, "vendor")], protos_under(a.talos_api)))
     rows, problems = compare(
-        project, talos, ["common", "machine", "storage", "talos.resource.definitions", "resource.config"]
+        project, talos, ["common", "machine", "storage", "talos.resource.definitions", "talos.resource.config"]
     )
     if a.cosi_proto:
         cosi = index(compile_set([a.cosi_proto], protos_under(a.cosi_proto)))

@@ -1,8 +1,8 @@
 //! The project's Talos and COSI protos stay wire-equal to upstream, and the emulator's replies use only what they
 //! declare:
 //! - every field and enum value the project declares in `common`, `machine`, `storage`,
-//!   `talos.resource.definitions.*`, `resource.config` and `cosi.resource` matches `tests/data/talos-wire.tsv` (number, name, type,
-//!   label), the rows `scripts/proto-wire.sh` extracted from siderolabs/talos v1.13.9 `api/` and
+//!   `talos.resource.definitions.*`, `talos.resource.config` (upstream's package `resource.config`: the package is
+//!   not on the wire) and `cosi.resource` matches `tests/data/talos-wire.tsv` (number, name, type, label), the rows `scripts/proto-wire.sh` extracted from siderolabs/talos v1.13.9 `api/` and
 //!   cosi-project/specification `proto/` (the upstream sources are not reachable in CI);
 //! - replies of an emulated node, taken as raw bytes off the wire, decode with descriptors built from the project's
 //!   protos without unknown fields or unknown enum numbers, COSI `proto_spec` bytes included.
@@ -32,7 +32,7 @@ const PACKAGES: &[&str] = &[
     "machine",
     "storage",
     "talos.resource.definitions",
-    "resource.config",
+    "talos.resource.config",
     "cosi.resource",
 ];
 
@@ -260,7 +260,7 @@ fn spec_message(pool: &DescriptorPool, ty: &str) -> Option<MessageDescriptor> {
         "Versions.runtime.talos.dev" => "talos.resource.definitions.runtime.VersionSpec",
         "Disks.block.talos.dev" => "talos.resource.definitions.block.DiskSpec",
         "LinkStatuses.net.talos.dev" => "talos.resource.definitions.network.LinkStatusSpec",
-        // api/resource/config/config.proto@v1.13.9.
+        // api/resource/config/config.proto@v1.13.9 (package `resource.config` there).
         "MachineConfigs.config.talos.dev" => "talos.resource.config.MachineConfigSpec",
         _ => return None,
     };

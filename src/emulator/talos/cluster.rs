@@ -411,7 +411,7 @@ impl Cluster {
                 Stage::Running
             } else {
                 if !st.installed {
-                    st.version = self.topology.talos_version.clone();
+                    st.version = self.topology.version_of(&node.spec).to_string();
                 }
                 Stage::Maintenance
             };
@@ -642,15 +642,10 @@ pub fn installer_tag(v1alpha1: &serde_yaml::Value) -> Option<String> {
 pub fn release_tag(image: &str) -> Option<String> {
     let name = image.split('@').next()?;
     let (repo, tag) = name.rsplit_once(':')?;
-    let mut parts = tag.strip_prefix('v')?.splitn(3, '.');
-    let numeric =
-        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    let (major, minor) = (parts.next(), parts.next());
-    let patch = parts
-        .next()
-        .map(|p| p.split(['-', '+']).next().unwrap_or(""));
-    (!repo.is_empty() && !tag.contains('/') && numeric(major) && numeric(minor) && numeric(patch))
-        .then(|| tag.to_string())
+    if repo.is_empty() || tag.contains('/') || !tag.starts_with('v') {
+        return None;
+    }
+    super::version::TalosVersion::parse(tag).map(|v| v.tag)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use tonic::{Request, Status};
 
 use super::resource_types::RESOURCE_TYPES;
 use super::tls::{ConnInfo, Mode};
+use super::version::TalosVersion;
 use crate::emulator::pki;
 
 /// A resource type the emulator models and the namespace its resources live in (`DefaultNamespace` of
@@ -47,13 +48,9 @@ const NAMESPACES: &[&str] = &[
     "perf",
 ];
 
-/// Whether Talos `version` (a tag such as `v1.13.9`) is at least 1.`minor`.
+/// Whether Talos `version` (a tag such as `v1.13.9`) is at least 1.`minor` (`false` when it is no release tag).
 pub fn at_least(version: &str, minor: u32) -> bool {
-    let mut parts = version
-        .trim_start_matches('v')
-        .split('.')
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (1, minor)
+    TalosVersion::parse(version).is_some_and(|v| v.at_least(1, minor))
 }
 
 /// The sensitivity of resource type `r#type` (matched case-insensitively) on Talos `version`, `None` when that
