@@ -6,14 +6,9 @@
 mod common;
 
 use common::{Terraform, Workspace};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 
-/// A running `vixens-emulator` process, killed on drop.
-struct EmulatorProcess {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
+/// A running `vixens-emulator` process (killed on drop) for nodes named `nodes` at `<prefix>.11`, `.12`, ...
+struct EmulatorProcess(#[allow(dead_code)] common::emulator::EmulatorProcess);
 
 impl EmulatorProcess {
     fn start(prefix: &str, nodes: &[&str], install_delay_ms: u64) -> EmulatorProcess {
@@ -27,7 +22,6 @@ impl EmulatorProcess {
         extra: &str,
         control: Option<&str>,
     ) -> EmulatorProcess {
-        let dir = tempfile::tempdir().unwrap();
         let mut topology = String::from("nodes:\n");
         for (i, name) in nodes.iter().enumerate() {
             topology.push_str(&format!(
@@ -39,32 +33,7 @@ impl EmulatorProcess {
             "timings: {{install_delay: {install_delay_ms}ms, reboot_delay: 0ms, workload_delay: 0ms, upgrade_delay: 0ms}}\n"
         ));
         topology.push_str(extra);
-        let path = dir.path().join("topology.yaml");
-        std::fs::write(&path, topology).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vixens-emulator"));
-        if let Some(addr) = control {
-            cmd.arg("--control").arg(addr);
-        }
-        let mut child = cmd
-            .arg("--topology")
-            .arg(&path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start vixens-emulator");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "emulator did not start");
-        EmulatorProcess { child, _dir: dir }
-    }
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        EmulatorProcess(common::emulator::EmulatorProcess::start(&topology, control))
     }
 }
 
