@@ -3,7 +3,8 @@
 //! - after an apply, the next plan is empty on every release: the refresh reads the MachineConfig resource as
 //!   talosctl does (protobuf `yaml_marshalled`), so `config_hash` does not drift;
 //! - a node reset behind Terraform's back is seen in maintenance mode with its version on 1.11 (whose maintenance
-//!   service refuses `Version`) as on 1.13 (which answers it), and the plan shows the drift;
+//!   service refuses `Version`) as on 1.13 (which answers it): the plan refuses it without `reinstall`, and with it
+//!   shows the drift;
 //! - a node older than the config contract: refused at plan when the cluster already exists (the node is asked
 //!   its version), and at apply within seconds, naming the node, its release and the contract that fits (before:
 //!   retried in secure mode until the create timeout).
@@ -117,6 +118,21 @@ fn no_drift_after_apply_and_a_reset_node_is_seen_on_every_release() {
         assert_eq!(values["node_status"]["cp1"]["talos_version"], *version);
 
         reset_behind_terraforms_back(&ws, &format!("{prefix}.11"));
+        // Seen in maintenance mode: the plan refuses to send the cluster's keys without consent (tests/talos_trust.rs).
+        let refused = ws.fails(&["plan", "-input=false", "-lock=false"]);
+        assert!(
+            refused
+                .all()
+                .contains("Node \"cp1\" was configured and now answers in maintenance mode"),
+            "{version}: {}",
+            refused.all()
+        );
+        ws.write_config(
+            &config(&prefix, contract, &[("cp1", "controlplane", 11)], "120s").replace(
+                "role    = \"controlplane\"",
+                "role    = \"controlplane\"\n    reinstall = true",
+            ),
+        );
         ws.ok(&["refresh", "-input=false", "-lock=false"]);
         let values = ws.resource("vixens_talos_cluster.c").unwrap();
         let status = &values["node_status"]["cp1"];

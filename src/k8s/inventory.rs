@@ -241,8 +241,27 @@ fn compare(path: &str, sent: &Value, live: &Value, out: &mut Vec<String>) {
                 out.push(path.to_string());
                 return;
             }
+            // Lists of objects are associative lists keyed by a merge key (containers, ports, env, volumes): the API
+            // server keeps their items in its merge order, which after an upgrade that changes keys need not be the
+            // order sent (structured-merge-diff), so an item that holds what was sent at another index is no drift.
+            // Lists of scalars (args, command) keep their order.
+            let unordered = s.iter().all(Value::is_object);
             for (i, (sv, lv)) in s.iter().zip(l).enumerate() {
-                compare(&format!("{path}[{i}]"), sv, lv, out);
+                let item = format!("{path}[{i}]");
+                let mut here = Vec::new();
+                compare(&item, sv, lv, &mut here);
+                if here.is_empty() {
+                    continue;
+                }
+                let elsewhere = unordered
+                    && l.iter().any(|other| {
+                        let mut found = Vec::new();
+                        compare(&item, sv, other, &mut found);
+                        found.is_empty()
+                    });
+                if !elsewhere {
+                    out.extend(here);
+                }
             }
         }
         (Value::Number(s), Value::Number(l)) => {
@@ -299,6 +318,24 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("ConfigMap has no metadata.name"));
+    }
+
+    #[test]
+    fn drift_matches_list_items_of_objects_in_any_order() {
+        let sent = serde_json::json!({"ports": [{"containerPort": 9963, "name": "prometheus"},
+                                                {"containerPort": 9234, "name": "health"}],
+                                      "args": ["a", "b"]});
+        let reordered = serde_json::json!({"ports": [{"containerPort": 9234, "name": "health", "protocol": "TCP"},
+                                                     {"containerPort": 9963, "name": "prometheus", "protocol": "TCP"}],
+                                           "args": ["a", "b"]});
+        assert!(drift(&sent, &reordered).is_empty());
+        let changed = serde_json::json!({"ports": [{"containerPort": 9963, "name": "prometheus"},
+                                                   {"containerPort": 9235, "name": "health"}],
+                                         "args": ["b", "a"]});
+        assert_eq!(
+            drift(&sent, &changed),
+            ["ports[1].containerPort", "args[0]", "args[1]"]
+        );
     }
 
     #[test]
