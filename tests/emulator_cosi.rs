@@ -1,8 +1,11 @@
 //! The emulator's COSI State service (`cosi.resource.State/Get` of MachineStatus) in maintenance and secure mode,
 //! driven by a tonic client over the provider's own TLS settings (`vixens::talos::client::tls`). Loopback only.
 
+mod common;
+
+use common::poll::eventually;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use prost::Message;
@@ -79,25 +82,6 @@ async fn machine_status(
         .unwrap();
     let spec = MachineStatusSpec::decode(&resource.spec.as_ref().unwrap().proto_spec[..]).unwrap();
     Ok((resource, spec))
-}
-
-/// Polls `f` until it yields (10 s at most).
-async fn eventually<F, Fut, R>(what: &str, f: F) -> R
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<R>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(r) = f().await {
-            return r;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn unmet(spec: &MachineStatusSpec) -> Vec<(String, String)> {

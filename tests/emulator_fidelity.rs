@@ -3,8 +3,11 @@
 //! COSI `Get`/`List` behind Talos's access filter, the Version resource, the version a node reports after install
 //! and upgrade, ServiceList. Loopback only; each test uses its own 127.0.19x.0/24 addresses.
 
+mod common;
+
+use common::poll::eventually;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use prost::Message;
@@ -129,25 +132,6 @@ fn denied(r: Result<impl std::fmt::Debug, tonic::Status>, message: &str) {
         (Code::PermissionDenied, message),
         "{e}"
     );
-}
-
-/// Polls `f` until it yields (10 s at most).
-async fn eventually<F, Fut, R>(what: &str, f: F) -> R
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<R>>,
-{
-    let begin = Instant::now();
-    loop {
-        if let Some(r) = f().await {
-            return r;
-        }
-        assert!(
-            begin.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The Version resource's spec: proto copy and YAML.

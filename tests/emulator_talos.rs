@@ -1,8 +1,11 @@
 //! Drives the emulator's Talos API with the provider's own client (`vixens::talos::client`) and a raw tonic
 //! client (for apid's `node`/`nodes` routing), on loopback addresses only.
 
+mod common;
+
+use common::poll::eventually;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use tonic::transport::{Channel, Endpoint, Uri};
@@ -47,24 +50,6 @@ fn secure(addr: &str, s: &TestSecrets, role: &str) -> TalosClient {
 
 fn code(e: &ClientError) -> tonic::Code {
     e.code().unwrap_or(tonic::Code::Unknown)
-}
-
-async fn eventually<F, Fut, R>(what: &str, f: F) -> R
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<R>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(r) = f().await {
-            return r;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn wait_secure(c: &TalosClient) {

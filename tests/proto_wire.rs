@@ -7,9 +7,12 @@
 //! - replies of an emulated node, taken as raw bytes off the wire, decode with descriptors built from the project's
 //!   protos without unknown fields or unknown enum numbers, COSI `proto_spec` bytes included.
 
+mod common;
+
+use common::poll::eventually;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use prost::bytes::{Buf, BufMut};
@@ -305,24 +308,6 @@ fn check(pool: &DescriptorPool, reply_type: &str, replies: &[Vec<u8>], out: &mut
     for (i, bytes) in replies.iter().enumerate() {
         let msg = DynamicMessage::decode(desc.clone(), &bytes[..]).unwrap();
         unknowns(pool, &msg, &format!("{reply_type}[{i}]"), out);
-    }
-}
-
-async fn eventually<F, Fut, R>(what: &str, f: F) -> R
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<R>>,
-{
-    let begin = Instant::now();
-    loop {
-        if let Some(r) = f().await {
-            return r;
-        }
-        assert!(
-            begin.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

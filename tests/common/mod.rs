@@ -26,6 +26,7 @@
 #![allow(dead_code)]
 
 pub mod emulator;
+pub mod poll;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
