@@ -4,12 +4,10 @@
 mod common;
 
 use common::poll::eventually;
-use std::sync::Arc;
-use std::time::Duration;
+use common::talos_grpc::{channel, secure, T};
 
-use hyper_util::rt::TokioIo;
 use prost::Message;
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::Channel;
 use vixens::emulator::run::{Emulator, Options};
 use vixens::emulator::testkit::{machine_config, TestSecrets};
 use vixens::emulator::topology::Topology;
@@ -17,41 +15,7 @@ use vixens::proto::cosi::resource::state_client::StateClient;
 use vixens::proto::cosi::resource::{GetRequest, Resource};
 use vixens::proto::talos::resource::definitions::enums::RuntimeMachineStage;
 use vixens::proto::talos::resource::definitions::runtime::MachineStatusSpec;
-use vixens::talos::client::{tls, ApplyMode, Security, TalosClient};
-use vixens::talos::pki::CertAndKey;
-
-const T: Duration = Duration::from_secs(5);
-
-fn channel(addr: &str, security: &Security) -> Channel {
-    let cfg = Arc::new(tls::client_config(security).unwrap());
-    let host = addr.to_string();
-    Endpoint::from_shared(format!("http://{addr}:50000"))
-        .unwrap()
-        .timeout(T)
-        .connect_with_connector_lazy(tower::service_fn(move |_: Uri| {
-            let (cfg, host) = (cfg.clone(), host.clone());
-            async move {
-                let tcp = tokio::net::TcpStream::connect((host.as_str(), 50000)).await?;
-                let name =
-                    rustls::pki_types::ServerName::try_from(host).map_err(std::io::Error::other)?;
-                let tls = tokio_rustls::TlsConnector::from(cfg)
-                    .connect(name, tcp)
-                    .await?;
-                Ok::<_, std::io::Error>(TokioIo::new(tls))
-            }
-        }))
-}
-
-fn secure(s: &TestSecrets, role: &str) -> Security {
-    let issued = s.os.client(role);
-    Security::Secure {
-        ca_crt: s.os.cert_pem.clone(),
-        client: CertAndKey {
-            crt: issued.cert_pem,
-            key: issued.key_pem,
-        },
-    }
-}
+use vixens::talos::client::{ApplyMode, Security, TalosClient};
 
 fn request(ty: &str, id: &str, node: Option<&str>) -> tonic::Request<GetRequest> {
     let mut req = tonic::Request::new(GetRequest {

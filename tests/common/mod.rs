@@ -27,6 +27,7 @@
 
 pub mod emulator;
 pub mod poll;
+pub mod talos_grpc;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
