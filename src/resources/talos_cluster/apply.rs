@@ -233,7 +233,7 @@ async fn converge(
             return Err(p.failed(d));
         }
     }
-    let kube = match outputs::kube_access(m, secrets, prior) {
+    let kube = match outputs::kube_access(secrets, prior, &p.state) {
         Ok(k) => k,
         Err(d) => return Err(p.failed(d)),
     };
