@@ -211,15 +211,25 @@ async fn converge(
     if let Err(d) = apply_fresh(ctx, m, &configs, &creds, &fresh, imported, &mut p).await {
         return Err(p.failed(d));
     }
+    // Nodes that change wait for etcd in between only where etcd runs: a create retried after failing before
+    // bootstrap has none yet, whatever changed since (the nodes say so; the state only when they cannot).
+    let etcd_running = match prior {
+        Some(_) => {
+            etcd_bootstrapped(&m.control_planes(), &creds, was_bootstrapped || imported).await
+        }
+        None => false,
+    };
     // A new OS before a new contract: a node upgrades (still running the config it understands) before it takes
     // a config rendered for its new release (a Talos 1.11 node cannot parse the 1.12 network documents).
     if let Some(prior) = prior {
-        if let Err(d) = super::upgrade::upgrade_if_needed(ctx, m, prior, &creds, &mut p).await {
+        if let Err(d) =
+            super::upgrade::upgrade_if_needed(ctx, m, prior, &creds, etcd_running, &mut p).await
+        {
             return Err(p.failed(d));
         }
     }
     // Changed nodes: one at a time, control planes first, health checked in between.
-    if let Err(d) = apply_rolling(ctx, m, &configs, &creds, &changed, &mut p).await {
+    if let Err(d) = apply_rolling(ctx, m, &configs, &creds, &changed, etcd_running, &mut p).await {
         return Err(p.failed(d));
     }
     if resuming {
@@ -402,12 +412,15 @@ pub(crate) async fn wait_all_secure(
     }
 }
 
+/// Applies changed configs one node at a time; with `etcd_running`, each control plane must be back in etcd before
+/// the next node starts.
 async fn apply_rolling(
     ctx: &Context,
     m: &Model,
     configs: &BTreeMap<String, String>,
     creds: &Credentials,
     nodes: &[&NodeModel],
+    etcd_running: bool,
     p: &mut Progress,
 ) -> Result<(), Diagnostics> {
     let mut ordered: Vec<&&NodeModel> = nodes.iter().filter(|n| n.is_control_plane()).collect();
@@ -436,7 +449,7 @@ async fn apply_rolling(
         }
         p.status.entry(node.name.clone()).or_default().config_hash = ops::config_hash(config);
         wait_all_secure(ctx, m, creds, &[node], p).await?;
-        if node.is_control_plane() && m.apply_mode != ApplyMode::Staged {
+        if node.is_control_plane() && m.apply_mode != ApplyMode::Staged && etcd_running {
             wait_etcd(ctx, m, creds, &[]).await?;
         }
     }
@@ -496,11 +509,7 @@ async fn bootstrap_and_wait(
     // control plane answering that etcd does not run means not (a fresh cluster, a create retried after a failure
     // before bootstrap, or every control plane reset); otherwise (some do not answer) the state says. Talos refuses
     // a second bootstrap of a node with etcd data (AlreadyExists), which guards the rest.
-    let bootstrap = match etcd_seen(&cps, creds).await {
-        EtcdSeen::Members => false,
-        EtcdSeen::NowhereRunning => true,
-        EtcdSeen::Unknown => !already,
-    };
+    let bootstrap = !etcd_bootstrapped(&cps, creds, already).await;
     if bootstrap {
         let client = creds
             .client(&first.address)
@@ -538,6 +547,16 @@ enum EtcdSeen {
     NowhereRunning,
     /// Some do not answer and none has members.
     Unknown,
+}
+
+/// Whether etcd was bootstrapped: a control plane lists members (yes), every control plane answers that etcd
+/// does not run (no), else `recorded` (what the state says).
+async fn etcd_bootstrapped(cps: &[&NodeModel], creds: &Credentials, recorded: bool) -> bool {
+    match etcd_seen(cps, creds).await {
+        EtcdSeen::Members => true,
+        EtcdSeen::NowhereRunning => false,
+        EtcdSeen::Unknown => recorded,
+    }
 }
 
 async fn etcd_seen(cps: &[&NodeModel], creds: &Credentials) -> EtcdSeen {
