@@ -36,6 +36,16 @@ fn err(summary: impl Into<String>, detail: impl Into<String>) -> Diagnostic {
     Diagnostic::error(summary, detail)
 }
 
+/// "Node NAME <what>", or, when the node's certificate does not name the address dialed, a summary that says so.
+fn node_error(name: &str, what: &str, e: &ClientError) -> Diagnostic {
+    let summary = if e.is_certificate_name() {
+        format!("The certificate of node {name:?} does not name its address")
+    } else {
+        format!("Node {name:?} {what}")
+    };
+    err(summary, e.to_string())
+}
+
 /// Renders every node's config.
 pub(crate) fn render_all(
     m: &Model,
@@ -401,7 +411,7 @@ pub(crate) async fn wait_all_secure(
                 entry.reachable = true;
                 entry.talos_version = version;
             }
-            Ok(Err(e)) => diags.push(err(format!("Node {name:?} did not come up"), e.to_string())),
+            Ok(Err(e)) => diags.push(node_error(&name, "did not come up", &e)),
             Err(d) => diags.push(d),
         }
     }
@@ -439,10 +449,7 @@ async fn apply_rolling(
             )
             .await?
             .map_err(|e| {
-                Diagnostics::from(err(
-                    format!("Node {:?} refused the changed config", node.name),
-                    e.to_string(),
-                ))
+                Diagnostics::from(node_error(&node.name, "refused the changed config", &e))
             })?;
         if outcome.mode == "REBOOT" {
             rebooted.push(node.name.clone());
