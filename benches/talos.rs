@@ -70,6 +70,7 @@ fn node() -> NodeSpec {
             nameservers: vec!["192.168.111.1".into()],
         },
         config_patches: vec![],
+        cert_sans: Vec::new(),
     }
 }
 

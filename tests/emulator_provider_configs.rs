@@ -56,6 +56,7 @@ fn node(role: Role, address: &str, vip: Option<&str>) -> NodeSpec {
             nameservers: vec!["1.1.1.1".into()],
         },
         config_patches: Vec::new(),
+        cert_sans: Vec::new(),
     }
 }
 

@@ -92,6 +92,7 @@ fn control_plane(address: &str) -> NodeSpec {
             nameservers: Vec::new(),
         },
         config_patches: Vec::new(),
+        cert_sans: Vec::new(),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::emulator::control_post;
 use common::{Terraform, Workspace};
 
 /// A running `vixens-emulator` process (killed on drop) for nodes named `nodes` at `<prefix>.11`, `.12`, ...
@@ -336,20 +337,6 @@ fn plan_time_validation_names_attributes() {
 }
 
 /// POSTs a JSON body to the emulator's control endpoint (plain HTTP/1.1 on loopback).
-fn control_post(addr: &str, path: &str, body: &str) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-}
-
 #[test]
 fn faults_converge_without_losing_state_and_upgrades_roll() {
     let tf = Terraform::get("1.0.3").expect("terraform 1.0.3");

@@ -386,8 +386,10 @@ pub async fn wait_version(
     let client = creds.client(address)?;
     let mut poll = Poll::default();
     loop {
-        if client.version().await.is_ok_and(|v| v.tag == tag) {
-            return Ok(());
+        match client.version().await {
+            Ok(v) if v.tag == tag => return Ok(()),
+            Err(e) if e.is_certificate_name() => return Err(e),
+            _ => {}
         }
         poll.wait().await;
     }
@@ -402,7 +404,7 @@ pub fn image_tag(image: &str) -> Option<&str> {
 /// Polls until the node answers the secure API; returns its version tag.
 ///
 /// # Errors
-/// Never returns an error by itself: bound it with a deadline.
+/// A bad address, or at once [`ClientError::CertificateName`]; otherwise bound it with a deadline.
 pub async fn wait_secure(address: &str, creds: &Credentials) -> Result<String, ClientError> {
     let client = creds.client(address)?;
     let mut poll = Poll::default();
@@ -410,6 +412,7 @@ pub async fn wait_secure(address: &str, creds: &Credentials) -> Result<String, C
     loop {
         match client.version().await {
             Ok(v) => return Ok(v.tag),
+            Err(e) if e.is_certificate_name() => return Err(e),
             Err(e) => progress.failed(address, &e),
         }
         poll.wait().await;
@@ -417,7 +420,7 @@ pub async fn wait_secure(address: &str, creds: &Credentials) -> Result<String, C
 }
 
 /// Polls `address` (a control plane) until every hostname in `expected` is a voting etcd member and none in
-/// `gone` is a member any more; returns the members. Other members may remain: during a scale-down the nodes
+/// `gone` is a member any more; returns the members. A [`ClientError::CertificateName`] ends it at once. Other members may remain: during a scale-down the nodes
 /// about to be removed are still members until they leave (Talos `EtcdLeaveCluster` on reset).
 ///
 /// # Errors
@@ -431,15 +434,19 @@ pub async fn wait_etcd_members(
     let client = creds.client(address)?;
     let mut poll = Poll::default();
     loop {
-        if let Ok(members) = client.etcd_member_list().await {
-            let voting: Vec<&str> = members
-                .iter()
-                .filter(|m| !m.is_learner)
-                .map(|m| m.hostname.as_str())
-                .collect();
-            let left = !members.iter().any(|m| gone.contains(&m.hostname));
-            if left && expected.iter().all(|h| voting.contains(&h.as_str())) {
-                return Ok(members);
+        match client.etcd_member_list().await {
+            Err(e) if e.is_certificate_name() => return Err(e),
+            Err(_) => {}
+            Ok(members) => {
+                let voting: Vec<&str> = members
+                    .iter()
+                    .filter(|m| !m.is_learner)
+                    .map(|m| m.hostname.as_str())
+                    .collect();
+                let left = !members.iter().any(|m| gone.contains(&m.hostname));
+                if left && expected.iter().all(|h| voting.contains(&h.as_str())) {
+                    return Ok(members);
+                }
             }
         }
         poll.wait().await;

@@ -43,3 +43,19 @@ impl Drop for EmulatorProcess {
         let _ = self.child.wait();
     }
 }
+
+/// POSTs `body` (JSON) to `path` of the emulator's control endpoint `addr` (e.g. `/faults/nodes/cp1`); panics
+/// unless it answers 200.
+pub fn control_post(addr: &str, path: &str, body: &str) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}

@@ -268,6 +268,11 @@ impl Workspace {
         self.env.push((key.to_string(), value.into()));
     }
 
+    /// Removes an environment variable set by [`Workspace::set_env`].
+    pub fn remove_env(&mut self, key: &str) {
+        self.env.retain(|(k, _)| k != key);
+    }
+
     /// Runs `terraform <args>` (with `-no-color` appended where accepted) and returns what happened.
     pub fn run(&self, args: &[&str]) -> Output {
         let mut cmd = clean_command(&self.tf.bin);

@@ -36,6 +36,16 @@ fn err(summary: impl Into<String>, detail: impl Into<String>) -> Diagnostic {
     Diagnostic::error(summary, detail)
 }
 
+/// "Node NAME <what>", or, when the node's certificate does not name the address dialed, a summary that says so.
+fn node_error(name: &str, what: &str, e: &ClientError) -> Diagnostic {
+    let summary = if e.is_certificate_name() {
+        format!("The certificate of node {name:?} does not name its address")
+    } else {
+        format!("Node {name:?} {what}")
+    };
+    err(summary, e.to_string())
+}
+
 /// Renders every node's config.
 pub(crate) fn render_all(
     m: &Model,
@@ -211,15 +221,25 @@ async fn converge(
     if let Err(d) = apply_fresh(ctx, m, &configs, &creds, &fresh, imported, &mut p).await {
         return Err(p.failed(d));
     }
+    // Nodes that change wait for etcd in between only where etcd runs: a create retried after failing before
+    // bootstrap has none yet, whatever changed since (the nodes say so; the state only when they cannot).
+    let etcd_running = match prior {
+        Some(_) => {
+            etcd_bootstrapped(&m.control_planes(), &creds, was_bootstrapped || imported).await
+        }
+        None => false,
+    };
     // A new OS before a new contract: a node upgrades (still running the config it understands) before it takes
     // a config rendered for its new release (a Talos 1.11 node cannot parse the 1.12 network documents).
     if let Some(prior) = prior {
-        if let Err(d) = super::upgrade::upgrade_if_needed(ctx, m, prior, &creds, &mut p).await {
+        if let Err(d) =
+            super::upgrade::upgrade_if_needed(ctx, m, prior, &creds, etcd_running, &mut p).await
+        {
             return Err(p.failed(d));
         }
     }
     // Changed nodes: one at a time, control planes first, health checked in between.
-    if let Err(d) = apply_rolling(ctx, m, &configs, &creds, &changed, &mut p).await {
+    if let Err(d) = apply_rolling(ctx, m, &configs, &creds, &changed, etcd_running, &mut p).await {
         return Err(p.failed(d));
     }
     if resuming {
@@ -233,7 +253,7 @@ async fn converge(
             return Err(p.failed(d));
         }
     }
-    let kube = match outputs::kube_access(m, secrets, prior) {
+    let kube = match outputs::kube_access(secrets, prior, &p.state) {
         Ok(k) => k,
         Err(d) => return Err(p.failed(d)),
     };
@@ -391,7 +411,7 @@ pub(crate) async fn wait_all_secure(
                 entry.reachable = true;
                 entry.talos_version = version;
             }
-            Ok(Err(e)) => diags.push(err(format!("Node {name:?} did not come up"), e.to_string())),
+            Ok(Err(e)) => diags.push(node_error(&name, "did not come up", &e)),
             Err(d) => diags.push(d),
         }
     }
@@ -402,12 +422,15 @@ pub(crate) async fn wait_all_secure(
     }
 }
 
+/// Applies changed configs one node at a time; with `etcd_running`, each control plane must be back in etcd before
+/// the next node starts.
 async fn apply_rolling(
     ctx: &Context,
     m: &Model,
     configs: &BTreeMap<String, String>,
     creds: &Credentials,
     nodes: &[&NodeModel],
+    etcd_running: bool,
     p: &mut Progress,
 ) -> Result<(), Diagnostics> {
     let mut ordered: Vec<&&NodeModel> = nodes.iter().filter(|n| n.is_control_plane()).collect();
@@ -426,17 +449,14 @@ async fn apply_rolling(
             )
             .await?
             .map_err(|e| {
-                Diagnostics::from(err(
-                    format!("Node {:?} refused the changed config", node.name),
-                    e.to_string(),
-                ))
+                Diagnostics::from(node_error(&node.name, "refused the changed config", &e))
             })?;
         if outcome.mode == "REBOOT" {
             rebooted.push(node.name.clone());
         }
         p.status.entry(node.name.clone()).or_default().config_hash = ops::config_hash(config);
         wait_all_secure(ctx, m, creds, &[node], p).await?;
-        if node.is_control_plane() && m.apply_mode != ApplyMode::Staged {
+        if node.is_control_plane() && m.apply_mode != ApplyMode::Staged && etcd_running {
             wait_etcd(ctx, m, creds, &[]).await?;
         }
     }
@@ -496,11 +516,7 @@ async fn bootstrap_and_wait(
     // control plane answering that etcd does not run means not (a fresh cluster, a create retried after a failure
     // before bootstrap, or every control plane reset); otherwise (some do not answer) the state says. Talos refuses
     // a second bootstrap of a node with etcd data (AlreadyExists), which guards the rest.
-    let bootstrap = match etcd_seen(&cps, creds).await {
-        EtcdSeen::Members => false,
-        EtcdSeen::NowhereRunning => true,
-        EtcdSeen::Unknown => !already,
-    };
+    let bootstrap = !etcd_bootstrapped(&cps, creds, already).await;
     if bootstrap {
         let client = creds
             .client(&first.address)
@@ -538,6 +554,16 @@ enum EtcdSeen {
     NowhereRunning,
     /// Some do not answer and none has members.
     Unknown,
+}
+
+/// Whether etcd was bootstrapped: a control plane lists members (yes), every control plane answers that etcd
+/// does not run (no), else `recorded` (what the state says).
+async fn etcd_bootstrapped(cps: &[&NodeModel], creds: &Credentials, recorded: bool) -> bool {
+    match etcd_seen(cps, creds).await {
+        EtcdSeen::Members => true,
+        EtcdSeen::NowhereRunning => false,
+        EtcdSeen::Unknown => recorded,
+    }
 }
 
 async fn etcd_seen(cps: &[&NodeModel], creds: &Credentials) -> EtcdSeen {

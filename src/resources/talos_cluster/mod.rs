@@ -4,6 +4,7 @@
 //! - [`schema`]: attributes and blocks; [`validate`]: plan-time checks with attribute paths;
 //! - [`plan`]: which computed values an update changes; [`apply`]: create/update convergence;
 //! - [`delete`]: node removal and destroy; [`upgrade`]: rolling upgrades; [`read`]: refresh;
+//! - [`renewal`]: the admin client certificates, renewed within 30 days of expiry, as planned;
 //! - [`resume`]: the next apply after a failed create keeps its secrets and continues;
 //! - [`import`]: `terraform import vixens_talos_cluster.NAME <path to secrets.yaml>` and the plan that adopts.
 
@@ -15,6 +16,7 @@ pub mod model;
 pub mod outputs;
 pub mod plan;
 pub mod read;
+pub mod renewal;
 pub mod resume;
 pub mod schema;
 pub mod state;

@@ -126,6 +126,14 @@ fn links(value: &Value) -> Vec<Link> {
         .collect()
 }
 
+/// The host of a node address when it is a DNS name other than the node's hostname (Talos names its certificate
+/// with its IP addresses and hostname already): the name the provider dials, which must be in the certificate.
+fn address_name(address: &str, hostname: &str) -> Option<String> {
+    let (host, _) = crate::talos::client::split_address(address).ok()?;
+    (host.parse::<std::net::IpAddr>().is_err() && !host.eq_ignore_ascii_case(hostname))
+        .then(|| host.to_ascii_lowercase())
+}
+
 /// Reads a node block value.
 pub fn node(name: &str, value: &Value) -> NodeModel {
     let role = value
@@ -133,6 +141,7 @@ pub fn node(name: &str, value: &Value) -> NodeModel {
         .as_str()
         .and_then(Role::parse)
         .unwrap_or(Role::Worker);
+    let hostname = opt_str(value.get("hostname"), name);
     NodeModel {
         name: name.to_string(),
         address: opt_str(value.get("address"), "").to_string(),
@@ -140,11 +149,14 @@ pub fn node(name: &str, value: &Value) -> NodeModel {
             role,
             install_disk: opt_str(value.get("install_disk"), DEFAULT_INSTALL_DISK).to_string(),
             network: NodeNetwork {
-                hostname: opt_str(value.get("hostname"), name).to_string(),
+                hostname: hostname.to_string(),
                 links: links(value.get("link")),
                 nameservers: string_list(value.get("nameservers")),
             },
             config_patches: string_list(value.get("config_patches")),
+            cert_sans: address_name(opt_str(value.get("address"), ""), hostname)
+                .into_iter()
+                .collect(),
         },
         reinstall: value.get("reinstall").as_bool().unwrap_or(false),
         cert_fingerprint: value

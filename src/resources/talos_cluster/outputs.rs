@@ -1,19 +1,14 @@
 //! The client outputs: `kubernetes {host, ca_certificate, client_certificate, client_key}`, `kubeconfig` and
 //! `talosconfig`. Certificates are minted once and kept: a re-render reuses them, so a plan after apply is
-//! empty; the Kubernetes admin certificate is renewed only inside the renewal window.
+//! empty; each is renewed when the plan said so ([`super::renewal`]).
 
 use super::model::Model;
+use super::renewal::{kept, ClientCert};
 use crate::cty::Value;
 use crate::framework::{Diagnostic, Diagnostics};
 use crate::talos::clientconfig;
-use crate::talos::pki::{self, CertAndKey};
-use crate::talos::secrets::{SecretsBundle, KUBERNETES_CLIENT_VALIDITY};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Renew the Kubernetes admin certificate when it expires within this window (30 days).
-pub const RENEWAL_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
+use crate::talos::pki::CertAndKey;
+use crate::talos::secrets::SecretsBundle;
 
 /// Kubernetes CA and admin client certificate.
 #[derive(Clone)]
@@ -24,74 +19,34 @@ pub struct KubeAccess {
     pub admin: CertAndKey,
 }
 
-/// Whether a PEM certificate expires within the renewal window (or does not parse).
-pub fn needs_renewal(crt: &str) -> bool {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let now = i64::try_from(now).unwrap_or(i64::MAX);
-    let window = i64::try_from(RENEWAL_WINDOW.as_secs()).unwrap_or(0);
-    pki::cert_not_after(crt).map_or(true, |not_after| not_after - now < window)
-}
-
-/// Reuses the prior admin certificate when present and not due for renewal, else mints one.
+/// The admin certificate of `prior` unless the plan renews it ([`super::renewal::kept`]; `planned` is the planned
+/// value the apply fills), else a new one.
 ///
 /// # Errors
 /// When the Kubernetes CA in the secrets does not parse.
 pub fn kube_access(
-    m: &Model,
     secrets: &SecretsBundle,
     prior: Option<&Value>,
+    planned: &Value,
 ) -> Result<KubeAccess, Diagnostics> {
-    let _ = m;
-    if let Some(k) = prior.map(|p| p.get("kubernetes")) {
-        if let (Some(crt), Some(key)) = (
-            k.get("client_certificate").as_str(),
-            k.get("client_key").as_str(),
-        ) {
-            if !needs_renewal(crt) {
-                return Ok(KubeAccess {
-                    ca: secrets.k8s.crt.clone(),
-                    admin: CertAndKey {
-                        crt: crt.into(),
-                        key: key.into(),
-                    },
-                });
-            }
-        }
-    }
-    let admin = secrets
-        .kubernetes_admin_cert(KUBERNETES_CLIENT_VALIDITY)
-        .map_err(|e| {
-            Diagnostics::from(Diagnostic::error(
-                "Cannot mint the Kubernetes admin certificate",
-                e.to_string(),
-            ))
-        })?;
+    let admin = match kept(ClientCert::Kubernetes, prior, planned) {
+        Some(cert) => cert,
+        None => secrets
+            .kubernetes_admin_cert(ClientCert::Kubernetes.validity())
+            .map_err(|e| {
+                Diagnostics::from(Diagnostic::error(
+                    "Cannot mint the Kubernetes admin certificate",
+                    e.to_string(),
+                ))
+            })?,
+    };
     Ok(KubeAccess {
         ca: secrets.k8s.crt.clone(),
         admin,
     })
 }
 
-/// The `os:admin` certificate of the prior talosconfig, when there is one.
-fn prior_talos_admin(prior: Option<&Value>) -> Option<CertAndKey> {
-    let text = prior?.get("talosconfig").as_str()?;
-    let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
-    let name = doc.get("context")?.as_str()?;
-    let ctx = doc.get("contexts")?.get(name)?;
-    let decode = |k: &str| -> Option<String> {
-        String::from_utf8(STANDARD.decode(ctx.get(k)?.as_str()?).ok()?).ok()
-    };
-    let cert = CertAndKey {
-        crt: decode("crt")?,
-        key: decode("key")?,
-    };
-    (!needs_renewal(&cert.crt)).then_some(cert)
-}
-
-/// Sets `kubernetes`, `kubeconfig` and `talosconfig`.
+/// Sets `kubernetes`, `kubeconfig` and `talosconfig` in `state` (the planned value being filled).
 ///
 /// # Errors
 /// When minting or serializing fails.
@@ -117,10 +72,10 @@ pub fn fill(
     let kubeconfig = clientconfig::kubeconfig(name, endpoint, &kube.ca, &kube.admin)
         .map_err(|e| fail("Cannot write the kubeconfig", e.to_string()))?;
     state.set("kubeconfig", kubeconfig);
-    let admin = match prior_talos_admin(prior) {
+    let admin = match kept(ClientCert::Talos, prior, state) {
         Some(cert) => cert,
         None => secrets
-            .talos_client_cert("os:admin")
+            .talos_client_cert_for("os:admin", ClientCert::Talos.validity())
             .map_err(|e| fail("Cannot mint the talosconfig certificate", e.to_string()))?,
     };
     let endpoints: Vec<String> = m

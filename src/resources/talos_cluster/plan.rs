@@ -1,7 +1,6 @@
 //! Plan modification: which computed attributes an update changes, drift, renewal, and quorum checks.
 
 use super::model::model;
-use super::outputs::needs_renewal;
 use super::state;
 use crate::cty::{AttributePath, Value};
 use crate::framework::{Context, Diagnostic, Diagnostics, PlannedChange};
@@ -79,16 +78,10 @@ pub async fn modify(ctx: &Context, change: &mut PlannedChange) -> Result<(), Dia
             ],
         );
     }
-    let endpoint_changed = change.prior.get("endpoint") != change.planned.get("endpoint");
-    let renew = change
-        .prior
-        .get("kubernetes")
-        .get("client_certificate")
-        .as_str()
-        .is_some_and(needs_renewal);
-    if endpoint_changed || renew {
+    if change.prior.get("endpoint") != change.planned.get("endpoint") {
         unknown(change, &["kubeconfig", "kubernetes"]);
     }
+    super::renewal::plan(change);
     check_quorum(change)?;
     check_maintenance_versions(change).await
 }

@@ -92,7 +92,7 @@ fn nodes_block() -> NestedBlock {
                     .description("Node name, unique in the cluster, an RFC 1123 host name; the default hostname."),
             )
             .attribute(Attribute::string("address").required().description(
-                "Talos API address of the node (`host` or `host:port`, port 50000 by default).",
+                "Talos API address of the node (`host` or `host:port`, port 50000 by default). A DNS name is added to the node's certificate SANs (`machine.certSANs`, and the API server's on a control plane), as Talos adds its IP addresses; a node whose certificate does not hold the name dialed fails at once with the names it holds.",
             ))
             .attribute(
                 Attribute::string("role")
@@ -107,7 +107,7 @@ fn nodes_block() -> NestedBlock {
             .attribute(
                 Attribute::string("hostname")
                     .optional()
-                    .description("Hostname (RFC 1123: dot-separated labels of letters, digits and `-`); defaults to `name`."),
+                    .description("Hostname (RFC 1123: dot-separated labels of letters, digits and `-`); defaults to `name`. Set it here, not in `config_patches`: a patch that gives the node another hostname (`HostnameConfig`, `machine.network.hostname`) is refused at plan."),
             )
             .attribute(
                 strings("nameservers")
@@ -241,9 +241,9 @@ pub fn schema() -> Schema {
             .description("Rendered machine config per node."),
     )
     .attribute(Attribute::string("talosconfig").computed().sensitive().description(
-        "talosctl config with the control-plane addresses as endpoints and no default nodes (as `talosctl gen config` writes it): name the target nodes with `talosctl -n`.",
+        "talosctl config with the control-plane addresses as endpoints and no default nodes (as `talosctl gen config` writes it): name the target nodes with `talosctl -n`. Its `os:admin` client certificate (365 days) is renewed by the first apply within 30 days of its expiry; that plan shows `talosconfig` as known after apply.",
     ))
-    .attribute(Attribute::string("kubeconfig").computed().sensitive().description("Admin kubeconfig."))
+    .attribute(Attribute::string("kubeconfig").computed().sensitive().description("Admin kubeconfig. Its client certificate (365 days) is renewed by the first apply within 30 days of its expiry; that plan shows `kubeconfig` and `kubernetes.client_certificate`/`client_key` as known after apply, so resources using them update in the same run."))
     .attribute(Attribute::new("kubernetes", kubernetes_type()).computed().sensitive().description(
         "Kubernetes API host and PEM credentials.",
     ))

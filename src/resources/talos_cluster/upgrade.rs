@@ -10,12 +10,14 @@ use crate::cty::Value;
 use crate::framework::{Context, Diagnostic, Diagnostics};
 use crate::talos::ops::{self, Credentials};
 
-/// Upgrades every node that existed before when the installer image changed.
+/// Upgrades every node that existed before when the installer image changed; with `etcd_running`, each control
+/// plane must be back in etcd before the next node starts.
 pub(crate) async fn upgrade_if_needed(
     ctx: &Context,
     m: &Model,
     prior: &Value,
     creds: &Credentials,
+    etcd_running: bool,
     p: &mut Progress,
 ) -> Result<(), Diagnostics> {
     let old = model(prior);
@@ -73,7 +75,7 @@ pub(crate) async fn upgrade_if_needed(
             }
         }
         wait_all_secure(ctx, m, creds, &[node], p).await?;
-        if node.is_control_plane() {
+        if node.is_control_plane() && etcd_running {
             wait_etcd(ctx, m, creds, &[]).await?;
         }
     }

@@ -848,8 +848,13 @@ fn validate_rendered(config: &Value, nodes: &Nodes, diags: &mut Diagnostics) {
     let m = super::model::model(config);
     let secrets = SecretsBundle::placeholder();
     for (name, node) in &m.nodes {
-        let Err(RenderError::Invalid(reason)) = render(&m.cluster, &node.spec, &secrets) else {
-            continue;
+        let reason = match render(&m.cluster, &node.spec, &secrets) {
+            Err(RenderError::Invalid(reason)) => reason,
+            Ok(rendered) => {
+                check_patched_hostname(&m.cluster, node, &rendered, nodes, diags);
+                continue;
+            }
+            Err(_) => continue,
         };
         let index = nodes.get(name).map(|(i, _)| *i);
         let at = match index {
@@ -866,6 +871,58 @@ fn validate_rendered(config: &Value, nodes: &Nodes, diags: &mut Diagnostics) {
             format!("The machine config of node {name:?} would be refused: {reason}."),
         );
     }
+}
+
+/// Refuses patches that give a node another static hostname than its `hostname` attribute (the node name by
+/// default), or none: the apply waits for the control planes under that name to join etcd, and `etcd_members`
+/// and the Kubernetes Node objects carry it, so it must be known at plan. The error points at the patches that
+/// set it (the cluster's when they already do, else the node's) and says to set `hostname` instead.
+fn check_patched_hostname(
+    cluster: &crate::talos::config::ClusterSpec,
+    node: &super::model::NodeModel,
+    rendered: &str,
+    nodes: &Nodes,
+    diags: &mut Diagnostics,
+) {
+    use crate::talos::config::network::static_hostname;
+    let expected = &node.spec.network.hostname;
+    let effective = static_hostname(rendered);
+    if effective.as_deref() == Some(expected.as_str()) {
+        return;
+    }
+    let Some(index) = nodes.get(&node.name).map(|(i, _)| *i) else {
+        return;
+    };
+    let mut without_node_patches = node.spec.clone();
+    without_node_patches.config_patches.clear();
+    let by_cluster = render(
+        cluster,
+        &without_node_patches,
+        &SecretsBundle::placeholder(),
+    )
+    .is_ok_and(|r| static_hostname(&r).as_deref() != Some(expected.as_str()));
+    let at = if by_cluster {
+        attr("config_patches")
+    } else {
+        node_path(index).join_attr("config_patches")
+    };
+    let what = match &effective {
+        Some(h) => format!("set the hostname of node {:?} to {h:?}", node.name),
+        None => format!("remove the static hostname of node {:?}", node.name),
+    };
+    let fix = match &effective {
+        Some(h) => format!("set hostname = {h:?} in nodes[{index}] and remove it from the patch"),
+        None => "keep a static hostname (the `hostname` attribute)".to_string(),
+    };
+    diags.error_at(
+        at,
+        "Hostname set by a config patch",
+        format!(
+            "The config patches {what} (HostnameConfig on Talos 1.12+, machine.network.hostname on 1.11), but the \
+             node's hostname attribute says {expected:?}: the apply waits for control planes to join etcd under \
+             that name, and etcd_members and the Kubernetes Node carry it. To rename the node, {fix}."
+        ),
+    );
 }
 
 /// An installer image whose tag is a Talos release older than the `talos_version` contract installs an OS that

@@ -16,6 +16,24 @@ pub enum ClientError {
         /// Why.
         reason: String,
     },
+    /// The node's certificate chains to the cluster's OS CA but does not name the host dialed (the TLS name check,
+    /// which talosctl makes too): the address resolves to another machine, or the node's certificate predates this
+    /// name. Not retried: it does not change while the node runs the same config.
+    #[error(
+        "the node at {addr} presents a certificate that is not valid for {host:?}: it names {}. Talos names its \
+         certificate with the node's IP addresses, its hostname and machine.certSANs: the name resolves to another \
+         machine, or the node took its config before {host:?} was its address (then add {host:?} to cert_sans, \
+         apply with the previous address, and change the address after)",
+        if names.is_empty() { "nothing".to_string() } else { names.join(", ") }
+    )]
+    CertificateName {
+        /// Node address as given.
+        addr: String,
+        /// The host name checked.
+        host: String,
+        /// The DNS names and IP addresses the certificate holds.
+        names: Vec<String>,
+    },
     /// The call did not finish in time.
     #[error("{call} on {addr} timed out after {after:?}")]
     Timeout {
@@ -67,6 +85,11 @@ impl ClientError {
             ClientError::Status { code, .. } => Some(*code),
             _ => None,
         }
+    }
+
+    /// True when the node's certificate does not name the host dialed ([`ClientError::CertificateName`]).
+    pub fn is_certificate_name(&self) -> bool {
+        matches!(self, ClientError::CertificateName { .. })
     }
 
     /// True when the node could not be reached or did not answer in time: worth retrying later.

@@ -247,6 +247,21 @@ impl TalosClient {
                 addr: self.addr.clone(),
                 after: self.timeout,
             }),
+            Ok(Err(status)) if tls::name_mismatch(&status).is_some() => {
+                let (host, names) = tls::name_mismatch(&status).unwrap_or_default();
+                let host = if host.is_empty() {
+                    split_address(&self.addr)
+                        .map(|(h, _)| h)
+                        .unwrap_or_default()
+                } else {
+                    host
+                };
+                Err(ClientError::CertificateName {
+                    addr: self.addr.clone(),
+                    host,
+                    names,
+                })
+            }
             Ok(Err(status)) => Err(ClientError::Status {
                 call,
                 addr: self.addr.clone(),

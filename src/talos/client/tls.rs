@@ -198,3 +198,57 @@ pub fn client_config(security: &Security) -> Result<ClientConfig, String> {
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(config)
 }
+
+/// The names of a server certificate that failed the name check, when `err` or an error in its chain is that
+/// failure (rustls `CertificateError::NotValidForName[Context]`, also when wrapped in an `std::io::Error`, which is
+/// how the TLS connector returns it): `(host checked, names the certificate holds)`.
+pub fn name_mismatch(err: &(dyn std::error::Error + 'static)) -> Option<(String, Vec<String>)> {
+    use rustls::CertificateError;
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let rustls_error = e.downcast_ref::<rustls::Error>().or_else(|| {
+            e.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        match rustls_error {
+            Some(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+                expected,
+                presented,
+            })) => {
+                let names = presented.iter().map(|n| general_name(n)).collect();
+                return Some((expected.to_str().into_owned(), names));
+            }
+            Some(rustls::Error::InvalidCertificate(CertificateError::NotValidForName)) => {
+                return Some((String::new(), Vec::new()))
+            }
+            _ => {}
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// A name as rustls-webpki reports it (`DnsName("cp1")`, `IpAddress(127.0.0.1)`: the `Debug` form of its
+/// `GeneralName`), as the certificate holds it (`cp1`, `127.0.0.1`); any other form as is.
+fn general_name(reported: &str) -> String {
+    for (prefix, suffix) in [("DnsName(\"", "\")"), ("IpAddress(", ")")] {
+        if let Some(inner) = reported
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix(suffix))
+        {
+            return inner.to_string();
+        }
+    }
+    reported.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_as_the_certificate_holds_them() {
+        assert_eq!(super::general_name("DnsName(\"cp1\")"), "cp1");
+        assert_eq!(super::general_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(super::general_name("URI(x)"), "URI(x)");
+    }
+}

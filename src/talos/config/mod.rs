@@ -101,6 +101,11 @@ pub struct NodeSpec {
     pub network: NodeNetwork,
     /// Node-level patches (YAML), applied after the cluster-level ones.
     pub config_patches: Vec<String>,
+    /// SANs of this node's certificates after the cluster's `cert_sans`: `machine.certSANs` (the Talos API
+    /// certificate) and, on a control plane, `cluster.apiServer.certSANs`. Talos adds the node's IP addresses and
+    /// hostname itself (internal/app/machined/pkg/controllers/secrets/api_cert_sans.go@v1.12.11), not the DNS name
+    /// a client dials: the node address, when it is a name, goes here.
+    pub cert_sans: Vec<String>,
 }
 
 /// Where a patch came from.
@@ -198,6 +203,13 @@ fn discovery() -> Value {
         .clone()
 }
 
+/// `a` then the entries of `b` not in it.
+fn union(a: &[String], b: &[String]) -> Vec<String> {
+    let mut out = a.to_vec();
+    out.extend(b.iter().filter(|s| !a.contains(s)).cloned());
+    out
+}
+
 fn machine_config(c: &ClusterSpec, n: &NodeSpec, s: &SecretsBundle) -> v1::MachineConfig {
     let contract = c.contract;
     let control_plane = n.role == Role::ControlPlane;
@@ -217,7 +229,7 @@ fn machine_config(c: &ClusterSpec, n: &NodeSpec, s: &SecretsBundle) -> v1::Machi
         machine_type: n.role.as_str(),
         token: s.trustd_token.clone(),
         ca: pair(&s.os.crt, if control_plane { &s.os.key } else { "" }),
-        cert_sans: c.cert_sans.clone(),
+        cert_sans: union(&c.cert_sans, &n.cert_sans),
         kubelet: v1::KubeletConfig {
             image: image("ghcr.io/siderolabs/kubelet", &c.kubernetes_version),
             default_runtime_seccomp_profile_enabled: true,
@@ -255,13 +267,7 @@ fn cluster_config(c: &ClusterSpec, n: &NodeSpec, s: &SecretsBundle) -> v1::Clust
     if c.contract.endpoint_in_cert_sans() {
         api_sans.extend(endpoint_host(&c.endpoint));
     }
-    api_sans.extend(
-        c.cert_sans
-            .iter()
-            .filter(|s| !api_sans.contains(s))
-            .cloned()
-            .collect::<Vec<_>>(),
-    );
+    let api_sans = union(&api_sans, &union(&c.cert_sans, &n.cert_sans));
     v1::ClusterConfig {
         id: s.cluster_id.clone(),
         secret: s.cluster_secret.clone(),

@@ -232,6 +232,32 @@ fn to_value<T: Serialize>(doc: &T) -> Result<Value, serde_yaml::Error> {
     serde_yaml::to_value(doc)
 }
 
+/// The static hostname a rendered machine config (multi-document YAML) gives the node: `HostnameConfig.hostname`
+/// (contracts 1.12+) or `machine.network.hostname` (1.11), as Talos's HostnameSpec controllers read them
+/// (internal/app/machined/pkg/controllers/network/hostname_config.go@v1.12.11); `None` when it sets none (the
+/// node then picks its own, e.g. `auto: stable` or `talos-xxx-yyy`) or does not parse.
+pub fn static_hostname(rendered: &str) -> Option<String> {
+    use serde::Deserialize;
+    let docs: Vec<Value> = serde_yaml::Deserializer::from_str(rendered)
+        .map(Value::deserialize)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let from_document = docs
+        .iter()
+        .find(|d| d.get("kind").and_then(Value::as_str) == Some("HostnameConfig"))
+        .and_then(|d| d.get("hostname"));
+    let legacy = || {
+        docs.iter()
+            .find(|d| d.get("kind").is_none())
+            .and_then(|d| d.get("machine")?.get("network")?.get("hostname"))
+    };
+    from_document
+        .or_else(legacy)
+        .and_then(Value::as_str)
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+}
+
 /// The network documents for contracts 1.12+, in order: HostnameConfig, ResolverConfig (when nameservers are
 /// set), then per link its LinkConfig, VLANConfigs and Layer2VIPConfigs.
 ///

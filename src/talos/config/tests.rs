@@ -61,6 +61,7 @@ pub(crate) fn node(role: Role, index: u8) -> NodeSpec {
             nameservers: vec!["192.168.111.1".into()],
         },
         config_patches: vec![],
+        cert_sans: Vec::new(),
     }
 }
 
