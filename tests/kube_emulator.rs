@@ -1909,3 +1909,102 @@ spec: {attachRequired: false}
     let (ok, out, err) = env.kubectl(&["get", "csidrivers"], None).await.unwrap();
     assert!(ok && out.contains("csi.example.com"), "{out}{err}");
 }
+
+/// A CronJob creates its Jobs as kube-controller-manager does (pkg/controller/cronjob/cronjob_controllerv2.go): one
+/// for the most recent schedule time missed since `lastScheduleTime`, named after that time in minutes, owned by the
+/// CronJob and annotated with the time; the Job completes after the emulator's `job_delay` (not `workload_delay`);
+/// the CronJob's status follows (active, lastScheduleTime, lastSuccessfulTime); deleting the CronJob collects its Jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cronjobs_create_jobs_that_complete_after_the_job_delay() {
+    let opts = KubeOptions {
+        workload_delay: Duration::from_millis(10),
+        job_delay: Some(Duration::from_millis(1500)),
+        ..Default::default()
+    };
+    let env = Env::start_with("127.0.151.1", opts, mint_ca()).await;
+    let client = env.client().await;
+    let ar = kube::api::ApiResource {
+        group: "batch".into(),
+        version: "v1".into(),
+        api_version: "batch/v1".into(),
+        kind: "CronJob".into(),
+        plural: "cronjobs".into(),
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client, "default", &ar);
+    let cj: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "tick", "namespace": "default"},
+        "spec": {"schedule": "* * * * *", "jobTemplate": {"metadata": {"labels": {"app": "tick"}}, "spec": {"template": {"spec": {
+            "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}},
+    }))
+    .unwrap();
+    let created = api.create(&PostParams::default(), &cj).await.unwrap();
+    // The API server defaults the policy and the history limits.
+    let spec = serde_json::to_value(&created).unwrap()["spec"].clone();
+    assert_eq!(spec["concurrencyPolicy"], "Allow");
+    assert_eq!(spec["successfulJobsHistoryLimit"], 3);
+    assert_eq!(spec["failedJobsHistoryLimit"], 1);
+    // As if the CronJob had last run three minutes ago (e.g. restored from a backup): the most recent missed
+    // schedule time starts one Job, not three.
+    let past = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(180))
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    api.patch_status(
+        "tick",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"lastScheduleTime": past}})),
+    )
+    .await
+    .unwrap();
+    let cluster = env.cluster.clone();
+    wait_for("the CronJob to start a Job", || {
+        cluster
+            .object("batch", "cronjobs", "default", "tick")
+            .is_some_and(|c| c.pointer("/status/active/0/name").is_some())
+    })
+    .await;
+    let cj = cluster
+        .object("batch", "cronjobs", "default", "tick")
+        .unwrap();
+    let scheduled = cj["status"]["lastScheduleTime"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let minutes = scheduled.parse::<jiff::Timestamp>().unwrap().as_second() / 60;
+    let name = format!("tick-{minutes}");
+    assert_eq!(cj["status"]["active"][0]["name"], name.as_str(), "{cj}");
+    assert_eq!(cj["status"]["active"][0]["kind"], "Job");
+    let jobs: Vec<Value> = cluster.objects("batch", "jobs");
+    assert_eq!(jobs.len(), 1, "one Job for the missed times: {jobs:?}");
+    let job = &jobs[0];
+    assert_eq!(job["metadata"]["name"], name.as_str());
+    assert_eq!(job["metadata"]["labels"]["app"], "tick");
+    assert_eq!(
+        job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"],
+        scheduled.as_str()
+    );
+    let owner = &job["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "CronJob");
+    assert_eq!(owner["uid"], cj["metadata"]["uid"]);
+    assert_eq!(owner["controller"], true);
+    // Still running after the workload delay: Jobs take the job delay.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let job = cluster.object("batch", "jobs", "default", &name).unwrap();
+    assert_eq!(job.pointer("/status/active"), Some(&json!(1)), "{job}");
+    wait_for("the Job to complete and the CronJob to see it", || {
+        cluster
+            .object("batch", "cronjobs", "default", "tick")
+            .is_some_and(|c| c.pointer("/status/lastSuccessfulTime").is_some())
+    })
+    .await;
+    let cj = cluster
+        .object("batch", "cronjobs", "default", "tick")
+        .unwrap();
+    assert!(cj.pointer("/status/active").is_none(), "{cj}");
+    assert_eq!(cj["status"]["lastScheduleTime"], scheduled.as_str());
+    // Deleting the CronJob collects its Jobs (ownerReferences, background propagation).
+    api.delete("tick", &DeleteParams::default()).await.unwrap();
+    wait_for("the Job to be collected", || {
+        cluster.objects("batch", "jobs").is_empty()
+    })
+    .await;
+}
