@@ -2008,3 +2008,89 @@ async fn cronjobs_create_jobs_that_complete_after_the_job_delay() {
     })
     .await;
 }
+
+/// Strategic merge patches of built-in kinds follow the upstream schemas' patch strategies
+/// (k8s.io/apimachinery pkg/util/strategicpatch/patch.go, the `patchStrategy`/`patchMergeKey` tags published as
+/// `x-kubernetes-patch-strategy`/`-merge-key`): a Service's `selector` map merges, `metadata.finalizers`
+/// (strategy merge, scalars) takes the union, container `ports` merge by `containerPort`, `tolerations` (no
+/// strategy) are replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strategic_merge_patches_follow_the_upstream_patch_strategies() {
+    use_upstream_schemas();
+    let env = Env::start("127.0.151.2", 10).await;
+    let client = env.client().await;
+    let svc_ar = kube::api::ApiResource {
+        group: String::new(),
+        version: "v1".into(),
+        api_version: "v1".into(),
+        kind: "Service".into(),
+        plural: "services".into(),
+    };
+    let services: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &svc_ar);
+    let svc: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": "default", "finalizers": ["example.com/a"]},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "name": "http"}]},
+    }))
+    .unwrap();
+    services.create(&PostParams::default(), &svc).await.unwrap();
+    let patched = services
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"metadata": {"finalizers": ["example.com/b"]},
+                "spec": {"selector": {"tier": "front"}}})),
+        )
+        .await
+        .unwrap();
+    let v = serde_json::to_value(&patched).unwrap();
+    assert_eq!(
+        v["spec"]["selector"],
+        json!({"app": "web", "tier": "front"})
+    );
+    assert_eq!(
+        v["metadata"]["finalizers"],
+        json!(["example.com/a", "example.com/b"])
+    );
+    let dep_ar = kube::api::ApiResource {
+        group: "apps".into(),
+        version: "v1".into(),
+        api_version: "apps/v1".into(),
+        kind: "Deployment".into(),
+        plural: "deployments".into(),
+    };
+    let deployments: Api<DynamicObject> = Api::namespaced_with(client, "default", &dep_ar);
+    let dep: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"tolerations": [{"key": "a", "operator": "Exists"}],
+                "containers": [{"name": "web", "image": "nginx", "ports": [{"containerPort": 80, "name": "http"}]}]}}},
+    }))
+    .unwrap();
+    deployments
+        .create(&PostParams::default(), &dep)
+        .await
+        .unwrap();
+    let patched = deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {
+                "tolerations": [{"key": "b", "operator": "Exists"}],
+                "containers": [{"name": "web", "ports": [{"containerPort": 80, "hostPort": 8080}]}]}}}})),
+        )
+        .await
+        .unwrap();
+    let spec = serde_json::to_value(&patched).unwrap()["spec"]["template"]["spec"].clone();
+    let ports = spec["containers"][0]["ports"].as_array().unwrap();
+    assert_eq!(ports.len(), 1, "{ports:?}");
+    assert_eq!(
+        (&ports[0]["name"], &ports[0]["hostPort"]),
+        (&json!("http"), &json!(8080))
+    );
+    assert_eq!(
+        spec["tolerations"],
+        json!([{"key": "b", "operator": "Exists"}])
+    );
+    assert_eq!(spec["containers"][0]["image"], "nginx");
+}
