@@ -1,9 +1,9 @@
 //! `vixens_argocd_bootstrap` through the real Terraform CLI (harness in `tests/common`) against the in-process
-//! Kubernetes API emulator on loopback (127.0.162.5-8): the real Argo CD v3.5.1 manifest served from a loopback
+//! Kubernetes API emulator on loopback (127.0.162.5-8, 127.0.151.30): the real Argo CD v3.5.1 manifest served from a loopback
 //! HTTP server and given inline with `file(...)`, the root app for `dev` Synced/Healthy and listed by
 //! `kubectl get applications -n argocd`, an empty next plan, a promotion to `test` that changes only the
 //! Application, a wrong sha256 that fails before anything is applied, and destroy (with `keep_on_destroy`: only the
-//! root Application goes).
+//! root Application goes), and a failed create continued by the next apply instead of reinstalled.
 
 mod common;
 #[path = "argocd_bootstrap/support.rs"]
@@ -405,4 +405,74 @@ async fn keep_on_destroy_leaves_the_install_and_deletes_the_root_app() {
         "destroy removes the install"
     );
     assert!(read_live(&applier, &root).await.unwrap().is_none());
+}
+
+/// The uid of every object of the state's inventory (None when gone).
+async fn uids(applier: &Applier, values: &serde_json::Value) -> BTreeMap<String, Option<String>> {
+    let mut out = BTreeMap::new();
+    for r in Inventory::from_json(values["inventory"].as_str().unwrap())
+        .unwrap()
+        .iter()
+    {
+        let live = read_live(applier, r).await.unwrap();
+        out.insert(r.to_string(), live.and_then(|o| o.metadata.uid));
+    }
+    out
+}
+
+/// A create that fails part-way (its create timeout ends while Argo CD's workloads roll out) is continued by the
+/// next apply, not deleted and installed again (src/resources/k8s_resume.rs): the plan warns, every object the
+/// failed create made keeps its uid, and the plan after it is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_create_is_continued_not_reinstalled() {
+    let Some(text) = fixture() else { return };
+    let tf = Terraform::get("1.0.3").expect("terraform 1.0.3");
+    // Workloads take 6 s: a 4 s create timeout ends in the wait for them, after the install was applied.
+    let env = Env::start("127.0.151.30", 6000).await;
+    let applier = Applier::new(env.client().await);
+    let source = "install_manifest = file(\"${path.module}/install.yaml\")";
+    let with_timeout =
+        |t: &str| config(source, "dev").replace("create = \"5m\"", &format!("create = \"{t}\""));
+    let ws = workspace(&tf, &env, &with_timeout("4s"));
+    std::fs::write(ws.path().join("install.yaml"), &text).unwrap();
+    blocking(|| ws.init());
+    let failed = blocking(|| ws.run(&["apply", "-auto-approve", "-input=false"]));
+    assert_eq!(
+        failed.code,
+        1,
+        "the create should time out:\n{}",
+        failed.all()
+    );
+    let entry = blocking(|| ws.resource_entry(ADDRESS)).expect("the failed create is in state");
+    assert_eq!(entry["tainted"], true, "{entry}");
+    let before = uids(&applier, &entry["values"]).await;
+    assert!(before.len() > 10, "the install was applied: {before:?}");
+
+    ws.write_config(&with_timeout("5m"));
+    let plan = blocking(|| ws.ok(&["plan", "-input=false"]));
+    assert!(
+        plan.all()
+            .replace('\n', " ")
+            .contains("Continuing an incomplete Argo CD install"),
+        "{}",
+        plan.all()
+    );
+    blocking(|| ws.apply());
+    let values = blocking(|| ws.resource(ADDRESS)).unwrap();
+    assert_eq!(values["install_health"], "Healthy");
+    let after = uids(&applier, &values).await;
+    for (object, uid) in &before {
+        assert!(uid.is_some(), "{object} missing after the failed create");
+        assert_eq!(
+            after.get(object),
+            Some(uid),
+            "{object} was deleted and created again"
+        );
+    }
+    assert_eq!(
+        blocking(|| ws.plan_exit_code()),
+        0,
+        "plan after the continued install"
+    );
+    blocking(|| ws.destroy());
 }

@@ -1,5 +1,6 @@
 //! `vixens_cilium` across Cilium releases, through the real Terraform CLI against the Kubernetes API emulator
-//! (loopback only): in-place minor upgrades 1.17 -> 1.18 -> 1.19 -> 1.20 with a patch upgrade on the way, each
+//! (loopback only): a fresh install of each supported line (1.18, 1.19, 1.20) with an empty plan after it and a
+//! destroy that removes it; in-place minor upgrades 1.17 -> 1.18 -> 1.19 -> 1.20 with a patch upgrade on the way, each
 //! followed by an empty plan; a skipped minor and a downgrade refused at plan with the reason; a configuration
 //! change that rolls the agents (their pod template carries the new config digest) and shows in the plan;
 //! `roll_out_pods = false`; the Kubernetes compatibility warning; and a resource whose create never reached the
@@ -219,6 +220,45 @@ fn upgrades_one_minor_at_a_time_and_config_changes_roll_the_agents() {
 
     ws.destroy();
     assert!(get(&emu, "apps/v1", "DaemonSet", "daemonsets", "cilium").is_none());
+}
+
+/// A fresh install of each supported line, on a Kubernetes version inside its tested range: the agents run the
+/// line's image, the plan after it is empty, destroy removes it (so the next line installs fresh).
+#[test]
+fn fresh_install_of_each_supported_line() {
+    let emu = start_emulator_at("127.0.151.10");
+    let tf = Terraform::get("1.0.3").expect("terraform 1.0.3");
+    let ws = Workspace::new(&tf, &config("1.18.12", "1.32.3", ""));
+    std::fs::write(ws.path().join("kubeconfig"), &emu.kubeconfig).unwrap();
+    ws.init();
+    for (version, kubernetes, objects) in [
+        ("1.18.12", "1.32.3", 34),
+        ("1.19.6", "1.33.1", 36),
+        ("1.20.0", "1.33.1", 36),
+    ] {
+        ws.write_config(&config(version, kubernetes, ""));
+        ws.apply();
+        assert!(
+            agent_image(&emu).starts_with(&format!("quay.io/cilium/cilium:v{version}@sha256:")),
+            "{version}: {}",
+            agent_image(&emu)
+        );
+        let state = ws.resource("vixens_cilium.cni").expect("state");
+        assert_eq!(state["installed_version"], version);
+        let inventory: Vec<Value> =
+            serde_json::from_str(state["inventory"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            inventory.len(),
+            objects + 1,
+            "{version}: chart objects and the pool"
+        );
+        assert_plan_empty(&ws, version);
+        ws.destroy();
+        assert!(
+            get(&emu, "apps/v1", "DaemonSet", "daemonsets", "cilium").is_none(),
+            "{version}: destroyed"
+        );
+    }
 }
 
 /// A create that never reached the API server (nothing listens on the kubeconfig's address) leaves an empty

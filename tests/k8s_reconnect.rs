@@ -1,53 +1,17 @@
 //! Through the real Terraform CLI: `terraform apply` of a Talos cluster with Cilium survives the emulator being
 //! restarted (same `--state-dir`) while the provider waits for Cilium to roll out: the wait reconnects and goes
-//! on (src/k8s/wait.rs), the apply finishes, and the install is not recreated (the objects keep their uids).
+//! on (src/k8s/wait.rs), the apply finishes, and the install is not recreated (the workloads keep their uids).
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::emulator::EmulatorProcess;
 use common::{Terraform, Workspace};
 use serde_json::Value;
 
 const PREFIX: &str = "127.0.114";
-
-/// A running `vixens-emulator` process, killed on drop.
-struct EmulatorProcess {
-    child: std::process::Child,
-}
-
-impl EmulatorProcess {
-    fn start(topology: &Path, state_dir: &Path) -> EmulatorProcess {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vixens-emulator"))
-            .arg("--topology")
-            .arg(topology)
-            .arg("--state-dir")
-            .arg(state_dir)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start vixens-emulator");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "emulator did not start");
-        EmulatorProcess { child }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 fn config() -> String {
     let node = |name: &str, ip: u8, role: &str| {
@@ -104,45 +68,48 @@ resource "vixens_cilium" "cni" {{
     )
 }
 
-/// The uid of the `cilium` DaemonSet in the emulator's saved Kubernetes state, if it is there.
-fn cilium_uid(state_dir: &Path) -> Option<String> {
+/// The uid of object `kind`/`name` in the emulator's saved Kubernetes state, if it is there.
+fn uid_of(state_dir: &Path, kind: &str, name: &str) -> Option<String> {
     let text = std::fs::read_to_string(state_dir.join("kube-state.json")).ok()?;
     let v: Value = serde_json::from_str(&text).ok()?;
-    fn find(v: &Value) -> Option<String> {
-        match v {
-            Value::Object(m) => {
-                if m.get("kind").and_then(Value::as_str) == Some("DaemonSet")
-                    && v.pointer("/metadata/name").and_then(Value::as_str) == Some("cilium")
-                {
-                    return v
-                        .pointer("/metadata/uid")
-                        .and_then(Value::as_str)
-                        .map(String::from);
-                }
-                m.values().find_map(find)
-            }
-            Value::Array(a) => a.iter().find_map(find),
-            _ => None,
-        }
-    }
-    find(&v)
+    find(&v, kind, name)
 }
+
+fn find(v: &Value, kind: &str, name: &str) -> Option<String> {
+    match v {
+        Value::Object(m) => {
+            if m.get("kind").and_then(Value::as_str) == Some(kind)
+                && v.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
+            {
+                return v
+                    .pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .map(String::from);
+            }
+            m.values().find_map(|c| find(c, kind, name))
+        }
+        Value::Array(a) => a.iter().find_map(|c| find(c, kind, name)),
+        _ => None,
+    }
+}
+
+/// The workloads whose rollouts the provider waits for (version 1.17.0, Hubble relay and UI off by default).
+const WORKLOADS: [(&str, &str); 3] = [
+    ("DaemonSet", "cilium"),
+    ("DaemonSet", "cilium-envoy"),
+    ("Deployment", "cilium-operator"),
+];
 
 #[test]
 fn apply_survives_an_api_server_restart_during_the_cilium_wait() {
     let dir = tempfile::tempdir().unwrap();
     let state_dir: PathBuf = dir.path().join("state");
     std::fs::create_dir_all(&state_dir).unwrap();
-    let topology = dir.path().join("topology.yaml");
     // Workloads take 4 s to become ready, so the provider is in its rollout wait when the emulator goes away.
-    std::fs::write(
-        &topology,
-        format!(
-            "nodes:\n- {{name: cp1, address: {PREFIX}.11}}\ntimings: {{install_delay: 0ms, reboot_delay: 0ms, workload_delay: 4000ms, upgrade_delay: 0ms}}\n"
-        ),
-    )
-    .unwrap();
-    let mut emulator = EmulatorProcess::start(&topology, &state_dir);
+    let topology = format!(
+        "nodes:\n- {{name: cp1, address: {PREFIX}.11}}\ntimings: {{install_delay: 0ms, reboot_delay: 0ms, workload_delay: 4000ms, upgrade_delay: 0ms}}\n"
+    );
+    let mut emulator = EmulatorProcess::start_persistent(&topology, &state_dir);
     let tf = Terraform::get("1.0.3").expect("terraform 1.0.3");
     let ws = Workspace::new(&tf, &config());
     ws.init();
@@ -151,22 +118,26 @@ fn apply_survives_an_api_server_restart_during_the_cilium_wait() {
         (ws, out)
     });
 
-    // Wait for the cilium DaemonSet to exist (the provider then waits for its rollout), then restart.
+    // Wait for every workload to exist (the provider then waits for their rollouts, 4 s), then restart.
     let started = Instant::now();
-    let uid = loop {
-        if let Some(uid) = cilium_uid(&state_dir) {
-            break uid;
+    let uids = loop {
+        let uids: Vec<Option<String>> = WORKLOADS
+            .iter()
+            .map(|(kind, name)| uid_of(&state_dir, kind, name))
+            .collect();
+        if uids.iter().all(Option::is_some) {
+            break uids;
         }
         assert!(
             started.elapsed() < Duration::from_secs(120),
-            "the cilium DaemonSet never appeared"
+            "the Cilium workloads never appeared: {uids:?}"
         );
         std::thread::sleep(Duration::from_millis(50));
     };
     std::thread::sleep(Duration::from_millis(300));
     emulator.kill();
     std::thread::sleep(Duration::from_millis(1500));
-    let _emulator = EmulatorProcess::start(&topology, &state_dir);
+    let _emulator = EmulatorProcess::start_persistent(&topology, &state_dir);
 
     let (ws, out) = apply.join().unwrap();
     assert_eq!(
@@ -175,11 +146,13 @@ fn apply_survives_an_api_server_restart_during_the_cilium_wait() {
         "apply failed after the restart:\n{}",
         out.all()
     );
-    assert_eq!(
-        cilium_uid(&state_dir).as_deref(),
-        Some(uid.as_str()),
-        "the install was recreated"
-    );
+    for ((kind, name), uid) in WORKLOADS.iter().zip(&uids) {
+        assert_eq!(
+            &uid_of(&state_dir, kind, name),
+            uid,
+            "{kind} {name} was recreated"
+        );
+    }
     assert_eq!(
         ws.plan_exit_code(),
         0,

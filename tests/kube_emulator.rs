@@ -1909,3 +1909,188 @@ spec: {attachRequired: false}
     let (ok, out, err) = env.kubectl(&["get", "csidrivers"], None).await.unwrap();
     assert!(ok && out.contains("csi.example.com"), "{out}{err}");
 }
+
+/// A CronJob creates its Jobs as kube-controller-manager does (pkg/controller/cronjob/cronjob_controllerv2.go): one
+/// for the most recent schedule time missed since `lastScheduleTime`, named after that time in minutes, owned by the
+/// CronJob and annotated with the time; the Job completes after the emulator's `job_delay` (not `workload_delay`);
+/// the CronJob's status follows (active, lastScheduleTime, lastSuccessfulTime); deleting the CronJob collects its Jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cronjobs_create_jobs_that_complete_after_the_job_delay() {
+    let opts = KubeOptions {
+        workload_delay: Duration::from_millis(10),
+        job_delay: Some(Duration::from_millis(1500)),
+        ..Default::default()
+    };
+    let env = Env::start_with("127.0.151.1", opts, mint_ca()).await;
+    let client = env.client().await;
+    let ar = kube::api::ApiResource {
+        group: "batch".into(),
+        version: "v1".into(),
+        api_version: "batch/v1".into(),
+        kind: "CronJob".into(),
+        plural: "cronjobs".into(),
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client, "default", &ar);
+    let cj: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "tick", "namespace": "default"},
+        "spec": {"schedule": "* * * * *", "jobTemplate": {"metadata": {"labels": {"app": "tick"}}, "spec": {"template": {"spec": {
+            "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}},
+    }))
+    .unwrap();
+    let created = api.create(&PostParams::default(), &cj).await.unwrap();
+    // The API server defaults the policy and the history limits.
+    let spec = serde_json::to_value(&created).unwrap()["spec"].clone();
+    assert_eq!(spec["concurrencyPolicy"], "Allow");
+    assert_eq!(spec["successfulJobsHistoryLimit"], 3);
+    assert_eq!(spec["failedJobsHistoryLimit"], 1);
+    // As if the CronJob had last run three minutes ago (e.g. restored from a backup): the most recent missed
+    // schedule time starts one Job, not three.
+    let past = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(180))
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    api.patch_status(
+        "tick",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"lastScheduleTime": past}})),
+    )
+    .await
+    .unwrap();
+    let cluster = env.cluster.clone();
+    wait_for("the CronJob to start a Job", || {
+        cluster
+            .object("batch", "cronjobs", "default", "tick")
+            .is_some_and(|c| c.pointer("/status/active/0/name").is_some())
+    })
+    .await;
+    let cj = cluster
+        .object("batch", "cronjobs", "default", "tick")
+        .unwrap();
+    let scheduled = cj["status"]["lastScheduleTime"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let minutes = scheduled.parse::<jiff::Timestamp>().unwrap().as_second() / 60;
+    let name = format!("tick-{minutes}");
+    assert_eq!(cj["status"]["active"][0]["name"], name.as_str(), "{cj}");
+    assert_eq!(cj["status"]["active"][0]["kind"], "Job");
+    let jobs: Vec<Value> = cluster.objects("batch", "jobs");
+    assert_eq!(jobs.len(), 1, "one Job for the missed times: {jobs:?}");
+    let job = &jobs[0];
+    assert_eq!(job["metadata"]["name"], name.as_str());
+    assert_eq!(job["metadata"]["labels"]["app"], "tick");
+    assert_eq!(
+        job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"],
+        scheduled.as_str()
+    );
+    let owner = &job["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "CronJob");
+    assert_eq!(owner["uid"], cj["metadata"]["uid"]);
+    assert_eq!(owner["controller"], true);
+    // Still running after the workload delay: Jobs take the job delay.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let job = cluster.object("batch", "jobs", "default", &name).unwrap();
+    assert_eq!(job.pointer("/status/active"), Some(&json!(1)), "{job}");
+    wait_for("the Job to complete and the CronJob to see it", || {
+        cluster
+            .object("batch", "cronjobs", "default", "tick")
+            .is_some_and(|c| c.pointer("/status/lastSuccessfulTime").is_some())
+    })
+    .await;
+    let cj = cluster
+        .object("batch", "cronjobs", "default", "tick")
+        .unwrap();
+    assert!(cj.pointer("/status/active").is_none(), "{cj}");
+    assert_eq!(cj["status"]["lastScheduleTime"], scheduled.as_str());
+    // Deleting the CronJob collects its Jobs (ownerReferences, background propagation).
+    api.delete("tick", &DeleteParams::default()).await.unwrap();
+    wait_for("the Job to be collected", || {
+        cluster.objects("batch", "jobs").is_empty()
+    })
+    .await;
+}
+
+/// Strategic merge patches of built-in kinds follow the upstream schemas' patch strategies
+/// (k8s.io/apimachinery pkg/util/strategicpatch/patch.go, the `patchStrategy`/`patchMergeKey` tags published as
+/// `x-kubernetes-patch-strategy`/`-merge-key`): a Service's `selector` map merges, `metadata.finalizers`
+/// (strategy merge, scalars) takes the union, container `ports` merge by `containerPort`, `tolerations` (no
+/// strategy) are replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strategic_merge_patches_follow_the_upstream_patch_strategies() {
+    use_upstream_schemas();
+    let env = Env::start("127.0.151.2", 10).await;
+    let client = env.client().await;
+    let svc_ar = kube::api::ApiResource {
+        group: String::new(),
+        version: "v1".into(),
+        api_version: "v1".into(),
+        kind: "Service".into(),
+        plural: "services".into(),
+    };
+    let services: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &svc_ar);
+    let svc: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": "default", "finalizers": ["example.com/a"]},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "name": "http"}]},
+    }))
+    .unwrap();
+    services.create(&PostParams::default(), &svc).await.unwrap();
+    let patched = services
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"metadata": {"finalizers": ["example.com/b"]},
+                "spec": {"selector": {"tier": "front"}}})),
+        )
+        .await
+        .unwrap();
+    let v = serde_json::to_value(&patched).unwrap();
+    assert_eq!(
+        v["spec"]["selector"],
+        json!({"app": "web", "tier": "front"})
+    );
+    assert_eq!(
+        v["metadata"]["finalizers"],
+        json!(["example.com/a", "example.com/b"])
+    );
+    let dep_ar = kube::api::ApiResource {
+        group: "apps".into(),
+        version: "v1".into(),
+        api_version: "apps/v1".into(),
+        kind: "Deployment".into(),
+        plural: "deployments".into(),
+    };
+    let deployments: Api<DynamicObject> = Api::namespaced_with(client, "default", &dep_ar);
+    let dep: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"tolerations": [{"key": "a", "operator": "Exists"}],
+                "containers": [{"name": "web", "image": "nginx", "ports": [{"containerPort": 80, "name": "http"}]}]}}},
+    }))
+    .unwrap();
+    deployments
+        .create(&PostParams::default(), &dep)
+        .await
+        .unwrap();
+    let patched = deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {
+                "tolerations": [{"key": "b", "operator": "Exists"}],
+                "containers": [{"name": "web", "ports": [{"containerPort": 80, "hostPort": 8080}]}]}}}})),
+        )
+        .await
+        .unwrap();
+    let spec = serde_json::to_value(&patched).unwrap()["spec"]["template"]["spec"].clone();
+    let ports = spec["containers"][0]["ports"].as_array().unwrap();
+    assert_eq!(ports.len(), 1, "{ports:?}");
+    assert_eq!(
+        (&ports[0]["name"], &ports[0]["hostPort"]),
+        (&json!("http"), &json!(8080))
+    );
+    assert_eq!(
+        spec["tolerations"],
+        json!([{"key": "b", "operator": "Exists"}])
+    );
+    assert_eq!(spec["containers"][0]["image"], "nginx");
+}

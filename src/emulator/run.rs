@@ -40,6 +40,7 @@ impl Emulator {
         }
         let kube_opts = KubeOptions {
             workload_delay: opts.topology.timings.workload_delay,
+            job_delay: opts.topology.timings.job_delay,
             state_file: opts.state_dir.as_ref().map(|d| d.join("kube-state.json")),
             ..KubeOptions::default()
         };

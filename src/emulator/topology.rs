@@ -7,7 +7,7 @@
 //!     address: 127.0.111.11
 //!     disks: [{path: /dev/sda, size: 10GiB}]   # size: bytes or a KiB/MiB/GiB/TiB suffix
 //!     links: [eth0]
-//! timings: {install_delay: 300ms, reboot_delay: 200ms, workload_delay: 500ms, upgrade_delay: 300ms}
+//! timings: {install_delay: 300ms, reboot_delay: 200ms, workload_delay: 500ms, job_delay: 2s, upgrade_delay: 300ms}
 //! faults:
 //!   nodes: {cp1: {down: false, slow: 0ms, fail_next: {Bootstrap: unavailable}, reboot_never_returns: false}}
 //!   kube: {errors: 0, timeouts: 0}   # next N requests answer 503 / hang
@@ -164,6 +164,14 @@ pub struct Timings {
     /// Time for a workload (DaemonSet, Deployment...) to become ready in the Kubernetes API. Default 500 ms.
     #[serde(default = "ms500", with = "duration")]
     pub workload_delay: Duration,
+    /// Time a Kubernetes Job runs before it completes (Helm hooks and anything waiting on a Job see it finish
+    /// then). Default: `workload_delay`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "optional_duration"
+    )]
+    pub job_delay: Option<Duration>,
     /// Time an Upgrade takes before the node reboots into the new version. Default 300 ms.
     #[serde(default = "ms300", with = "duration")]
     pub upgrade_delay: Duration,
@@ -185,6 +193,7 @@ impl Default for Timings {
             install_delay: ms200(),
             reboot_delay: ms200(),
             workload_delay: ms500(),
+            job_delay: None,
             upgrade_delay: ms300(),
         }
     }
@@ -235,6 +244,26 @@ pub mod duration {
             Raw::N(n) => Ok(Duration::from_millis(n)),
             Raw::S(s) => parse(&s).map_err(serde::de::Error::custom),
         }
+    }
+}
+
+/// Serde helpers for an optional duration (see [`duration`]).
+mod optional_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::duration::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrap(#[serde(with = "super::duration")] Duration);
+        Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
     }
 }
 
@@ -338,6 +367,12 @@ mod tests {
         assert_eq!(t.timings.install_delay, Duration::from_millis(50));
         assert_eq!(t.timings.reboot_delay, Duration::from_secs(1));
         assert_eq!(t.timings.workload_delay, Duration::from_millis(500));
+        assert_eq!(t.timings.job_delay, None);
+        let j = Topology::parse(
+            "nodes:\n- name: cp1\n  address: 127.0.111.11\ntimings: {job_delay: 1.5s}\n",
+        )
+        .unwrap();
+        assert_eq!(j.timings.job_delay, Some(Duration::from_millis(1500)));
         assert_eq!(t.nodes[0].links, vec!["eth0".to_string()]);
     }
 

@@ -27,6 +27,11 @@ pub struct Emu {
 
 /// The Kubernetes API emulator on `api_ip:6443` (each test its own address: tests run in parallel).
 pub fn start_emulator_at(api_ip: &str) -> Emu {
+    start_emulator_with(api_ip, Duration::ZERO)
+}
+
+/// [`start_emulator_at`] with workloads taking `workload_delay` to become ready.
+pub fn start_emulator_with(api_ip: &str, workload_delay: Duration) -> Emu {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let key = KeyPair::generate().unwrap();
     let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -52,7 +57,7 @@ pub fn start_emulator_at(api_ip: &str) -> Emu {
 
     let (cluster, server) = rt.block_on(async {
         let cluster = KubeCluster::new(KubeOptions {
-            workload_delay: Duration::ZERO,
+            workload_delay,
             ..Default::default()
         })
         .unwrap();

@@ -1,7 +1,9 @@
 //! A `vixens-emulator` process for tests that drive Terraform against emulated Talos nodes: started from a
 //! topology (YAML, loopback addresses only), ready once it prints `ready`, killed on drop.
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 /// A running emulator.
@@ -14,14 +16,24 @@ impl EmulatorProcess {
     /// Starts the emulator with `topology` (the YAML of `vixens::emulator::topology`), and the control endpoint on
     /// `control` when given.
     pub fn start(topology: &str, control: Option<&str>) -> EmulatorProcess {
+        let args = control
+            .map(|addr| vec!["--control".into(), addr.into()])
+            .unwrap_or_default();
+        Self::spawn(topology, args)
+    }
+
+    /// Starts the emulator with `topology`, keeping its state (Talos nodes and Kubernetes objects) in
+    /// `state_dir`: another one started on the same directory after [`EmulatorProcess::kill`] goes on from it.
+    pub fn start_persistent(topology: &str, state_dir: &Path) -> EmulatorProcess {
+        Self::spawn(topology, vec!["--state-dir".into(), state_dir.into()])
+    }
+
+    fn spawn(topology: &str, args: Vec<OsString>) -> EmulatorProcess {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("topology.yaml");
         std::fs::write(&path, topology).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vixens-emulator"));
-        if let Some(addr) = control {
-            cmd.arg("--control").arg(addr);
-        }
-        let mut child = cmd
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vixens-emulator"))
+            .args(args)
             .arg("--topology")
             .arg(&path)
             .stdout(Stdio::piped())
@@ -35,12 +47,17 @@ impl EmulatorProcess {
         assert_eq!(line.trim(), "ready", "emulator did not start");
         EmulatorProcess { child, _dir: dir }
     }
+
+    /// Kills the process at once (as a crash or a power cut would).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for EmulatorProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 

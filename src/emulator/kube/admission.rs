@@ -103,6 +103,7 @@ pub fn admit(st: &Store, rt: &ResourceType, old: Option<&Value>, new: &mut Value
         ("", "secrets") => secret(rt, new, old)?,
         ("", "services") => service(st, rt, new, old)?,
         ("apps", "deployments" | "daemonsets" | "statefulsets") => workload(rt, new, old)?,
+        ("batch", "cronjobs") => cronjob(new),
         ("apiextensions.k8s.io", "customresourcedefinitions") => crd(rt, new, old)?,
         _ => {}
     }
@@ -477,6 +478,15 @@ fn workload(rt: &ResourceType, new: &mut Value, old: Option<&Value>) -> ApiResul
         }
     }
     Ok(())
+}
+
+/// CronJob defaults (k8s.io/kubernetes pkg/apis/batch/v1/defaults.go@v1.32.0 `SetDefaults_CronJob`).
+fn cronjob(new: &mut Value) {
+    let spec = &mut new["spec"];
+    default(spec, "concurrencyPolicy", json!("Allow"));
+    default(spec, "suspend", json!(false));
+    default(spec, "successfulJobsHistoryLimit", json!(3));
+    default(spec, "failedJobsHistoryLimit", json!(1));
 }
 
 fn default(obj: &mut Value, key: &str, v: Value) {

@@ -14,6 +14,17 @@ pub enum ListKind {
     Map(Vec<String>),
 }
 
+/// How a strategic merge patch merges a list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PatchList {
+    /// Replaced by the patch's list.
+    Replace,
+    /// Items merged by this key field.
+    MergeByKey(String),
+    /// Scalars: the union, in order, without duplicates.
+    MergeScalars,
+}
+
 /// Where a value sits in its type: built-in kinds are described by field names (the `+listType`,
 /// `+listMapKey` and `+mapType=atomic` markers of k8s.io/api), custom resources by their CRD's
 /// structural schema (`x-kubernetes-list-type`, `x-kubernetes-list-map-keys`, `x-kubernetes-map-type`).
@@ -157,6 +168,45 @@ impl<'a> Shape<'a> {
                 self.node().0.and_then(|s| s.get("default")).cloned()
             }
         }
+    }
+
+    /// How a strategic merge patch treats the list at this shape (k8s.io/apimachinery
+    /// pkg/util/strategicpatch/patch.go@v0.32.0 `mergeSlice`): from the schema's `x-kubernetes-patch-strategy` and
+    /// `x-kubernetes-patch-merge-key` (the `patchStrategy`/`patchMergeKey` tags of k8s.io/api); by field name
+    /// without schemas.
+    pub fn patch_list(&self) -> PatchList {
+        match self {
+            Shape::Builtin { parent, name } => match builtin_list_kind(parent, name) {
+                ListKind::Map(keys) => keys
+                    .into_iter()
+                    .next()
+                    .map_or(PatchList::Replace, PatchList::MergeByKey),
+                _ => PatchList::Replace,
+            },
+            Shape::Schema(..) | Shape::CrdRoot(_) => {
+                let Some(s) = self.node().0 else {
+                    return PatchList::Replace;
+                };
+                let merge = s
+                    .get("x-kubernetes-patch-strategy")
+                    .and_then(Value::as_str)
+                    .is_some_and(|st| st.split(',').any(|x| x == "merge"));
+                match s
+                    .get("x-kubernetes-patch-merge-key")
+                    .and_then(Value::as_str)
+                {
+                    _ if !merge => PatchList::Replace,
+                    Some(k) => PatchList::MergeByKey(k.to_string()),
+                    None => PatchList::MergeScalars,
+                }
+            }
+        }
+    }
+
+    /// Whether a strategic merge patch replaces the map at this shape whole (field-name rules only: with schemas,
+    /// strategic merge patches merge every map, as upstream does).
+    pub fn patch_replaces_map(&self) -> bool {
+        matches!(self, Shape::Builtin { .. }) && self.atomic_map()
     }
 
     /// Whether the map at this shape is atomic (owned and replaced whole).

@@ -2,8 +2,10 @@
 //! Kubernetes version (`kubernetes-json-schema/v1.32.0-local/_definitions.json`, a `$defs` map generated from
 //! kube-apiserver's OpenAPI: `x-kubernetes-list-type`, `-list-map-keys`, `-map-type`, patch strategies,
 //! `x-kubernetes-group-version-kind`). `scripts/install-kubernetes-validate.sh` installs it and prints the file;
-//! `VIXENS_K8S_SCHEMAS` names it to the emulator, which then types built-in kinds for server-side apply from it
-//! (else it falls back to its field-name rules, `Shape::builtin`).
+//! `VIXENS_K8S_SCHEMAS` names it to the emulator (unset: where that script installs it in the source tree the
+//! emulator was built from, [`INSTALLED`]), which then types built-in kinds from it for server-side apply,
+//! managedFields, strategic merge patches and the OpenAPI it serves. Without it, the emulator warns once and falls
+//! back to field-name rules (`Shape::builtin`), which know only the lists and maps the provider's objects use.
 
 use std::ffi::OsString;
 use std::sync::Mutex;
@@ -32,17 +34,42 @@ pub fn load(path: &std::path::Path) -> anyhow::Result<Value> {
     Ok(doc)
 }
 
-/// The definitions named by `VIXENS_K8S_SCHEMAS` (read at each call; each file is loaded once and kept for
-/// the life of the process). None when unset or unreadable (the reason is logged).
+/// The definitions named by `VIXENS_K8S_SCHEMAS`, else those installed in the source tree (looked up at each
+/// call; each file is loaded once and kept for the life of the process). None when absent or unreadable (the
+/// reason is logged).
 pub fn global() -> Option<&'static Value> {
     loaded().map(|l| &l.0)
 }
 
 type Loaded = (Value, serde_json::Map<String, Value>);
 
+/// Where `scripts/install-kubernetes-validate.sh` puts the v1.32 definitions, in this source tree.
+pub const INSTALLED: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/.cache/kubernetes-validate/kubernetes_validate/kubernetes-json-schema/v1.32.0-local/_definitions.json"
+);
+
+/// `VIXENS_K8S_SCHEMAS`, else [`INSTALLED`] when it exists; None (warned once) when neither.
+fn schemas_path() -> Option<OsString> {
+    if let Some(p) = std::env::var_os("VIXENS_K8S_SCHEMAS") {
+        return Some(p);
+    }
+    if std::path::Path::new(INSTALLED).is_file() {
+        return Some(INSTALLED.into());
+    }
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        tracing::warn!(
+            "upstream Kubernetes schemas not found (set VIXENS_K8S_SCHEMAS or run \
+             scripts/install-kubernetes-validate.sh): built-in kinds are typed by field-name rules"
+        )
+    });
+    None
+}
+
 fn loaded() -> Option<&'static Loaded> {
     static CACHE: Mutex<Vec<(OsString, Option<&'static Loaded>)>> = Mutex::new(Vec::new());
-    let path = std::env::var_os("VIXENS_K8S_SCHEMAS")?;
+    let path = schemas_path()?;
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, l)) = cache.iter().find(|(p, _)| *p == path) {
         return *l;

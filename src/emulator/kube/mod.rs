@@ -41,7 +41,8 @@
 //! Answers are JSON (kubectl and kube-rs accept it).
 //! Simulated controllers (after `workload_delay`) make DaemonSets, Deployments and StatefulSets ready, register
 //! the Cilium LB IPAM/L2 CRDs once `cilium-operator` is ready, assign LoadBalancer IPs from
-//! CiliumLoadBalancerIPPools and mark Argo CD Applications Synced/Healthy once the application controller is ready.
+//! CiliumLoadBalancerIPPools and mark Argo CD Applications Synced/Healthy once the application controller is ready;
+//! Jobs complete after `job_delay` and CronJobs create Jobs on their schedule.
 
 pub(crate) mod admission;
 pub(crate) mod apply;
@@ -85,6 +86,8 @@ pub struct KubeOptions {
     /// How long workloads (DaemonSets, Deployments, StatefulSets) take to become ready after a change, and
     /// Argo CD Applications to sync. Default 200 ms.
     pub workload_delay: Duration,
+    /// How long a Job runs before it completes; `None` takes `workload_delay`.
+    pub job_delay: Option<Duration>,
     /// JSON file persisting every object; loaded at start when it exists.
     pub state_file: Option<PathBuf>,
     /// How long a request hangs under [`KubeFault::Timeouts`] before its connection is dropped. Default 10 s.
@@ -100,6 +103,7 @@ impl Default for KubeOptions {
     fn default() -> Self {
         KubeOptions {
             workload_delay: Duration::from_millis(200),
+            job_delay: None,
             state_file: None,
             timeout_hang: Duration::from_secs(10),
             watch_history: store::HISTORY,

@@ -1,11 +1,13 @@
 //! The non-apply patch types of `PATCH`: JSON merge patch (RFC 7386), JSON patch (RFC 6902) and strategic
-//! merge patch (k8s.io/apimachinery strategicpatch: lists with a patch merge key merge by that key, `$patch:
-//! delete|replace` directives, `$setElementOrder`/`$retainKeys`/`$deleteFromPrimitiveList` honoured or dropped).
+//! merge patch (k8s.io/apimachinery strategicpatch: lists whose patch strategy is `merge` merge by their patch merge
+//! key, or as a set of scalars, every other list is replaced; maps merge; `$patch: delete|replace` directives,
+//! `$setElementOrder`/`$retainKeys`/`$deleteFromPrimitiveList` honoured or dropped). The strategies of built-in kinds
+//! come from the upstream schemas (`x-kubernetes-patch-strategy`, `x-kubernetes-patch-merge-key`) when loaded.
 
 use serde_json::Value;
 
 use super::errors::ApiError;
-use super::fields::{ListKind, Shape};
+use super::fields::{PatchList, Shape};
 
 /// Patch media types.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -112,16 +114,18 @@ fn strategic(doc: &mut Value, patch: &Value, shape: &Shape) {
         }
         let sub = shape.field(k);
         match (d.get_mut(k), v) {
-            (Some(cur), Value::Object(_)) if cur.is_object() && !sub.atomic_map() => {
+            (Some(cur), Value::Object(_)) if cur.is_object() && !sub.patch_replaces_map() => {
                 strategic(cur, v, &sub)
             }
-            (Some(cur), Value::Array(items)) if cur.is_array() => {
-                if let ListKind::Map(keys) = sub.list_kind() {
-                    merge_list(cur, items, &keys, &sub);
-                } else {
-                    *cur = v.clone();
+            (Some(cur), Value::Array(items)) if cur.is_array() => match sub.patch_list() {
+                PatchList::MergeByKey(key) => merge_list(cur, items, &[key], &sub),
+                PatchList::MergeScalars => merge_scalars(cur, items),
+                PatchList::Replace => {
+                    let mut v = v.clone();
+                    strip_directives(&mut v);
+                    *cur = v;
                 }
-            }
+            },
             _ => {
                 let mut v = v.clone();
                 strip_directives(&mut v);
@@ -162,6 +166,18 @@ fn merge_list(cur: &mut Value, items: &[Value], keys: &[String], shape: &Shape) 
                 strip_directives(&mut v);
                 list.push(v);
             }
+        }
+    }
+}
+
+/// Upstream `mergeSlice` for scalars: the original then the patch's new values, without duplicates.
+fn merge_scalars(cur: &mut Value, items: &[Value]) {
+    let Some(list) = cur.as_array_mut() else {
+        return;
+    };
+    for item in items {
+        if !list.contains(item) {
+            list.push(item.clone());
         }
     }
 }

@@ -96,25 +96,23 @@ pub fn gr(rt: &ResourceType) -> GroupResource {
     GroupResource::new(&rt.group, &rt.resource)
 }
 
-/// The shape (list merge semantics) of a type at `version` for server-side apply and managedFields: a CRD's
-/// schema; a built-in kind's upstream definition when `VIXENS_K8S_SCHEMAS` names kubernetes-validate's
-/// definitions ([`super::k8s_schemas`]), else the field-name rules.
-pub fn shape_of<'a>(rt: &'a ResourceType, version: &str) -> Shape<'a> {
-    if rt.crd.is_none() {
-        if let Some(doc) = super::k8s_schemas::global() {
-            if let Some(def) = super::k8s_schemas::kind_def(doc, &rt.group, version, &rt.kind) {
-                return Shape::typed(def, doc.get("$defs"));
-            }
-        }
-    }
-    patch_shape_of(rt, version)
+/// A built-in kind's upstream definition ([`super::k8s_schemas`]), else the field-name rules.
+fn builtin_shape(rt: &ResourceType, version: &str) -> Shape<'static> {
+    super::k8s_schemas::global()
+        .and_then(|doc| {
+            super::k8s_schemas::kind_def(doc, &rt.group, version, &rt.kind)
+                .map(|def| Shape::typed(def, doc.get("$defs")))
+        })
+        .unwrap_or_else(Shape::builtin)
 }
 
-/// The shape strategic merge patches follow: a CRD's schema, the field-name rules for built-in kinds (their
-/// patch merge keys).
-pub fn patch_shape_of<'a>(rt: &'a ResourceType, version: &str) -> Shape<'a> {
+/// The shape of a type at `version`, for server-side apply, managedFields and strategic merge patches: a built-in
+/// kind's upstream definition ([`super::k8s_schemas`]: list types and keys, map types, patch strategies and merge
+/// keys), else the field-name rules; a CRD's schema (strategic merge patches of custom resources are refused
+/// before they get here).
+pub fn shape_of<'a>(rt: &'a ResourceType, version: &str) -> Shape<'a> {
     match &rt.crd {
-        None => Shape::builtin(),
+        None => builtin_shape(rt, version),
         Some(crd) => Shape::schema(
             crd.pointer("/spec/versions")
                 .and_then(Value::as_array)
@@ -732,7 +730,7 @@ pub fn patch(inner: &Inner, t: &Target, ctx: &Ctx, body: &[u8]) -> ApiResult<(u1
     } else {
         let old = old.ok_or_else(|| ApiError::not_found(&t.rt.group, &t.rt.resource, &name))?;
         let mut doc = output(&t.rt, &t.version, old.clone());
-        apply_patch(&mut doc, kind, body, &patch_shape_of(&t.rt, &t.version))?;
+        apply_patch(&mut doc, kind, body, &shape_of(&t.rt, &t.version))?;
         if !doc.is_object() {
             return Err(ApiError::bad_request("the patch produced a non-object"));
         }

@@ -11,6 +11,8 @@
 //!   means the resource is gone.
 //! - **delete**: root Application (cascade or orphan), then, unless `keep_on_destroy`, the repository Secret and
 //!   the install objects (namespace last). With `keep_on_destroy` only the root Application goes.
+//! - **a failed create** is continued by the next apply, not deleted and installed again
+//!   ([`crate::resources::k8s_resume`]): the replacement converges from the objects it left.
 
 pub mod ops;
 pub mod schema;
@@ -27,6 +29,7 @@ use crate::framework::{
 use crate::k8s::inventory::{Inventory, ObjectRef};
 use crate::manifests::argocd::objects::{hash_admin_password, now_rfc3339};
 use crate::manifests::argocd::source::sha256_hex;
+use crate::resources::k8s_resume;
 use settings::Settings;
 
 /// The resource.
@@ -41,6 +44,9 @@ const INSTALL_INPUTS: [&str; 5] = [
     "install_manifest",
     "install_manifest_sha256",
 ];
+
+/// The Terraform type name.
+const TYPE_NAME: &str = "vixens_argocd_bootstrap";
 
 /// Default wait when there is no deadline (read).
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
@@ -148,6 +154,33 @@ impl ArgocdBootstrap {
         Ok(wanted)
     }
 
+    /// The cluster work of a create once connected: the install (pruning what `previous`, the inventory of an
+    /// incomplete install it continues, owned and no longer wants), the root Application and repository, the
+    /// wait. Records what exists in `state` as it goes.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_create(
+        &self,
+        ctx: &Context,
+        applier: &crate::k8s::apply::Applier,
+        s: &Settings,
+        install: &ops::Install,
+        state: &mut Value,
+        previous: &Inventory,
+        admin: &Option<(String, String)>,
+    ) -> Result<(), ApplyError> {
+        self.install(ctx, applier, install, state, previous).await?;
+        let owned = ops::owned_objects(s, admin_ref(admin)).map_err(|d| fail(d, state))?;
+        let all: Vec<&ops::Owned> = owned.iter().collect();
+        ctx.run(
+            "applying the root Application and repository",
+            ops::apply_owned(applier, &all),
+        )
+        .await
+        .and_then(|r| r)
+        .map_err(|d| fail(d, state))?;
+        self.wait_root(ctx, applier, s, state).await
+    }
+
     /// Waits for the root app when asked to.
     async fn wait_root(
         &self,
@@ -178,7 +211,7 @@ impl ArgocdBootstrap {
 #[async_trait]
 impl Resource for ArgocdBootstrap {
     fn type_name(&self) -> &'static str {
-        "vixens_argocd_bootstrap"
+        TYPE_NAME
     }
 
     fn schema(&self) -> Schema {
@@ -191,7 +224,7 @@ impl Resource for ArgocdBootstrap {
 
     async fn modify_plan(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         change: &mut PlannedChange,
     ) -> Result<(), Diagnostics> {
         // Terraform 0.15 validates only at `terraform validate`, when module variables are still unknown; 1.0
@@ -223,6 +256,13 @@ impl Resource for ArgocdBootstrap {
             planned.set("admin_password_mtime", Value::Null);
         }
         if change.prior.is_null() {
+            if k8s_resume::plan_resume(ctx, TYPE_NAME, &config).is_some() {
+                ctx.warn(Diagnostic::warning(
+                    "Continuing an incomplete Argo CD install",
+                    "A previous apply failed before this install finished. Terraform plans to replace it, but \
+                     its objects are kept and updated in place, not deleted and installed again.",
+                ));
+            }
             planned.set(
                 "id",
                 config
@@ -285,22 +325,28 @@ impl Resource for ArgocdBootstrap {
         state.set("drift", Value::List(Vec::new()));
         let admin = admin_hash(&Value::Null, planned)?;
         set_admin(&mut state, &admin);
-        self.install(ctx, &applier, &install, &mut state, &Inventory::default())
-            .await?;
-        let owned = ops::owned_objects(&s, admin_ref(&admin)).map_err(|d| fail(d, &state))?;
-        let all: Vec<&ops::Owned> = owned.iter().collect();
-        ctx.run(
-            "applying the root Application and repository",
-            ops::apply_owned(&applier, &all),
-        )
-        .await
-        .and_then(|r| r)
-        .map_err(|d| fail(d, &state))?;
-        self.wait_root(ctx, &applier, &s, &state).await?;
+        let previous = match k8s_resume::resumed(ctx, TYPE_NAME, planned) {
+            Some(r) => {
+                tracing::info!("continuing the Argo CD install a failed apply left");
+                inventory_of(&r)?
+            }
+            None => Inventory::default(),
+        };
+        match self
+            .finish_create(ctx, &applier, &s, &install, &mut state, &previous, &admin)
+            .await
+        {
+            Ok(()) => k8s_resume::complete(ctx),
+            Err(e) => {
+                k8s_resume::incomplete(ctx);
+                return Err(e);
+            }
+        }
         Ok(state)
     }
 
     async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        k8s_resume::remember_if_incomplete(ctx, TYPE_NAME, state);
         let s = Settings::from_value(state)?;
         let applier = ctx
             .run(
@@ -451,6 +497,10 @@ impl Resource for ArgocdBootstrap {
     }
 
     async fn delete(&self, ctx: &Context, state: &Value) -> Result<(), ApplyError> {
+        if k8s_resume::delete_resumes(ctx, TYPE_NAME, state) {
+            tracing::info!("replacing an incomplete install: its objects stay for the create that continues it");
+            return Ok(());
+        }
         let s = Settings::from_value(state)?;
         let applier = ctx
             .run(

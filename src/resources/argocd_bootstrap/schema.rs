@@ -21,7 +21,7 @@ Application (App-of-Apps).
 **Apply.** Creates the namespace, server-side applies the install manifest (field manager `vixens`, forcing \
 conflicts; CRDs first, waited until Established), waits for the Deployments and the StatefulSet, sets the admin \
 password and `server.insecure` (field manager `vixens-settings`), applies the repository Secret and the root \
-Application, then optionally waits until the root app is Synced and Healthy.
+Application, then optionally waits until the root app is Synced and Healthy. A create that fails part-way leaves the resource tainted; the next apply continues that install rather than deleting and installing it again (its plan still shows a replacement, with a warning). A `terraform taint` by hand still reinstalls.
 
 **Hand-off.** Once Argo CD syncs its own install from Git, re-applying the install would fight Argo CD's field \
 manager. So after the first install this resource re-applies only what it still owns (the root Application, the \

@@ -11,6 +11,9 @@
 //! - **delete**: exactly the inventory; with nothing owned, the cluster is not contacted.
 //! - **plan** also refuses a version change Cilium does not support in place (an older minor, or skipping a
 //!   minor) and warns when `kubernetes_version` is outside the chosen release's tested range.
+//! - **a failed create** is continued by the next apply, not deleted and installed again
+//!   ([`crate::resources::k8s_resume`]): the replacement Terraform plans for the tainted object keeps its objects
+//!   and Hubble certificates and converges from its inventory.
 //!
 //! With `lb_ipam_hand_off`, the pools and the L2 policy are applied on create and then only when their settings
 //! change; read reports no drift on them and delete leaves them (GitOps owns them).
@@ -31,11 +34,15 @@ use crate::k8s::inventory::Inventory;
 use crate::manifests::cilium::version::{
     check_transition, CiliumVersion, DEFAULT_VERSION, LEGACY_DEFAULT_VERSION,
 };
+use crate::resources::k8s_resume;
 use settings::Settings;
 
 /// The resource.
 #[derive(Debug, Default)]
 pub struct Cilium;
+
+/// The Terraform type name.
+const TYPE_NAME: &str = "vixens_cilium";
 
 /// Wait used by read (no deadline there).
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
@@ -231,7 +238,7 @@ impl Cilium {
 #[async_trait]
 impl Resource for Cilium {
     fn type_name(&self) -> &'static str {
-        "vixens_cilium"
+        TYPE_NAME
     }
 
     fn schema(&self) -> Schema {
@@ -244,7 +251,7 @@ impl Resource for Cilium {
 
     async fn modify_plan(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         change: &mut PlannedChange,
     ) -> Result<(), Diagnostics> {
         // Terraform 0.15 validates only at `terraform validate`, when module variables are still unknown; 1.0
@@ -255,8 +262,22 @@ impl Resource for Cilium {
             return Err(invalid);
         }
         let config = change.config.clone();
-        let prior = change.prior.clone();
-        check_version_change(&prior, &config)?;
+        // A create replacing an install a failed create left continues it: its certificates are kept like a
+        // prior's.
+        let resumed = if change.prior.is_null() {
+            k8s_resume::plan_resume(ctx, TYPE_NAME, &config)
+        } else {
+            None
+        };
+        if resumed.is_some() {
+            ctx.warn(Diagnostic::warning(
+                "Continuing an incomplete Cilium install",
+                "A previous apply failed before this install finished. Terraform plans to replace it, but its \
+                 objects are kept and updated in place, not deleted and installed again.",
+            ));
+        }
+        let prior = resumed.unwrap_or_else(|| change.prior.clone());
+        check_version_change(&change.prior, &config)?;
         let planned = &mut change.planned;
         let version = config.get("version");
         planned.set(
@@ -349,7 +370,12 @@ impl Resource for Cilium {
 
     async fn create(&self, ctx: &Context, planned: &Value) -> Result<Value, ApplyError> {
         let s = Settings::from_value(planned)?;
-        let certs = certs_for(&Value::Null, planned, &s)?;
+        let resumed = k8s_resume::resumed(ctx, TYPE_NAME, planned);
+        let previous = match &resumed {
+            Some(r) => inventory_of(r)?,
+            None => Inventory::default(),
+        };
+        let certs = certs_for(resumed.as_ref().unwrap_or(&Value::Null), planned, &s)?;
         let mut state = planned.clone();
         state.set("id", s.values.namespace.as_str());
         state.set("inventory", "[]");
@@ -357,13 +383,26 @@ impl Resource for Cilium {
         state.set("config_digest", ops::config_digest(&s)?);
         state.set("installed_version", s.values.version.as_str());
         set_certs(&mut state, &certs);
-        tracing::info!(version = %s.values.version, namespace = %s.values.namespace, "installing Cilium");
-        self.converge(ctx, &s, &certs, &mut state, &Inventory::default(), true)
-            .await?;
+        if resumed.is_some() {
+            tracing::info!(version = %s.values.version, objects = previous.len(), "continuing the Cilium install a failed apply left");
+        } else {
+            tracing::info!(version = %s.values.version, namespace = %s.values.namespace, "installing Cilium");
+        }
+        let result = self
+            .converge(ctx, &s, &certs, &mut state, &previous, true)
+            .await;
+        match result {
+            Ok(()) => k8s_resume::complete(ctx),
+            Err(e) => {
+                k8s_resume::incomplete(ctx);
+                return Err(e);
+            }
+        }
         Ok(state)
     }
 
     async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        k8s_resume::remember_if_incomplete(ctx, TYPE_NAME, state);
         if inventory_of(state)?.is_empty() {
             // A create that never reached the API server (e.g. the cluster was not up) owns nothing: nothing to
             // read, and the cluster may not even exist, so it is not contacted.
@@ -429,6 +468,10 @@ impl Resource for Cilium {
     }
 
     async fn delete(&self, ctx: &Context, state: &Value) -> Result<(), ApplyError> {
+        if k8s_resume::delete_resumes(ctx, TYPE_NAME, state) {
+            tracing::info!("replacing an incomplete install: its objects stay for the create that continues it");
+            return Ok(());
+        }
         let s = Settings::from_value(state)?;
         let mut owned = inventory_of(state)?;
         if s.lb_hand_off {

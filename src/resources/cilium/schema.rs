@@ -49,7 +49,7 @@ workload through its images. With `roll_out_pods = false` pods keep their config
 **Apply.** Connects (retrying while the API server is not up), server-side applies every object with field \
 manager `vixens` in dependency order, waits until the operator has registered the LB IPAM and L2 policy CRDs \
 (Established), applies the pools and the policy, then (with `wait`) waits for the agent, Envoy and operator \
-rollouts and for every Node to be Ready.
+rollouts and for every Node to be Ready. A create that fails part-way (say the API server stays unreachable past the create timeout) leaves the resource tainted; the next apply continues that install rather than deleting and installing it again: its plan still shows a replacement (Terraform's rule for tainted objects) with a warning, and the objects already created are updated in place, keeping the Hubble certificates. A `terraform taint` by hand still reinstalls.
 
 **State** holds the inventory of owned objects: an update deletes objects no longer wanted (a removed pool, the UI \
 when `hubble.ui` turns off), a version change upgrades, a read reports drift (an edited `cilium-config`, a deleted \

@@ -1,6 +1,6 @@
 //! Jobs run to completion (pkg/controller/job/job_controller.go@v1.32.0): a Job that is not suspended starts
-//! (`startTime`, `active`), and `workload_delay` after it was first seen, once every Secret and ConfigMap its
-//! pods mount exists, succeeds: `succeeded` = completions (default 1), conditions `SuccessCriteriaMet` then
+//! (`startTime`, `active`), and the job delay (`KubeOptions::job_delay`) after it was first seen, once every
+//! Secret and ConfigMap its pods mount exists, succeeds: `succeeded` = completions (default 1), conditions `SuccessCriteriaMet` then
 //! `Complete` (the order 1.31+ controllers write them), `completionTime`.
 
 use std::time::Duration;

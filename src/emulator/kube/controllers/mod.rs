@@ -1,9 +1,10 @@
 //! Simulated controllers, run by one background task that reconciles after every change (and at the next
 //! pending readiness deadline): nodes, workloads, CRD cleanup and Cilium CRD registration, LB IPAM, Argo CD
-//! Applications, Jobs, garbage collection and namespace termination.
+//! Applications, Jobs and CronJobs, garbage collection and namespace termination.
 
 pub mod argocd;
 pub mod crds;
+pub mod cronjobs;
 pub mod gc;
 pub mod jobs;
 pub mod lbipam;
@@ -44,6 +45,12 @@ impl Clock {
             false
         }
     }
+
+    /// Asks for a pass `after` from now (e.g. at a CronJob's next schedule time).
+    pub fn wake_in(&mut self, after: Duration) {
+        let due = Instant::now() + after;
+        self.next = Some(self.next.map_or(due, |n| n.min(due)));
+    }
 }
 
 /// Starts the reconcile loop (ends when the cluster is dropped).
@@ -73,12 +80,14 @@ pub fn spawn(inner: Arc<Inner>) {
 /// One pass of every controller.
 pub fn reconcile(inner: &Inner, clock: &mut Clock) {
     let delay = inner.opts.workload_delay;
+    let job_delay = inner.opts.job_delay.unwrap_or(delay);
     let mut st = inner.lock();
     let before = st.revision();
     for _ in 0..8 {
         let rv = st.revision();
         workloads::reconcile(&mut st, clock, delay);
-        jobs::reconcile(&mut st, clock, delay);
+        cronjobs::reconcile(&mut st, clock);
+        jobs::reconcile(&mut st, clock, job_delay);
         nodes::reconcile(&mut st);
         crds::reconcile(&mut st);
         lbipam::reconcile(&mut st);
