@@ -292,7 +292,8 @@ prefix_ver="${NAME}_${version}"
 if [ "$dry_run" = 1 ]; then
   for t in "${targets[@]}"; do
     plan "$t"
-    echo "$t: ${build_env[*]}${build_env[*]:+ }${build_cmd[*]}"
+    shown="${build_env[*]}${build_env[*]:+ }${build_cmd[*]}"
+    echo "$t: ${shown//:$PATH/:\$PATH}"
     echo "$t: -> $built_bin as $exe_name in ${prefix_ver}_${t}.zip${why:+ (not buildable here: $why)}"
   done
   exit 0
@@ -393,12 +394,17 @@ check_handshake() {
   fi
   env "${envs[@]}" "${run[@]}" "$dir/$(basename "$exe")" >"$dir/stdout" 2>"$dir/stderr" &
   pid=$!
-  for _ in $(seq 240); do
+  # Up to 5 minutes: Wine sets up its prefix on the first run, and qemu-user emulates every instruction.
+  for _ in $(seq 600); do
     line=$(head -n1 "$dir/stdout")
     [[ -z "$line" || "$(wc -l <"$dir/stdout")" = 0 ]] || break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.5
   done
+  # Past the line the provider starts its runtime and serves: it must still be running a moment later.
+  sleep 2
+  local alive=0
+  ! kill -0 "$pid" 2>/dev/null || alive=1
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   if [[ "$t" == windows_* ]]; then
@@ -409,7 +415,10 @@ check_handshake() {
   line=${line%$'\r'}
   [[ "$line" =~ ^1\|6\|tcp\|127\.0\.0\.1:[0-9]+\|grpc\|$ ]] ||
     die "$t: no handshake line from ${run[*]} $(basename "$exe") (stdout: '$line'; stderr: $(head -c 2000 "$dir/stderr"))"
-  log "$t: started with '${run[*]##*/}': handshake line $line"
+  [ "$alive" = 1 ] || die "$t: the provider exited after its handshake line (stderr: $(head -c 2000 "$dir/stderr"))"
+  local how=natively
+  [ "${run[0]}" = env ] || how="under ${run[0]##*/}"
+  log "$t: started $how: handshake line $line"
 }
 
 # --- build and package ---------------------------------------------------------------------------
