@@ -74,8 +74,8 @@ pub struct Listening {
     listener: std::net::TcpListener,
     protocol: u32,
     tls: Option<Tls>,
-    /// Terraform's process id, read at start (see [`super::orphan`]).
-    parent: u32,
+    /// Terraform's process id, read at start (see [`super::orphan`]); `None` on Windows.
+    parent: Option<u32>,
 }
 
 struct Tls {
@@ -89,7 +89,7 @@ impl Listening {
     ///
     /// Errors: the bind failed, or certificate generation failed.
     pub fn bind(config: ServeConfig) -> anyhow::Result<Self> {
-        let parent = std::os::unix::process::parent_id();
+        let parent = super::orphan::parent_id();
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         let tls = match config.client_cert {
             Some(client) => {
@@ -139,7 +139,9 @@ impl Listening {
         let listener = TcpListener::from_std(listener)?;
         ignore_sigint()?;
         let shutdown = CancellationToken::new();
-        super::orphan::shutdown_when_orphaned(parent, shutdown.clone());
+        if let Some(parent) = parent {
+            super::orphan::shutdown_when_orphaned(parent, shutdown.clone());
+        }
 
         let (reporter, health) = tonic_health::server::health_reporter();
         reporter
@@ -237,11 +239,25 @@ fn tls_incoming(
 
 /// Terraform sends SIGINT to the whole process group on Ctrl-C and then calls Stop: installing a handler
 /// replaces the default action (exit), so the provider keeps running and finishes or cancels cleanly.
+#[cfg(unix)]
 fn ignore_sigint() -> std::io::Result<()> {
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     tokio::spawn(async move {
         while sigint.recv().await.is_some() {
             tracing::debug!("SIGINT ignored: waiting for Terraform's Stop");
+        }
+    });
+    Ok(())
+}
+
+/// On Windows, Ctrl-C reaches every process of the console as `CTRL_C_EVENT` (go-plugin's servers catch it the same
+/// way): handled and ignored, for the same reason as on Unix.
+#[cfg(windows)]
+fn ignore_sigint() -> std::io::Result<()> {
+    let mut ctrl_c = tokio::signal::windows::ctrl_c()?;
+    tokio::spawn(async move {
+        while ctrl_c.recv().await.is_some() {
+            tracing::debug!("Ctrl-C ignored: waiting for Terraform's Stop");
         }
     });
     Ok(())

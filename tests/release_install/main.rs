@@ -1,11 +1,12 @@
 //! Issue 9: a release made by scripts/release.sh is something Terraform itself installs and verifies.
 //!
-//! One shared fixture generates throwaway GPG keys, runs scripts/release.sh (linux_amd64) into a temp
-//! dir and makes a test CA. Each test then serves the release over the provider registry protocol on
+//! One shared fixture generates throwaway GPG keys, runs scripts/release.sh into a temp dir (linux_amd64; every
+//! published platform with `VIXENS_RELEASE_TARGETS=release`, see [`platforms::selected`]) and makes a test CA. Each test then serves the release over the provider registry protocol on
 //! 127.0.0.1 (HTTPS) or lays it out as a packed filesystem mirror, and runs a real `terraform init`
 //! (Terraform 1.0.3 from scripts/install-terraform.sh). Nothing outside loopback is contacted.
 
 mod gpg;
+mod platforms;
 mod registry;
 mod terraform;
 mod tls;
@@ -27,6 +28,8 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 struct Fixture {
     work: PathBuf,
     dist: PathBuf,
+    /// The `<os>_<arch>` platforms released into `dist`.
+    platforms: Vec<String>,
     key: GpgKey,
     /// A signature of the release's SHA256SUMS by an unrelated key.
     impostor_sig: PathBuf,
@@ -52,9 +55,15 @@ fn fixture() -> &'static Fixture {
         );
 
         let dist = work.join("dist");
+        let platforms = platforms::selected();
         let out = Command::new("bash")
             .arg(root.join("scripts/release.sh"))
-            .args(["--targets", "linux_amd64", "--allow-unreleased", "--out"])
+            .args([
+                "--targets",
+                &platforms.join(","),
+                "--allow-unreleased",
+                "--out",
+            ])
             .arg(&dist)
             .env("GPG_FINGERPRINT", &key.fingerprint)
             .env("GNUPGHOME", &key.home)
@@ -80,6 +89,7 @@ fn fixture() -> &'static Fixture {
         Fixture {
             work,
             dist,
+            platforms,
             key,
             impostor_sig,
             release_log,
@@ -168,7 +178,11 @@ fn skip_unless<'a>(found: Option<&'a Path>, version: &str) -> Option<&'a Path> {
 }
 
 fn zip_name() -> String {
-    format!("{NAME}_{VERSION}_linux_amd64.zip")
+    zip_name_for("linux_amd64")
+}
+
+fn zip_name_for(platform: &str) -> String {
+    format!("{NAME}_{VERSION}_{platform}.zip")
 }
 
 fn binary_name() -> String {
@@ -179,12 +193,17 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The provider binary inside a release zip.
+/// The provider binary inside a linux_amd64 release zip.
 fn unzip_binary(zip: &Path) -> Vec<u8> {
+    unzip_entry(zip, &binary_name())
+}
+
+/// The file `name` inside `zip`.
+fn unzip_entry(zip: &Path, name: &str) -> Vec<u8> {
     let out = Command::new("unzip")
         .arg("-p")
         .arg(zip)
-        .arg(binary_name())
+        .arg(name)
         .output()
         .unwrap();
     assert!(out.status.success(), "unzip -p {}", zip.display());
@@ -242,59 +261,45 @@ fn release_files_follow_the_registry_layout() {
         .collect();
     names.sort();
     let p = format!("{NAME}_{VERSION}");
-    assert_eq!(
-        names,
-        vec![
-            format!("{p}_SHA256SUMS"),
-            format!("{p}_SHA256SUMS.sig"),
-            format!("{p}_linux_amd64.zip"),
-            format!("{p}_manifest.json"),
-        ]
-    );
+    let mut expected = vec![
+        format!("{p}_SHA256SUMS"),
+        format!("{p}_SHA256SUMS.sig"),
+        format!("{p}_manifest.json"),
+    ];
+    expected.extend(fx.platforms.iter().map(|t| zip_name_for(t)));
+    expected.sort();
+    assert_eq!(names, expected);
 
-    // The zip holds exactly the executable terraform-provider-vixens_v<ver>.
-    let zip = fx.dist.join(zip_name());
-    let listing = Command::new("unzip").arg("-Z").arg(&zip).output().unwrap();
-    let listing = String::from_utf8(listing.stdout).unwrap();
-    let entries: Vec<&str> = listing.lines().filter(|l| l.starts_with('-')).collect();
-    assert_eq!(entries.len(), 1, "{listing}");
-    assert!(entries[0].starts_with("-rwxr-xr-x"), "{listing}");
-    assert!(entries[0].ends_with(&binary_name()), "{listing}");
+    for platform in &fx.platforms {
+        // Each zip holds exactly the executable terraform-provider-vixens_v<ver> (.exe on Windows).
+        let exe = platforms::exe_name(platform, VERSION);
+        let zip = fx.dist.join(zip_name_for(platform));
+        let listing = Command::new("unzip").arg("-Z").arg(&zip).output().unwrap();
+        let listing = String::from_utf8(listing.stdout).unwrap();
+        let entries: Vec<&str> = listing.lines().filter(|l| l.starts_with('-')).collect();
+        assert_eq!(entries.len(), 1, "{listing}");
+        assert!(entries[0].starts_with("-rwxr-xr-x"), "{listing}");
+        assert!(entries[0].ends_with(&format!(" {exe}")), "{listing}");
 
-    // A stripped x86-64 ELF executable, whose size release.sh reports.
-    let binary = unzip_binary(&zip);
-    assert_eq!(&binary[..4], b"\x7fELF");
-    assert_eq!(
-        u16::from_le_bytes([binary[18], binary[19]]),
-        0x3e,
-        "e_machine x86-64"
-    );
-    // ET_EXEC, not ET_DYN: linked without PIE (build.rs), so no relocations are applied at each start.
-    assert_eq!(
-        u16::from_le_bytes([binary[16], binary[17]]),
-        2,
-        "e_type ET_EXEC (non-PIE)"
-    );
-    let extracted = fx.work.join("extracted-binary");
-    std::fs::write(&extracted, &binary).unwrap();
-    let sections = Command::new("readelf")
-        .arg("-S")
-        .arg(&extracted)
-        .output()
-        .unwrap();
-    assert!(sections.status.success());
+        // A stripped executable of the platform's format and architecture, whose size release.sh reports.
+        let binary = unzip_entry(&zip, &exe);
+        let scratch = fx.work.join(format!("extracted-{platform}"));
+        platforms::check_executable(platform, &binary, &scratch);
+        let report = format!(
+            "{platform}: stripped binary {exe} is {} bytes",
+            binary.len()
+        );
+        assert!(
+            fx.release_log.contains(&report),
+            "missing '{report}' in:\n{}",
+            fx.release_log
+        );
+    }
+    // release.sh started the host binary as Terraform does, up to its go-plugin handshake line.
     assert!(
-        !String::from_utf8_lossy(&sections.stdout).contains(".symtab"),
-        "not stripped"
-    );
-    let report = format!(
-        "stripped binary {} is {} bytes",
-        binary_name(),
-        binary.len()
-    );
-    assert!(
-        fx.release_log.contains(&report),
-        "missing '{report}' in:\n{}",
+        fx.release_log
+            .contains("linux_amd64: started natively: handshake line 1|6|tcp|127.0.0.1:"),
+        "{}",
         fx.release_log
     );
 
@@ -308,7 +313,8 @@ fn release_files_follow_the_registry_layout() {
 
     // SHA256SUMS covers the zips and the manifest, with the right digests; the signature is good.
     let sums = fx.sums();
-    let expected: BTreeSet<String> = [zip_name(), format!("{p}_manifest.json")].into();
+    let mut expected: BTreeSet<String> = fx.platforms.iter().map(|t| zip_name_for(t)).collect();
+    expected.insert(format!("{p}_manifest.json"));
     assert_eq!(sums.keys().cloned().collect::<BTreeSet<_>>(), expected);
     for (name, hash) in &sums {
         let bytes = std::fs::read(fx.dist.join(name)).unwrap();
@@ -408,6 +414,147 @@ fn registry_install_verifies_the_signature_and_locks_the_sha256sums() {
             format!("/files/{p}_linux_amd64.zip"),
         ]
     );
+}
+
+/// `terraform providers lock` for every released platform: Terraform downloads each platform's zip, checks the
+/// signed SHA256SUMS and the zip's digest, unpacks it and records its `h1:` hash: each must be that of the
+/// platform's executable, under its platform name (`.exe` on Windows).
+#[test]
+fn providers_lock_verifies_the_package_of_every_platform() {
+    let fx = fixture();
+    let Some(tf) = fx.terraform() else { return };
+    let registry = fx.serve(&fx.dist);
+    let ws = fx.work.join("lock_all");
+    terraform::write_module(&ws, "vixens/vixens", VERSION);
+    let mut args = vec!["providers".to_string(), "lock".to_string()];
+    args.extend(fx.platforms.iter().map(|p| format!("-platform={p}")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = terraform::run(tf, &ws, &host_block(registry.port), &fx.ca_pem, &args);
+    let text = terraform::text(&out);
+    assert!(
+        out.status.success(),
+        "terraform providers lock failed:\n{text}"
+    );
+
+    let (zh, h1) = terraform::locked_hashes(&ws);
+    assert_eq!(zh, fx.sums().into_values().collect::<BTreeSet<_>>());
+    let expected_h1: BTreeSet<String> = fx
+        .platforms
+        .iter()
+        .map(|p| {
+            let exe = platforms::exe_name(p, VERSION);
+            h1_of_single_file(&exe, &unzip_entry(&fx.dist.join(zip_name_for(p)), &exe))
+        })
+        .collect();
+    assert_eq!(h1, expected_h1, "{text}");
+    let requests = registry.requests();
+    for p in &fx.platforms {
+        let (os, arch) = p.split_once('_').unwrap();
+        let download = format!("/v1/providers/vixens/vixens/{VERSION}/download/{os}/{arch}");
+        assert!(requests.contains(&download), "{requests:?}");
+        assert!(
+            requests.contains(&format!("/files/{}", zip_name_for(p))),
+            "{requests:?}"
+        );
+    }
+}
+
+/// Issue 21, without building anything (CI builds linux_amd64 only; `scripts/release.sh --targets release`
+/// builds the rest): release.sh knows every published platform, and its dry run plans each with the Rust
+/// target, the linker and the zip layout the Registry expects.
+#[test]
+fn release_plans_every_published_platform() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("scripts/release.sh");
+    let list = Command::new("bash")
+        .arg(&script)
+        .arg("--list-targets")
+        .output()
+        .unwrap();
+    let list_text = terraform::text(&list);
+    assert!(list.status.success(), "{list_text}");
+    for p in platforms::PUBLISHED {
+        let line = format!("{p} {} published: ", platforms::triple(p));
+        assert!(list_text.contains(&line), "no '{line}' in:\n{list_text}");
+    }
+
+    let out_dir = tempfile::tempdir().unwrap();
+    let dry = Command::new("bash")
+        .arg(&script)
+        .args([
+            "--dry-run",
+            "--targets",
+            "release",
+            "--no-sign",
+            "--allow-unreleased",
+            "--out",
+        ])
+        .arg(out_dir.path())
+        .output()
+        .unwrap();
+    let text = terraform::text(&dry);
+    assert!(dry.status.success(), "{text}");
+    assert!(
+        !text.contains("Compiling"),
+        "a dry run builds nothing:\n{text}"
+    );
+    assert_eq!(
+        std::fs::read_dir(out_dir.path()).unwrap().count(),
+        0,
+        "a dry run writes nothing"
+    );
+    for p in platforms::PUBLISHED {
+        let exe = platforms::exe_name(p, VERSION);
+        let packaged = format!(" as {exe} in {}", zip_name_for(p));
+        let plan: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{p}: ")))
+            .collect();
+        assert_eq!(plan.len(), 2, "{p}: {text}");
+        assert!(
+            plan[1].contains(&packaged),
+            "{p}: no '{packaged}' in {}",
+            plan[1]
+        );
+        let command = plan[0];
+        assert!(
+            command.contains("--release --locked --bin terraform-provider-vixens"),
+            "{command}"
+        );
+        if p == "linux_amd64" {
+            assert!(!command.contains("--target"), "the host build: {command}");
+            continue;
+        }
+        assert!(
+            command.contains(&format!("--target {}", platforms::triple(p))),
+            "{command}"
+        );
+        assert!(
+            command.contains("CARGO_TARGET_DIR="),
+            "cross artifacts apart: {command}"
+        );
+        match p {
+            "linux_arm64" => assert!(
+                command.contains("_LINKER=aarch64-linux-gnu-gcc"),
+                "{command}"
+            ),
+            "windows_amd64" => {
+                assert!(
+                    command.contains("_LINKER=x86_64-w64-mingw32-gcc"),
+                    "{command}"
+                )
+            }
+            _ => {
+                for part in [
+                    " zigbuild ",
+                    "MACOSX_DEPLOYMENT_TARGET=11.0",
+                    "-Fscripts/macos-frameworks",
+                ] {
+                    assert!(command.contains(part), "{p}: no '{part}' in {command}");
+                }
+            }
+        }
+    }
 }
 
 #[test]

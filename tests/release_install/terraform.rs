@@ -77,9 +77,27 @@ fn find_version(dir: &Path, version: &str, depth: u32) -> Option<PathBuf> {
 }
 
 /// `terraform init` in `workdir` with the CLI config `cli_config` (written to `workdir/../<name>.tfrc`)
+/// and `ca_pem` as the only trusted roots (see [`run`]).
+pub fn init(terraform: &Path, workdir: &Path, cli_config: &str, ca_pem: &Path) -> Output {
+    run(
+        terraform,
+        workdir,
+        cli_config,
+        ca_pem,
+        &["init", "-input=false", "-no-color"],
+    )
+}
+
+/// `terraform <args>` in `workdir` with the CLI config `cli_config` (written to `workdir/../<name>.tfrc`)
 /// and `ca_pem` as the only trusted roots. The environment is cleared: no proxy, no TF_* from outside,
 /// no checkpoint (version check) calls.
-pub fn init(terraform: &Path, workdir: &Path, cli_config: &str, ca_pem: &Path) -> Output {
+pub fn run(
+    terraform: &Path,
+    workdir: &Path,
+    cli_config: &str,
+    ca_pem: &Path,
+    args: &[&str],
+) -> Output {
     let config_path = workdir.with_extension("tfrc");
     std::fs::write(&config_path, cli_config).unwrap();
     let home = workdir.with_extension("home");
@@ -93,7 +111,7 @@ pub fn init(terraform: &Path, workdir: &Path, cli_config: &str, ca_pem: &Path) -
         .env("SSL_CERT_FILE", ca_pem)
         .env("CHECKPOINT_DISABLE", "1")
         .env("TF_IN_AUTOMATION", "1")
-        .args(["init", "-input=false", "-no-color"])
+        .args(args)
         .output()
         .unwrap()
 }
