@@ -80,7 +80,7 @@ fn schedule(cj: &Value) -> Option<(Cron, TimeZone)> {
 fn next(cron: &Cron, tz: &TimeZone, t: SystemTime) -> Option<SystemTime> {
     let z = Zoned::new(Timestamp::try_from(t).ok()?, tz.clone());
     let n = cron.find_next_occurrence(&z, false).ok()?;
-    SystemTime::try_from(n.timestamp()).ok()
+    Some(SystemTime::from(n.timestamp()))
 }
 
 fn secs(d: Duration) -> i64 {
