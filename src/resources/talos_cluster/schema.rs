@@ -231,6 +231,14 @@ pub fn schema() -> Schema {
     .attribute(Attribute::string("apply_mode").optional().description(
         "How config changes are applied: `auto` (default), `no_reboot`, `reboot`, `staged`.",
     ))
+    .attribute(Attribute::string("unreachable_timeout").optional().description(
+        "How long an apply waits for a node that has not answered the Talos API at all since the wait on it began \
+         (connection refused, no reply, or a TLS handshake refused in both maintenance and secure mode, as \
+         another cluster's node does) before failing with the node's address and the cause, e.g. `\"5m\"` \
+         (default `\"2m\"`). A node that answered once and went down since (installing, rebooting) is waited for \
+         up to the `timeouts`, and so is a node the state records as booting (it took its config in an \
+         interrupted apply). Changing it changes nothing on the nodes.",
+    ))
     .attribute(Attribute::string("machine_secrets").computed().sensitive().description(
         "Cluster secrets in talosctl's secrets.yaml format.",
     ))

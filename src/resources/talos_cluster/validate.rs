@@ -71,6 +71,7 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
 fn validate_all(config: &Value, diags: &mut Diagnostics) {
     let contract = validate_versions(config, diags);
     validate_scalars(config, diags);
+    super::reach::validate(config, diags);
     validate_patches(
         config.get("config_patches"),
         &attr("config_patches"),
