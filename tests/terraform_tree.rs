@@ -1,8 +1,9 @@
 //! The Terraform tree (terraform/modules, terraform/environments) and examples/ through a real Terraform:
 //! `fmt -check`, `validate` of every environment and example, and `plan` with no state of dev, test, staging and
 //! prod (with the LB IPAM pools and L2 policy each plans). Those environments carry real homelab addresses:
-//! planning them makes no connection (the resources connect only in apply and read, and there is no state to
-//! read).
+//! planning them makes no connection: the plan-time node checks are off (`VIXENS_CHECK_NODES_AT_PLAN=false`, as a
+//! CI plan without the hardware runs them; the provider log shows no node check), the resources connect only in
+//! apply and read, and there is no state to read.
 
 mod common;
 
@@ -28,9 +29,12 @@ fn copy_tree(src: &Path, dst: &Path) {
     }
 }
 
-/// A workspace holding a copy of terraform/ and examples/ (so runs never write into the repository).
+/// A workspace holding a copy of terraform/ and examples/ (so runs never write into the repository), whose plans
+/// connect to no node (plan-time node checks off; provider debug log on, to show it).
 fn tree_workspace(tf: &Terraform) -> Workspace {
-    let ws = Workspace::new(tf, "");
+    let mut ws = Workspace::new(tf, "");
+    ws.set_env("VIXENS_CHECK_NODES_AT_PLAN", "false");
+    ws.set_env("TF_LOG_PROVIDER", "debug");
     std::fs::remove_file(ws.path().join("main.tf")).expect("rm main.tf");
     copy_tree(&repo_root().join("terraform"), &ws.path().join("terraform"));
     copy_tree(&repo_root().join("examples"), &ws.path().join("examples"));
@@ -153,6 +157,56 @@ fn assert_lb_ipam_planned(env: &str, vlan: u16, plan: &serde_json::Value) {
     );
 }
 
+/// The modules give each resource explicit `timeouts` (real machines are slower than the provider's defaults
+/// assume for an update), and the cluster the answer window for nodes that never answer.
+fn assert_timeouts_planned(env: &str, plan: &serde_json::Value) {
+    let after = |address: &str| {
+        plan["resource_changes"]
+            .as_array()
+            .expect("resource_changes")
+            .iter()
+            .find(|c| c["address"] == address)
+            .unwrap_or_else(|| panic!("{env}: no {address}"))["change"]["after"]
+            .clone()
+    };
+    for (address, create, update, delete) in [
+        (
+            "module.talos.vixens_talos_cluster.this",
+            "30m",
+            "60m",
+            "15m",
+        ),
+        ("module.cilium.vixens_cilium.this", "20m", "20m", "10m"),
+        (
+            "module.argocd.vixens_argocd_bootstrap.this",
+            "20m",
+            "20m",
+            "10m",
+        ),
+    ] {
+        let a = after(address);
+        let t = if a["timeouts"].is_array() {
+            a["timeouts"][0].clone()
+        } else {
+            a["timeouts"].clone()
+        };
+        assert_eq!(
+            (&t["create"], &t["update"], &t["delete"]),
+            (
+                &serde_json::json!(create),
+                &serde_json::json!(update),
+                &serde_json::json!(delete)
+            ),
+            "{env}: {address}"
+        );
+    }
+    assert_eq!(
+        after("module.talos.vixens_talos_cluster.this")["unreachable_timeout"],
+        "2m",
+        "{env}"
+    );
+}
+
 #[test]
 fn real_environments_plan_with_no_state() {
     let tf = Terraform::cached("1.0.3");
@@ -170,6 +224,11 @@ fn real_environments_plan_with_no_state() {
         ]);
         assert_eq!(out.code, 0, "plan {env}:\n{}", out.all());
         assert!(
+            !out.all().contains("plan: checking the node"),
+            "plan {env} connected to a node:\n{}",
+            out.all()
+        );
+        assert!(
             out.stdout
                 .contains("Plan: 3 to add, 0 to change, 0 to destroy."),
             "plan {env} should add the cluster, Cilium and Argo CD:\n{}",
@@ -179,6 +238,7 @@ fn real_environments_plan_with_no_state() {
         let plan: serde_json::Value =
             serde_json::from_str(&shown.stdout).unwrap_or_else(|e| panic!("show -json {env}: {e}"));
         assert_lb_ipam_planned(env, vlan, &plan);
+        assert_timeouts_planned(env, &plan);
     }
 }
 

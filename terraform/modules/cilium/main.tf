@@ -38,4 +38,11 @@ resource "vixens_cilium" "this" {
     name       = "services"
     interfaces = var.l2_interfaces
   }
+
+  # The agents roll one node at a time; the first install waits for images to be pulled on every node.
+  timeouts {
+    create = var.create_timeout
+    update = var.update_timeout
+    delete = var.delete_timeout
+  }
 }

@@ -40,3 +40,21 @@ variable "lb_ipam_hand_off" {
   type        = bool
   default     = true
 }
+
+variable "create_timeout" {
+  description = "Create timeout: Cilium's images pulled and its agents, Envoy and operator ready on every node."
+  type        = string
+  default     = "20m"
+}
+
+variable "update_timeout" {
+  description = "Update timeout: an upgrade or a config change rolls the agents node by node."
+  type        = string
+  default     = "20m"
+}
+
+variable "delete_timeout" {
+  description = "Delete timeout."
+  type        = string
+  default     = "10m"
+}
