@@ -144,6 +144,13 @@ fn assert_lb_ipam_planned(env: &str, vlan: u16, plan: &serde_json::Value) {
     assert!(auto["service_selector"].is_null(), "{env}: {auto}");
     assert_eq!(auto["blocks"][0]["start"], format!("192.168.{vlan}.80"));
     assert_eq!(auto["blocks"][0]["stop"], format!("192.168.{vlan}.89"));
+    let l2 = &after["l2_announcements"];
+    let l2 = if l2.is_array() { &l2[0] } else { l2 };
+    assert_eq!(
+        l2["subnets"],
+        serde_json::json!([format!("192.168.{vlan}.0/24")]),
+        "{env}: the services VLAN's subnet, from the nodes"
+    );
     let policy = &after["l2_policy"];
     let policy = if policy.is_array() {
         &policy[0]
@@ -239,6 +246,40 @@ fn real_environments_plan_with_no_state() {
             serde_json::from_str(&shown.stdout).unwrap_or_else(|e| panic!("show -json {env}: {e}"));
         assert_lb_ipam_planned(env, vlan, &plan);
         assert_timeouts_planned(env, &plan);
+    }
+}
+
+#[test]
+fn an_environment_refuses_a_pool_outside_the_services_vlan() {
+    let tf = Terraform::cached("1.0.3");
+    let ws = tree_workspace(&tf);
+    let tfvars = ws
+        .path()
+        .join("terraform/environments/dev/terraform.tfvars");
+    let text = std::fs::read_to_string(&tfvars).expect("dev tfvars");
+    let moved = text.replace(
+        "start = \"192.168.208.80\", stop = \"192.168.208.89\"",
+        "start = \"10.9.0.80\", stop = \"10.9.0.89\"",
+    );
+    assert_ne!(moved, text, "the dev pool \"auto\" moved");
+    std::fs::write(&tfvars, moved).expect("write tfvars");
+    let chdir = "-chdir=terraform/environments/dev";
+    ws.ok(&[chdir, "init", "-input=false"]);
+    let out = ws.fails(&[
+        chdir,
+        "plan",
+        "-input=false",
+        "-lock=false",
+        "-refresh=false",
+    ]);
+    let text = out.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    for needle in [
+        "Pool outside the announced subnets",
+        "Pool \"auto\"",
+        "10.9.0.80 - 10.9.0.89",
+        "192.168.208.0/24",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
     }
 }
 

@@ -20,6 +20,7 @@ resource "vixens_cilium" "this" {
   l2_announcements {
     enabled    = true
     interfaces = var.l2_interfaces
+    subnets    = length(var.l2_subnets) > 0 ? var.l2_subnets : null
   }
 
   dynamic "load_balancer_ip_pools" {

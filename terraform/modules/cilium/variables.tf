@@ -26,6 +26,12 @@ variable "l2_interfaces" {
   type        = list(string)
 }
 
+variable "l2_subnets" {
+  description = "Subnets (CIDRs) of the announcing links, e.g. the services VLAN's [\"192.168.208.0/24\"]: every pool must lie inside one ([]: not checked)."
+  type        = list(string)
+  default     = []
+}
+
 variable "load_balancer_ip_pools" {
   description = "LB IPAM pools by name, each a first and last address and the labels of the Services it serves ({}: every Service). Created at bootstrap; see lb_ipam_hand_off."
   type = map(object({
