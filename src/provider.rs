@@ -5,17 +5,47 @@
 
 use std::sync::Arc;
 
-use crate::framework::{Block, ProviderServer, Resource, Schema};
+use crate::cty::Value;
+use crate::framework::{Attribute, Block, ProviderServer, Resource, Schema};
 
 /// The provider's Registry address (`source = "vixens/vixens"` in `required_providers`).
 pub const REGISTRY_ADDRESS: &str = "registry.terraform.io/vixens/vixens";
 
-/// The provider configuration schema (`provider "vixens" {}`): no settings yet, every resource carries its own
-/// connection details.
+/// The environment variable that gives `check_nodes_at_plan` its default (`false`, `0`, `no` or `off` turn the
+/// checks off).
+pub const CHECK_NODES_AT_PLAN_ENV: &str = "VIXENS_CHECK_NODES_AT_PLAN";
+
+/// The provider configuration schema (`provider "vixens" {}`): every resource carries its own connection details;
+/// `check_nodes_at_plan` says whether plans may connect to Talos nodes.
 pub fn provider_schema() -> Schema {
-    Schema::new(Block::new(
-        "The Vixens provider turns bare Talos Linux machines into a GitOps-managed Kubernetes cluster.",
-    ))
+    Schema::new(
+        Block::new(
+            "The Vixens provider turns bare Talos Linux machines into a GitOps-managed Kubernetes cluster.",
+        )
+        .attribute(Attribute::bool("check_nodes_at_plan").optional().description(
+            "Whether a plan checks the Talos nodes that take their first machine config (it connects to each, \
+             in parallel, for 3 s at most: a node that does not answer, or runs another cluster, or runs a Talos \
+             release too old for `talos_version`, fails the plan at its attribute). Default: the environment \
+             variable `VIXENS_CHECK_NODES_AT_PLAN` (`false` turns the checks off), else `true`. Turn it off to plan \
+             without the hardware (CI): the plan then connects to nothing that the state does not know, and the \
+             apply finds such problems instead.",
+        )),
+    )
+}
+
+/// `check_nodes_at_plan` of a provider configuration value: the setting, else [`CHECK_NODES_AT_PLAN_ENV`], else
+/// `true`.
+pub fn check_nodes_at_plan(config: &Value) -> bool {
+    if let Some(set) = config.get("check_nodes_at_plan").as_bool() {
+        return set;
+    }
+    match std::env::var(CHECK_NODES_AT_PLAN_ENV) {
+        Ok(v) => !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "false" | "0" | "no" | "off"
+        ),
+        Err(_) => true,
+    }
 }
 
 /// Every resource type of the provider, one line per resource, in the order an environment applies them (the

@@ -150,12 +150,26 @@ fn a_node_older_than_the_contract_is_refused_fast_with_the_contract_that_fits() 
         &topology(prefix, &[("cp1", "v1.12.11"), ("old", "v1.11.6")]),
         None,
     );
-    // At apply: a create (no state, so the plan connects to nothing) on a 1.11 node with the 1.12 contract.
-    let ws = Workspace::new(
+    // A create on a 1.11 node with the 1.12 contract: the plan asks the node its release and refuses it.
+    let mut ws = Workspace::new(
         &tf(),
         &config(prefix, "1.12", &[("old", "controlplane", 12)], "10m"),
     );
     ws.init();
+    let planned = ws.fails(&["plan", "-input=false", "-lock=false"]);
+    for want in [
+        "Node \"old\" runs a Talos older than the config contract",
+        "Talos v1.11.6",
+        "talos_version = \"1.11\"",
+    ] {
+        assert!(
+            planned.all().contains(want),
+            "missing {want:?}:\n{}",
+            planned.all()
+        );
+    }
+    // Planned without the node checks (a CI plan), the apply refuses it as fast, with the node's own answer.
+    ws.set_env("VIXENS_CHECK_NODES_AT_PLAN", "false");
     let started = Instant::now();
     let out = ws.fails(&["apply", "-auto-approve", "-input=false", "-lock=false"]);
     let took = started.elapsed();

@@ -1,8 +1,9 @@
 //! The Terraform tree (terraform/modules, terraform/environments) and examples/ through a real Terraform:
 //! `fmt -check`, `validate` of every environment and example, and `plan` with no state of dev, test, staging and
 //! prod (with the LB IPAM pools and L2 policy each plans). Those environments carry real homelab addresses:
-//! planning them makes no connection (the resources connect only in apply and read, and there is no state to
-//! read).
+//! planning them makes no connection: the plan-time node checks are off (`VIXENS_CHECK_NODES_AT_PLAN=false`, as a
+//! CI plan without the hardware runs them; the provider log shows no node check), the resources connect only in
+//! apply and read, and there is no state to read.
 
 mod common;
 
@@ -28,9 +29,12 @@ fn copy_tree(src: &Path, dst: &Path) {
     }
 }
 
-/// A workspace holding a copy of terraform/ and examples/ (so runs never write into the repository).
+/// A workspace holding a copy of terraform/ and examples/ (so runs never write into the repository), whose plans
+/// connect to no node (plan-time node checks off; provider debug log on, to show it).
 fn tree_workspace(tf: &Terraform) -> Workspace {
-    let ws = Workspace::new(tf, "");
+    let mut ws = Workspace::new(tf, "");
+    ws.set_env("VIXENS_CHECK_NODES_AT_PLAN", "false");
+    ws.set_env("TF_LOG_PROVIDER", "debug");
     std::fs::remove_file(ws.path().join("main.tf")).expect("rm main.tf");
     copy_tree(&repo_root().join("terraform"), &ws.path().join("terraform"));
     copy_tree(&repo_root().join("examples"), &ws.path().join("examples"));
@@ -140,6 +144,13 @@ fn assert_lb_ipam_planned(env: &str, vlan: u16, plan: &serde_json::Value) {
     assert!(auto["service_selector"].is_null(), "{env}: {auto}");
     assert_eq!(auto["blocks"][0]["start"], format!("192.168.{vlan}.80"));
     assert_eq!(auto["blocks"][0]["stop"], format!("192.168.{vlan}.89"));
+    let l2 = &after["l2_announcements"];
+    let l2 = if l2.is_array() { &l2[0] } else { l2 };
+    assert_eq!(
+        l2["subnets"],
+        serde_json::json!([format!("192.168.{vlan}.0/24")]),
+        "{env}: the services VLAN's subnet, from the nodes"
+    );
     let policy = &after["l2_policy"];
     let policy = if policy.is_array() {
         &policy[0]
@@ -149,6 +160,56 @@ fn assert_lb_ipam_planned(env: &str, vlan: u16, plan: &serde_json::Value) {
     assert_eq!(
         policy["interfaces"],
         serde_json::json!([format!("^eth0\\.{vlan}$")]),
+        "{env}"
+    );
+}
+
+/// The modules give each resource explicit `timeouts` (real machines are slower than the provider's defaults
+/// assume for an update), and the cluster the answer window for nodes that never answer.
+fn assert_timeouts_planned(env: &str, plan: &serde_json::Value) {
+    let after = |address: &str| {
+        plan["resource_changes"]
+            .as_array()
+            .expect("resource_changes")
+            .iter()
+            .find(|c| c["address"] == address)
+            .unwrap_or_else(|| panic!("{env}: no {address}"))["change"]["after"]
+            .clone()
+    };
+    for (address, create, update, delete) in [
+        (
+            "module.talos.vixens_talos_cluster.this",
+            "30m",
+            "60m",
+            "15m",
+        ),
+        ("module.cilium.vixens_cilium.this", "20m", "20m", "10m"),
+        (
+            "module.argocd.vixens_argocd_bootstrap.this",
+            "20m",
+            "20m",
+            "10m",
+        ),
+    ] {
+        let a = after(address);
+        let t = if a["timeouts"].is_array() {
+            a["timeouts"][0].clone()
+        } else {
+            a["timeouts"].clone()
+        };
+        assert_eq!(
+            (&t["create"], &t["update"], &t["delete"]),
+            (
+                &serde_json::json!(create),
+                &serde_json::json!(update),
+                &serde_json::json!(delete)
+            ),
+            "{env}: {address}"
+        );
+    }
+    assert_eq!(
+        after("module.talos.vixens_talos_cluster.this")["unreachable_timeout"],
+        "2m",
         "{env}"
     );
 }
@@ -170,6 +231,11 @@ fn real_environments_plan_with_no_state() {
         ]);
         assert_eq!(out.code, 0, "plan {env}:\n{}", out.all());
         assert!(
+            !out.all().contains("plan: checking the node"),
+            "plan {env} connected to a node:\n{}",
+            out.all()
+        );
+        assert!(
             out.stdout
                 .contains("Plan: 3 to add, 0 to change, 0 to destroy."),
             "plan {env} should add the cluster, Cilium and Argo CD:\n{}",
@@ -179,6 +245,41 @@ fn real_environments_plan_with_no_state() {
         let plan: serde_json::Value =
             serde_json::from_str(&shown.stdout).unwrap_or_else(|e| panic!("show -json {env}: {e}"));
         assert_lb_ipam_planned(env, vlan, &plan);
+        assert_timeouts_planned(env, &plan);
+    }
+}
+
+#[test]
+fn an_environment_refuses_a_pool_outside_the_services_vlan() {
+    let tf = Terraform::cached("1.0.3");
+    let ws = tree_workspace(&tf);
+    let tfvars = ws
+        .path()
+        .join("terraform/environments/dev/terraform.tfvars");
+    let text = std::fs::read_to_string(&tfvars).expect("dev tfvars");
+    let moved = text.replace(
+        "start = \"192.168.208.80\", stop = \"192.168.208.89\"",
+        "start = \"10.9.0.80\", stop = \"10.9.0.89\"",
+    );
+    assert_ne!(moved, text, "the dev pool \"auto\" moved");
+    std::fs::write(&tfvars, moved).expect("write tfvars");
+    let chdir = "-chdir=terraform/environments/dev";
+    ws.ok(&[chdir, "init", "-input=false"]);
+    let out = ws.fails(&[
+        chdir,
+        "plan",
+        "-input=false",
+        "-lock=false",
+        "-refresh=false",
+    ]);
+    let text = out.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    for needle in [
+        "Pool outside the announced subnets",
+        "Pool \"auto\"",
+        "10.9.0.80 - 10.9.0.89",
+        "192.168.208.0/24",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
     }
 }
 

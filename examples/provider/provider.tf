@@ -7,6 +7,10 @@ terraform {
   }
 }
 
-# The provider has no settings: each resource carries its own connection (Talos node addresses, or the
-# kubeconfig that vixens_talos_cluster outputs).
-provider "vixens" {}
+# Each resource carries its own connection (Talos node addresses, or the kubeconfig that vixens_talos_cluster
+# outputs). The one setting says whether plans may connect to the Talos nodes that take their first config, to
+# refuse at plan a node that does not answer; CI plans without the hardware turn it off (here, or with
+# VIXENS_CHECK_NODES_AT_PLAN=false in the environment).
+provider "vixens" {
+  check_nodes_at_plan = true
+}

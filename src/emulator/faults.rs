@@ -1,5 +1,5 @@
 //! Fault injection: per-node faults (down, slow RPCs, next call failing with a chosen gRPC code, a reboot that
-//! never comes back) and Kubernetes API faults (5xx bursts, timeouts). Set from the topology file or at run time
+//! never comes back, an install that fails) and Kubernetes API faults (5xx bursts, timeouts). Set from the topology file or at run time
 //! through the control endpoint ([`super::control`]).
 
 use std::collections::BTreeMap;
@@ -30,6 +30,11 @@ pub struct NodeFaults {
     /// The next reboot (install, Reboot, Upgrade, Reset) leaves the node down for good.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reboot_never_returns: Option<bool>,
+    /// While true, every install (a config applied in maintenance mode) comes to nothing: the machine comes back
+    /// from its boot medium without a config, in maintenance mode (an installer that fails, or a boot order that
+    /// puts the ISO or PXE before the install disk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_fails: Option<bool>,
 }
 
 impl NodeFaults {
@@ -43,6 +48,9 @@ impl NodeFaults {
         }
         if update.reboot_never_returns.is_some() {
             self.reboot_never_returns = update.reboot_never_returns;
+        }
+        if update.install_fails.is_some() {
+            self.install_fails = update.install_fails;
         }
         for (rpc, code) in update.fail_next {
             if code.is_empty() {
@@ -170,9 +178,33 @@ impl FaultTable {
     }
 }
 
+impl FaultTable {
+    /// Whether installs on `node` come to nothing.
+    pub fn install_fails(&self, node: &str) -> bool {
+        self.get(node).install_fails.unwrap_or(false)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn install_failures_last_until_cleared() {
+        let t = FaultTable::default();
+        let set = |on| NodeFaults {
+            install_fails: Some(on),
+            ..NodeFaults::default()
+        };
+        t.update("a", set(true));
+        assert!(!t.install_fails("b"));
+        assert!(t.install_fails("a"));
+        assert!(t.install_fails("a"));
+        t.update("a", NodeFaults::default());
+        assert!(t.install_fails("a"), "absent fields keep the fault");
+        t.update("a", set(false));
+        assert!(!t.install_fails("a"));
+    }
 
     #[test]
     fn codes_parse_in_any_case() {

@@ -9,7 +9,8 @@
 //!     links: [eth0]
 //! timings: {install_delay: 300ms, reboot_delay: 200ms, workload_delay: 500ms, job_delay: 2s, upgrade_delay: 300ms}
 //! faults:
-//!   nodes: {cp1: {down: false, slow: 0ms, fail_next: {Bootstrap: unavailable}, reboot_never_returns: false}}
+//!   nodes: {cp1: {down: false, slow: 0ms, fail_next: {Bootstrap: unavailable}, reboot_never_returns: false,
+//!          install_fails: false}}
 //!   kube: {errors: 0, timeouts: 0}   # next N requests answer 503 / hang
 //! ```
 

@@ -12,6 +12,7 @@ use crate::talos::client::{
 };
 use crate::talos::pki::CertAndKey;
 use crate::talos::secrets::SecretsBundle;
+use crate::talos::watch::NodeWatch;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -41,47 +42,6 @@ impl Poll {
     pub async fn wait(&mut self) {
         tokio::time::sleep(self.next).await;
         self.next = (self.next * 3 / 2).min(POLL_MAX);
-    }
-}
-
-/// How often a wait that keeps failing logs where it stands.
-pub const PROGRESS_EVERY: Duration = Duration::from_secs(30);
-
-/// Logs (tracing, WARN) a wait that keeps failing, at most every [`PROGRESS_EVERY`]: what is awaited, the node
-/// address, how long it has waited and the last error, so a typo'd or powered-off node is visible in the provider
-/// log (`TF_LOG=WARN`) long before the operation times out. Never logs configs or keys.
-#[derive(Debug)]
-pub struct WaitProgress {
-    what: &'static str,
-    every: Duration,
-    started: std::time::Instant,
-    last_log: std::time::Instant,
-}
-
-impl WaitProgress {
-    /// Starts timing a wait for `what` (e.g. "applying the machine config").
-    pub fn new(what: &'static str) -> Self {
-        let now = std::time::Instant::now();
-        WaitProgress {
-            what,
-            every: PROGRESS_EVERY,
-            started: now,
-            last_log: now,
-        }
-    }
-
-    /// Records a failed attempt on `address`; logs it when [`PROGRESS_EVERY`] has passed since the last log.
-    pub fn failed(&mut self, address: &str, error: &dyn std::fmt::Display) {
-        if self.last_log.elapsed() >= self.every {
-            self.last_log = std::time::Instant::now();
-            tracing::warn!(
-                node = address,
-                waited_s = self.started.elapsed().as_secs(),
-                error = %error,
-                "{}: the node does not answer yet; still trying",
-                self.what
-            );
-        }
     }
 }
 
@@ -312,7 +272,8 @@ pub async fn apply_config(
 
 /// [`apply_config`], retried while the node is unreachable (e.g. still powering on) or the connection broke before
 /// the answer came (the node may have taken the config and closed its maintenance API to install: the retry then
-/// reaches it in secure mode, where the same config is a no-op); bound it with a deadline.
+/// reaches it in secure mode, where the same config is a no-op); bound it with a deadline. [`apply_config_watched`]
+/// without an answer window.
 ///
 /// # Errors
 /// A rejection or any error other than "unreachable" or "connection lost".
@@ -323,15 +284,37 @@ pub async fn apply_config_when_up(
     creds: &Credentials,
     pin: Option<SpkiFingerprint>,
 ) -> Result<ApplyOutcome, ClientError> {
+    let watch = NodeWatch::new("applying the machine config", address, None);
+    apply_config_watched(address, config, mode, creds, pin, &watch).await
+}
+
+/// [`apply_config_when_up`] recording what it sees in `watch`, and giving up once `watch`'s answer window has
+/// passed without any answer from the node.
+///
+/// # Errors
+/// As [`apply_config_when_up`], and [`ClientError::NoAnswer`].
+pub async fn apply_config_watched(
+    address: &str,
+    config: &str,
+    mode: ApplyMode,
+    creds: &Credentials,
+    pin: Option<SpkiFingerprint>,
+    watch: &NodeWatch,
+) -> Result<ApplyOutcome, ClientError> {
     let mut poll = Poll::default();
-    let mut progress = WaitProgress::new("applying the machine config");
     loop {
         match apply_config(address, config, mode, creds, pin).await {
             Err(e) if e.is_unreachable() || e.is_connection_lost() => {
-                progress.failed(address, &e);
+                watch.saw_error(&e);
+                if let Some(given_up) = watch.given_up() {
+                    return Err(given_up);
+                }
                 poll.wait().await;
             }
-            other => return other,
+            other => {
+                watch.saw_answer();
+                return other;
+            }
         }
     }
 }
@@ -339,22 +322,25 @@ pub async fn apply_config_when_up(
 /// `ApplyConfiguration` of a changed config to a node in secure mode. When the connection breaks before the answer
 /// (a node that reboots to apply may go down before its reply is out), waits for the node's API and reads back the
 /// config it runs (COSI MachineConfig): the same config means it was applied (with a reboot); otherwise the apply
-/// is sent again. Bound it with a deadline.
+/// is sent again. Bound it with a deadline; `watch` records what the wait sees and gives up on a node that does
+/// not answer within its window.
 ///
 /// # Errors
-/// A rejection, or any error other than "unreachable" or "connection lost".
+/// A rejection, [`ClientError::NoAnswer`], or any error other than "unreachable" or "connection lost".
 pub async fn apply_changed_config(
     address: &str,
     config: &str,
     mode: ApplyMode,
     creds: &Credentials,
+    watch: &NodeWatch,
 ) -> Result<ApplyOutcome, ClientError> {
     let client = creds.client(address)?;
     let mut poll = Poll::default();
     loop {
         match client.apply_configuration(config.as_bytes(), mode).await {
             Err(e) if e.is_unreachable() || e.is_connection_lost() => {
-                wait_secure(address, creds).await?;
+                watch.saw_error(&e);
+                wait_secure_watched(address, creds, watch).await?;
                 let running = client.machine_config().await;
                 if let Ok(Some(yaml)) = running {
                     if config_hash(&yaml) == config_hash(config) {
@@ -401,19 +387,52 @@ pub fn image_tag(image: &str) -> Option<&str> {
     (!tag.contains('/') && !repo.is_empty()).then_some(tag)
 }
 
-/// Polls until the node answers the secure API; returns its version tag.
+/// Polls until the node answers the secure API; returns its version tag. [`wait_secure_watched`] without an answer
+/// window.
 ///
 /// # Errors
 /// A bad address, or at once [`ClientError::CertificateName`]; otherwise bound it with a deadline.
 pub async fn wait_secure(address: &str, creds: &Credentials) -> Result<String, ClientError> {
+    let watch = NodeWatch::new("waiting for the Talos API in secure mode", address, None);
+    wait_secure_watched(address, creds, &watch).await
+}
+
+/// [`wait_secure`] recording what it sees in `watch`: each failure, and the node answering in maintenance mode
+/// instead (asked when something answers but not the secure API with this cluster's credentials); gives up once
+/// `watch`'s answer window has passed without any answer.
+///
+/// # Errors
+/// A bad address, [`ClientError::NoAnswer`]; otherwise bound it with a deadline.
+pub async fn wait_secure_watched(
+    address: &str,
+    creds: &Credentials,
+    watch: &NodeWatch,
+) -> Result<String, ClientError> {
     let client = creds.client(address)?;
     let mut poll = Poll::default();
-    let mut progress = WaitProgress::new("waiting for the Talos API in secure mode");
     loop {
         match client.version().await {
-            Ok(v) => return Ok(v.tag),
             Err(e) if e.is_certificate_name() => return Err(e),
-            Err(e) => progress.failed(address, &e),
+            Ok(v) => {
+                watch.saw_answer();
+                return Ok(v.tag);
+            }
+            Err(e) => {
+                // Recorded once known which it is (a deadline may cut the maintenance probe short: the previous
+                // sighting then stands).
+                let maintenance = if !e.is_unreachable() || e.is_auth_failure() {
+                    maintenance_version(address).await.ok()
+                } else {
+                    None
+                };
+                match maintenance {
+                    Some(version) => watch.saw_maintenance(version),
+                    None => watch.saw_error(&e),
+                }
+                if let Some(given_up) = watch.given_up() {
+                    return Err(given_up);
+                }
+            }
         }
         poll.wait().await;
     }
@@ -483,50 +502,6 @@ mod tests {
         assert_eq!(config_hash(a), config_hash(b));
         assert_ne!(config_hash(a), config_hash(&a.replace("cp1", "cp2")));
         assert_ne!(config_hash("a: '1'"), config_hash("a: 1"));
-    }
-
-    #[derive(Clone, Default)]
-    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_wait_that_keeps_failing_logs_the_node_and_the_error_now_and_then() {
-        let buffer = Buffer::default();
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
-            let mut quiet = WaitProgress::new("applying the machine config");
-            quiet.failed("127.0.111.9", &"connection refused");
-            let mut due = WaitProgress::new("applying the machine config");
-            due.every = Duration::ZERO;
-            due.failed("127.0.111.8", &"connection refused");
-        });
-        let logged = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        assert!(
-            !logged.contains("127.0.111.9"),
-            "logged before its interval: {logged}"
-        );
-        for part in [
-            "WARN",
-            "127.0.111.8",
-            "connection refused",
-            "still trying",
-            "waited_s",
-        ] {
-            assert!(logged.contains(part), "{part} missing: {logged}");
-        }
     }
 
     #[tokio::test]

@@ -273,8 +273,8 @@ impl Workspace {
         self.env.retain(|(k, _)| k != key);
     }
 
-    /// Runs `terraform <args>` (with `-no-color` appended where accepted) and returns what happened.
-    pub fn run(&self, args: &[&str]) -> Output {
+    /// The command `terraform <args>` (with `-no-color` appended where accepted) in this workspace.
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = clean_command(&self.tf.bin);
         cmd.current_dir(self.path()).args(args);
         if !matches!(args.first(), Some(&"version") | Some(&"show") | None) {
@@ -287,14 +287,11 @@ impl Workspace {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let out = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.tf.bin.display()));
-        let output = Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
+        cmd
+    }
+
+    /// Panics when the provider crashed during `terraform <args>`.
+    fn check_no_crash(&self, args: &[&str], output: &Output) {
         assert!(
             !output.all().contains("panicked at")
                 && !output.all().contains("Plugin did not respond"),
@@ -302,7 +299,46 @@ impl Workspace {
             self.tf.version,
             output.all()
         );
+    }
+
+    /// Runs `terraform <args>` (with `-no-color` appended where accepted) and returns what happened.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let out = self
+            .command(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.tf.bin.display()));
+        let output = Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        self.check_no_crash(args, &output);
         output
+    }
+
+    /// Starts `terraform <args>` in the background (as [`Workspace::run`] would run it); its output goes to files.
+    pub fn spawn(&self, args: &[&str]) -> Background<'_> {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let out = self.path().join(format!("terraform-{n}.stdout"));
+        let err = self.path().join(format!("terraform-{n}.stderr"));
+        use std::os::unix::process::CommandExt;
+        let child = self
+            .command(args)
+            .process_group(0)
+            .stdout(std::fs::File::create(&out).expect("stdout file"))
+            .stderr(std::fs::File::create(&err).expect("stderr file"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.tf.bin.display()));
+        Background {
+            ws: self,
+            args: args.iter().map(|a| a.to_string()).collect(),
+            child,
+            out,
+            err,
+        }
     }
 
     /// Runs `terraform <args>` and panics (showing the output) unless it exits 0.
@@ -392,6 +428,40 @@ impl Workspace {
     /// The attribute values of a root-module resource in the state.
     pub fn resource(&self, address: &str) -> Option<serde_json::Value> {
         self.resource_entry(address).map(|r| r["values"].clone())
+    }
+}
+
+/// A terraform command running in the background ([`Workspace::spawn`]).
+pub struct Background<'a> {
+    ws: &'a Workspace,
+    args: Vec<String>,
+    child: std::process::Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Background<'_> {
+    /// Sends SIGINT to terraform's process group (terraform runs in a group of its own), as Ctrl-C in a terminal
+    /// does to the foreground group: Terraform then asks the provider to stop.
+    pub fn interrupt(&self) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) on the process group of a child this value owns and has not waited for.
+        let rc = unsafe { libc::kill(-pid, libc::SIGINT) };
+        assert_eq!(rc, 0, "kill -INT -{pid}");
+    }
+
+    /// Waits for terraform to exit and returns what it did.
+    pub fn wait(mut self) -> Output {
+        let status = self.child.wait().expect("wait for terraform");
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        let output = Output {
+            code: status.code().unwrap_or(-1),
+            stdout: read(&self.out),
+            stderr: read(&self.err),
+        };
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.ws.check_no_crash(&args, &output);
+        output
     }
 }
 

@@ -100,11 +100,15 @@ pub fn apply(
                 ..Default::default()
             });
         }
+        // An install that comes to nothing (v1alpha1_sequencer_tasks.go@v1.12.11 `Install`: an installer error fires
+        // "Talos install failed." and fails the task; or the machine boots its ISO again): the machine comes back
+        // from its boot medium, which has no config, in maintenance mode.
+        let install_fails = c.cluster.faults.install_fails(&c.node.spec.name);
         {
             let mut st = c.node.state();
             let cfg = Arc::new(cfg);
             st.active = Some(cfg.clone());
-            st.persisted = Some(cfg);
+            st.persisted = (!install_fails).then_some(cfg);
         }
         c.cluster.reboot(
             &c.node,

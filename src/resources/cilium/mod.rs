@@ -19,6 +19,7 @@
 //! change; read reports no drift on them and delete leaves them (GitOps owns them).
 
 pub mod ops;
+pub mod pool_subnets;
 pub mod schema;
 pub mod settings;
 

@@ -115,6 +115,14 @@ fn l2_announcements_block() -> Block {
                 .optional()
                 .description("Interface regexes used by `l2_policy` when it names none, e.g. `[\"^eth[0-9]+\"]`."),
         )
+        .attribute(
+            Attribute::new("subnets", Type::list(Type::String))
+                .optional()
+                .description("Subnets (CIDRs) of the links that announce, e.g. the services VLAN's \
+                              `[\"192.168.208.0/24\"]`: when set, every LB IPAM pool block must lie inside one of \
+                              them, else the plan fails at the block (a client asks ARP only for addresses of its own \
+                              subnet: an address outside is announced but unreachable). Not sent to the cluster."),
+        )
         .attribute(Attribute::string("lease_duration").optional().description("Lease duration, e.g. `15s`."))
         .attribute(Attribute::string("lease_renew_deadline").optional().description("Lease renew deadline, e.g. `5s`."))
         .attribute(Attribute::string("lease_retry_period").optional().description("Lease retry period, e.g. `2s`."))

@@ -262,6 +262,7 @@ fn validate_all(config: &Value, diags: &mut Diagnostics) {
     validate_hubble(config, diags);
     validate_kubernetes_version(config, diags);
     validate_pool_blocks(config, diags);
+    super::pool_subnets::validate(config, diags);
     let mut errors = validate::validate_values(&values(config));
     errors.extend(validate::validate_pools(
         &validate::path("load_balancer_ip_pools"),

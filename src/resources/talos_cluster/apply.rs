@@ -4,6 +4,7 @@
 use super::model::{model, Model, NodeModel};
 use super::outputs;
 use super::state::{self, NodeStatus};
+use super::waits;
 use crate::cty::Value;
 use crate::framework::{ApplyError, Context, Diagnostic, Diagnostics};
 use crate::k8s::{ClusterCredentials, Connection};
@@ -12,6 +13,7 @@ use crate::talos::config;
 use crate::talos::contract::{release_contract, Contract};
 use crate::talos::ops::{self, Credentials, Stage};
 use crate::talos::secrets::SecretsBundle;
+use crate::talos::watch::NodeWatch;
 use futures::future::join_all;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -37,13 +39,14 @@ fn err(summary: impl Into<String>, detail: impl Into<String>) -> Diagnostic {
 }
 
 /// "Node NAME <what>", or, when the node's certificate does not name the address dialed, a summary that says so.
-fn node_error(name: &str, what: &str, e: &ClientError) -> Diagnostic {
+fn node_error(node: &NodeModel, what: &str, e: &ClientError) -> Diagnostic {
+    let name = &node.name;
     let summary = if e.is_certificate_name() {
         format!("The certificate of node {name:?} does not name its address")
     } else {
         format!("Node {name:?} {what}")
     };
-    err(summary, e.to_string())
+    err(summary, waits::node_error(node, e))
 }
 
 /// Renders every node's config.
@@ -201,7 +204,6 @@ async fn converge(
     // A node in maintenance mode has no config in effect: it takes one as a new node. Its recorded hash stays until it
     // took the config, so a failed apply still shows it as configured before (super::trust).
     let in_maintenance = |name: &str| p.status.get(name).is_some_and(|s| s.stage == "maintenance");
-    let resuming = prior.is_some_and(super::resume::is_incomplete);
     let (fresh, changed): (Vec<&NodeModel>, Vec<&NodeModel>) = m
         .nodes
         .values()
@@ -242,16 +244,16 @@ async fn converge(
     if let Err(d) = apply_rolling(ctx, m, &configs, &creds, &changed, etcd_running, &mut p).await {
         return Err(p.failed(d));
     }
-    if resuming {
-        // Nodes the failed create applied but did not see come up.
-        let pending: Vec<&NodeModel> = m
-            .nodes
-            .values()
-            .filter(|n| p.status.get(&n.name).is_some_and(|s| s.stage != "running"))
-            .collect();
-        if let Err(d) = wait_all_secure(ctx, m, &creds, &pending, &mut p).await {
-            return Err(p.failed(d));
-        }
+    // Nodes that took their config in an apply that did not see them come up (a failed or interrupted create or
+    // update left them "booting"): the outputs say what the nodes are, so they are seen running before the apply
+    // ends. They are expected down for a while (installing, rebooting): no answer window.
+    let booting: Vec<&NodeModel> = m
+        .nodes
+        .values()
+        .filter(|n| p.status.get(&n.name).is_some_and(|s| s.stage == "booting"))
+        .collect();
+    if let Err(d) = wait_all_secure(ctx, m, &creds, &booting, &mut p).await {
+        return Err(p.failed(d));
     }
     let kube = match outputs::kube_access(secrets, prior, &p.state) {
         Ok(k) => k,
@@ -291,6 +293,7 @@ async fn apply_fresh(
     imported: bool,
     p: &mut Progress,
 ) -> Result<(), Diagnostics> {
+    let window = super::reach::window(&p.state);
     let applies = nodes.iter().map(|n| async move {
         let config = &configs[&n.name];
         if imported {
@@ -299,33 +302,29 @@ async fn apply_fresh(
             }
         }
         let what = format!("applying the machine config to node {:?}", n.name);
-        let result = ctx
-            .run(
-                &what,
-                ops::apply_config_when_up(
-                    &n.address,
-                    config,
-                    m.apply_mode,
-                    creds,
-                    n.cert_fingerprint,
-                ),
-            )
-            .await;
+        let watch = NodeWatch::new("applying the machine config", &n.address, Some(window));
+        let result = waits::on_node(
+            ctx,
+            &what,
+            n,
+            Some(creds),
+            &watch,
+            ops::apply_config_watched(
+                &n.address,
+                config,
+                m.apply_mode,
+                creds,
+                n.cert_fingerprint,
+                &watch,
+            ),
+        )
+        .await;
         let result = match result {
             Ok(Err(e)) if e.is_config_rejected() => {
                 Err(rejection_detail(n, &e, m.cluster.contract).await)
             }
-            Ok(r) => r.map(|_| None).map_err(|e| e.to_string()),
-            // A wait that timed out says what it was waiting on (a typo'd address is "connection refused").
-            Err(d) if d.summary.starts_with("Timed out") => {
-                Err(match ops::probe(&n.address, creds).await {
-                    ops::Stage::Unreachable { reason } => format!(
-                        "{} The node at {} does not answer: {reason}",
-                        d.detail, n.address
-                    ),
-                    _ => d.detail,
-                })
-            }
+            Ok(Err(e)) => Err(waits::node_error(n, &e)),
+            Ok(Ok(_)) => Ok(None),
             Err(d) => Err(d.detail),
         };
         (n.name.clone(), result)
@@ -385,6 +384,8 @@ async fn adopt(address: &str, creds: &Credentials) -> Option<String> {
     })
 }
 
+/// Waits until each of `nodes` answers the secure API (they took their config and reboot: no answer window, a
+/// node going down is expected) and records them as running. A wait that times out names what it saw.
 pub(crate) async fn wait_all_secure(
     ctx: &Context,
     _m: &Model,
@@ -397,21 +398,28 @@ pub(crate) async fn wait_all_secure(
             "waiting for the Talos API of node {:?} (secure mode)",
             n.name
         );
-        (
-            n.name.clone(),
-            ctx.run(&what, ops::wait_secure(&n.address, creds)).await,
+        let watch = NodeWatch::new("waiting for the Talos API in secure mode", &n.address, None);
+        let result = waits::on_node(
+            ctx,
+            &what,
+            n,
+            Some(creds),
+            &watch,
+            ops::wait_secure_watched(&n.address, creds, &watch),
         )
+        .await;
+        (*n, result)
     });
     let mut diags = Diagnostics::new();
-    for (name, result) in join_all(waits).await {
+    for (node, result) in join_all(waits).await {
         match result {
             Ok(Ok(version)) => {
-                let entry = p.status.entry(name).or_default();
+                let entry = p.status.entry(node.name.clone()).or_default();
                 entry.stage = "running".into();
                 entry.reachable = true;
                 entry.talos_version = version;
             }
-            Ok(Err(e)) => diags.push(node_error(&name, "did not come up", &e)),
+            Ok(Err(e)) => diags.push(node_error(node, "did not come up", &e)),
             Err(d) => diags.push(d),
         }
     }
@@ -436,21 +444,34 @@ async fn apply_rolling(
     let mut ordered: Vec<&&NodeModel> = nodes.iter().filter(|n| n.is_control_plane()).collect();
     ordered.extend(nodes.iter().filter(|n| !n.is_control_plane()));
     let mut rebooted = Vec::new();
+    let window = super::reach::window(&p.state);
     for node in ordered {
         let config = &configs[&node.name];
         let what = format!(
             "applying the changed machine config to node {:?}",
             node.name
         );
-        let outcome = ctx
-            .run(
-                &what,
-                ops::apply_changed_config(&node.address, config, m.apply_mode, creds),
-            )
-            .await?
-            .map_err(|e| {
-                Diagnostics::from(node_error(&node.name, "refused the changed config", &e))
-            })?;
+        let watch = NodeWatch::new(
+            "applying the changed machine config",
+            &node.address,
+            Some(window),
+        );
+        let outcome = waits::on_node(
+            ctx,
+            &what,
+            node,
+            Some(creds),
+            &watch,
+            ops::apply_changed_config(&node.address, config, m.apply_mode, creds, &watch),
+        )
+        .await?
+        .map_err(|e| {
+            let what = match e {
+                ClientError::NoAnswer { .. } => "does not answer",
+                _ => "refused the changed config",
+            };
+            Diagnostics::from(node_error(node, what, &e))
+        })?;
         if outcome.mode == "REBOOT" {
             rebooted.push(node.name.clone());
         }
@@ -543,7 +564,8 @@ async fn bootstrap_and_wait(
     }
     let members = wait_etcd(ctx, m, creds, &[]).await?;
     p.state.set("etcd_members", Value::string_list(members));
-    wait_kubernetes(ctx, first, kube).await
+    wait_kubernetes(ctx, first, kube).await?;
+    waits::wait_endpoint(ctx, m, first, kube).await
 }
 
 /// What the control planes say of etcd.

@@ -6,7 +6,9 @@
 //! - [`delete`]: node removal and destroy; [`upgrade`]: rolling upgrades; [`read`]: refresh;
 //! - [`renewal`]: the admin client certificates, renewed within 30 days of expiry, as planned;
 //! - [`resume`]: the next apply after a failed create keeps its secrets and continues;
-//! - [`import`]: `terraform import vixens_talos_cluster.NAME <path to secrets.yaml>` and the plan that adopts.
+//! - [`import`]: `terraform import vixens_talos_cluster.NAME <path to secrets.yaml>` and the plan that adopts;
+//! - [`reach`]: nodes that do not answer (the apply's answer window, the plan-time check of new nodes);
+//! - [`waits`]: node waits that name what they saw when they time out, and the wait for the cluster endpoint.
 
 pub mod apply;
 pub mod checks;
@@ -15,6 +17,7 @@ pub mod import;
 pub mod model;
 pub mod outputs;
 pub mod plan;
+pub mod reach;
 pub mod read;
 pub mod renewal;
 pub mod resume;
@@ -23,6 +26,7 @@ pub mod state;
 pub(crate) mod trust;
 pub mod upgrade;
 pub mod validate;
+pub mod waits;
 
 use crate::cty::Value;
 use crate::framework::{

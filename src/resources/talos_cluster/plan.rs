@@ -5,13 +5,14 @@ use super::state;
 use crate::cty::{AttributePath, Value};
 use crate::framework::{Context, Diagnostic, Diagnostics, PlannedChange};
 
-/// The configuration attributes (everything but computed ones and `timeouts`) of a value.
+/// The configuration attributes (everything but computed ones, `timeouts` and `unreachable_timeout`) of a value.
 pub(crate) fn inputs(value: &Value) -> Value {
     let mut v = value.clone();
     for name in state::COMPUTED {
         v.set(name, Value::Null);
     }
     v.set("timeouts", Value::Null);
+    v.set(super::reach::ATTRIBUTE, Value::Null);
     v
 }
 
@@ -31,7 +32,7 @@ pub async fn modify(ctx: &Context, change: &mut PlannedChange) -> Result<(), Dia
     }
     if change.is_create() {
         plan_resume(ctx, change);
-        return Ok(());
+        return super::reach::check_new_nodes(ctx, change).await;
     }
     let unknown = |change: &mut PlannedChange, names: &[&str]| {
         for name in names {
@@ -83,75 +84,7 @@ pub async fn modify(ctx: &Context, change: &mut PlannedChange) -> Result<(), Dia
     }
     super::renewal::plan(change);
     check_quorum(change)?;
-    check_maintenance_versions(change).await
-}
-
-/// How long a plan waits for a node that the state does not know to say its Talos version.
-const PLAN_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// Refuses a contract newer than the Talos release that will parse a node's first config: a node in maintenance
-/// mode parses it with the release it booted (a Talos 1.11 node does not register the 1.12 network documents,
-/// pkg/machinery/config/internal/registry/registry.go@v1.11.6). The version comes from the state (the refresh
-/// records what a maintenance node reports) or, for a node the state does not know, from the node itself within
-/// [`PLAN_PROBE_TIMEOUT`]. Only updates probe: a plan without state connects to nothing.
-async fn check_maintenance_versions(change: &PlannedChange) -> Result<(), Diagnostics> {
-    use crate::talos::contract::release_contract;
-    if !change.planned.get("nodes").is_wholly_known()
-        || !change.planned.get("talos_version").is_known()
-    {
-        return Ok(());
-    }
-    let new = model(&change.planned);
-    let contract = new.cluster.contract;
-    let status = state::status(&change.prior);
-    let versions = new.nodes.values().filter_map(|n| {
-        let known = status.get(&n.name);
-        let takes_first_config =
-            known.is_none_or(|s| s.stage == "maintenance" || s.config_hash.is_empty());
-        if !takes_first_config {
-            return None;
-        }
-        let stored = known
-            .filter(|s| s.stage == "maintenance" && !s.talos_version.is_empty())
-            .map(|s| s.talos_version.clone());
-        Some(async move {
-            let version = match stored {
-                Some(v) => Some(v),
-                None => tokio::time::timeout(
-                    PLAN_PROBE_TIMEOUT,
-                    crate::talos::ops::maintenance_version(&n.address),
-                )
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .flatten(),
-            };
-            (n.name.clone(), version)
-        })
-    });
-    let mut diags = Diagnostics::new();
-    for (name, version) in futures::future::join_all(versions).await {
-        let Some(version) = version else { continue };
-        if let Some(node) = release_contract(&version).filter(|c| *c < contract) {
-            diags.push(
-                Diagnostic::error(
-                    format!("Node {name:?} runs a Talos older than the config contract"),
-                    format!(
-                        "Node {name:?} is in maintenance mode on Talos {version}, which parses its first machine \
-                         config itself, but talos_version renders the Talos {contract} contract, whose documents \
-                         Talos {node} does not know. Set talos_version = \"{node}\", or boot the node from a \
-                         Talos {contract} (or later) image."
-                    ),
-                )
-                .at(AttributePath::attr("talos_version")),
-            );
-        }
-    }
-    if diags.has_errors() {
-        Err(diags)
-    } else {
-        Ok(())
-    }
+    super::reach::check_new_nodes(ctx, change).await
 }
 
 /// Plans a create that resumes a failed create of the same cluster (remembered by the refresh of the tainted

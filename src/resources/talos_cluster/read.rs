@@ -52,7 +52,12 @@ pub async fn read(ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnos
     });
     for (name, stage, config) in join_all(probes).await {
         let entry = status.entry(name.clone()).or_default();
-        entry.stage = stage.name().to_string();
+        // A node that took its config in an interrupted apply and does not answer yet is still booting as far as
+        // anyone knows (installing, rebooting): the next apply waits for it without an answer window.
+        let still_booting = entry.stage == "booting" && matches!(stage, Stage::Unreachable { .. });
+        if !still_booting {
+            entry.stage = stage.name().to_string();
+        }
         match config {
             Some(Ok(Some(yaml))) => entry.config_hash = ops::config_hash(&yaml),
             Some(Ok(None)) => entry.config_hash.clear(),

@@ -200,7 +200,19 @@ pub fn schema() -> Schema {
          once with the node's release and the `talos_version` that fits it; when the cluster already exists, a new \
          maintenance-mode node older than `talos_version` is refused at plan, and an `install_image` older than \
          `talos_version` is always refused at plan. Raising `talos_version` (or `install_image`) upgrades the OS \
-         node by node first, then applies the config of the new contract.",
+         node by node first, then applies the config of the new contract.\n\n\
+         **Nodes that do not answer.** A plan checks the nodes that take their first config: each must answer the \
+         Talos API (in maintenance mode, or already with this cluster's certificate), else the plan fails at the \
+         node's `address` naming it and the cause (the provider setting `check_nodes_at_plan = false`, or \
+         `VIXENS_CHECK_NODES_AT_PLAN=false`, turns the check off for plans without the hardware: such a plan \
+         connects to nothing the state does not know). During an apply, a node that has not answered at all within \
+         `unreachable_timeout` (default 2 minutes) fails with its address and the cause, while a node that answered \
+         and then went down to install or reboot is waited for up to the `timeouts`. A wait that ends at its \
+         timeout says what it saw last: a node back in maintenance mode after taking its config (its install did \
+         not boot), a node that answers at another address of its config (its maintenance-mode address was a DHCP \
+         one), a node that stopped answering, or the cluster endpoint's host (a VIP that did not come up). An apply \
+         interrupted (Ctrl-C) while nodes install leaves them `booting` in `node_status`; the next apply waits for \
+         them, so its outputs say what the nodes are.",
     )
     .attribute(Attribute::string("id").computed().description(
         "The Talos cluster id (`cluster.id` of `machine_secrets`): set at create, and at import from the secrets file.",
@@ -230,6 +242,14 @@ pub fn schema() -> Schema {
     .attribute(strings("config_patches").optional().sensitive().description("Cluster-level strategic-merge patches (YAML). Checked at plan: each parses, its keys exist in the machine config of `talos_version`, and the patched configs keep Talos's rules. Sensitive (patches may carry tokens or registry credentials): plans show `(sensitive)`, and errors name the patch and line, never its text."))
     .attribute(Attribute::string("apply_mode").optional().description(
         "How config changes are applied: `auto` (default), `no_reboot`, `reboot`, `staged`.",
+    ))
+    .attribute(Attribute::string("unreachable_timeout").optional().description(
+        "How long an apply waits for a node that has not answered the Talos API at all since the wait on it began \
+         (connection refused, no reply, or a TLS handshake refused in both maintenance and secure mode, as \
+         another cluster's node does) before failing with the node's address and the cause, e.g. `\"5m\"` \
+         (default `\"2m\"`). A node that answered once and went down since (installing, rebooting) is waited for \
+         up to the `timeouts`, and so is a node the state records as booting (it took its config in an \
+         interrupted apply). Changing it changes nothing on the nodes.",
     ))
     .attribute(Attribute::string("machine_secrets").computed().sensitive().description(
         "Cluster secrets in talosctl's secrets.yaml format.",

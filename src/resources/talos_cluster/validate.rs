@@ -6,7 +6,7 @@ use crate::cty::{AttributePath, Value};
 use crate::framework::{Diagnostic, Diagnostics};
 use crate::talos::client::{split_address, ApplyMode};
 use crate::talos::config::{
-    endpoint_host, keys, patch::parse_patch, render, RenderError, Role, DEFAULT_POD_SUBNET,
+    endpoint_host, patch::parse_patch, render, typed, RenderError, Role, DEFAULT_POD_SUBNET,
     DEFAULT_SERVICE_SUBNET,
 };
 use crate::talos::contract::{Contract, KubernetesVersion};
@@ -71,6 +71,7 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
 fn validate_all(config: &Value, diags: &mut Diagnostics) {
     let contract = validate_versions(config, diags);
     validate_scalars(config, diags);
+    super::reach::validate(config, diags);
     validate_patches(
         config.get("config_patches"),
         &attr("config_patches"),
@@ -210,8 +211,9 @@ fn validate_scalars(config: &Value, diags: &mut Diagnostics) {
     }
 }
 
-/// Each patch must parse; when the contract is known, its keys must be ones Talos's machine config has
-/// ([`keys::check_known_keys`]: the node would refuse the config at apply otherwise).
+/// Each patch must parse; when the contract is known, its documents must fit the Go types Talos decodes them into
+/// ([`typed::check_documents`]: keys the types have, values of their types; the node would refuse the config at
+/// apply otherwise). Errors point at the patch (`config_patches[i]`) and name the key path, never a value.
 fn validate_patches(
     value: &Value,
     path: &AttributePath,
@@ -228,13 +230,25 @@ fn validate_patches(
                 let Some(contract) = contract else {
                     continue;
                 };
-                if let Err(errors) = keys::check_known_keys(contract, &docs) {
+                if let Err(problems) = typed::check_documents(contract, &docs) {
+                    let (summary, refusal) = if problems.iter().any(typed::Problem::is_wrong_type) {
+                        (
+                            "Machine-config value of the wrong type in config patch",
+                            "cannot unmarshal",
+                        )
+                    } else {
+                        (
+                            "Unknown machine-config key in config patch",
+                            "unknown keys found during decoding",
+                        )
+                    };
+                    let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
                     diags.error_at(
                         path.join_index(i),
-                        "Unknown machine-config key in config patch",
+                        summary,
                         format!(
-                            "Talos would refuse the patched config (\"unknown keys found during decoding\"):\n- {}",
-                            errors.join("\n- ")
+                            "Talos would refuse the patched config (\"{refusal}\"):\n- {}",
+                            listed.join("\n- ")
                         ),
                     );
                 }

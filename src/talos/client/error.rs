@@ -66,6 +66,17 @@ pub enum ClientError {
         /// The node's message.
         message: String,
     },
+    /// The node did not answer at all within the window a wait gives a node that never answered (see
+    /// [`crate::talos::watch`]): a typo'd address, a machine that is off, another cluster's node.
+    #[error("the node at {addr} did not answer within {}s: {cause}", waited.as_secs())]
+    NoAnswer {
+        /// Node address.
+        addr: String,
+        /// The window.
+        waited: Duration,
+        /// The last error seen.
+        cause: String,
+    },
     /// A reply could not be understood (e.g. no `kubeconfig` in the archive).
     #[error("{call} on {addr}: unexpected reply: {reason}")]
     Reply {

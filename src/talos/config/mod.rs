@@ -7,9 +7,9 @@
 //! replaces both), a static hostname and static network per node.
 
 pub mod check;
-pub mod keys;
 pub mod network;
 pub mod patch;
+pub mod typed;
 pub mod v1alpha1;
 
 use crate::talos::contract::Contract;

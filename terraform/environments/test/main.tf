@@ -18,6 +18,13 @@ module "cilium" {
   cluster_name           = var.cluster_name
   l2_interfaces          = ["^${var.link}\\.${var.services_vlan_id}$"]
   load_balancer_ip_pools = var.load_balancer_ip_pools
+
+  # The services VLAN's subnets: a pool outside them fails the plan (it would be announced but unreachable).
+  l2_subnets = distinct(flatten([
+    for n in values(var.nodes) : [
+      for v in n.vlans : [for a in v.addresses : cidrsubnet(a, 0, 0)] if v.vlan_id == var.services_vlan_id
+    ]
+  ]))
 }
 
 module "argocd" {

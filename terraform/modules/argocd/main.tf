@@ -15,4 +15,11 @@ resource "vixens_argocd_bootstrap" "this" {
   root_application {
     name = "root"
   }
+
+  # Argo CD's images pulled and its workloads ready, then the root Application's first sync.
+  timeouts {
+    create = var.create_timeout
+    update = var.update_timeout
+    delete = var.delete_timeout
+  }
 }

@@ -47,3 +47,21 @@ variable "admin_password" {
   default     = null
   sensitive   = true
 }
+
+variable "create_timeout" {
+  description = "Create timeout: Argo CD's images pulled, its workloads ready and the root Application created."
+  type        = string
+  default     = "20m"
+}
+
+variable "update_timeout" {
+  description = "Update timeout: an Argo CD upgrade rolls its workloads."
+  type        = string
+  default     = "20m"
+}
+
+variable "delete_timeout" {
+  description = "Delete timeout."
+  type        = string
+  default     = "10m"
+}

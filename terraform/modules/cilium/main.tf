@@ -20,6 +20,7 @@ resource "vixens_cilium" "this" {
   l2_announcements {
     enabled    = true
     interfaces = var.l2_interfaces
+    subnets    = length(var.l2_subnets) > 0 ? var.l2_subnets : null
   }
 
   dynamic "load_balancer_ip_pools" {
@@ -37,5 +38,12 @@ resource "vixens_cilium" "this" {
   l2_policy {
     name       = "services"
     interfaces = var.l2_interfaces
+  }
+
+  # The agents roll one node at a time; the first install waits for images to be pulled on every node.
+  timeouts {
+    create = var.create_timeout
+    update = var.update_timeout
+    delete = var.delete_timeout
   }
 }

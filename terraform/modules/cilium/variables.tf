@@ -26,6 +26,12 @@ variable "l2_interfaces" {
   type        = list(string)
 }
 
+variable "l2_subnets" {
+  description = "Subnets (CIDRs) of the announcing links, e.g. the services VLAN's [\"192.168.208.0/24\"]: every pool must lie inside one ([]: not checked)."
+  type        = list(string)
+  default     = []
+}
+
 variable "load_balancer_ip_pools" {
   description = "LB IPAM pools by name, each a first and last address and the labels of the Services it serves ({}: every Service). Created at bootstrap; see lb_ipam_hand_off."
   type = map(object({
@@ -39,4 +45,22 @@ variable "lb_ipam_hand_off" {
   description = "Hand the pools and the L2 announcement policy to GitOps once created (the GitOps tree's cilium-lb app holds the same objects): re-applied only when they change here, no drift reported on them, left in place on destroy."
   type        = bool
   default     = true
+}
+
+variable "create_timeout" {
+  description = "Create timeout: Cilium's images pulled and its agents, Envoy and operator ready on every node."
+  type        = string
+  default     = "20m"
+}
+
+variable "update_timeout" {
+  description = "Update timeout: an upgrade or a config change rolls the agents node by node."
+  type        = string
+  default     = "20m"
+}
+
+variable "delete_timeout" {
+  description = "Delete timeout."
+  type        = string
+  default     = "10m"
 }

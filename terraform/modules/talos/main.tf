@@ -13,6 +13,7 @@ resource "vixens_talos_cluster" "this" {
   cert_sans                          = var.cert_sans
   allow_scheduling_on_control_planes = var.allow_scheduling_on_control_planes
   config_patches                     = var.config_patches
+  unreachable_timeout                = var.unreachable_timeout
 
   dynamic "nodes" {
     for_each = local.nodes
@@ -46,5 +47,13 @@ resource "vixens_talos_cluster" "this" {
   on_destroy {
     reset    = true
     graceful = true
+  }
+
+  # Real machines: installing Talos on every node (in parallel) and bootstrapping etcd takes minutes; an update may
+  # roll a reboot or an OS upgrade through every node, one at a time.
+  timeouts {
+    create = var.create_timeout
+    update = var.update_timeout
+    delete = var.delete_timeout
   }
 }

@@ -112,3 +112,27 @@ variable "active_nodes" {
   type        = list(string)
   default     = null
 }
+
+variable "unreachable_timeout" {
+  description = "How long an apply waits for a node that does not answer the Talos API at all (a typo'd address, a machine that is off) before failing with its address and the cause; a node that answered and reboots is waited for up to the timeouts."
+  type        = string
+  default     = "2m"
+}
+
+variable "create_timeout" {
+  description = "Create timeout of the cluster: install Talos on every node, bootstrap etcd, wait for the Kubernetes API."
+  type        = string
+  default     = "30m"
+}
+
+variable "update_timeout" {
+  description = "Update timeout: config changes and OS upgrades roll through the nodes one at a time (each may reboot)."
+  type        = string
+  default     = "60m"
+}
+
+variable "delete_timeout" {
+  description = "Delete timeout: every node leaves etcd and is reset."
+  type        = string
+  default     = "15m"
+}
