@@ -4,9 +4,11 @@
 
 pub mod apply;
 pub mod connection;
+pub mod down;
 pub mod error;
 pub mod inventory;
 pub mod names;
+pub mod retry;
 pub mod wait;
 
 pub use connection::{ClusterCredentials, Connection};

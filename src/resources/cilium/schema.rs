@@ -6,6 +6,15 @@ use crate::cty::Type;
 use crate::framework::{Attribute, Block, NestedBlock, Nesting, Schema, TimeoutDefaults};
 use crate::manifests::cilium::version::{DEFAULT_VERSION, SUPPORTED};
 
+/// Defaults of the `timeouts` block; `read` bounds how long a read or a delete tries to reach the Kubernetes API
+/// (see [`crate::resources::k8s_outage`]).
+pub const TIMEOUTS: TimeoutDefaults = TimeoutDefaults {
+    create: Duration::from_secs(20 * 60),
+    update: Duration::from_secs(20 * 60),
+    delete: Duration::from_secs(10 * 60),
+    read: Some(crate::resources::k8s_outage::READ_TIMEOUT),
+};
+
 /// Default namespace of the Cilium objects.
 pub const DEFAULT_NAMESPACE: &str = "kube-system";
 
@@ -54,6 +63,12 @@ rollouts and for every Node to be Ready. A create that fails part-way (say the A
 **State** holds the inventory of owned objects: an update deletes objects no longer wanted (a removed pool, the UI \
 when `hubble.ui` turns off), a version change upgrades, a read reports drift (an edited `cilium-config`, a deleted \
 DaemonSet) in `drift` so the next plan repairs it, and destroy deletes exactly the inventory.
+
+**An unreachable Kubernetes API** (down, or gone with its cluster): reaching it is bounded by `timeouts.read` \
+(default 2m). Past it, a refresh keeps the last recorded state and warns (the plan still works, without drift \
+detection), and a destroy completes with a warning naming the objects it could not delete (they stay in the \
+cluster if it comes back). An API found down earlier in the same run, or whose `vixens_talos_cluster` was \
+destroyed earlier in the run, gets one 3-second try.
 
 **Hand-off of LB IPAM** (`lb_ipam_hand_off = true`): the pools and the L2 announcement policy are created with \
 the install, so LoadBalancer Services get addresses before Argo CD syncs anything, and from then on belong to \
@@ -290,9 +305,5 @@ pub fn schema() -> Schema {
         .block(NestedBlock::new("l2_announcements", Nesting::Single, l2_announcements_block()))
         .block(NestedBlock::new("load_balancer_ip_pools", Nesting::List, pool_block()))
         .block(NestedBlock::new("l2_policy", Nesting::Single, l2_policy_block()));
-    Schema::new(block).with_timeouts(TimeoutDefaults {
-        create: Duration::from_secs(20 * 60),
-        update: Duration::from_secs(20 * 60),
-        delete: Duration::from_secs(10 * 60),
-    })
+    Schema::new(block).with_timeouts(TIMEOUTS)
 }
