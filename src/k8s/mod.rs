@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod connection;
 pub mod down;
+pub mod drain;
 pub mod error;
 pub mod inventory;
 pub mod names;

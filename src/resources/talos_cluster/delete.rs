@@ -82,7 +82,8 @@ async fn reset_node(
 }
 
 /// Update: resets the nodes of `prior` that are no longer planned, workers first, control planes one at a time
-/// (each leaves etcd, membership is checked before the next).
+/// (each leaves etcd, membership is checked before the next); each is cordoned and drained before and its Node
+/// object deleted after ([`super::drain`]).
 pub(crate) async fn remove_nodes(
     ctx: &Context,
     m: &Model,
@@ -110,8 +111,17 @@ pub(crate) async fn remove_nodes(
     let remaining_cp = m.control_planes().first().copied();
     let mut ordered: Vec<&&NodeModel> = removed.iter().filter(|n| !n.is_control_plane()).collect();
     ordered.extend(removed.iter().filter(|n| n.is_control_plane()));
+    // A reset node leaves the Kubernetes cluster: drained before, its Node object deleted after.
+    let kube = if m.reset_on_destroy {
+        super::drain::connect(ctx, prior).await
+    } else {
+        None
+    };
     for node in ordered {
         if m.reset_on_destroy {
+            if let Some(client) = &kube {
+                super::drain::cordon_and_drain(ctx, client, node).await?;
+            }
             let leave = if node.is_control_plane() {
                 remaining_cp
             } else {
@@ -119,6 +129,9 @@ pub(crate) async fn remove_nodes(
             };
             let graceful = m.graceful_reset && !node.is_control_plane();
             reset_node(ctx, node, creds, graceful, leave).await?;
+            if let Some(client) = &kube {
+                super::drain::delete_node(ctx, client, node).await;
+            }
         }
         p.status.remove(&node.name);
         if node.is_control_plane() {
