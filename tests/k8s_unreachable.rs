@@ -170,3 +170,92 @@ async fn refresh_and_destroy_with_the_api_down_end_within_the_read_bound() {
     assert!(blocking(|| ws.resource("vixens_cilium.cni")).is_none());
     assert!(blocking(|| ws.resource("vixens_argocd_bootstrap.argocd")).is_none());
 }
+
+const TALOS_PREFIX: &str = "127.0.228";
+
+/// A one-node Talos cluster and Cilium; with `after_cilium`, Cilium reads the kubeconfig from a file and the
+/// cluster depends on Cilium, so a destroy resets the cluster first.
+fn talos_config(after_cilium: bool) -> String {
+    let (kubeconfig, depends) = if after_cilium {
+        (
+            "sensitive(file(\"${path.module}/kubeconfig\"))",
+            "depends_on = [vixens_cilium.cni]",
+        )
+    } else {
+        ("vixens_talos_cluster.c.kubeconfig", "")
+    };
+    format!(
+        r#"
+resource "vixens_talos_cluster" "c" {{
+  cluster_name                       = "gone"
+  endpoint                           = "https://{TALOS_PREFIX}.100:6443"
+  talos_version                      = "1.12"
+  allow_scheduling_on_control_planes = true
+  nodes {{
+    name    = "cp1"
+    address = "{TALOS_PREFIX}.11"
+    role    = "controlplane"
+    link {{
+      name = "eth0"
+      vlan {{
+        vlan_id   = 111
+        addresses = ["{TALOS_PREFIX}.11/24"]
+        vip       = "{TALOS_PREFIX}.100"
+      }}
+    }}
+  }}
+  {depends}
+}}
+
+resource "vixens_cilium" "cni" {{
+  kubeconfig   = {kubeconfig}
+  version      = "1.19.6"
+  cluster_name = "gone"
+  timeouts {{
+    read   = "60s"
+    delete = "90s"
+  }}
+}}
+"#
+    )
+}
+
+/// The Talos cluster of a Cilium is destroyed first in the same run: Cilium's delete does not wait for the API
+/// that went with it (the run knows it is gone), and completes with a warning.
+#[test]
+fn destroy_after_the_talos_cluster_in_the_same_run_does_not_wait_for_its_api() {
+    let tf = Terraform::get("1.0.3").expect("terraform 1.0.3");
+    let _emulator = common::emulator::EmulatorProcess::start(
+        &format!("nodes:\n- {{name: cp1, address: {TALOS_PREFIX}.11}}\ntimings: {{install_delay: 0ms, reboot_delay: 0ms, workload_delay: 0ms, upgrade_delay: 0ms}}\n"),
+        None,
+    );
+    let ws = Workspace::new(&tf, &talos_config(false));
+    ws.init();
+    ws.apply();
+    let values = ws.resource("vixens_talos_cluster.c").unwrap();
+    std::fs::write(
+        ws.path().join("kubeconfig"),
+        values["kubeconfig"].as_str().unwrap(),
+    )
+    .unwrap();
+    ws.write_config(&talos_config(true));
+    let plan = ws.run(&["plan", "-detailed-exitcode", "-input=false"]);
+    assert_eq!(
+        plan.code,
+        0,
+        "same kubeconfig, other source:\n{}",
+        plan.all()
+    );
+    let started = Instant::now();
+    let out = ws.destroy();
+    let took = started.elapsed();
+    eprintln!("destroy, Talos cluster first: {took:?}\n{}", out.all());
+    let text = out.all();
+    assert!(
+        text.contains("vixens_cilium is removed from the state")
+            && text.contains("DaemonSet kube-system/cilium"),
+        "{text}"
+    );
+    // Without knowing the cluster is gone, Cilium's delete would try its API for `timeouts.read` (60 s).
+    assert!(took < Duration::from_secs(45), "{took:?}");
+}

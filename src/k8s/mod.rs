@@ -10,6 +10,7 @@ pub mod error;
 pub mod inventory;
 pub mod names;
 pub mod retry;
+pub mod schedule;
 pub mod wait;
 
 pub use connection::{ClusterCredentials, Connection};

@@ -5,7 +5,9 @@
 //! - **plan**: validation with attribute paths; the inventory is computed from the settings when they are known;
 //!   Hubble certificates are kept, or planned unknown when they must be (re)generated. No cluster contact.
 //! - **create / update**: render, connect (retrying), server-side apply in dependency order, wait for the LB
-//!   IPAM CRDs, apply pools and policy, delete objects no longer wanted, wait for rollouts and Nodes.
+//!   IPAM CRDs, apply pools and policy, delete objects no longer wanted, wait for the agents, then for the
+//!   Deployments some Node can run (a warning names the others, e.g. hubble-relay on tainted control planes),
+//!   then for every Node Ready ([`ops::wait_ready`]).
 //! - **read**: drift of every owned object into `drift` (the next plan repairs it); gone when nothing owned is left.
 //!   An empty inventory (a create that never reached the API server) is read without contacting the cluster. An
 //!   API that cannot be reached within `timeouts.read` keeps the prior state, with a warning ([`k8s_outage`]).
@@ -223,13 +225,17 @@ impl Cilium {
         .map_err(|d| fail(d, state))?;
         state.set("inventory", wanted.to_json());
         if s.wait {
-            ctx.run(
-                "waiting for Cilium and every Node to be Ready",
-                ops::wait_ready(&applier, &wanted, remaining(ctx)),
-            )
-            .await
-            .and_then(|r| r)
-            .map_err(|d| fail(d, state))?;
+            let warnings = ctx
+                .run(
+                    "waiting for Cilium and every Node to be Ready",
+                    ops::wait_ready(&applier, &wanted, remaining(ctx)),
+                )
+                .await
+                .and_then(|r| r)
+                .map_err(|d| fail(d, state))?;
+            for w in warnings {
+                ctx.warn(w);
+            }
         }
         Ok(())
     }

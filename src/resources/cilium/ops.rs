@@ -209,21 +209,73 @@ pub async fn apply(
     Ok(())
 }
 
-/// Waits for the agent, Envoy, operator (and Hubble) rollouts, then for every Node to be Ready.
+/// Waits for the CNI (the agent and Envoy DaemonSets), then for each Deployment (the operator, Hubble relay and
+/// UI) that some Node can run ([`crate::k8s::schedule`]), then for every Node to be Ready, all within `timeout`.
+/// A Deployment no Node can run (e.g. hubble-relay on a cluster of tainted control planes) is not waited for: it
+/// comes back as a warning naming what keeps it off each Node.
 pub async fn wait_ready(
     applier: &Applier,
     inventory: &Inventory,
     timeout: Duration,
-) -> Result<(), Diagnostic> {
+) -> Result<Vec<Diagnostic>, Diagnostic> {
     let started = std::time::Instant::now();
-    let refs: Vec<ObjectRef> = inventory.iter().cloned().collect();
-    wait::rolled_out(applier.client(), &refs, timeout)
+    let left = || timeout.saturating_sub(started.elapsed());
+    let (daemons, others): (Vec<ObjectRef>, Vec<ObjectRef>) = inventory
+        .iter()
+        .cloned()
+        .partition(|r| r.kind == "DaemonSet");
+    wait::rolled_out(applier.client(), &daemons, timeout)
+        .await
+        .map_err(|e| k8s_error("waiting for the Cilium agents", &e))?;
+    let mut runnable = Vec::new();
+    let mut warnings = Vec::new();
+    for r in others {
+        if wait::rollout_check(&r.kind).is_none() {
+            continue;
+        }
+        let reading = |e: crate::k8s::Error| k8s_error(&format!("reading {r}"), &e);
+        let spec = inventory::read_live(applier, &r)
+            .await
+            .map_err(reading)?
+            .and_then(|o| serde_json::from_value(o.data["spec"]["template"]["spec"].clone()).ok());
+        let Some(spec) = spec else {
+            runnable.push(r);
+            continue;
+        };
+        let nowhere = applier
+            .request("list Nodes", || {
+                crate::k8s::schedule::nowhere(applier.client(), &spec)
+            })
+            .await
+            .map_err(|e| k8s_error("listing Nodes", &e))?;
+        match nowhere {
+            None => runnable.push(r),
+            Some(why) => {
+                tracing::warn!(workload = %r, reason = %why, "no Node can run it: not waited for");
+                warnings.push(unschedulable_warning(&r, &why));
+            }
+        }
+    }
+    wait::rolled_out(applier.client(), &runnable, left())
         .await
         .map_err(|e| k8s_error("waiting for the Cilium rollouts", &e))?;
-    let left = timeout.saturating_sub(started.elapsed());
-    wait::nodes_ready(applier.client(), 1, left)
+    wait::nodes_ready(applier.client(), 1, left())
         .await
-        .map_err(|e| k8s_error("waiting for every Node to be Ready", &e))
+        .map_err(|e| k8s_error("waiting for every Node to be Ready", &e))?;
+    Ok(warnings)
+}
+
+/// The warning for a Deployment no Node can run.
+fn unschedulable_warning(r: &ObjectRef, why: &str) -> Diagnostic {
+    Diagnostic::warning(
+        format!("{} cannot be scheduled: not waited for", r.name),
+        format!(
+            "No Node of the cluster can run the pods of {r} ({why}), so it stays Pending and the apply does not wait \
+             for it. It starts by itself once a Node that can run it joins: add a worker, or set \
+             `allow_scheduling_on_control_planes = true` on vixens_talos_cluster. Cilium itself (agent, Envoy, \
+             operator) does not need it."
+        ),
+    )
 }
 
 /// Deletes owned objects no longer desired.

@@ -57,8 +57,13 @@ workload through its images. With `roll_out_pods = false` pods keep their config
 
 **Apply.** Connects (retrying while the API server is not up), server-side applies every object with field \
 manager `vixens` in dependency order, waits until the operator has registered the LB IPAM and L2 policy CRDs \
-(Established), applies the pools and the policy, then (with `wait`) waits for the agent, Envoy and operator \
-rollouts and for every Node to be Ready. A create that fails part-way (say the API server stays unreachable past the create timeout) leaves the resource tainted; the next apply continues that install rather than deleting and installing it again: its plan still shows a replacement (Terraform's rule for tainted objects) with a warning, and the objects already created are updated in place, keeping the Hubble certificates. A `terraform taint` by hand still reinstalls.
+(Established), applies the pools and the policy, then (with `wait`) waits, within the create or update timeout, \
+for: the agent and Envoy DaemonSets; then the operator Deployment and, when enabled, the hubble-relay and hubble-ui \
+Deployments; then every Node to be Ready. A Deployment that no Node can run is not waited for and the apply warns, \
+naming what keeps it off each Node: hubble-relay and hubble-ui tolerate no taint, so on a cluster whose only nodes \
+are control planes tainted NoSchedule (`allow_scheduling_on_control_planes = false`, no worker) they stay Pending \
+until a schedulable Node joins (vixens_talos_cluster's plan warns about such a cluster). The agent, Envoy and the \
+operator tolerate control-plane taints. A create that fails part-way (say the API server stays unreachable past the create timeout) leaves the resource tainted; the next apply continues that install rather than deleting and installing it again: its plan still shows a replacement (Terraform's rule for tainted objects) with a warning, and the objects already created are updated in place, keeping the Hubble certificates. A `terraform taint` by hand still reinstalls.
 
 **State** holds the inventory of owned objects: an update deletes objects no longer wanted (a removed pool, the UI \
 when `hubble.ui` turns off), a version change upgrades, a read reports drift (an edited `cilium-config`, a deleted \
@@ -279,7 +284,7 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::bool("wait")
                 .optional()
-                .description("Wait for the rollouts and for every Node to be Ready (default true)."),
+                .description("Wait for the agent and Envoy DaemonSets, the operator and (when enabled and some Node can run them) Hubble relay and UI Deployments, then for every Node to be Ready (default true)."),
         )
         .attribute(
             Attribute::string("inventory")
