@@ -3,8 +3,8 @@
 //! host when it is a loopback IP, `localhost` as 127.0.0.1, or a DNS name resolving to loopback addresses; a
 //! loopback `Layer2VIPConfig`/`vip` address too). Each control plane's listener presents its own serving
 //! certificate from the config's k8s CA, with the SANs Talos gives that node's kube-apiserver (see
-//! [`node_sans`]); the endpoint listeners present the first control plane's. Nodes are registered as they join and
-//! removed when reset; when etcd is gone (its last member wiped) every listener closes and every object is forgotten.
+//! [`node_sans`]); the endpoint listeners present the first control plane's. Nodes are registered as they join; a
+//! reset stops their kubelet and leaves the Node object; when etcd is gone (its last member wiped) every listener closes and every object is forgotten.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -202,7 +202,10 @@ impl KubeHooks for KubeBridge {
     }
 
     fn node_left(&self, name: &str, address: Ipv4Addr, control_plane: bool) {
-        self.kube.remove_node(name);
+        // Talos's reset stops the kubelet and never deletes the Node (the cluster keeps it, NotReady once the node
+        // lifecycle controller notices): internal/app/machined/pkg/runtime/v1alpha1/v1alpha1_sequencer.go@v1.12.11
+        // Reset has no node-deletion phase.
+        self.kube.stop_kubelet(name);
         if control_plane {
             self.control_plane_down(address);
         }

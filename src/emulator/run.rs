@@ -41,6 +41,7 @@ impl Emulator {
         let kube_opts = KubeOptions {
             workload_delay: opts.topology.timings.workload_delay,
             job_delay: opts.topology.timings.job_delay,
+            node_monitor_grace_period: opts.topology.timings.node_monitor_grace_period,
             state_file: opts.state_dir.as_ref().map(|d| d.join("kube-state.json")),
             ..KubeOptions::default()
         };

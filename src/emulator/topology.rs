@@ -176,6 +176,10 @@ pub struct Timings {
     /// Time an Upgrade takes before the node reboots into the new version. Default 300 ms.
     #[serde(default = "ms300", with = "duration")]
     pub upgrade_delay: Duration,
+    /// Time a Node whose kubelet stopped (its machine was reset) keeps its last status before it turns `Unknown`
+    /// (kube-controller-manager `--node-monitor-grace-period`). Default 40 s, Kubernetes's.
+    #[serde(default = "s40", with = "duration")]
+    pub node_monitor_grace_period: Duration,
 }
 
 fn ms200() -> Duration {
@@ -187,6 +191,9 @@ fn ms300() -> Duration {
 fn ms500() -> Duration {
     Duration::from_millis(500)
 }
+fn s40() -> Duration {
+    Duration::from_secs(40)
+}
 
 impl Default for Timings {
     fn default() -> Self {
@@ -196,6 +203,7 @@ impl Default for Timings {
             workload_delay: ms500(),
             job_delay: None,
             upgrade_delay: ms300(),
+            node_monitor_grace_period: s40(),
         }
     }
 }

@@ -337,7 +337,15 @@ impl ProviderServer {
         }
         tracing::debug!(type_name, "read resource");
         let started = Instant::now();
-        let ctx = self.context().with_private(private.clone());
+        let mut ctx = self.context().with_private(private.clone());
+        if let Some(t) = reg
+            .schema
+            .timeouts
+            .as_ref()
+            .and_then(|d| timeouts::read_timeout(&current, d))
+        {
+            ctx = ctx.with_timeout(t);
+        }
         let result = reg.resource.read(&ctx, &current).await;
         tracing::info!(
             type_name,

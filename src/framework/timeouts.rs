@@ -2,7 +2,9 @@
 //!
 //! [`Schema::with_timeouts`](super::Schema::with_timeouts) adds the block; the framework reads it at apply time
 //! and gives the operation a deadline ([`Context::run`](super::Context::run) enforces it). Durations use Go's
-//! `time.ParseDuration` form (see [`parse_duration`](super::schema::parse_duration)).
+//! `time.ParseDuration` form (see [`parse_duration`](super::schema::parse_duration)). A resource may also take a
+//! `read` duration ([`TimeoutDefaults::with_read`]): the framework then gives `ReadResource` that deadline, as
+//! terraform-plugin-framework-timeouts does for its `read` attribute.
 
 use std::time::Duration;
 
@@ -22,6 +24,8 @@ pub struct TimeoutDefaults {
     pub update: Duration,
     /// Delete deadline.
     pub delete: Duration,
+    /// Read deadline; `None`: the block has no `read` attribute and reads have no deadline.
+    pub read: Option<Duration>,
 }
 
 impl TimeoutDefaults {
@@ -31,7 +35,14 @@ impl TimeoutDefaults {
             create: d,
             update: d,
             delete: d,
+            read: None,
         }
+    }
+
+    /// The same defaults with a `read` attribute defaulting to `read`.
+    pub const fn with_read(mut self, read: Duration) -> Self {
+        self.read = Some(read);
+        self
     }
 
     fn get(&self, op: Operation) -> Duration {
@@ -43,7 +54,8 @@ impl TimeoutDefaults {
     }
 }
 
-/// The block schema: a single `timeouts` block with optional `create`, `update`, `delete` strings.
+/// The block schema: a single `timeouts` block with optional `create`, `update`, `delete` (and, when the defaults
+/// have one, `read`) strings.
 pub fn block(defaults: &TimeoutDefaults) -> NestedBlock {
     let attr = |name: &str, d: Duration| {
         Attribute::string(name).optional().description(format!(
@@ -51,14 +63,25 @@ pub fn block(defaults: &TimeoutDefaults) -> NestedBlock {
             d.as_secs()
         ))
     };
-    NestedBlock::new(
-        BLOCK_NAME,
-        Nesting::Single,
+    let mut block =
         Block::new("Operation timeouts (durations such as `\"90s\"`, `\"20m\"`, `\"1h\"`).")
             .attribute(attr("create", defaults.create))
             .attribute(attr("update", defaults.update))
-            .attribute(attr("delete", defaults.delete)),
-    )
+            .attribute(attr("delete", defaults.delete));
+    if let Some(read) = defaults.read {
+        block = block.attribute(attr("read", read));
+    }
+    NestedBlock::new(BLOCK_NAME, Nesting::Single, block)
+}
+
+/// The `read` timeout of a resource object value (its `timeouts` block), else the default; `None` when the
+/// defaults have no `read`. An unparsable value (refused by [`validate`]) counts as the default.
+pub fn read_timeout(value: &Value, defaults: &TimeoutDefaults) -> Option<Duration> {
+    let default = defaults.read?;
+    match value.get(BLOCK_NAME).get("read") {
+        Value::String(s) => Some(parse_duration(s).unwrap_or(default)),
+        _ => Some(default),
+    }
 }
 
 /// The timeout for `op` from a resource object value (its `timeouts` block), or the default.
@@ -80,11 +103,12 @@ pub fn timeout_for(
 
 /// Checks every duration in a configuration's `timeouts` block.
 pub fn validate(config: &Value, diags: &mut Diagnostics) {
-    for op in [Operation::Create, Operation::Update, Operation::Delete] {
-        if let Value::String(s) = config.get(BLOCK_NAME).get(op.name()) {
+    let ops = [Operation::Create, Operation::Update, Operation::Delete];
+    for name in ops.iter().map(|op| op.name()).chain(["read"]) {
+        if let Value::String(s) = config.get(BLOCK_NAME).get(name) {
             if let Err(e) = parse_duration(s) {
                 diags.error_at(
-                    AttributePath::attr(BLOCK_NAME).join_attr(op.name()),
+                    AttributePath::attr(BLOCK_NAME).join_attr(name),
                     "Invalid timeout",
                     e,
                 );
@@ -115,6 +139,16 @@ mod tests {
             err.0[0].attribute.as_ref().unwrap().to_string(),
             "timeouts.update"
         );
+        let mut diags = Diagnostics::new();
+        validate(&bad, &mut diags);
+        assert!(diags.has_errors());
+        assert_eq!(read_timeout(&v, &d), None, "no read attribute");
+        let d = d.with_read(Duration::from_secs(120));
+        assert_eq!(read_timeout(&v, &d), Some(Duration::from_secs(120)));
+        let v = Value::object([(BLOCK_NAME, Value::object([("read", Value::from("8s"))]))]);
+        assert_eq!(read_timeout(&v, &d), Some(Duration::from_secs(8)));
+        assert!(block(&d).block.attributes.iter().any(|a| a.name == "read"));
+        let bad = Value::object([(BLOCK_NAME, Value::object([("read", Value::from("x"))]))]);
         let mut diags = Diagnostics::new();
         validate(&bad, &mut diags);
         assert!(diags.has_errors());

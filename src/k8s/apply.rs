@@ -87,21 +87,45 @@ impl Default for ApplyOptions {
     }
 }
 
-/// Applies objects with one client and a cached discovery of their kinds.
+/// Applies objects with one client and a cached discovery of their kinds. Each request it makes (discovery,
+/// apply, and the reads and deletes of [`super::inventory`]) is retried on transient failures for its
+/// [`Applier::patience`] ([`super::retry`]).
 pub struct Applier {
     client: Client,
     field_manager: String,
     kinds: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
+    patience: Duration,
 }
 
 impl Applier {
-    /// An applier using field manager [`FIELD_MANAGER`].
+    /// An applier using field manager [`FIELD_MANAGER`]; its requests are tried once (no patience).
     pub fn new(client: Client) -> Self {
         Applier {
             client,
             field_manager: FIELD_MANAGER.to_string(),
             kinds: Mutex::new(HashMap::new()),
+            patience: Duration::ZERO,
         }
+    }
+
+    /// The same, retrying each request that fails transiently for up to `patience` (see [`super::retry`]).
+    pub fn with_patience(mut self, patience: Duration) -> Self {
+        self.patience = patience;
+        self
+    }
+
+    /// How long one request is retried while it fails transiently.
+    pub fn patience(&self) -> Duration {
+        self.patience
+    }
+
+    /// Runs one request through the retry layer ([`super::retry::transient`]) with this applier's patience.
+    pub async fn request<T, F, Fut>(&self, what: &str, request: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        super::retry::transient(what, self.patience, request).await
     }
 
     /// The same, applying under another field manager name.
@@ -128,9 +152,13 @@ impl Applier {
             None => ("", api_version),
         };
         let gvk = GroupVersionKind::gvk(group, version, kind);
-        let (ar, caps) = kube::discovery::pinned_kind(&self.client, &gvk)
-            .await
-            .map_err(|e| Error::api("discover", format!("{api_version} {kind}"), e))?;
+        let (ar, caps) = self
+            .request("discover", || async {
+                kube::discovery::pinned_kind(&self.client, &gvk)
+                    .await
+                    .map_err(|e| Error::api("discover", format!("{api_version} {kind}"), e))
+            })
+            .await?;
         let found = (ar, caps.scope == Scope::Namespaced);
         if let Ok(mut kinds) = self.kinds.lock() {
             kinds.insert(key, found.clone());
@@ -172,10 +200,13 @@ impl Applier {
         if force {
             params = params.force();
         }
-        let live = api
-            .patch(&r.name, &params, &Patch::Apply(obj))
-            .await
-            .map_err(|e| Error::api("apply", r.to_string(), e))?;
+        let live = self
+            .request("apply", || async {
+                api.patch(&r.name, &params, &Patch::Apply(obj))
+                    .await
+                    .map_err(|e| Error::api("apply", r.to_string(), e))
+            })
+            .await?;
         tracing::debug!(object = %r, field_manager, "applied");
         Ok(live)
     }

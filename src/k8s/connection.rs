@@ -3,7 +3,8 @@
 //! Both inputs take `vixens_talos_cluster`'s outputs directly: `kubeconfig` (the admin kubeconfig YAML) or
 //! `host` + `ca_certificate` + `client_certificate` + `client_key`. The PEM fields may also be given base64-encoded
 //! (as kubeconfig `*-data` fields and the Terraform kubernetes provider carry them). [`Connection::connect`] retries
-//! while the API server is not up yet ("connection refused", resets, 5xx) with exponential backoff (backon).
+//! while the API server is not up yet ("connection refused", resets, 5xx) with exponential backoff (backon); the
+//! client it returns makes one attempt per request (see [`super::retry`] for where requests are retried).
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -97,12 +98,11 @@ impl Connection {
         install_crypto_provider();
         let config = self.config().await?;
         let host = config.cluster_url.to_string();
-        // The probe client does not retry 429/503/504 inside one call (kube's default retry layer): this loop
-        // retries, and sees (and reports) each answer.
-        let mut probe_config = config.clone();
-        probe_config.default_retry = false;
-        let probe_client = kube::Client::try_from(probe_config)
-            .map_err(|e| Error::Config(format!("cannot build the client: {e}")))?;
+        // Neither client retries 429/503/504 inside one call (kube's default retry layer, up to 15 retries with
+        // backoff growing to minutes): this loop retries the probe, and sees (and reports) each answer; the
+        // callers retry their requests in one place, `super::retry`, within their own bound.
+        let mut config = config;
+        config.default_retry = false;
         let client = kube::Client::try_from(config)
             .map_err(|e| Error::Config(format!("cannot build the client: {e}")))?;
         let started = Instant::now();
@@ -118,7 +118,7 @@ impl Connection {
         let probe = || async {
             let left = deadline.saturating_duration_since(Instant::now());
             let limit = left.min(ATTEMPT_TIMEOUT).max(Duration::from_millis(100));
-            match tokio::time::timeout(limit, probe_client.apiserver_version()).await {
+            match tokio::time::timeout(limit, client.apiserver_version()).await {
                 Ok(Ok(v)) => Ok(v),
                 Ok(Err(e)) => {
                     if let kube::Error::Api(status) = &e {
@@ -145,6 +145,9 @@ impl Connection {
             })
             .await
             .map_err(|e| {
+                if e.is_transient() {
+                    super::down::mark(&host);
+                }
                 let mut last = e.to_string();
                 let answered_last = matches!(e, Attempt::Failed(kube::Error::Api(_)));
                 if let (false, Ok(a)) = (answered_last, answers.lock()) {
@@ -158,10 +161,29 @@ impl Connection {
                     last,
                 }
             })?;
+        super::down::clear(&host);
         tracing::debug!(host = %host, version = %version.git_version, "connected to the Kubernetes API");
         Ok(client)
     }
+
+    /// [`Connection::connect`], except that an API server this process already knows to be down
+    /// ([`super::down`]: a connect gave up on it, or its cluster was destroyed in this run) gets one short try of
+    /// at most [`KNOWN_DOWN_TRY`] instead of `timeout`. For reads and deletes, which give up on an unreachable
+    /// API with a warning: one bound per run, not one per resource.
+    pub async fn connect_unless_down(&self, timeout: Duration) -> Result<kube::Client> {
+        let config = self.config().await?;
+        let timeout = if super::down::is_down(&config.cluster_url.to_string()) {
+            tracing::info!(host = %config.cluster_url, "the Kubernetes API was found down earlier in this run: one short try");
+            timeout.min(KNOWN_DOWN_TRY)
+        } else {
+            timeout
+        };
+        self.connect(timeout).await
+    }
 }
+
+/// How long [`Connection::connect_unless_down`] tries an API server known to be down.
+pub const KNOWN_DOWN_TRY: Duration = Duration::from_secs(3);
 
 /// The longest one `GET /version` attempt may take (TCP connect, TLS handshake and answer) before it counts as
 /// failed and is retried.

@@ -28,6 +28,14 @@ pub enum Error {
         /// The client error (described in the message, see [`describe`]).
         cause: Box<kube::Error>,
     },
+    /// A request got no answer within the time it was given (the API server accepts connections but hangs).
+    #[error("{what}: no answer from the Kubernetes API within {:.1}s", waited.as_secs_f64())]
+    NoAnswer {
+        /// The request, e.g. `get`.
+        what: String,
+        /// How long it waited.
+        waited: Duration,
+    },
     /// An object is not a well-formed Kubernetes object (missing apiVersion, kind or name).
     #[error("invalid object: {0}")]
     InvalidObject(String),
@@ -54,10 +62,11 @@ impl Error {
     }
 
     /// True for errors a retry may cure: the connection failed or dropped (API server restarting), the API server
-    /// answered 5xx or 429 Too Many Requests, or it stayed unreachable. 4xx answers and invalid settings are not.
+    /// answered 5xx or 429 Too Many Requests, did not answer in time, or stayed unreachable. 4xx answers and
+    /// invalid settings are not.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Unreachable { .. } => true,
+            Error::Unreachable { .. } | Error::NoAnswer { .. } => true,
             Error::Api { cause, .. } => match cause.as_ref() {
                 kube::Error::Api(s) => s.code >= 500 || s.code == 429,
                 kube::Error::HyperError(_) | kube::Error::Service(_) => true,

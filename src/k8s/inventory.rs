@@ -174,25 +174,48 @@ pub async fn delete_objects(
     refs: &[ObjectRef],
     propagation: Propagation,
 ) -> Result<Vec<ObjectRef>> {
+    let mut done = Vec::new();
+    let mut deleted = Vec::new();
+    delete_objects_into(applier, refs, propagation, &mut done, &mut deleted).await?;
+    Ok(deleted)
+}
+
+/// [`delete_objects`], recording progress as it goes (also when it fails): `done` receives every reference that
+/// no longer exists (deleted by this call, or already gone), `deleted` those this call deleted.
+pub async fn delete_objects_into(
+    applier: &Applier,
+    refs: &[ObjectRef],
+    propagation: Propagation,
+    done: &mut Vec<ObjectRef>,
+    deleted: &mut Vec<ObjectRef>,
+) -> Result<()> {
     let mut ordered = refs.to_vec();
     ordered.sort_by_key(|r| std::cmp::Reverse(apply_rank(&r.api_version, &r.kind)));
-    let mut deleted = Vec::new();
     for r in ordered {
         let api = match applier.api_for(&r).await {
             Ok(api) => api,
-            Err(e) if e.is_not_found() => continue,
+            Err(e) if e.is_not_found() => {
+                done.push(r);
+                continue;
+            }
             Err(e) => return Err(e),
         };
-        match api.delete(&r.name, &propagation.params()).await {
-            Ok(_) => {
-                tracing::info!(object = %r, "deleted");
-                deleted.push(r);
-            }
-            Err(e) if super::error::is_not_found(&e) => {}
-            Err(e) => return Err(Error::api("delete", r.to_string(), e)),
+        let outcome = applier
+            .request("delete", || async {
+                match api.delete(&r.name, &propagation.params()).await {
+                    Ok(_) => Ok(true),
+                    Err(e) if super::error::is_not_found(&e) => Ok(false),
+                    Err(e) => Err(Error::api("delete", r.to_string(), e)),
+                }
+            })
+            .await?;
+        if outcome {
+            tracing::info!(object = %r, "deleted");
+            deleted.push(r.clone());
         }
+        done.push(r);
     }
-    Ok(deleted)
+    Ok(())
 }
 
 /// The live object, or `None` when it does not exist (or its kind is no longer served).
@@ -202,9 +225,13 @@ pub async fn read_live(applier: &Applier, r: &ObjectRef) -> Result<Option<Dynami
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e),
     };
-    api.get_opt(&r.name)
+    applier
+        .request("get", || async {
+            api.get_opt(&r.name)
+                .await
+                .map_err(|e| Error::api("get", r.to_string(), e))
+        })
         .await
-        .map_err(|e| Error::api("get", r.to_string(), e))
 }
 
 /// The JSON paths (e.g. `spec.source.targetRevision`) where `live` no longer holds what was `sent` by server-side

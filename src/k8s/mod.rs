@@ -4,9 +4,13 @@
 
 pub mod apply;
 pub mod connection;
+pub mod down;
+pub mod drain;
 pub mod error;
 pub mod inventory;
 pub mod names;
+pub mod retry;
+pub mod schedule;
 pub mod wait;
 
 pub use connection::{ClusterCredentials, Connection};

@@ -41,7 +41,22 @@ const MAX_INTERVAL: Duration = Duration::from_secs(2);
 ///
 /// Errors: [`Error::Timeout`] with the last pending state (the last error, when the API server never came
 /// back); other errors from `check` are returned at once.
-pub async fn poll_until<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<()>
+pub async fn poll_until<F, Fut>(what: &str, timeout: Duration, check: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Check>>,
+{
+    poll_until_patient(what, timeout, timeout, check).await
+}
+
+/// [`poll_until`], except that transient errors lasting `patience` since the last check that answered end the
+/// wait with the last of them (an API server gone for good is not waited out until `timeout`).
+pub async fn poll_until_patient<F, Fut>(
+    what: &str,
+    timeout: Duration,
+    patience: Duration,
+    mut check: F,
+) -> Result<()>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Check>>,
@@ -49,8 +64,12 @@ where
     let started = Instant::now();
     let mut interval = MIN_INTERVAL;
     let mut last = String::new();
+    let mut answered = Instant::now();
     loop {
         let outcome = match check().await {
+            Err(e) if e.is_transient() && answered.elapsed() >= patience && patience < timeout => {
+                return Err(e)
+            }
             Err(e) if e.is_transient() => {
                 let state = format!("API server unreachable, retrying: {e}");
                 if state != last {
@@ -59,7 +78,10 @@ where
                 }
                 None
             }
-            other => Some(other?),
+            other => {
+                answered = Instant::now();
+                Some(other?)
+            }
         };
         match outcome {
             Some(Check::Done) => {
@@ -348,10 +370,15 @@ pub async fn application_ready(
     .await
 }
 
-/// Waits until the object no longer exists (after a delete with finalizers or foreground propagation).
+/// Waits until the object no longer exists (after a delete with finalizers or foreground propagation). An API
+/// server unreachable for the applier's patience (when it has one) ends the wait with that error.
 pub async fn gone(applier: &Applier, r: &ObjectRef, timeout: Duration) -> Result<()> {
     let what = format!("{r} deleted");
-    poll_until(&what, timeout, || async {
+    let patience = match applier.patience() {
+        p if p.is_zero() => timeout,
+        p => p,
+    };
+    poll_until_patient(&what, timeout, patience, || async {
         match super::inventory::read_live(applier, r).await? {
             None => Ok(Check::Done),
             Some(obj) => Ok(Check::Pending(match obj.metadata.finalizers.as_deref() {
@@ -411,6 +438,22 @@ mod tests {
             matches!(&e, Error::Timeout { last, .. } if last.contains("API server unreachable")),
             "{e}"
         );
+    }
+
+    /// A patient wait gives up on an API server that stays unreachable, before its own timeout.
+    #[tokio::test]
+    async fn an_outage_longer_than_the_patience_ends_the_wait() {
+        let started = Instant::now();
+        let e = poll_until_patient(
+            "x",
+            Duration::from_secs(30),
+            Duration::from_millis(300),
+            || async { Err(api_error(503)) },
+        )
+        .await
+        .unwrap_err();
+        assert!(e.is_transient(), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod argocd_bootstrap;
 pub mod cilium;
+pub mod k8s_outage;
 pub mod k8s_resume;
 pub mod talos_cluster;
 #[cfg(feature = "test-resources")]

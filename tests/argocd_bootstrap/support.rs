@@ -76,11 +76,19 @@ impl Env {
     /// Starts a cluster on `ip` with workloads ready after `delay_ms`, one schedulable control plane made Ready by
     /// a stand-in `cilium` DaemonSet.
     pub async fn start(ip: &str, delay_ms: u64) -> Env {
-        let cluster = KubeCluster::new(KubeOptions {
-            workload_delay: Duration::from_millis(delay_ms),
-            ..Default::default()
-        })
-        .unwrap();
+        Env::start_with(
+            ip,
+            KubeOptions {
+                workload_delay: Duration::from_millis(delay_ms),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// [`Env::start`] with the cluster's options.
+    pub async fn start_with(ip: &str, options: KubeOptions) -> Env {
+        let cluster = KubeCluster::new(options).unwrap();
         let (ca_pem, ca_key) = mint_ca();
         let addr: SocketAddr = format!("{ip}:6443").parse().unwrap();
         let tls = KubeTls {

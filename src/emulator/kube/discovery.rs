@@ -153,6 +153,9 @@ fn resource_list(group: &str, version: &str, types: &[ResourceType]) -> Value {
         if t.status_subresource {
             resources.push(json!({"name": format!("{}/status", t.resource), "singularName": "", "namespaced": t.namespaced, "kind": t.kind, "verbs": ["get", "patch", "update"]}));
         }
+        if super::eviction::has_eviction(t) {
+            resources.push(json!({"name": "pods/eviction", "singularName": "", "namespaced": true, "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}));
+        }
         if super::scale::has_scale(t) {
             resources.push(json!({"name": format!("{}/scale", t.resource), "singularName": "", "namespaced": t.namespaced, "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}));
         }

@@ -118,6 +118,20 @@ impl ApiError {
         Self::new(403, "Forbidden", message)
     }
 
+    /// 429 TooManyRequests refusing an eviction (k8s.io/apimachinery/pkg/api/errors NewTooManyRequests, with a
+    /// `DisruptionBudget` cause naming the budget): `retry_after` seconds in `details.retryAfterSeconds`.
+    pub fn disruption_budget(cause: String, retry_after: u32) -> Self {
+        Self::new(
+            429,
+            "TooManyRequests",
+            "Cannot evict pod as it would violate the pod's disruption budget.",
+        )
+        .with_details(json!({
+            "causes": [{"reason": "DisruptionBudget", "message": cause}],
+            "retryAfterSeconds": retry_after,
+        }))
+    }
+
     /// 405 MethodNotAllowed.
     pub fn method_not_allowed(verb: &str, resource: &str) -> Self {
         Self::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource ({verb} {resource})"))

@@ -13,7 +13,7 @@ use super::auth::User;
 use super::errors::{ApiError, ApiResult};
 use super::patch::PatchType;
 use super::registry::ResourceType;
-use super::{discovery, scale, table, verbs, watch, Inner};
+use super::{discovery, eviction, scale, table, verbs, watch, Inner};
 
 /// Largest request body accepted (the API server's limit is 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -216,6 +216,12 @@ pub async fn handle(
                 None => Err(ApiError::unsupported_media_type(&ctx.content_type)),
             }
         }
+        (&Method::POST, true) if target.subresource.as_deref() == Some("eviction") => {
+            eviction::create(&inner, &target, &body)
+        }
+        (m, _) if target.subresource.as_deref() == Some("eviction") => {
+            Err(ApiError::method_not_allowed(m.as_str(), "pods/eviction"))
+        }
         (m, _) if target.subresource.as_deref() == Some("scale") => Err(
             ApiError::method_not_allowed(m.as_str(), &format!("{}/scale", target.rt.resource)),
         ),
@@ -302,6 +308,7 @@ pub fn parse_target(st: &super::store::Store, path: &str) -> ApiResult<Target> {
         Some("status") if rt.status_subresource => {}
         Some("finalize") if rt.resource == "namespaces" => {}
         Some("scale") if scale::has_scale(&rt) => {}
+        Some("eviction") if eviction::has_eviction(&rt) => {}
         Some(_) => return Err(ApiError::path_not_found()),
     }
     Ok(Target {

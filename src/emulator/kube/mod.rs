@@ -11,7 +11,8 @@
 //!   `node-role.kubernetes.io/control-plane` and taint `node-role.kubernetes.io/control-plane:NoSchedule` for control
 //!   planes (Talos's default `allowSchedulingOnControlPlanes: false`; use [`KubeCluster::ensure_node_with`] to
 //!   choose). Nodes stay `Ready=False` (taint `node.kubernetes.io/not-ready:NoSchedule`) until the `cilium`
-//!   DaemonSet in `kube-system` is fully ready. [`KubeCluster::remove_node`] deletes one.
+//!   DaemonSet in `kube-system` is ready on every live Node. [`KubeCluster::stop_kubelet`] stops a Node's kubelet
+//!   (the Node stays and goes `Unknown` after the grace period); [`KubeCluster::remove_node`] deletes one.
 //! - [`KubeCluster::serve`]`(addr, `[`KubeTls`]`)` listens on `addr` with HTTPS (HTTP/2 and HTTP/1.1 by ALPN). The
 //!   serving certificate is minted from the cluster's k8s CA (`ca_cert_pem`/`ca_key_pem`, PEM; EC, RSA or Ed25519
 //!   keys) with `sans` (IP addresses or DNS names). Clients authenticate with certificates chaining to that CA; the
@@ -35,7 +36,7 @@
 //! patch (JSON, merge, strategic, server-side apply with managedFields and conflicts as structured-merge-diff
 //! computes them: `smd`, checked against the library by tests/ssa_differential.rs), delete (finalizers,
 //! propagationPolicy, ownerReference garbage collection, namespace deletion), deletecollection, `/status`, `/scale`
-//! of Deployments, StatefulSets and ReplicaSets.
+//! of Deployments, StatefulSets and ReplicaSets, `/eviction` of Pods (PodDisruptionBudgets honoured: [`eviction`]).
 //! Request bodies are JSON, YAML, or (as client-go's typed clients and kubectl's `create` subcommands send them)
 //! Kubernetes protobuf for the kinds [`protobuf`] decodes; other protobuf kinds answer 415 naming the kind.
 //! Answers are JSON (kubectl and kube-rs accept it).
@@ -50,6 +51,7 @@ pub(crate) mod auth;
 pub(crate) mod controllers;
 pub(crate) mod discovery;
 pub(crate) mod errors;
+pub(crate) mod eviction;
 pub(crate) mod fields;
 pub(crate) mod handlers;
 pub mod k8s_schemas;
@@ -97,6 +99,10 @@ pub struct KubeOptions {
     pub watch_history: usize,
     /// `gitVersion` reported by `/version` and by Nodes' kubelet version, e.g. `v1.32.3`.
     pub kubernetes_version: String,
+    /// How long a Node whose kubelet stopped keeps its last status before the node lifecycle controller marks it
+    /// `Unknown` (kube-controller-manager `--node-monitor-grace-period`, 40 s by default:
+    /// pkg/controller/nodelifecycle/config/v1alpha1/defaults.go@v1.32.0).
+    pub node_monitor_grace_period: Duration,
 }
 
 impl Default for KubeOptions {
@@ -108,6 +114,7 @@ impl Default for KubeOptions {
             timeout_hang: Duration::from_secs(10),
             watch_history: store::HISTORY,
             kubernetes_version: "v1.32.3".into(),
+            node_monitor_grace_period: Duration::from_secs(40),
         }
     }
 }
@@ -167,6 +174,8 @@ pub(crate) struct Inner {
     pub server_version: Mutex<String>,
     /// Bumped after every change: wakes controllers and the saver.
     pub changed: tokio::sync::watch::Sender<u64>,
+    /// Nodes whose kubelet stopped (their machine was reset or left), and since when. The Node objects stay.
+    pub kubelets_stopped: Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
 }
 
 impl Inner {
@@ -230,6 +239,7 @@ impl KubeCluster {
             opts,
             faults: Mutex::new(Faults::default()),
             changed,
+            kubelets_stopped: Mutex::new(std::collections::HashMap::new()),
         });
         let cluster = KubeCluster { inner };
         admission::bootstrap(&cluster.inner);
@@ -282,6 +292,20 @@ impl KubeCluster {
             *st = fresh;
         }
         admission::bootstrap(&self.inner);
+        let rv = self.inner.lock().revision();
+        self.inner.notify(rv);
+    }
+
+    /// Stops the kubelet of Node `name` (its machine was reset): the Node object stays, as in a real cluster
+    /// (neither Talos nor Kubernetes deletes it), with the status its kubelet last posted; after
+    /// [`KubeOptions::node_monitor_grace_period`] the node lifecycle controller marks it `Unknown` and taints it
+    /// `node.kubernetes.io/unreachable` ([`controllers::nodes`]). Registering the node again restarts its kubelet.
+    pub fn stop_kubelet(&self, name: &str) {
+        if let Ok(mut stopped) = self.inner.kubelets_stopped.lock() {
+            stopped
+                .entry(name.to_string())
+                .or_insert_with(tokio::time::Instant::now);
+        }
         let rv = self.inner.lock().revision();
         self.inner.notify(rv);
     }

@@ -826,6 +826,22 @@ pub fn delete(inner: &Inner, t: &Target, ctx: &Ctx, body: &[u8]) -> ApiResult<(u
     Ok(out)
 }
 
+/// Deletes one object as a plain DELETE without options does (background propagation, finalizers honoured).
+pub(crate) fn delete_object(
+    st: &mut Store,
+    rt: &ResourceType,
+    version: &str,
+    ns: &str,
+    name: &str,
+) -> ApiResult<(u16, Value)> {
+    let opts = DeleteOpts {
+        policy: "Background".into(),
+        uid: None,
+        rv: None,
+    };
+    delete_one(st, rt, version, ns, name, &opts, false)
+}
+
 fn delete_one(
     st: &mut Store,
     rt: &ResourceType,

@@ -8,9 +8,11 @@
 //! - **update**: re-apply the install and prune only when its inputs (`version`, `ha`, manifest source or pin)
 //!   change; otherwise apply only the owned objects whose desired content changed or that drifted.
 //! - **read**: drift of the owned objects into `drift`, install health into `install_health`; a deleted namespace
-//!   means the resource is gone.
+//!   means the resource is gone. An API that cannot be reached within `timeouts.read` keeps the prior state, with
+//!   a warning ([`k8s_outage`]).
 //! - **delete**: root Application (cascade or orphan), then, unless `keep_on_destroy`, the repository Secret and
-//!   the install objects (namespace last). With `keep_on_destroy` only the root Application goes.
+//!   the install objects (namespace last). With `keep_on_destroy` only the root Application goes. An API that
+//!   cannot be reached within `timeouts.read` ends the delete with a warning naming the objects left.
 //! - **a failed create** is continued by the next apply, not deleted and installed again
 //!   ([`crate::resources::k8s_resume`]): the replacement converges from the objects it left.
 
@@ -29,6 +31,7 @@ use crate::framework::{
 use crate::k8s::inventory::{Inventory, ObjectRef};
 use crate::manifests::argocd::objects::{hash_admin_password, now_rfc3339};
 use crate::manifests::argocd::source::sha256_hex;
+use crate::resources::k8s_outage::{self, Failure};
 use crate::resources::k8s_resume;
 use settings::Settings;
 
@@ -47,9 +50,6 @@ const INSTALL_INPUTS: [&str; 5] = [
 
 /// The Terraform type name.
 const TYPE_NAME: &str = "vixens_argocd_bootstrap";
-
-/// Default wait when there is no deadline (read).
-const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn remaining(ctx: &Context) -> Duration {
     ctx.remaining().unwrap_or(Duration::from_secs(600))
@@ -348,16 +348,6 @@ impl Resource for ArgocdBootstrap {
     async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
         k8s_resume::remember_if_incomplete(ctx, TYPE_NAME, state);
         let s = Settings::from_value(state)?;
-        let applier = ctx
-            .run(
-                "connecting to the Kubernetes API",
-                ops::connect(&s, READ_TIMEOUT),
-            )
-            .await??;
-        if !ops::namespace_exists(&applier, &s.namespace).await? {
-            tracing::info!(namespace = %s.namespace, "Argo CD namespace is gone");
-            return Ok(None);
-        }
         let admin = match (
             state.get("admin_password_hash").as_str(),
             state.get("admin_password_mtime").as_str(),
@@ -366,11 +356,34 @@ impl Resource for ArgocdBootstrap {
             _ => None,
         };
         let owned = ops::owned_objects(&s, admin)?;
-        let drift = ops::drift(&applier, &owned).await?;
+        let inventory = inventory_of(state)?;
+        let bound = k8s_outage::reach_bound(ctx, state, &schema::TIMEOUTS);
+        let read = k8s_outage::read_within(ctx, "reading the Argo CD objects", bound, async {
+            let applier = k8s_outage::connect(&s.connection, bound, true).await?;
+            if !ops::namespace_exists(&applier, &s.namespace).await? {
+                return Ok(None);
+            }
+            let drift = ops::drift(&applier, &owned).await?;
+            let health = ops::install_health(&applier, &inventory).await?;
+            Ok(Some((drift, health)))
+        })
+        .await;
+        let (drift, health) = match read {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                tracing::info!(namespace = %s.namespace, "Argo CD namespace is gone");
+                return Ok(None);
+            }
+            Err(Failure::Unreachable(reason)) => {
+                tracing::warn!(reason = %reason, "Kubernetes API unreachable: keeping the prior state");
+                ctx.warn(k8s_outage::kept_state(TYPE_NAME, &reason));
+                return Ok(Some(state.clone()));
+            }
+            Err(Failure::Failed(d)) => return Err(d.into()),
+        };
         if !drift.is_empty() {
             tracing::info!(changes = drift.len(), "owned Argo CD objects drifted");
         }
-        let health = ops::install_health(&applier, &inventory_of(state)?).await?;
         let mut new = state.clone();
         new.set("drift", Value::string_list(drift));
         new.set("install_health", health);
@@ -462,10 +475,10 @@ impl Resource for ArgocdBootstrap {
             .collect();
         ctx.run(
             "removing objects no longer wanted",
-            ops::remove_owned(&applier, &gone),
+            ops::remove_owned(&applier, &gone, &mut Vec::new()),
         )
         .await
-        .and_then(|r| r)
+        .and_then(|r| r.map_err(Diagnostic::from))
         .map_err(|d| fail(d, &state))?;
         ctx.run(
             "applying the root Application and repository",
@@ -502,15 +515,58 @@ impl Resource for ArgocdBootstrap {
             return Ok(());
         }
         let s = Settings::from_value(state)?;
+        let owned = ops::owned_objects(&s, None)?;
+        let secrets: Vec<&ops::Owned> = owned
+            .iter()
+            .filter(|o| o.reference.kind == "Secret")
+            .collect();
+        let inventory = inventory_of(state)?;
+        // Everything this delete means to remove, in order, for the warning when the API cannot be reached.
+        let mut targets = vec![ops::root_ref(&s)];
+        if !s.keep_on_destroy {
+            targets.extend(secrets.iter().map(|o| o.reference.clone()));
+            targets.extend(inventory.iter().cloned());
+        }
+        let bound = k8s_outage::reach_bound(ctx, state, &schema::TIMEOUTS);
+        let mut done = Vec::new();
+        let result = self
+            .delete_steps(ctx, &s, bound, &secrets, &inventory, &mut done)
+            .await;
+        match result {
+            Ok(()) => Ok(()),
+            Err(Failure::Unreachable(reason)) => {
+                let left: Vec<ObjectRef> =
+                    targets.into_iter().filter(|r| !done.contains(r)).collect();
+                tracing::warn!(reason = %reason, left = left.len(), "Kubernetes API unreachable: objects left");
+                ctx.warn(k8s_outage::not_deleted(TYPE_NAME, &reason, &left));
+                Ok(())
+            }
+            Err(Failure::Failed(d)) => Err(d.into()),
+        }
+    }
+}
+
+impl ArgocdBootstrap {
+    /// The steps of delete: the root Application, then (unless `keep_on_destroy`) the repository Secret and the
+    /// install. `done` receives what no longer exists as it goes.
+    async fn delete_steps(
+        &self,
+        ctx: &Context,
+        s: &Settings,
+        bound: Duration,
+        secrets: &[&ops::Owned],
+        inventory: &Inventory,
+        done: &mut Vec<ObjectRef>,
+    ) -> Result<(), Failure> {
         let applier = ctx
             .run(
                 "connecting to the Kubernetes API",
-                ops::connect(&s, remaining(ctx)),
+                k8s_outage::connect(&s.connection, bound, true),
             )
             .await??;
         ctx.run(
             "deleting the root Application",
-            ops::delete_root_application(&applier, &s, remaining(ctx)),
+            ops::delete_root_application(&applier, s, remaining(ctx), done),
         )
         .await??;
         if s.keep_on_destroy {
@@ -520,20 +576,14 @@ impl Resource for ArgocdBootstrap {
             );
             return Ok(());
         }
-        let owned = ops::owned_objects(&s, None)?;
-        let secrets: Vec<&ops::Owned> = owned
-            .iter()
-            .filter(|o| o.reference.kind == "Secret")
-            .collect();
         ctx.run(
             "deleting the repository Secret",
-            ops::remove_owned(&applier, &secrets),
+            ops::remove_owned(&applier, secrets, done),
         )
         .await??;
-        let inventory = inventory_of(state)?;
         ctx.run(
             "deleting the Argo CD install",
-            ops::delete_install(&applier, &s, &inventory, remaining(ctx)),
+            ops::delete_install(&applier, s, inventory, remaining(ctx), done),
         )
         .await??;
         Ok(())

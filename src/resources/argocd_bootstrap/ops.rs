@@ -17,6 +17,7 @@ use crate::manifests::argocd::objects::{
 };
 use crate::manifests::argocd::source::{fetch_manifest, sha256_hex, verified_text, SourceError};
 use crate::manifests::argocd::{parse_manifest, prepare_install};
+use crate::resources::k8s_outage::{self, Failure};
 
 /// Field manager of the settings keys (admin password, `server.insecure`) inside objects of the install, so that
 /// re-applying the install (manager `vixens`) and the settings never remove each other's fields.
@@ -99,19 +100,10 @@ pub fn inline_inventory(text: &str, namespace: &str) -> Result<Inventory, Diagno
     })
 }
 
-/// Connects to the API server, retrying while it is not up, for at most `timeout`.
-pub async fn connect(s: &Settings, timeout: Duration) -> Result<Applier, Diagnostic> {
-    let client = s.connection.connect(timeout).await.map_err(|e| {
-        let d = Diagnostic::error("Cannot connect to the Kubernetes API", e.to_string());
-        match (&e, &s.connection) {
-            (crate::k8s::Error::Config(_), crate::k8s::Connection::Kubeconfig(_)) => {
-                d.at(AttributePath::attr("kubeconfig"))
-            }
-            (crate::k8s::Error::Config(_), _) => d.at(AttributePath::attr("kubernetes")),
-            _ => d,
-        }
-    })?;
-    Ok(Applier::new(client))
+/// Connects to the API server, retrying while it is not up, for at most `timeout` (see
+/// [`k8s_outage::connect`]).
+pub async fn connect(s: &Settings, timeout: Duration) -> Result<Applier, Failure> {
+    k8s_outage::connect(&s.connection, timeout, false).await
 }
 
 /// Applies the install (forcing conflicts, CRDs first and waited for). `applied` receives what was applied, also
@@ -240,8 +232,12 @@ pub async fn apply_owned(applier: &Applier, objects: &[&Owned]) -> Result<(), Di
 
 /// Removes owned objects that are no longer wanted: partial settings objects are released (an empty apply
 /// under their manager removes the keys), others are deleted; the old root Application is orphaned so that its
-/// resources stay for the new one.
-pub async fn remove_owned(applier: &Applier, objects: &[&Owned]) -> Result<(), Diagnostic> {
+/// resources stay for the new one. `done` receives each object removed, also when a later one fails.
+pub async fn remove_owned(
+    applier: &Applier,
+    objects: &[&Owned],
+    done: &mut Vec<ObjectRef>,
+) -> Result<(), Failure> {
     for o in objects {
         let result = if o.partial {
             let mut empty = DynamicObject::new(
@@ -262,7 +258,8 @@ pub async fn remove_owned(applier: &Applier, objects: &[&Owned]) -> Result<(), D
             .await
             .map(|_| ())
         };
-        result.map_err(|e| k8s_error(&format!("removing {}", o.reference), &e))?;
+        result.map_err(|e| Failure::k8s(&format!("removing {}", o.reference), &e))?;
+        done.push(o.reference.clone());
     }
     Ok(())
 }
@@ -277,34 +274,36 @@ fn gvk(r: &ObjectRef) -> kube::api::GroupVersionKind {
 
 /// Removes every finalizer of an object (JSON merge patch `metadata.finalizers: null`), as `argocd app delete
 /// --cascade=false` does for an Application. A missing object is fine.
-pub async fn strip_finalizers(applier: &Applier, r: &ObjectRef) -> Result<(), Diagnostic> {
+pub async fn strip_finalizers(applier: &Applier, r: &ObjectRef) -> Result<(), Failure> {
     let api = match applier.api_for(r).await {
         Ok(api) => api,
         Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(k8s_error(&format!("reading {r}"), &e)),
+        Err(e) => return Err(Failure::k8s(&format!("reading {r}"), &e)),
     };
     let patch = serde_json::json!({"metadata": {"finalizers": null}});
-    match api
-        .patch(&r.name, &PatchParams::default(), &Patch::Merge(&patch))
+    applier
+        .request("patch", || async {
+            match api
+                .patch(&r.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) if crate::k8s::error::is_not_found(&e) => Ok(()),
+                Err(e) => Err(crate::k8s::Error::api("patch", r.to_string(), e)),
+            }
+        })
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if crate::k8s::error::is_not_found(&e) => Ok(()),
-        Err(e) => Err(k8s_error(
-            &format!("removing the finalizers of {r}"),
-            &crate::k8s::Error::api("patch", r.to_string(), e),
-        )),
-    }
+        .map_err(|e| Failure::k8s(&format!("removing the finalizers of {r}"), &e))
 }
 
 /// Drift of the owned objects: `"<Kind> <ns>/<name>: missing"` or `"<Kind> <ns>/<name>: <field path>"` for each
 /// field whose live value differs from what was applied. Field paths only, never values.
-pub async fn drift(applier: &Applier, owned: &[Owned]) -> Result<Vec<String>, Diagnostic> {
+pub async fn drift(applier: &Applier, owned: &[Owned]) -> Result<Vec<String>, Failure> {
     let mut out = Vec::new();
     for o in owned {
         let live = inventory::read_live(applier, &o.reference)
             .await
-            .map_err(|e| k8s_error(&format!("reading {}", o.reference), &e))?;
+            .map_err(|e| Failure::k8s(&format!("reading {}", o.reference), &e))?;
         let Some(live) = live else {
             out.push(format!("{}: missing", o.reference));
             continue;
@@ -321,10 +320,7 @@ pub async fn drift(applier: &Applier, owned: &[Owned]) -> Result<Vec<String>, Di
 }
 
 /// `Healthy` when every install workload is rolled out, else `Degraded: ` and what is not.
-pub async fn install_health(
-    applier: &Applier,
-    inventory: &Inventory,
-) -> Result<String, Diagnostic> {
+pub async fn install_health(applier: &Applier, inventory: &Inventory) -> Result<String, Failure> {
     let mut problems = Vec::new();
     for r in inventory.iter() {
         let Some(check) = wait::rollout_check(&r.kind) else {
@@ -332,7 +328,7 @@ pub async fn install_health(
         };
         let live = inventory::read_live(applier, r)
             .await
-            .map_err(|e| k8s_error(&format!("reading {r}"), &e))?;
+            .map_err(|e| Failure::k8s(&format!("reading {r}"), &e))?;
         match live {
             None => problems.push(format!("{r} missing")),
             Some(obj) => {
@@ -352,57 +348,78 @@ pub async fn install_health(
 }
 
 /// True when the install namespace exists.
-pub async fn namespace_exists(applier: &Applier, namespace: &str) -> Result<bool, Diagnostic> {
+pub async fn namespace_exists(applier: &Applier, namespace: &str) -> Result<bool, Failure> {
     let r = ObjectRef::new("v1", "Namespace", None, namespace);
     inventory::read_live(applier, &r)
         .await
         .map(|o| o.is_some_and(|ns| ns.metadata.deletion_timestamp.is_none()))
-        .map_err(|e| k8s_error(&format!("reading {r}"), &e))
+        .map_err(|e| Failure::k8s(&format!("reading {r}"), &e))
 }
 
-/// Deletes the root Application (cascading through its finalizer, or orphaning its resources after removing the
-/// finalizers) and waits until it is gone.
-pub async fn delete_root_application(
-    applier: &Applier,
-    s: &Settings,
-    timeout: Duration,
-) -> Result<(), Diagnostic> {
-    let r = ObjectRef::new(
+/// The root Application of settings `s`.
+pub fn root_ref(s: &Settings) -> ObjectRef {
+    ObjectRef::new(
         "argoproj.io/v1alpha1",
         "Application",
         Some(&s.namespace),
         &s.root.name,
-    );
+    )
+}
+
+/// Deletes the root Application (cascading through its finalizer, or orphaning its resources after removing the
+/// finalizers) and waits until it is gone; then pushes it onto `done`.
+pub async fn delete_root_application(
+    applier: &Applier,
+    s: &Settings,
+    timeout: Duration,
+    done: &mut Vec<ObjectRef>,
+) -> Result<(), Failure> {
+    let r = root_ref(s);
     if !s.root.cascade {
         strip_finalizers(applier, &r).await?;
     }
     inventory::delete_objects(applier, std::slice::from_ref(&r), Propagation::Background)
         .await
-        .map_err(|e| k8s_error(&format!("deleting {r}"), &e))?;
+        .map_err(|e| Failure::k8s(&format!("deleting {r}"), &e))?;
     wait::gone(applier, &r, timeout)
         .await
-        .map_err(|e| k8s_error(&format!("waiting for {r} to be deleted"), &e))
+        .map_err(|e| Failure::k8s(&format!("waiting for {r} to be deleted"), &e))?;
+    done.push(r);
+    Ok(())
 }
 
-/// Deletes the install objects (reverse dependency order) and waits until the namespace is gone.
+/// Deletes the install objects (reverse dependency order) and waits until the namespace is gone; `done`
+/// receives each object that no longer exists, also when a later one fails.
 pub async fn delete_install(
     applier: &Applier,
     s: &Settings,
     inventory: &Inventory,
     timeout: Duration,
-) -> Result<(), Diagnostic> {
+    done: &mut Vec<ObjectRef>,
+) -> Result<(), Failure> {
     let refs: Vec<ObjectRef> = inventory.iter().cloned().collect();
-    inventory::delete_objects(applier, &refs, Propagation::Background)
-        .await
-        .map_err(|e| k8s_error("deleting the Argo CD install", &e))?;
     let ns = ObjectRef::new("v1", "Namespace", None, &s.namespace);
+    let mut deleted = Vec::new();
+    let mut progress = Vec::new();
+    let result = inventory::delete_objects_into(
+        applier,
+        &refs,
+        Propagation::Background,
+        &mut progress,
+        &mut deleted,
+    )
+    .await;
+    // The namespace counts as gone only once it is.
+    done.extend(progress.into_iter().filter(|r| *r != ns));
+    result.map_err(|e| Failure::k8s("deleting the Argo CD install", &e))?;
     if inventory.contains(&ns) {
         wait::gone(applier, &ns, timeout).await.map_err(|e| {
-            k8s_error(
+            Failure::k8s(
                 &format!("waiting for namespace {} to be deleted", s.namespace),
                 &e,
             )
         })?;
+        done.push(ns);
     }
     Ok(())
 }

@@ -5,6 +5,15 @@ use std::time::Duration;
 use crate::cty::Type;
 use crate::framework::{Attribute, Block, NestedBlock, Nesting, Schema, TimeoutDefaults};
 
+/// Defaults of the `timeouts` block; `read` bounds how long a read or a delete tries to reach the Kubernetes API
+/// (see [`crate::resources::k8s_outage`]).
+pub const TIMEOUTS: TimeoutDefaults = TimeoutDefaults {
+    create: Duration::from_secs(20 * 60),
+    update: Duration::from_secs(20 * 60),
+    delete: Duration::from_secs(10 * 60),
+    read: Some(crate::resources::k8s_outage::READ_TIMEOUT),
+};
+
 /// Schema version. 1: `repository` is a list of one block (version 0 stored it as a single object; see
 /// [`super::ArgocdBootstrap::upgrade_state`]).
 pub const SCHEMA_VERSION: i64 = 1;
@@ -38,6 +47,12 @@ only the root Application (still cascading or orphaning as set): the namespace, 
 repository Secret and the settings this resource wrote (admin password in `argocd-secret`, `server.insecure` in \
 `argocd-cmd-params-cm`) stay, and Terraform forgets them. Set `cascade_delete = false` with it to leave the \
 applications the root created running under Argo CD (a hand-off to Git).
+
+**An unreachable Kubernetes API** (down, or gone with its cluster): reaching it is bounded by `timeouts.read` \
+(default 2m). Past it, a refresh keeps the last recorded state and warns (the plan still works, without drift \
+detection), and a destroy completes with a warning naming the objects it could not delete (they stay in the \
+cluster if it comes back). An API found down earlier in the same run, or whose `vixens_talos_cluster` was \
+destroyed earlier in the run, gets one 3-second try.
 
 **Import** is not supported. To take over an existing install, create the resource: server-side apply with \
 forced conflicts adopts the objects already in the cluster.";
@@ -203,9 +218,5 @@ pub fn schema() -> Schema {
         .block(NestedBlock::new("root_application", Nesting::Single, root_application_block()));
     Schema::new(block)
         .version(SCHEMA_VERSION)
-        .with_timeouts(TimeoutDefaults {
-            create: Duration::from_secs(20 * 60),
-            update: Duration::from_secs(20 * 60),
-            delete: Duration::from_secs(10 * 60),
-        })
+        .with_timeouts(TIMEOUTS)
 }

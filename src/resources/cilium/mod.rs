@@ -5,10 +5,14 @@
 //! - **plan**: validation with attribute paths; the inventory is computed from the settings when they are known;
 //!   Hubble certificates are kept, or planned unknown when they must be (re)generated. No cluster contact.
 //! - **create / update**: render, connect (retrying), server-side apply in dependency order, wait for the LB
-//!   IPAM CRDs, apply pools and policy, delete objects no longer wanted, wait for rollouts and Nodes.
+//!   IPAM CRDs, apply pools and policy, delete objects no longer wanted, wait for the agents, then for the
+//!   Deployments some Node can run (a warning names the others, e.g. hubble-relay on tainted control planes),
+//!   then for every Node Ready ([`ops::wait_ready`]).
 //! - **read**: drift of every owned object into `drift` (the next plan repairs it); gone when nothing owned is left.
-//!   An empty inventory (a create that never reached the API server) is read without contacting the cluster.
-//! - **delete**: exactly the inventory; with nothing owned, the cluster is not contacted.
+//!   An empty inventory (a create that never reached the API server) is read without contacting the cluster. An
+//!   API that cannot be reached within `timeouts.read` keeps the prior state, with a warning ([`k8s_outage`]).
+//! - **delete**: exactly the inventory; with nothing owned, the cluster is not contacted. An API that cannot be
+//!   reached within `timeouts.read` ends the delete with a warning naming the objects left.
 //! - **plan** also refuses a version change Cilium does not support in place (an older minor, or skipping a
 //!   minor) and warns when `kubernetes_version` is outside the chosen release's tested range.
 //! - **a failed create** is continued by the next apply, not deleted and installed again
@@ -35,6 +39,7 @@ use crate::k8s::inventory::Inventory;
 use crate::manifests::cilium::version::{
     check_transition, CiliumVersion, DEFAULT_VERSION, LEGACY_DEFAULT_VERSION,
 };
+use crate::resources::k8s_outage::{self, Failure};
 use crate::resources::k8s_resume;
 use settings::Settings;
 
@@ -44,9 +49,6 @@ pub struct Cilium;
 
 /// The Terraform type name.
 const TYPE_NAME: &str = "vixens_cilium";
-
-/// Wait used by read (no deadline there).
-const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Attributes that decide which objects exist.
 const INVENTORY_INPUTS: [&str; 5] = [
@@ -200,7 +202,7 @@ impl Cilium {
                 ops::connect(s, remaining(ctx)),
             )
             .await
-            .and_then(|r| r)
+            .and_then(|r| r.map_err(Diagnostic::from))
             .map_err(|d| fail(d, state))?;
         let mut applied = Vec::new();
         let result = ctx
@@ -224,13 +226,17 @@ impl Cilium {
         .map_err(|d| fail(d, state))?;
         state.set("inventory", wanted.to_json());
         if s.wait {
-            ctx.run(
-                "waiting for Cilium and every Node to be Ready",
-                ops::wait_ready(&applier, &wanted, remaining(ctx)),
-            )
-            .await
-            .and_then(|r| r)
-            .map_err(|d| fail(d, state))?;
+            let warnings = ctx
+                .run(
+                    "waiting for Cilium and every Node to be Ready",
+                    ops::wait_ready(&applier, &wanted, remaining(ctx)),
+                )
+                .await
+                .and_then(|r| r)
+                .map_err(|d| fail(d, state))?;
+            for w in warnings {
+                ctx.warn(w);
+            }
         }
         Ok(())
     }
@@ -421,13 +427,21 @@ impl Resource for Cilium {
             // GitOps owns them now: their changes are not drift.
             desired.lb.clear();
         }
-        let applier = ctx
-            .run(
-                "connecting to the Kubernetes API",
-                ops::connect(&s, READ_TIMEOUT),
-            )
-            .await??;
-        let (drift, present) = ops::drift(&applier, &desired).await?;
+        let bound = k8s_outage::reach_bound(ctx, state, &schema::TIMEOUTS);
+        let read = k8s_outage::read_within(ctx, "reading the Cilium objects", bound, async {
+            let applier = k8s_outage::connect(&s.connection, bound, true).await?;
+            ops::drift(&applier, &desired).await
+        })
+        .await;
+        let (drift, present) = match read {
+            Ok(found) => found,
+            Err(Failure::Unreachable(reason)) => {
+                tracing::warn!(reason = %reason, "Kubernetes API unreachable: keeping the prior state");
+                ctx.warn(k8s_outage::kept_state(TYPE_NAME, &reason));
+                return Ok(Some(state.clone()));
+            }
+            Err(Failure::Failed(d)) => return Err(d.into()),
+        };
         if present == 0 {
             tracing::info!(namespace = %s.values.namespace, "no Cilium object owned is left");
             return Ok(None);
@@ -485,18 +499,28 @@ impl Resource for Cilium {
             );
             return Ok(());
         }
-        let applier = ctx
-            .run(
-                "connecting to the Kubernetes API",
-                ops::connect(&s, remaining(ctx)),
-            )
-            .await??;
-        ctx.run(
-            "deleting the Cilium objects",
-            ops::delete_all(&applier, &owned),
-        )
-        .await??;
-        Ok(())
+        let bound = k8s_outage::reach_bound(ctx, state, &schema::TIMEOUTS);
+        let mut done = Vec::new();
+        let deleted = ctx
+            .run("deleting the Cilium objects", async {
+                let applier = k8s_outage::connect(&s.connection, bound, true).await?;
+                ops::delete_all(&applier, &owned, &mut done).await
+            })
+            .await?;
+        match deleted {
+            Ok(()) => Ok(()),
+            Err(Failure::Unreachable(reason)) => {
+                let left: Vec<_> = owned
+                    .iter()
+                    .filter(|r| !done.contains(r))
+                    .cloned()
+                    .collect();
+                tracing::warn!(reason = %reason, left = left.len(), "Kubernetes API unreachable: objects left");
+                ctx.warn(k8s_outage::not_deleted(TYPE_NAME, &reason, &left));
+                Ok(())
+            }
+            Err(Failure::Failed(d)) => Err(d.into()),
+        }
     }
 }
 

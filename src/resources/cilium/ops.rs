@@ -7,7 +7,6 @@ use kube::api::DynamicObject;
 use serde::{Deserialize, Serialize};
 
 use super::settings::Settings;
-use crate::cty::AttributePath;
 use crate::framework::Diagnostic;
 use crate::k8s::apply::{Applier, ApplyOptions};
 use crate::k8s::connection::error_chain;
@@ -16,6 +15,7 @@ use crate::k8s::wait;
 use crate::manifests::cilium::certs::{self, CertKeyPair, HubbleCerts};
 use crate::manifests::cilium::lb_ipam::{L2_POLICY_CRD, POOL_CRD};
 use crate::manifests::cilium::{self, RenderError};
+use crate::resources::k8s_outage::{self, Failure};
 
 /// The Hubble certificates as stored in state (`hubble_tls`, sensitive JSON).
 #[derive(Serialize, Deserialize)]
@@ -151,19 +151,10 @@ pub fn k8s_error(what: &str, e: &crate::k8s::Error) -> Diagnostic {
     Diagnostic::error(format!("Failed {what}"), error_chain(e))
 }
 
-/// Connects to the API server, retrying while it is not up (connection refused) for at most `timeout`.
-pub async fn connect(s: &Settings, timeout: Duration) -> Result<Applier, Diagnostic> {
-    let client = s.connection.connect(timeout).await.map_err(|e| {
-        let d = Diagnostic::error("Cannot connect to the Kubernetes API", e.to_string());
-        match (&e, &s.connection) {
-            (crate::k8s::Error::Config(_), crate::k8s::Connection::Kubeconfig(_)) => {
-                d.at(AttributePath::attr("kubeconfig"))
-            }
-            (crate::k8s::Error::Config(_), _) => d.at(AttributePath::attr("kubernetes")),
-            _ => d,
-        }
-    })?;
-    Ok(Applier::new(client))
+/// Connects to the API server, retrying while it is not up, for at most `timeout` (see
+/// [`k8s_outage::connect`]).
+pub async fn connect(s: &Settings, timeout: Duration) -> Result<Applier, Failure> {
+    k8s_outage::connect(&s.connection, timeout, false).await
 }
 
 /// Applies the chart objects (forcing conflicts, dependency order), waits until the operator has registered the
@@ -218,21 +209,73 @@ pub async fn apply(
     Ok(())
 }
 
-/// Waits for the agent, Envoy, operator (and Hubble) rollouts, then for every Node to be Ready.
+/// Waits for the CNI (the agent and Envoy DaemonSets), then for each Deployment (the operator, Hubble relay and
+/// UI) that some Node can run ([`crate::k8s::schedule`]), then for every Node to be Ready, all within `timeout`.
+/// A Deployment no Node can run (e.g. hubble-relay on a cluster of tainted control planes) is not waited for: it
+/// comes back as a warning naming what keeps it off each Node.
 pub async fn wait_ready(
     applier: &Applier,
     inventory: &Inventory,
     timeout: Duration,
-) -> Result<(), Diagnostic> {
+) -> Result<Vec<Diagnostic>, Diagnostic> {
     let started = std::time::Instant::now();
-    let refs: Vec<ObjectRef> = inventory.iter().cloned().collect();
-    wait::rolled_out(applier.client(), &refs, timeout)
+    let left = || timeout.saturating_sub(started.elapsed());
+    let (daemons, others): (Vec<ObjectRef>, Vec<ObjectRef>) = inventory
+        .iter()
+        .cloned()
+        .partition(|r| r.kind == "DaemonSet");
+    wait::rolled_out(applier.client(), &daemons, timeout)
+        .await
+        .map_err(|e| k8s_error("waiting for the Cilium agents", &e))?;
+    let mut runnable = Vec::new();
+    let mut warnings = Vec::new();
+    for r in others {
+        if wait::rollout_check(&r.kind).is_none() {
+            continue;
+        }
+        let reading = |e: crate::k8s::Error| k8s_error(&format!("reading {r}"), &e);
+        let spec = inventory::read_live(applier, &r)
+            .await
+            .map_err(reading)?
+            .and_then(|o| serde_json::from_value(o.data["spec"]["template"]["spec"].clone()).ok());
+        let Some(spec) = spec else {
+            runnable.push(r);
+            continue;
+        };
+        let nowhere = applier
+            .request("list Nodes", || {
+                crate::k8s::schedule::nowhere(applier.client(), &spec)
+            })
+            .await
+            .map_err(|e| k8s_error("listing Nodes", &e))?;
+        match nowhere {
+            None => runnable.push(r),
+            Some(why) => {
+                tracing::warn!(workload = %r, reason = %why, "no Node can run it: not waited for");
+                warnings.push(unschedulable_warning(&r, &why));
+            }
+        }
+    }
+    wait::rolled_out(applier.client(), &runnable, left())
         .await
         .map_err(|e| k8s_error("waiting for the Cilium rollouts", &e))?;
-    let left = timeout.saturating_sub(started.elapsed());
-    wait::nodes_ready(applier.client(), 1, left)
+    wait::nodes_ready(applier.client(), 1, left())
         .await
-        .map_err(|e| k8s_error("waiting for every Node to be Ready", &e))
+        .map_err(|e| k8s_error("waiting for every Node to be Ready", &e))?;
+    Ok(warnings)
+}
+
+/// The warning for a Deployment no Node can run.
+fn unschedulable_warning(r: &ObjectRef, why: &str) -> Diagnostic {
+    Diagnostic::warning(
+        format!("{} cannot be scheduled: not waited for", r.name),
+        format!(
+            "No Node of the cluster can run the pods of {r} ({why}), so it stays Pending and the apply does not wait \
+             for it. It starts by itself once a Node that can run it joins: add a worker, or set \
+             `allow_scheduling_on_control_planes = true` on vixens_talos_cluster. Cilium itself (agent, Envoy, \
+             operator) does not need it."
+        ),
+    )
 }
 
 /// Deletes owned objects no longer desired.
@@ -247,25 +290,35 @@ pub async fn prune(applier: &Applier, stale: &[ObjectRef]) -> Result<(), Diagnos
         .map_err(|e| k8s_error("deleting objects no longer wanted", &e))
 }
 
-/// Deletes every owned object (workloads and custom resources first, the namespace last).
-pub async fn delete_all(applier: &Applier, owned: &Inventory) -> Result<(), Diagnostic> {
+/// Deletes every owned object (workloads and custom resources first, the namespace last); `done` receives each
+/// one that no longer exists, also when a later one fails.
+pub async fn delete_all(
+    applier: &Applier,
+    owned: &Inventory,
+    done: &mut Vec<ObjectRef>,
+) -> Result<(), Failure> {
     let refs: Vec<ObjectRef> = owned.iter().cloned().collect();
-    inventory::delete_objects(applier, &refs, Propagation::Background)
-        .await
-        .map(|_| ())
-        .map_err(|e| k8s_error("deleting the Cilium objects", &e))
+    inventory::delete_objects_into(
+        applier,
+        &refs,
+        Propagation::Background,
+        done,
+        &mut Vec::new(),
+    )
+    .await
+    .map_err(|e| Failure::k8s("deleting the Cilium objects", &e))
 }
 
 /// Drift of every desired object: `"<object>: missing"` or `"<object>: <json path>"`. Secret values never appear,
 /// only paths. Returns also how many desired objects still exist.
-pub async fn drift(applier: &Applier, d: &Desired) -> Result<(Vec<String>, usize), Diagnostic> {
+pub async fn drift(applier: &Applier, d: &Desired) -> Result<(Vec<String>, usize), Failure> {
     let mut out = Vec::new();
     let mut present = 0;
     for o in d.chart.iter().chain(&d.lb) {
         let r = ObjectRef::of(o).map_err(|e| Diagnostic::error("Invalid object", e.to_string()))?;
         let live = inventory::read_live(applier, &r)
             .await
-            .map_err(|e| k8s_error("reading owned objects", &e))?;
+            .map_err(|e| Failure::k8s("reading owned objects", &e))?;
         match live {
             None => out.push(format!("{r}: missing")),
             Some(live) => {

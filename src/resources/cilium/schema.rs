@@ -6,6 +6,15 @@ use crate::cty::Type;
 use crate::framework::{Attribute, Block, NestedBlock, Nesting, Schema, TimeoutDefaults};
 use crate::manifests::cilium::version::{DEFAULT_VERSION, SUPPORTED};
 
+/// Defaults of the `timeouts` block; `read` bounds how long a read or a delete tries to reach the Kubernetes API
+/// (see [`crate::resources::k8s_outage`]).
+pub const TIMEOUTS: TimeoutDefaults = TimeoutDefaults {
+    create: Duration::from_secs(20 * 60),
+    update: Duration::from_secs(20 * 60),
+    delete: Duration::from_secs(10 * 60),
+    read: Some(crate::resources::k8s_outage::READ_TIMEOUT),
+};
+
 /// Default namespace of the Cilium objects.
 pub const DEFAULT_NAMESPACE: &str = "kube-system";
 
@@ -48,12 +57,23 @@ workload through its images. With `roll_out_pods = false` pods keep their config
 
 **Apply.** Connects (retrying while the API server is not up), server-side applies every object with field \
 manager `vixens` in dependency order, waits until the operator has registered the LB IPAM and L2 policy CRDs \
-(Established), applies the pools and the policy, then (with `wait`) waits for the agent, Envoy and operator \
-rollouts and for every Node to be Ready. A create that fails part-way (say the API server stays unreachable past the create timeout) leaves the resource tainted; the next apply continues that install rather than deleting and installing it again: its plan still shows a replacement (Terraform's rule for tainted objects) with a warning, and the objects already created are updated in place, keeping the Hubble certificates. A `terraform taint` by hand still reinstalls.
+(Established), applies the pools and the policy, then (with `wait`) waits, within the create or update timeout, \
+for: the agent and Envoy DaemonSets; then the operator Deployment and, when enabled, the hubble-relay and hubble-ui \
+Deployments; then every Node to be Ready. A Deployment that no Node can run is not waited for and the apply warns, \
+naming what keeps it off each Node: hubble-relay and hubble-ui tolerate no taint, so on a cluster whose only nodes \
+are control planes tainted NoSchedule (`allow_scheduling_on_control_planes = false`, no worker) they stay Pending \
+until a schedulable Node joins (vixens_talos_cluster's plan warns about such a cluster). The agent, Envoy and the \
+operator tolerate control-plane taints. A create that fails part-way (say the API server stays unreachable past the create timeout) leaves the resource tainted; the next apply continues that install rather than deleting and installing it again: its plan still shows a replacement (Terraform's rule for tainted objects) with a warning, and the objects already created are updated in place, keeping the Hubble certificates. A `terraform taint` by hand still reinstalls.
 
 **State** holds the inventory of owned objects: an update deletes objects no longer wanted (a removed pool, the UI \
 when `hubble.ui` turns off), a version change upgrades, a read reports drift (an edited `cilium-config`, a deleted \
 DaemonSet) in `drift` so the next plan repairs it, and destroy deletes exactly the inventory.
+
+**An unreachable Kubernetes API** (down, or gone with its cluster): reaching it is bounded by `timeouts.read` \
+(default 2m). Past it, a refresh keeps the last recorded state and warns (the plan still works, without drift \
+detection), and a destroy completes with a warning naming the objects it could not delete (they stay in the \
+cluster if it comes back). An API found down earlier in the same run, or whose `vixens_talos_cluster` was \
+destroyed earlier in the run, gets one 3-second try.
 
 **Hand-off of LB IPAM** (`lb_ipam_hand_off = true`): the pools and the L2 announcement policy are created with \
 the install, so LoadBalancer Services get addresses before Argo CD syncs anything, and from then on belong to \
@@ -272,7 +292,7 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::bool("wait")
                 .optional()
-                .description("Wait for the rollouts and for every Node to be Ready (default true)."),
+                .description("Wait for the agent and Envoy DaemonSets, the operator and (when enabled and some Node can run them) Hubble relay and UI Deployments, then for every Node to be Ready (default true)."),
         )
         .attribute(
             Attribute::string("inventory")
@@ -298,9 +318,5 @@ pub fn schema() -> Schema {
         .block(NestedBlock::new("l2_announcements", Nesting::Single, l2_announcements_block()))
         .block(NestedBlock::new("load_balancer_ip_pools", Nesting::List, pool_block()))
         .block(NestedBlock::new("l2_policy", Nesting::Single, l2_policy_block()));
-    Schema::new(block).with_timeouts(TimeoutDefaults {
-        create: Duration::from_secs(20 * 60),
-        update: Duration::from_secs(20 * 60),
-        delete: Duration::from_secs(10 * 60),
-    })
+    Schema::new(block).with_timeouts(TIMEOUTS)
 }

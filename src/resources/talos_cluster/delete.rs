@@ -82,7 +82,8 @@ async fn reset_node(
 }
 
 /// Update: resets the nodes of `prior` that are no longer planned, workers first, control planes one at a time
-/// (each leaves etcd, membership is checked before the next).
+/// (each leaves etcd, membership is checked before the next); each is cordoned and drained before and its Node
+/// object deleted after ([`super::drain`]).
 pub(crate) async fn remove_nodes(
     ctx: &Context,
     m: &Model,
@@ -110,8 +111,17 @@ pub(crate) async fn remove_nodes(
     let remaining_cp = m.control_planes().first().copied();
     let mut ordered: Vec<&&NodeModel> = removed.iter().filter(|n| !n.is_control_plane()).collect();
     ordered.extend(removed.iter().filter(|n| n.is_control_plane()));
+    // A reset node leaves the Kubernetes cluster: drained before, its Node object deleted after.
+    let kube = if m.reset_on_destroy {
+        super::drain::connect(ctx, prior).await
+    } else {
+        None
+    };
     for node in ordered {
         if m.reset_on_destroy {
+            if let Some(client) = &kube {
+                super::drain::cordon_and_drain(ctx, client, node).await?;
+            }
             let leave = if node.is_control_plane() {
                 remaining_cp
             } else {
@@ -119,6 +129,9 @@ pub(crate) async fn remove_nodes(
             };
             let graceful = m.graceful_reset && !node.is_control_plane();
             reset_node(ctx, node, creds, graceful, leave).await?;
+            if let Some(client) = &kube {
+                super::drain::delete_node(ctx, client, node).await;
+            }
         }
         p.status.remove(&node.name);
         if node.is_control_plane() {
@@ -135,8 +148,8 @@ pub(crate) async fn remove_nodes(
     Ok(())
 }
 
-/// Destroy: resets every node in reverse order (workers, then control planes), gracefully except the last
-/// control plane; with `on_destroy.reset = false` leaves them as they are. The destroy half of a replacement that
+/// Destroy: resets every node, the workers at once, then the control planes one at a time in reverse order,
+/// gracefully except the last control plane; with `on_destroy.reset = false` leaves them as they are. The destroy half of a replacement that
 /// resumes a failed create leaves the nodes for the create ([`super::resume`]); destroying a failed create resets
 /// only the nodes that took a config (the others are still in maintenance mode).
 pub async fn delete(ctx: &Context, state: &Value) -> Result<(), ApplyError> {
@@ -176,17 +189,33 @@ pub async fn delete(ctx: &Context, state: &Value) -> Result<(), ApplyError> {
     if !bootstrapped {
         m.graceful_reset = false;
     }
-    let mut workers = m.workers();
-    workers.reverse();
+    // Workers hold no etcd member: they reset all at once. Every reset is tried; the errors are reported together.
+    let workers = m.workers();
+    let resets = workers
+        .iter()
+        .map(|node| reset_node(ctx, node, &creds, m.graceful_reset, None));
+    let mut failed = Diagnostics::new();
+    for result in futures::future::join_all(resets).await {
+        if let Err(d) = result {
+            failed.extend(d);
+        }
+    }
+    if failed.has_errors() {
+        return Err(failed.into());
+    }
+    // Control planes one at a time (each graceful reset leaves etcd while a quorum remains), the last one
+    // non-graceful: there is no etcd left to leave.
     let mut cps = m.control_planes();
     cps.reverse();
-    for node in workers {
-        reset_node(ctx, node, &creds, m.graceful_reset, None).await?;
-    }
     let last = cps.len().saturating_sub(1);
     for (i, node) in cps.iter().enumerate() {
         let graceful = m.graceful_reset && i != last;
         reset_node(ctx, node, &creds, graceful, None).await?;
+    }
+    // The Kubernetes API went with the last control plane: a resource of this run still holding objects there
+    // (destroyed after this one) gives up at once, with a warning, instead of waiting for it.
+    if !m.cluster.endpoint.is_empty() {
+        crate::k8s::down::mark(&m.cluster.endpoint);
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //!
 //! - [`schema`]: attributes and blocks; [`validate`]: plan-time checks with attribute paths;
 //! - [`plan`]: which computed values an update changes; [`apply`]: create/update convergence;
-//! - [`delete`]: node removal and destroy; [`upgrade`]: rolling upgrades; [`read`]: refresh;
+//! - [`delete`]: node removal and destroy ([`drain`]: the Kubernetes side of a removal); [`upgrade`]: rolling
+//!   upgrades; [`read`]: refresh;
 //! - [`renewal`]: the admin client certificates, renewed within 30 days of expiry, as planned;
 //! - [`resume`]: the next apply after a failed create keeps its secrets and continues;
 //! - [`import`]: `terraform import vixens_talos_cluster.NAME <path to secrets.yaml>` and the plan that adopts;
@@ -13,6 +14,7 @@
 pub mod apply;
 pub mod checks;
 pub mod delete;
+pub(crate) mod drain;
 pub mod import;
 pub mod model;
 pub mod outputs;

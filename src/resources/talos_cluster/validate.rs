@@ -547,7 +547,11 @@ fn warn_without_workload_nodes(config: &Value, nodes: &Nodes, diags: &mut Diagno
         diags.push(
             Diagnostic::warning(
                 "No node can run workloads",
-                "Every node is a control plane and `allow_scheduling_on_control_planes` is false, so Talos taints                  them node-role.kubernetes.io/control-plane:NoSchedule: pods without that toleration (Argo CD, the                  Cilium operator, your applications) stay Pending. Set `allow_scheduling_on_control_planes = true`                  or add a worker.",
+                "Every node is a control plane and `allow_scheduling_on_control_planes` is false, so Talos taints them \
+                 node-role.kubernetes.io/control-plane:NoSchedule, and pods without that toleration stay Pending: \
+                 hubble-relay and hubble-ui of vixens_cilium (which warns and does not wait for them; the Cilium \
+                 agent, Envoy and operator tolerate the taint, so the CNI works), Argo CD and your applications. \
+                 Set `allow_scheduling_on_control_planes = true` or add a worker.",
             )
             .at(attr("allow_scheduling_on_control_planes")),
         );

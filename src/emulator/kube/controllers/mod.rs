@@ -1,14 +1,17 @@
 //! Simulated controllers, run by one background task that reconciles after every change (and at the next
-//! pending readiness deadline): nodes, workloads, CRD cleanup and Cilium CRD registration, LB IPAM, Argo CD
-//! Applications, Jobs and CronJobs, garbage collection and namespace termination.
+//! pending readiness deadline): nodes, workloads, the pods of Nodes (kubelet), PodDisruptionBudgets, CRD cleanup
+//! and Cilium CRD registration, LB IPAM, Argo CD Applications, Jobs and CronJobs, garbage collection and namespace
+//! termination.
 
 pub mod argocd;
 pub mod crds;
 pub mod cronjobs;
+pub mod disruption;
 pub mod gc;
 pub mod jobs;
 pub mod lbipam;
 pub mod nodes;
+pub mod pods;
 pub mod workloads;
 
 use std::collections::HashMap;
@@ -81,6 +84,7 @@ pub fn spawn(inner: Arc<Inner>) {
 pub fn reconcile(inner: &Inner, clock: &mut Clock) {
     let delay = inner.opts.workload_delay;
     let job_delay = inner.opts.job_delay.unwrap_or(delay);
+    let kubelets = nodes::Kubelets::of(inner);
     let mut st = inner.lock();
     let before = st.revision();
     for _ in 0..8 {
@@ -88,7 +92,9 @@ pub fn reconcile(inner: &Inner, clock: &mut Clock) {
         workloads::reconcile(&mut st, clock, delay);
         cronjobs::reconcile(&mut st, clock);
         jobs::reconcile(&mut st, clock, job_delay);
-        nodes::reconcile(&mut st);
+        nodes::reconcile(&mut st, &kubelets, clock);
+        pods::reconcile(&mut st, clock, delay);
+        disruption::reconcile(&mut st);
         crds::reconcile(&mut st);
         lbipam::reconcile(&mut st);
         argocd::reconcile(&mut st, clock, delay);

@@ -1,19 +1,59 @@
 //! Nodes: registration as the kubelet does it (labels, podCIDR from the node IPAM controller's 10.244.0.0/16
 //! with /24 per node, addresses, capacity) and the Ready condition, which stays False ("cni plugin not
 //! initialized") with taint `node.kubernetes.io/not-ready:NoSchedule` until the `cilium` DaemonSet in
-//! `kube-system` is fully ready.
+//! `kube-system` is ready on every live Node.
+//!
+//! A Node whose kubelet stopped ([`crate::emulator::kube::KubeCluster::stop_kubelet`]) keeps the status it last
+//! posted; once the grace period has passed, the node lifecycle controller sets its Ready, MemoryPressure,
+//! DiskPressure and PIDPressure conditions to `Unknown` ("Kubelet stopped posting node status.") and taints it
+//! `node.kubernetes.io/unreachable` NoSchedule and NoExecute
+//! (pkg/controller/nodelifecycle/node_lifecycle_controller.go@v1.32.0 `tryUpdateNodeHealth`,
+//! `doNoScheduleTaintingPass`, `doNoExecuteTaintingPass`). The Node is never deleted by it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
 
 use serde_json::{json, Value};
+use tokio::time::Instant;
 
-use super::workloads::daemonset_ready;
-use super::{keep_transition, rt, write};
+use super::workloads::{fits, generation_observed};
+use super::{keep_transition, rt, write, Clock};
 use crate::emulator::kube::store::{GroupResource, Store};
 use crate::emulator::kube::{timefmt, Inner, NodeOptions};
 
 const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
+const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
 const CP_TAINT: &str = "node-role.kubernetes.io/control-plane";
+
+/// Which kubelets stopped, when, and how long the node lifecycle controller waits before marking their Nodes.
+pub struct Kubelets {
+    /// Node name -> when its kubelet stopped.
+    pub stopped: HashMap<String, Instant>,
+    /// `--node-monitor-grace-period`.
+    pub grace: Duration,
+}
+
+impl Kubelets {
+    /// The state of `inner`'s kubelets now.
+    pub fn of(inner: &Inner) -> Kubelets {
+        Kubelets {
+            stopped: inner
+                .kubelets_stopped
+                .lock()
+                .map(|s| s.clone())
+                .unwrap_or_default(),
+            grace: inner.opts.node_monitor_grace_period,
+        }
+    }
+}
+
+/// Whether a Node's kubelet is (as far as the API knows) alive: its Ready condition is not `Unknown`.
+pub fn kubelet_alive(node: &Value) -> bool {
+    node.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .is_none_or(|c| c["status"] != "Unknown")
+}
 
 fn nodes_gr() -> GroupResource {
     GroupResource::new("", "nodes")
@@ -21,6 +61,10 @@ fn nodes_gr() -> GroupResource {
 
 /// Creates or updates the Node for `n`.
 pub fn ensure(inner: &Inner, n: &NodeOptions) {
+    if let Ok(mut stopped) = inner.kubelets_stopped.lock() {
+        stopped.remove(&n.name);
+    }
+    let kubelets = Kubelets::of(inner);
     let mut st = inner.lock();
     let Some(rt) = rt(&st, "", "nodes") else {
         return;
@@ -104,7 +148,7 @@ pub fn ensure(inner: &Inner, n: &NodeOptions) {
         {"type": "Hostname", "address": n.name},
     ]);
     write(&mut st, &rt, old.as_ref(), node, "kubelet");
-    nodes_reconcile_inner(&mut st);
+    nodes_reconcile_inner(&mut st, &kubelets, &mut Clock::default());
     let rv = st.revision();
     drop(st);
     inner.notify(rv);
@@ -120,44 +164,103 @@ fn ready_condition(ready: bool, now: &str) -> Value {
     }
 }
 
-/// Flips every Node's Ready condition and not-ready taint after the `cilium` DaemonSet.
-pub fn reconcile(st: &mut Store) {
-    nodes_reconcile_inner(st);
+/// What the node lifecycle controller sets on a Node whose kubelet stopped posting: every condition `Unknown`.
+fn unknown_condition(kind: &str, now: &str) -> Value {
+    json!({"type": kind, "status": "Unknown", "reason": "NodeStatusUnknown", "message": "Kubelet stopped posting node status.",
+        "lastHeartbeatTime": now, "lastTransitionTime": now})
 }
 
-fn nodes_reconcile_inner(st: &mut Store) {
+/// Whether the `cilium` agents run on every live Node the DaemonSet targets (the CNI is initialized there).
+fn cni_ready(st: &Store, nodes: &[Value]) -> bool {
+    let Some(ds) = st.get(
+        &GroupResource::new("apps", "daemonsets"),
+        "kube-system",
+        "cilium",
+    ) else {
+        return false;
+    };
+    if ds.pointer("/metadata/deletionTimestamp").is_some() || !generation_observed(ds) {
+        return false;
+    }
+    let pod = ds
+        .pointer("/spec/template/spec")
+        .cloned()
+        .unwrap_or(json!({}));
+    let live = nodes
+        .iter()
+        .filter(|n| fits(&pod, n, true) && kubelet_alive(n))
+        .count() as i64;
+    let ready = ds
+        .pointer("/status/numberReady")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    live > 0 && ready >= live
+}
+
+/// Flips the Ready condition and not-ready taint of Nodes with a running kubelet after the `cilium` DaemonSet;
+/// marks Nodes whose kubelet stopped more than the grace period ago `Unknown` and unreachable.
+pub fn reconcile(st: &mut Store, kubelets: &Kubelets, clock: &mut Clock) {
+    nodes_reconcile_inner(st, kubelets, clock);
+}
+
+fn nodes_reconcile_inner(st: &mut Store, kubelets: &Kubelets, clock: &mut Clock) {
     let Some(rt) = rt(st, "", "nodes") else {
         return;
     };
-    let cni_ready = st
-        .get(
-            &GroupResource::new("apps", "daemonsets"),
-            "kube-system",
-            "cilium",
-        )
-        .is_some_and(|d| d.pointer("/metadata/deletionTimestamp").is_none() && daemonset_ready(d));
     let nodes: Vec<Value> = st.list(&nodes_gr(), None).into_iter().cloned().collect();
+    let cni_ready = cni_ready(st, &nodes);
     let now = timefmt::now();
     for n in nodes {
+        let name = n
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let mut new = n.clone();
-        let cond = keep_transition(&n, ready_condition(cni_ready, &now));
         let mut conds: Vec<Value> = n
             .pointer("/status/conditions")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        conds.retain(|c| c["type"] != "Ready");
-        conds.push(cond);
-        new["status"]["conditions"] = json!(conds);
         let mut taints: Vec<Value> = n
             .pointer("/spec/taints")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        taints.retain(|t| t["key"] != NOT_READY_TAINT);
-        if !cni_ready {
-            taints.push(json!({"key": NOT_READY_TAINT, "effect": "NoSchedule"}));
+        if let Some(since) = kubelets.stopped.get(name) {
+            // No kubelet posts status: the last one stays until the grace period ends.
+            let key = format!("kubelet-stopped/{name}/{since:?}");
+            let elapsed = since.elapsed() >= kubelets.grace
+                || clock.elapsed(key, kubelets.grace.saturating_sub(since.elapsed()));
+            if !elapsed {
+                continue;
+            }
+            for c in conds.iter_mut() {
+                if c["status"] != "Unknown" {
+                    if let Some(kind) = c["type"].as_str() {
+                        *c = unknown_condition(kind, &now);
+                    }
+                }
+            }
+            taints.retain(|t| t["key"] != NOT_READY_TAINT && t["key"] != UNREACHABLE_TAINT);
+            taints
+                .push(json!({"key": UNREACHABLE_TAINT, "effect": "NoSchedule", "timeAdded": now}));
+            taints.push(json!({"key": UNREACHABLE_TAINT, "effect": "NoExecute", "timeAdded": now}));
+            if n.pointer("/spec/taints")
+                .and_then(Value::as_array)
+                .is_some_and(|old| old.iter().any(|t| t["key"] == UNREACHABLE_TAINT))
+            {
+                continue; // already marked
+            }
+        } else {
+            let cond = keep_transition(&n, ready_condition(cni_ready, &now));
+            conds.retain(|c| c["type"] != "Ready" && c["status"] != "Unknown");
+            conds.push(cond);
+            taints.retain(|t| t["key"] != NOT_READY_TAINT && t["key"] != UNREACHABLE_TAINT);
+            if !cni_ready {
+                taints.push(json!({"key": NOT_READY_TAINT, "effect": "NoSchedule"}));
+            }
         }
+        new["status"]["conditions"] = json!(conds);
         new["spec"]["taints"] = json!(taints);
         if new != n {
             write(st, &rt, Some(&n), new, "kube-controller-manager");

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::nodes::kubelet_alive;
 use super::{keep_transition, rt, write_status, Clock};
 use crate::emulator::kube::store::{GroupResource, Store};
 use crate::emulator::kube::timefmt;
@@ -137,6 +138,13 @@ fn generation(o: &Value) -> i64 {
         .unwrap_or(1)
 }
 
+/// Whether the controller has observed the object's latest generation.
+pub fn generation_observed(o: &Value) -> bool {
+    o.pointer("/status/observedGeneration")
+        .and_then(Value::as_i64)
+        == Some(generation(o))
+}
+
 fn key(o: &Value, desired: i64) -> String {
     format!(
         "{}/{}/{desired}",
@@ -177,9 +185,14 @@ pub fn reconcile(st: &mut Store, clock: &mut Clock, delay: Duration) {
             let volumes = volumes_present(st, ns, &pod);
             let status = match resource {
                 "daemonsets" => {
-                    let desired = nodes.iter().filter(|n| fits(&pod, n, true)).count() as i64;
+                    // A Node whose kubelet is gone still gets a pod (the DaemonSet tolerates unreachable), which
+                    // is not ready: the node lifecycle controller marks the pods of such Nodes not ready.
+                    let targets: Vec<&Value> =
+                        nodes.iter().filter(|n| fits(&pod, n, true)).collect();
+                    let desired = targets.len() as i64;
+                    let live = targets.iter().filter(|n| kubelet_alive(n)).count() as i64;
                     let ready = if volumes && clock.elapsed(key(&o, desired), delay) {
-                        desired
+                        live
                     } else {
                         0
                     };
@@ -200,7 +213,10 @@ pub fn reconcile(st: &mut Store, clock: &mut Clock, delay: Duration) {
                         .pointer("/spec/replicas")
                         .and_then(Value::as_i64)
                         .unwrap_or(1);
-                    let placeable = replicas == 0 || nodes.iter().any(|n| fits(&pod, n, false));
+                    let placeable = replicas == 0
+                        || nodes
+                            .iter()
+                            .any(|n| fits(&pod, n, false) && kubelet_alive(n));
                     let ready = if placeable && volumes && clock.elapsed(key(&o, replicas), delay) {
                         replicas
                     } else {
@@ -290,15 +306,4 @@ pub fn is_ready(o: &Value) -> bool {
             .and_then(Value::as_i64)
             .unwrap_or(0)
             >= want
-}
-
-/// Whether a DaemonSet is fully rolled out and ready on at least one node.
-pub fn daemonset_ready(o: &Value) -> bool {
-    let n = |p: &str| o.pointer(p).and_then(Value::as_i64).unwrap_or(0);
-    o.pointer("/status/observedGeneration")
-        .and_then(Value::as_i64)
-        == Some(generation(o))
-        && n("/status/desiredNumberScheduled") > 0
-        && n("/status/numberReady") == n("/status/desiredNumberScheduled")
-        && n("/status/updatedNumberScheduled") == n("/status/desiredNumberScheduled")
 }
