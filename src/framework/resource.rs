@@ -43,6 +43,7 @@ pub struct Context {
     warnings: Mutex<Diagnostics>,
     private_in: Vec<u8>,
     private_out: Mutex<Option<Vec<u8>>>,
+    config: Value,
 }
 
 impl Context {
@@ -55,7 +56,22 @@ impl Context {
             warnings: Mutex::new(Diagnostics::new()),
             private_in: Vec::new(),
             private_out: Mutex::new(None),
+            config: Value::Null,
         }
+    }
+
+    /// This context carrying the resource's configuration (see [`Context::config`]).
+    pub fn with_config(mut self, config: Value) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The resource's configuration as Terraform sent it with `ApplyResourceChange` (create and update): the only
+    /// place where [write-only](super::Attribute::write_only) attributes hold their values, since the planned
+    /// state never does. `Null` where Terraform sends no configuration (read, delete, import) and in plan, whose
+    /// [`PlannedChange::config`] carries it.
+    pub fn config(&self) -> &Value {
+        &self.config
     }
 
     /// This context carrying the request's opaque private data: the prior state's private data for
