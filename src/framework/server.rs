@@ -18,8 +18,8 @@ use super::{
 mod data_sources;
 mod ephemeral;
 
-pub use ephemeral::OpenResponse;
 use crate::cty::{self, AttributePath, Type, Value};
+pub use ephemeral::OpenResponse;
 
 /// A `DynamicValue` as it travels on the wire: msgpack (always used in answers) or JSON.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

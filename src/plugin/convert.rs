@@ -118,9 +118,7 @@ macro_rules! common_conversions {
         ) -> pb::get_provider_schema::Response {
             let schemas = server.schemas();
             let all = |m: &std::collections::BTreeMap<String, Schema>| {
-                m.iter()
-                    .map(|(k, s)| (k.clone(), schema_out(s)))
-                    .collect()
+                m.iter().map(|(k, s)| (k.clone(), schema_out(s))).collect()
             };
             pb::get_provider_schema::Response {
                 provider: Some(schema_out(&schemas.provider)),

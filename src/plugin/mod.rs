@@ -39,7 +39,11 @@ mod tests {
                 row[1]
             );
             let header = format!("protocol version {minor}\n");
-            assert!(String::from_utf8_lossy(&text).contains(&header), "{} is not {minor}", row[0]);
+            assert!(
+                String::from_utf8_lossy(&text).contains(&header),
+                "{} is not {minor}",
+                row[0]
+            );
         }
     }
 }

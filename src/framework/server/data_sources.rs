@@ -18,7 +18,11 @@ impl ProviderServer {
     }
 
     /// `ValidateDataResourceConfig` / `ValidateDataSourceConfig`.
-    pub fn validate_data_source_config(&self, type_name: &str, config: &DynamicValue) -> Diagnostics {
+    pub fn validate_data_source_config(
+        &self,
+        type_name: &str,
+        config: &DynamicValue,
+    ) -> Diagnostics {
         let entry = match self.data_source(type_name) {
             Ok(e) => e,
             Err(d) => return d,
