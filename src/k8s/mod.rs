@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod connection;
 pub mod error;
+pub mod health;
 pub mod inventory;
 pub mod names;
 pub mod wait;

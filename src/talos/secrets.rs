@@ -220,13 +220,26 @@ impl SecretsBundle {
     /// # Errors
     /// [`SecretsError::Pki`] when the OS CA does not parse or signing fails.
     pub fn talos_client_cert(&self, role: &str) -> Result<CertAndKey, SecretsError> {
+        self.talos_client_cert_valid_for(role, TALOS_CLIENT_VALIDITY)
+    }
+
+    /// [`SecretsBundle::talos_client_cert`] valid for `validity` from now (e.g. a short-lived certificate handed
+    /// to another tool).
+    ///
+    /// # Errors
+    /// [`SecretsError::Pki`] when the OS CA does not parse or signing fails.
+    pub fn talos_client_cert_valid_for(
+        &self,
+        role: &str,
+        validity: Duration,
+    ) -> Result<CertAndKey, SecretsError> {
         let subj = subject(Some(role), None);
         Ok(pki::issue(
             &self.os,
             &subj,
             Usage::Client,
             KeyKind::Ed25519,
-            TALOS_CLIENT_VALIDITY,
+            validity,
         )?)
     }
 
