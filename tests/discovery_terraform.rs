@@ -87,7 +87,12 @@ fn hardware_data_sources_read_a_maintenance_mode_node() {
 
         let links = out["links"].as_array().unwrap();
         let names: Vec<&str> = links.iter().map(|l| l["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["enp3s0", "enp4s0", "lo"], "terraform {}", tf.version);
+        assert_eq!(
+            names,
+            ["enp3s0", "enp4s0", "lo"],
+            "terraform {}",
+            tf.version
+        );
         for l in &links[..2] {
             assert_eq!(l["type"], "ether");
             assert_eq!(l["operational_state"], "up");
@@ -107,7 +112,11 @@ fn hardware_data_sources_read_a_maintenance_mode_node() {
     let ws = Workspace::new(&tf, &hardware_config(&pin));
     ws.init();
     let out = ws.fails(&["plan", "-input=false"]);
-    assert!(out.all().contains("Cannot read the node's disks"), "{}", out.all());
+    assert!(
+        out.all().contains("Cannot read the node's disks"),
+        "{}",
+        out.all()
+    );
     assert!(out.all().contains("fingerprint"), "{}", out.all());
 }
 
@@ -209,11 +218,20 @@ fn assert_not_stored(ws: &Workspace, plan_file: &str) {
     let plan: Value = serde_json::from_str(&ws.ok(&["show", "-json", plan_file]).stdout).unwrap();
     for key in ["planned_values", "resource_changes", "prior_state"] {
         let text = plan[key].to_string();
-        assert!(!text.contains("vixens_talos_client_config"), "{key} of the plan: {text}");
+        assert!(
+            !text.contains("vixens_talos_client_config"),
+            "{key} of the plan: {text}"
+        );
     }
     let state = std::fs::read_to_string(ws.path().join("terraform.tfstate")).unwrap_or_default();
-    assert!(!state.contains("vixens_talos_client_config"), "the state holds the ephemeral resource");
-    assert!(!state.contains("\"ephemeral\""), "the state holds an ephemeral resource");
+    assert!(
+        !state.contains("vixens_talos_client_config"),
+        "the state holds the ephemeral resource"
+    );
+    assert!(
+        !state.contains("\"ephemeral\""),
+        "the state holds an ephemeral resource"
+    );
 }
 
 #[test]
@@ -228,7 +246,11 @@ fn ephemeral_client_config_feeds_a_provider_block() {
     assert_not_stored(&ws, "create.tfplan");
     let applied = ws.ok(&["apply", "-input=false", "create.tfplan"]);
     // No CNI yet: the Node is NotReady, and the check says so as a warning.
-    assert!(applied.all().contains("cluster not healthy"), "{}", applied.all());
+    assert!(
+        applied.all().contains("cluster not healthy"),
+        "{}",
+        applied.all()
+    );
     let health = &outputs(&ws)["health"];
     assert_eq!(health["etcd_members"], serde_json::json!(["cp1"]));
     assert_eq!(health["etcd_learners"], serde_json::json!([]));
@@ -236,7 +258,13 @@ fn ephemeral_client_config_feeds_a_provider_block() {
     assert_eq!(health["nodes"][0]["ready"], false);
     assert_eq!(health["nodes"][0]["control_plane"], true);
     assert_eq!(health["ready_nodes"].as_f64(), Some(0.0));
-    assert!(health["kubernetes_version"].as_str().unwrap().starts_with("v1."), "{health}");
+    assert!(
+        health["kubernetes_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("v1."),
+        "{health}"
+    );
     assert_eq!(health["healthy"], false);
 
     // With Cilium the Node turns Ready and the check passes.
@@ -251,7 +279,11 @@ fn ephemeral_client_config_feeds_a_provider_block() {
     assert_eq!(health["ready_nodes"].as_f64(), Some(1.0));
     let plan = ws.run(&["plan", "-input=false", "-detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}", plan.all());
-    assert!(!plan.all().contains("cluster not healthy"), "{}", plan.all());
+    assert!(
+        !plan.all().contains("cluster not healthy"),
+        "{}",
+        plan.all()
+    );
     assert_not_stored(&ws, "cilium.tfplan");
 
     // The provider block without the ephemeral credentials has nothing to read with.
