@@ -97,7 +97,9 @@ pub use async_trait::async_trait;
 pub use data_source::DataSource;
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
 pub use ephemeral::EphemeralResource;
-pub use resource::{ApplyError, Context, Operation, PlannedChange, RawState, Resource};
+pub use resource::{
+    ApplyError, Context, Operation, PlannedChange, RawState, Resource, PROGRESS_EVERY,
+};
 pub use schema::{Attribute, AttributeType, Block, NestedBlock, Nesting, Schema};
 pub use server::ProviderServer;
 pub use timeouts::TimeoutDefaults;

@@ -72,6 +72,7 @@ impl WaitProgress {
 
     /// Records a failed attempt on `address`; logs it when [`PROGRESS_EVERY`] has passed since the last log.
     pub fn failed(&mut self, address: &str, error: &dyn std::fmt::Display) {
+        crate::progress::observe(format!("node {address}: {error}"));
         if self.last_log.elapsed() >= self.every {
             self.last_log = std::time::Instant::now();
             tracing::warn!(
@@ -386,8 +387,10 @@ pub async fn wait_version(
     let client = creds.client(address)?;
     let mut poll = Poll::default();
     loop {
-        if client.version().await.is_ok_and(|v| v.tag == tag) {
-            return Ok(());
+        match client.version().await {
+            Ok(v) if v.tag == tag => return Ok(()),
+            Ok(v) => crate::progress::observe(format!("node {address} runs {}", v.tag)),
+            Err(e) => crate::progress::observe(format!("node {address}: {e}")),
         }
         poll.wait().await;
     }
@@ -431,7 +434,19 @@ pub async fn wait_etcd_members(
     let client = creds.client(address)?;
     let mut poll = Poll::default();
     loop {
-        if let Ok(members) = client.etcd_member_list().await {
+        let listed = client.etcd_member_list().await;
+        match &listed {
+            Ok(members) => crate::progress::observe(format!(
+                "etcd members {:?} (learners not counted), expected {expected:?}",
+                members
+                    .iter()
+                    .filter(|m| !m.is_learner)
+                    .map(|m| m.hostname.as_str())
+                    .collect::<Vec<_>>()
+            )),
+            Err(e) => crate::progress::observe(format!("node {address}: {e}")),
+        }
+        if let Ok(members) = listed {
             let voting: Vec<&str> = members
                 .iter()
                 .filter(|m| !m.is_learner)
