@@ -34,7 +34,7 @@ for arg in "$@"; do
     --keep) keep=1 ;;
     --destroy) destroy=1 ;;
     -h | --help)
-      sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
