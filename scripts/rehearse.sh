@@ -10,12 +10,21 @@
 # 7. stops the emulator (unless --keep).  --destroy ends with terraform destroy and checks every node went back
 # to maintenance mode.
 #
-# Environment: VIXENS_TERRAFORM (a terraform binary to use instead of the installed 1.0.3),
-# VIXENS_REHEARSE_DIR (work folder, default .cache/rehearse), VIXENS_PROFILE=debug (use the debug build, as
-# scripts/test.sh does to save a release build in CI), VIXENS_SKIP_BUILD=1 (reuse what is built).
+# Environment: CARGO_TARGET_DIR (honoured, as cargo's build.target-dir), VIXENS_TERRAFORM (a terraform binary to
+# use instead of the installed 1.0.3), VIXENS_REHEARSE_DIR (work folder, default .cache/rehearse),
+# VIXENS_PROFILE=debug (use the debug build, as scripts/test.sh does to save a release build in CI),
+# VIXENS_SKIP_BUILD=1 (reuse what is built).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# A relative CARGO_TARGET_DIR is the caller's (cargo would read it from the repository root after the cd below).
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then
+  case "$CARGO_TARGET_DIR" in
+    /*) ;;
+    *) CARGO_TARGET_DIR="$PWD/$CARGO_TARGET_DIR" ;;
+  esac
+  export CARGO_TARGET_DIR
+fi
 cd "$root"
 
 keep=0
@@ -25,7 +34,7 @@ for arg in "$@"; do
     --keep) keep=1 ;;
     --destroy) destroy=1 ;;
     -h | --help)
-      sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -82,8 +91,11 @@ if [ "${VIXENS_SKIP_BUILD:-0}" != 1 ]; then
     cargo build --locked --bin terraform-provider-vixens --bin vixens-emulator
   fi
 fi
-provider_bin="$root/target/$profile/terraform-provider-vixens"
-emulator_bin="$root/target/$profile/vixens-emulator"
+# Where cargo put them: CARGO_TARGET_DIR, build.target-dir of a cargo config, or target/.
+target_dir=$(cargo metadata --format-version 1 --no-deps --offline |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+provider_bin="$target_dir/$profile/terraform-provider-vixens"
+emulator_bin="$target_dir/$profile/vixens-emulator"
 version=$("$provider_bin" --version | awk '{print $NF}')
 version=${version#v}
 

@@ -33,12 +33,44 @@ pub fn level_from_env() -> Option<Level> {
     }
 }
 
+/// The targets (crates) of the HTTP/2, gRPC and TLS libraries under the provider: their DEBUG and TRACE events
+/// (every frame, stream and handshake; over 98% of a DEBUG log) are written only at TRACE, so that a DEBUG log is
+/// the provider's own.
+pub const TRANSPORT_TARGETS: [&str; 10] = [
+    "h2",
+    "hyper",
+    "hyper_util",
+    "tonic",
+    "tower",
+    "rustls",
+    "tokio_rustls",
+    "reqwest",
+    "kube_client",
+    "tokio_util",
+];
+
+/// Whether an event is written when the level is `max`: its [`effective_level`] is at most `max`, and, below TRACE,
+/// it is not a DEBUG or TRACE event of a [`TRANSPORT_TARGETS`] crate (by its own level: kube-client's attempt
+/// failures, ERROR events written at DEBUG, stay).
+pub fn shown(meta: &tracing::Metadata<'_>, max: Level) -> bool {
+    let level = effective_level(meta);
+    if level > max {
+        return false;
+    }
+    // The event's own level: kube-client's attempt failures (ERROR, written at DEBUG) stay in a DEBUG log.
+    if max < Level::TRACE && *meta.level() >= Level::DEBUG {
+        let krate = meta.target().split("::").next().unwrap_or_default();
+        return !TRANSPORT_TARGETS.contains(&krate);
+    }
+    true
+}
+
 /// Installs the stderr JSON logger as the global subscriber (no-op if one is already installed).
 pub fn init() {
     let Some(level) = level_from_env() else {
         return;
     };
-    let filter = tracing_subscriber::filter::LevelFilter::from_level(level);
+    let filter = tracing_subscriber::filter::filter_fn(move |meta| shown(meta, level));
     let _ = tracing_subscriber::registry()
         .with(HclogJson { max: level }.with_filter(filter))
         .try_init();
@@ -59,7 +91,7 @@ impl Default for HclogJson {
 
 impl<S: Subscriber> Layer<S> for HclogJson {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        if effective_level(event.metadata()) > self.max {
+        if !shown(event.metadata(), self.max) {
             return;
         }
         let line = format_event(event);
@@ -226,6 +258,46 @@ mod tests {
             tracing::Level::DEBUG > meta_kube,
             "DEBUG is more verbose than ERROR"
         );
+    }
+
+    /// Records the target of each event [`shown`] at `max`.
+    struct Shown(Level, Arc<Mutex<Vec<String>>>);
+
+    impl<S: Subscriber> Layer<S> for Shown {
+        fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+            if shown(event.metadata(), self.0) {
+                let target = event.metadata().target().to_string();
+                self.1.lock().unwrap().push(target);
+            }
+        }
+    }
+
+    #[test]
+    fn transport_libraries_only_at_trace() {
+        let shown_at = |max: Level| {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let sub = tracing_subscriber::registry().with(Shown(max, seen.clone()));
+            tracing::subscriber::with_default(sub, || {
+                tracing::debug!(target: "h2::codec::framed_read", "received frame");
+                tracing::trace!(target: "hyper_util::client", "checkout");
+                tracing::debug!(target: "rustls::client::hs", "handshake");
+                tracing::error!(target: "kube_client::client::builder", "failed with status 503");
+                tracing::info!(target: "tonic::transport", "served");
+                tracing::debug!(target: "vixens::talos::ops", "provider line");
+            });
+            let out = seen.lock().unwrap().clone();
+            out
+        };
+        assert_eq!(
+            shown_at(Level::DEBUG),
+            [
+                "kube_client::client::builder",
+                "tonic::transport",
+                "vixens::talos::ops"
+            ]
+        );
+        assert_eq!(shown_at(Level::TRACE).len(), 6);
+        assert_eq!(shown_at(Level::INFO), ["tonic::transport"]);
     }
 
     #[test]

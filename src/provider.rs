@@ -1,12 +1,15 @@
 //! The Vixens provider: its configuration schema and its resources, registered.
 //!
 //! To add a resource: write `src/resources/<name>.rs` (declared in `src/resources/mod.rs`) and add one line to
-//! [`resources`].
+//! [`resources`]; likewise data sources in `src/data_sources/` ([`data_sources`]) and ephemeral resources in
+//! `src/ephemeral/` ([`ephemeral_resources`]).
 
 use std::sync::Arc;
 
 use crate::cty::Value;
-use crate::framework::{Attribute, Block, ProviderServer, Resource, Schema};
+use crate::framework::{
+    Attribute, Block, DataSource, EphemeralResource, ProviderServer, Resource, Schema,
+};
 
 /// The provider's Registry address (`source = "vixens/vixens"` in `required_providers`).
 pub const REGISTRY_ADDRESS: &str = "registry.terraform.io/vixens/vixens";
@@ -16,7 +19,8 @@ pub const REGISTRY_ADDRESS: &str = "registry.terraform.io/vixens/vixens";
 pub const CHECK_NODES_AT_PLAN_ENV: &str = "VIXENS_CHECK_NODES_AT_PLAN";
 
 /// The provider configuration schema (`provider "vixens" {}`): every resource carries its own connection details;
-/// `check_nodes_at_plan` says whether plans may connect to Talos nodes.
+/// `check_nodes_at_plan` says whether plans may connect to Talos nodes; `talosconfig` and `kubeconfig` are the
+/// defaults of the data sources that read a running cluster.
 pub fn provider_schema() -> Schema {
     Schema::new(
         Block::new(
@@ -29,6 +33,16 @@ pub fn provider_schema() -> Schema {
              variable `VIXENS_CHECK_NODES_AT_PLAN` (`false` turns the checks off), else `true`. Turn it off to plan \
              without the hardware (CI): the plan then connects to nothing that the state does not know, and the \
              apply finds such problems instead.",
+        ))
+        .attribute(Attribute::string("talosconfig").optional().sensitive().description(
+            "talosctl config used by the data sources that read a running cluster (`vixens_cluster_health`) when \
+             they have none of their own. With Terraform >= 1.10, take it from an ephemeral \
+             `vixens_talos_client_config` (in a provider block with an `alias`): it is then never stored.",
+        ))
+        .attribute(Attribute::string("kubeconfig").optional().sensitive().description(
+            "Admin kubeconfig used by the data sources that read a running cluster (`vixens_cluster_health`) when \
+             they have none of their own; like `talosconfig`, best taken from an ephemeral \
+             `vixens_talos_client_config`.",
         )),
     )
 }
@@ -60,9 +74,27 @@ pub fn resources() -> Vec<Arc<dyn Resource>> {
     ]
 }
 
-/// The provider server with every resource registered.
+/// Every data source of the provider, one line each (docs/index.md lists them in this order).
+pub fn data_sources() -> Vec<Arc<dyn DataSource>> {
+    vec![
+        Arc::new(crate::data_sources::talos_disks::TalosDisks),
+        Arc::new(crate::data_sources::talos_links::TalosLinks),
+        Arc::new(crate::data_sources::cluster_health::ClusterHealthSource),
+    ]
+}
+
+/// Every ephemeral resource type of the provider, one line each.
+pub fn ephemeral_resources() -> Vec<Arc<dyn EphemeralResource>> {
+    vec![Arc::new(
+        crate::ephemeral::talos_client_config::TalosClientConfig,
+    )]
+}
+
+/// The provider server with every resource, data source and ephemeral resource registered.
 pub fn server() -> ProviderServer {
     ProviderServer::new(provider_schema(), resources())
+        .with_data_sources(data_sources())
+        .with_ephemeral_resources(ephemeral_resources())
 }
 
 #[cfg(test)]

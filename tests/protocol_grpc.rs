@@ -315,6 +315,7 @@ async fn bad_input_gets_error_diagnostics_not_a_crash() {
                 msgpack: bytes,
                 json: Vec::new(),
             }),
+            client_capabilities: None,
         })
         .await
         .unwrap()
@@ -335,6 +336,7 @@ async fn bad_input_gets_error_diagnostics_not_a_crash() {
         .validate_resource_config(tfplugin6::validate_resource_config::Request {
             type_name: "vixens_nope".into(),
             config: dv(&config("a", None)),
+            client_capabilities: None,
         })
         .await
         .unwrap()

@@ -1,4 +1,5 @@
-//! The protocol-neutral resource framework: the [`Resource`] trait, the [`Schema`] model, [`Diagnostics`] with
+//! The protocol-neutral resource framework: the [`Resource`], [`DataSource`] and [`EphemeralResource`] traits, the
+//! [`Schema`] model, [`Diagnostics`] with
 //! attribute paths, the `timeouts` block helper, and the [`ProviderServer`] that the protocol 5 and 6 adapters in
 //! `plugin/` serve. Nothing here knows about Talos or Kubernetes.
 //!
@@ -82,7 +83,9 @@
 //! missing attributes filled with null and are checked against the schema and the plan. When a create fails
 //! after creating something, return `Err(ApplyError::new(diags).with_state(what_exists))`.
 
+mod data_source;
 mod diagnostics;
+mod ephemeral;
 pub mod presence;
 mod resource;
 pub mod rules;
@@ -91,8 +94,12 @@ pub mod server;
 pub mod timeouts;
 
 pub use async_trait::async_trait;
+pub use data_source::DataSource;
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
-pub use resource::{ApplyError, Context, Operation, PlannedChange, RawState, Resource};
+pub use ephemeral::EphemeralResource;
+pub use resource::{
+    ApplyError, Context, Operation, PlannedChange, RawState, Resource, PROGRESS_EVERY,
+};
 pub use schema::{Attribute, AttributeType, Block, NestedBlock, Nesting, Schema};
 pub use server::ProviderServer;
 pub use timeouts::TimeoutDefaults;

@@ -11,6 +11,13 @@ use tokio_util::sync::CancellationToken;
 use super::{Diagnostic, Diagnostics, Schema};
 use crate::cty::{self, AttributePath, Type, Value};
 
+/// How often [`Context::run`] reports a step that is still running.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(30);
+
+fn round_tenth(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
 /// An apply operation (used for timeouts and messages).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operation {
@@ -43,6 +50,8 @@ pub struct Context {
     warnings: Mutex<Diagnostics>,
     private_in: Vec<u8>,
     private_out: Mutex<Option<Vec<u8>>>,
+    config: Value,
+    progress_every: Duration,
 }
 
 impl Context {
@@ -55,7 +64,29 @@ impl Context {
             warnings: Mutex::new(Diagnostics::new()),
             private_in: Vec::new(),
             private_out: Mutex::new(None),
+            config: Value::Null,
+            progress_every: PROGRESS_EVERY,
         }
+    }
+
+    /// This context reporting running steps every `every` instead of [`PROGRESS_EVERY`].
+    pub fn with_progress_every(mut self, every: Duration) -> Self {
+        self.progress_every = every;
+        self
+    }
+
+    /// This context carrying the resource's configuration (see [`Context::config`]).
+    pub fn with_config(mut self, config: Value) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The resource's configuration as Terraform sent it with `ApplyResourceChange` (create and update): the only
+    /// place where [write-only](super::Attribute::write_only) attributes hold their values, since the planned
+    /// state never does. `Null` where Terraform sends no configuration (read, delete, import) and in plan, whose
+    /// [`PlannedChange::config`] carries it.
+    pub fn config(&self) -> &Value {
+        &self.config
     }
 
     /// This context carrying the request's opaque private data: the prior state's private data for
@@ -121,6 +152,11 @@ impl Context {
 
     /// Runs `fut` until it finishes, Terraform stops the provider, or the deadline passes. The last two give an
     /// error diagnostic whose summary names `what` (e.g. `"waiting for etcd"`).
+    ///
+    /// Progress goes to the log at INFO (`TF_LOG_PROVIDER=info`): one line when the step starts (its message is
+    /// `what`), one every [`PROGRESS_EVERY`] (see [`Context::with_progress_every`]) while it runs, with the elapsed time and what the step last saw
+    /// ([`crate::progress::observe`]), and one when a step that took a second or more ends. `what` is logged: name
+    /// the step and its node or object, never a secret.
     pub async fn run<F: Future>(&self, what: &str, fut: F) -> Result<F::Output, Diagnostic> {
         let deadline = async {
             match self.deadline {
@@ -128,19 +164,41 @@ impl Context {
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
-            out = fut => Ok(out),
-            () = self.cancel.cancelled() => Err(Diagnostic::error(
-                format!("Cancelled while {what}"),
-                "Terraform asked the provider to stop (for example after Ctrl-C).",
-            )),
-            () = deadline => Err(Diagnostic::error(
-                format!("Timed out while {what}"),
-                format!(
-                    "The operation did not finish within {}s; raise it in the `timeouts` block.",
-                    self.deadline.map_or(0, |(_, d)| d.as_secs())
-                ),
-            )),
+        tracing::info!(step = what, "{what}");
+        let started = Instant::now();
+        let slot = crate::progress::Slot::default();
+        let fut = slot.scope(fut);
+        tokio::pin!(fut, deadline);
+        let every = self.progress_every;
+        let mut beat = tokio::time::interval_at(started + every, every);
+        loop {
+            tokio::select! {
+                out = &mut fut => {
+                    let elapsed_s = started.elapsed().as_secs_f64();
+                    if elapsed_s >= 1.0 {
+                        tracing::info!(step = what, elapsed_s = round_tenth(elapsed_s), "{what}: done after {elapsed_s:.1}s");
+                    }
+                    return Ok(out);
+                }
+                () = self.cancel.cancelled() => return Err(Diagnostic::error(
+                    format!("Cancelled while {what}"),
+                    "Terraform asked the provider to stop (for example after Ctrl-C).",
+                )),
+                () = &mut deadline => return Err(Diagnostic::error(
+                    format!("Timed out while {what}"),
+                    format!(
+                        "The operation did not finish within {}s; raise it in the `timeouts` block.",
+                        self.deadline.map_or(0, |(_, d)| d.as_secs())
+                    ),
+                )),
+                _ = beat.tick() => {
+                    let elapsed_s = started.elapsed().as_secs();
+                    match slot.last() {
+                        Some(seen) => tracing::info!(step = what, elapsed_s, last_seen = %seen, "still {what} after {elapsed_s}s; last seen: {seen}"),
+                        None => tracing::info!(step = what, elapsed_s, "still {what} after {elapsed_s}s"),
+                    }
+                }
+            }
         }
     }
 
@@ -363,5 +421,62 @@ pub trait Resource: Send + Sync + 'static {
             ),
         )
         .into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
+    use tracing_subscriber::Layer;
+
+    use super::*;
+
+    /// Collects the messages of INFO events.
+    struct Messages(Arc<Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> Layer<S> for Messages {
+        fn on_event(&self, event: &tracing::Event<'_>, _ctx: LayerContext<'_, S>) {
+            if *event.metadata().level() == tracing::Level::INFO {
+                let line = crate::logging::format_event(event);
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                let message = v["@message"].as_str().unwrap_or_default().to_string();
+                self.0.lock().unwrap().push(message);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn run_reports_start_progress_with_the_last_observation_and_end() {
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let sub = tracing_subscriber::registry().with(Messages(messages.clone()));
+        let _guard = tracing::subscriber::set_default(sub);
+        let ctx = Context::for_tests().with_progress_every(Duration::from_millis(100));
+        let step = async {
+            crate::progress::observe("node 10.0.0.5: connection refused");
+            tokio::time::sleep(Duration::from_millis(450)).await;
+            crate::progress::observe("node 10.0.0.5 answers in maintenance mode");
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        };
+        ctx.run("waiting for node \"cp1\"", step).await.unwrap();
+        let messages = messages.lock().unwrap().clone();
+        let still = |seen: &str| {
+            messages.iter().any(|m| {
+                m.starts_with("still waiting for node \"cp1\" after ")
+                    && m.ends_with(&format!("; last seen: {seen}"))
+            })
+        };
+        assert_eq!(messages[0], "waiting for node \"cp1\"", "{messages:?}");
+        assert!(still("node 10.0.0.5: connection refused"), "{messages:?}");
+        assert!(
+            still("node 10.0.0.5 answers in maintenance mode"),
+            "{messages:?}"
+        );
+        let last = messages.last().unwrap();
+        assert!(
+            last.starts_with("waiting for node \"cp1\": done after 1."),
+            "{messages:?}"
+        );
     }
 }

@@ -211,6 +211,11 @@ pub struct Attribute {
     /// A change of this attribute on an existing resource forces replacement (plan modifier applied by the
     /// framework).
     pub requires_replace: bool,
+    /// Write-only (managed resources, Terraform >= 1.11, protocol 5.8/6.8): the configuration's value reaches
+    /// the resource (through [`Context::config`](super::Context::config)) but never the plan or the state,
+    /// which the framework keeps null. Older Terraform cannot honour that: the framework refuses a value set for
+    /// it when the client does not announce `write_only_attributes_allowed`.
+    pub write_only: bool,
 }
 
 impl Attribute {
@@ -226,6 +231,7 @@ impl Attribute {
             sensitive: false,
             deprecated: false,
             requires_replace: false,
+            write_only: false,
         }
     }
 
@@ -293,6 +299,13 @@ impl Attribute {
     /// Changing this attribute replaces the resource.
     pub fn requires_replace(mut self) -> Self {
         self.requires_replace = true;
+        self
+    }
+
+    /// Marks as write-only (see [`Attribute::write_only`](Attribute#structfield.write_only)); pair it with an
+    /// ordinary `..._version` attribute whose change tells the resource to use the value again.
+    pub fn write_only(mut self) -> Self {
+        self.write_only = true;
         self
     }
 
@@ -367,6 +380,27 @@ fn walk_nested(
             }
         }
         _ => {}
+    }
+}
+
+/// Paths in `value` of the write-only attributes of `block` holding something other than null.
+pub(crate) fn write_only_values(block: &Block, value: &Value) -> Vec<AttributePath> {
+    let mut out = Vec::new();
+    walk_attributes(block, value, &AttributePath::root(), &mut |attr, path| {
+        if attr.write_only && !value.get_path(path).is_null() {
+            out.push(path.clone());
+        }
+    });
+    out
+}
+
+/// Sets every write-only attribute of `block` in `value` to null (Terraform rejects a plan or a state that
+/// holds one).
+pub(crate) fn null_write_only(block: &Block, value: &mut Value) {
+    for path in write_only_values(block, value) {
+        if let Some(v) = value.get_path_mut(&path) {
+            *v = Value::Null;
+        }
     }
 }
 

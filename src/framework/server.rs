@@ -8,13 +8,18 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use super::schema::normalize_blocks;
+use super::schema::{normalize_blocks, null_write_only, write_only_values};
 use super::timeouts;
 use super::{
-    rules, ApplyError, Context, Diagnostic, Diagnostics, Operation, PlannedChange, RawState,
-    Resource, Schema,
+    rules, ApplyError, Context, DataSource, Diagnostic, Diagnostics, EphemeralResource, Operation,
+    PlannedChange, RawState, Resource, Schema,
 };
+
+mod data_sources;
+mod ephemeral;
+
 use crate::cty::{self, AttributePath, Type, Value};
+pub use ephemeral::OpenResponse;
 
 /// A `DynamicValue` as it travels on the wire: msgpack (always used in answers) or JSON.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -63,6 +68,18 @@ pub struct ProviderSchemas {
     pub provider: Schema,
     /// Resource schemas by type name.
     pub resources: BTreeMap<String, Schema>,
+    /// Data source schemas by type name.
+    pub data_sources: BTreeMap<String, Schema>,
+    /// Ephemeral resource schemas by type name.
+    pub ephemeral_resources: BTreeMap<String, Schema>,
+}
+
+/// What the Terraform client announced it can handle (tfplugin `ClientCapabilities`); all false from clients
+/// that predate a capability.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientCapabilities {
+    /// The client keeps write-only attributes out of plans and states (Terraform >= 1.11).
+    pub write_only_attributes_allowed: bool,
 }
 
 /// Answer to `ReadResource`.
@@ -147,10 +164,27 @@ struct Registered {
     ty: Type,
 }
 
-/// The protocol-neutral provider: provider schema plus registered resources. Cheap to share (`Arc`).
+/// A registered data source or ephemeral resource with its schema and value type, computed once.
+struct Entry<T: ?Sized> {
+    item: Arc<T>,
+    schema: Schema,
+    ty: Type,
+}
+
+impl<T: ?Sized> Entry<T> {
+    fn new(item: Arc<T>, schema: Schema) -> Self {
+        let ty = schema.value_type();
+        Self { item, schema, ty }
+    }
+}
+
+/// The protocol-neutral provider: provider schema plus registered resources, data sources and ephemeral
+/// resources. Cheap to share (`Arc`).
 pub struct ProviderServer {
     provider_schema: Schema,
     resources: BTreeMap<String, Registered>,
+    data_sources: BTreeMap<String, Entry<dyn DataSource>>,
+    ephemeral_resources: BTreeMap<String, Entry<dyn EphemeralResource>>,
     config: RwLock<Arc<Value>>,
     cancel: Mutex<CancellationToken>,
 }
@@ -176,14 +210,49 @@ impl ProviderServer {
         Self {
             provider_schema,
             resources,
+            data_sources: BTreeMap::new(),
+            ephemeral_resources: BTreeMap::new(),
             config: RwLock::new(Arc::new(Value::Null)),
             cancel: Mutex::new(CancellationToken::new()),
         }
     }
 
+    /// This server with `data_sources` registered too.
+    pub fn with_data_sources(mut self, data_sources: Vec<Arc<dyn DataSource>>) -> Self {
+        for d in data_sources {
+            let schema = d.schema();
+            self.data_sources
+                .insert(d.type_name().to_string(), Entry::new(d, schema));
+        }
+        self
+    }
+
+    /// This server with `ephemeral_resources` registered too.
+    pub fn with_ephemeral_resources(
+        mut self,
+        ephemeral_resources: Vec<Arc<dyn EphemeralResource>>,
+    ) -> Self {
+        for e in ephemeral_resources {
+            let schema = e.schema();
+            self.ephemeral_resources
+                .insert(e.type_name().to_string(), Entry::new(e, schema));
+        }
+        self
+    }
+
     /// The names of the registered resource types.
     pub fn resource_types(&self) -> impl Iterator<Item = &str> {
         self.resources.keys().map(String::as_str)
+    }
+
+    /// The names of the registered data sources.
+    pub fn data_source_types(&self) -> impl Iterator<Item = &str> {
+        self.data_sources.keys().map(String::as_str)
+    }
+
+    /// The names of the registered ephemeral resource types.
+    pub fn ephemeral_resource_types(&self) -> impl Iterator<Item = &str> {
+        self.ephemeral_resources.keys().map(String::as_str)
     }
 
     /// Every schema (`GetProviderSchema`).
@@ -194,6 +263,16 @@ impl ProviderServer {
                 .resources
                 .iter()
                 .map(|(k, r)| (k.clone(), r.schema.clone()))
+                .collect(),
+            data_sources: self
+                .data_sources
+                .iter()
+                .map(|(k, d)| (k.clone(), d.schema.clone()))
+                .collect(),
+            ephemeral_resources: self
+                .ephemeral_resources
+                .iter()
+                .map(|(k, e)| (k.clone(), e.schema.clone()))
                 .collect(),
         }
     }
@@ -244,8 +323,14 @@ impl ProviderServer {
         }
     }
 
-    /// `ValidateResourceConfig` / `ValidateResourceTypeConfig`.
-    pub fn validate_resource_config(&self, type_name: &str, config: &DynamicValue) -> Diagnostics {
+    /// `ValidateResourceConfig` / `ValidateResourceTypeConfig`. A value for a write-only attribute is an error
+    /// unless the client announced it keeps them out of plans and states.
+    pub fn validate_resource_config(
+        &self,
+        type_name: &str,
+        config: &DynamicValue,
+        client: ClientCapabilities,
+    ) -> Diagnostics {
         let reg = match self.lookup(type_name) {
             Ok(r) => r,
             Err(d) => return d,
@@ -255,6 +340,19 @@ impl ProviderServer {
             Err(d) => return d.into(),
         };
         let mut diags = Diagnostics::new();
+        if !client.write_only_attributes_allowed {
+            for path in write_only_values(&reg.schema.block, &config) {
+                diags.error_at(
+                    path.clone(),
+                    "Write-only attribute needs Terraform 1.11 or later",
+                    format!(
+                        "`{path}` is write-only: Terraform 1.11 and later pass it to the provider without writing it \
+                         to the plan or the state. This Terraform cannot, so leave it unset and use the attribute \
+                         that is kept in state instead (see the documentation of {type_name})."
+                    ),
+                );
+            }
+        }
         if reg.schema.timeouts.is_some() {
             timeouts::validate(&config, &mut diags);
         }
@@ -493,7 +591,16 @@ impl ProviderServer {
             (false, false) => Operation::Update,
         };
         tracing::info!(type_name = %req.type_name, operation = op.name(), "apply resource change");
-        let mut ctx = self.context().with_private(req.planned_private.clone());
+        // The configuration carries the write-only values; absent (delete) or undecodable, it is null.
+        let config = if op == Operation::Delete {
+            Value::Null
+        } else {
+            req.config.decode(&reg.ty).unwrap_or(Value::Null)
+        };
+        let mut ctx = self
+            .context()
+            .with_private(req.planned_private.clone())
+            .with_config(config);
         if let Some(defaults) = &reg.schema.timeouts {
             let source = if op == Operation::Delete {
                 &prior
@@ -632,14 +739,21 @@ fn copy_timeouts(reg: &Registered, from: &Value, to: &mut Value) {
     }
 }
 
-/// Completes a value returned by a resource: fills missing attributes, normalizes blocks, checks the type.
-fn finish(reg: &Registered, mut v: Value) -> Result<Value, Diagnostic> {
+/// Completes a value returned by a resource: fills missing attributes, normalizes blocks, nulls write-only
+/// attributes, checks the type.
+fn finish(reg: &Registered, v: Value) -> Result<Value, Diagnostic> {
+    complete(&reg.schema, &reg.ty, v)
+}
+
+/// [`finish`] for any schema.
+fn complete(schema: &Schema, ty: &Type, mut v: Value) -> Result<Value, Diagnostic> {
     if v.is_null() {
         return Ok(v);
     }
-    v.fill_nulls(&reg.ty);
-    normalize_blocks(&reg.schema.block, &mut v);
-    v.check_type(&reg.ty).map_err(|e| {
+    v.fill_nulls(ty);
+    normalize_blocks(&schema.block, &mut v);
+    null_write_only(&schema.block, &mut v);
+    v.check_type(ty).map_err(|e| {
         let mut d = Diagnostic::from(e);
         d.summary = "Provider produced a value that does not match its schema".into();
         d

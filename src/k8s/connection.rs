@@ -141,7 +141,9 @@ impl Connection {
                 (!left.is_zero()).then(|| delay.map_or(left, |d| d.min(left)))
             })
             .notify(|err, delay| {
-                tracing::info!(host = %host, error = %err, retry_in = ?delay, "Kubernetes API not up yet");
+                // Reported at INFO every 30 s by the caller's step (crate::progress).
+                crate::progress::observe(format!("{host}: {err}"));
+                tracing::debug!(host = %host, error = %err, retry_in = ?delay, "Kubernetes API not up yet");
             })
             .await
             .map_err(|e| {

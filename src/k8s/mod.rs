@@ -7,6 +7,7 @@ pub mod connection;
 pub mod down;
 pub mod drain;
 pub mod error;
+pub mod health;
 pub mod inventory;
 pub mod names;
 pub mod retry;

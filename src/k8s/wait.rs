@@ -72,6 +72,7 @@ where
             }
             Err(e) if e.is_transient() => {
                 let state = format!("API server unreachable, retrying: {e}");
+                crate::progress::observe(&state);
                 if state != last {
                     tracing::warn!(what, state = %state, elapsed = ?started.elapsed(), "waiting");
                     last = state;
@@ -85,11 +86,13 @@ where
         };
         match outcome {
             Some(Check::Done) => {
-                tracing::info!(what, elapsed = ?started.elapsed(), "ready");
+                tracing::debug!(what, elapsed = ?started.elapsed(), "ready");
                 return Ok(());
             }
             Some(Check::Pending(state)) if state != last => {
-                tracing::info!(what, state = %state, elapsed = ?started.elapsed(), "waiting");
+                // The caller's step reports progress at INFO every 30 s with this state (crate::progress).
+                tracing::debug!(what, state = %state, elapsed = ?started.elapsed(), "waiting");
+                crate::progress::observe(&state);
                 last = state;
             }
             _ => {}

@@ -1,13 +1,13 @@
-//! The tfplugin5 adapter: a thin translation of `tfplugin5.Provider` onto [`ProviderServer`]. Protocol 5 has no
-//! nested attributes: they are sent as a plain attribute of the equivalent object or collection type.
+//! The tfplugin5 adapter: a thin translation of `tfplugin5.Provider` (protocol 5.10, Terraform 0.15) onto
+//! [`ProviderServer`]. Protocol 5 has no nested attributes: they are sent as a plain attribute of the equivalent
+//! object or collection type. RPCs it does not list answer Unimplemented, as in [`super::v6`].
 
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::convert::common_conversions;
-use crate::framework::server::{ApplyRequest, PlanRequest};
-use crate::framework::{ProviderServer, RawState};
+use super::convert::{common_conversions, shared_rpcs};
+use crate::framework::ProviderServer;
 use pb::provider_server::Provider;
 
 common_conversions!(tfplugin5);
@@ -27,36 +27,17 @@ pub(crate) fn attribute_out(a: &crate::framework::Attribute) -> pb::schema::Attr
         sensitive: a.sensitive,
         description_kind: pb::StringKind::Markdown as i32,
         deprecated: a.deprecated,
+        write_only: a.write_only,
+        deprecation_message: String::new(),
     }
 }
 
-fn unknown_data_source(type_name: &str) -> Vec<pb::Diagnostic> {
-    let mut d = Diagnostics::new();
-    d.error(
-        "Unknown data source",
-        format!("This provider has no data source {type_name:?}."),
-    );
-    diags_out(d)
-}
-
-#[tonic::async_trait]
-impl Provider for V5 {
+shared_rpcs!(V5 {
     async fn get_schema(
         &self,
         _req: Request<pb::get_provider_schema::Request>,
     ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
-        let schemas = self.0.schemas();
-        ok(pb::get_provider_schema::Response {
-            provider: Some(schema_out(&schemas.provider)),
-            resource_schemas: schemas
-                .resources
-                .iter()
-                .map(|(k, s)| (k.clone(), schema_out(s)))
-                .collect(),
-            data_source_schemas: Default::default(),
-            diagnostics: Vec::new(),
-            provider_meta: None,
-        })
+        ok(provider_schema_out(&self.0))
     }
 
     /// Echoes the configuration back: Terraform uses `prepared_config` as the configuration from then on.
@@ -77,9 +58,11 @@ impl Provider for V5 {
         req: Request<pb::validate_resource_type_config::Request>,
     ) -> Result<Response<pb::validate_resource_type_config::Response>, Status> {
         let r = req.into_inner();
-        let d = self
-            .0
-            .validate_resource_config(&r.type_name, &dv_in(r.config));
+        let d = self.0.validate_resource_config(
+            &r.type_name,
+            &dv_in(r.config),
+            caps_in(r.client_capabilities),
+        );
         ok(pb::validate_resource_type_config::Response {
             diagnostics: diags_out(d),
         })
@@ -89,25 +72,11 @@ impl Provider for V5 {
         &self,
         req: Request<pb::validate_data_source_config::Request>,
     ) -> Result<Response<pb::validate_data_source_config::Response>, Status> {
-        ok(pb::validate_data_source_config::Response {
-            diagnostics: unknown_data_source(&req.into_inner().type_name),
-        })
-    }
-
-    async fn upgrade_resource_state(
-        &self,
-        req: Request<pb::upgrade_resource_state::Request>,
-    ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
         let r = req.into_inner();
-        let raw = RawState {
-            json: r.raw_state.map(|s| s.json).unwrap_or_default(),
-        };
-        let (state, d) = self
+        let d = self
             .0
-            .upgrade_resource_state(&r.type_name, r.version, raw)
-            .await;
-        ok(pb::upgrade_resource_state::Response {
-            upgraded_state: dv_out(state),
+            .validate_data_source_config(&r.type_name, &dv_in(r.config));
+        ok(pb::validate_data_source_config::Response {
             diagnostics: diags_out(d),
         })
     }
@@ -122,98 +91,6 @@ impl Provider for V5 {
         })
     }
 
-    async fn read_resource(
-        &self,
-        req: Request<pb::read_resource::Request>,
-    ) -> Result<Response<pb::read_resource::Response>, Status> {
-        let r = req.into_inner();
-        let out = self
-            .0
-            .read_resource(&r.type_name, &dv_in(r.current_state), r.private)
-            .await;
-        ok(pb::read_resource::Response {
-            new_state: dv_out(out.new_state),
-            diagnostics: diags_out(out.diagnostics),
-            private: out.private,
-        })
-    }
-
-    async fn plan_resource_change(
-        &self,
-        req: Request<pb::plan_resource_change::Request>,
-    ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
-        let r = req.into_inner();
-        let out = self
-            .0
-            .plan_resource_change(PlanRequest {
-                type_name: r.type_name,
-                prior_state: dv_in(r.prior_state),
-                proposed_new_state: dv_in(r.proposed_new_state),
-                config: dv_in(r.config),
-                prior_private: r.prior_private,
-            })
-            .await;
-        ok(pb::plan_resource_change::Response {
-            planned_state: dv_out(out.planned_state),
-            requires_replace: out.requires_replace.iter().map(path_out).collect(),
-            planned_private: out.planned_private,
-            diagnostics: diags_out(out.diagnostics),
-            legacy_type_system: false,
-        })
-    }
-
-    async fn apply_resource_change(
-        &self,
-        req: Request<pb::apply_resource_change::Request>,
-    ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
-        let r = req.into_inner();
-        let out = self
-            .0
-            .apply_resource_change(ApplyRequest {
-                type_name: r.type_name,
-                prior_state: dv_in(r.prior_state),
-                planned_state: dv_in(r.planned_state),
-                config: dv_in(r.config),
-                planned_private: r.planned_private,
-            })
-            .await;
-        ok(pb::apply_resource_change::Response {
-            new_state: dv_out(out.new_state),
-            private: out.private,
-            diagnostics: diags_out(out.diagnostics),
-            legacy_type_system: false,
-        })
-    }
-
-    async fn import_resource_state(
-        &self,
-        req: Request<pb::import_resource_state::Request>,
-    ) -> Result<Response<pb::import_resource_state::Response>, Status> {
-        let r = req.into_inner();
-        let (found, d) = self.0.import_resource_state(&r.type_name, &r.id).await;
-        ok(pb::import_resource_state::Response {
-            imported_resources: found
-                .into_iter()
-                .map(|i| pb::import_resource_state::ImportedResource {
-                    type_name: i.type_name,
-                    state: dv_out(Some(i.state)),
-                    private: i.private,
-                })
-                .collect(),
-            diagnostics: diags_out(d),
-        })
-    }
-
-    async fn read_data_source(
-        &self,
-        req: Request<pb::read_data_source::Request>,
-    ) -> Result<Response<pb::read_data_source::Response>, Status> {
-        ok(pb::read_data_source::Response {
-            state: None,
-            diagnostics: unknown_data_source(&req.into_inner().type_name),
-        })
-    }
-
     async fn stop(
         &self,
         _req: Request<pb::stop::Request>,
@@ -223,4 +100,4 @@ impl Provider for V5 {
             error: String::new(),
         })
     }
-}
+});

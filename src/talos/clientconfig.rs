@@ -65,9 +65,93 @@ pub fn kubeconfig(
     serde_yaml::to_string(&doc)
 }
 
+/// The current context of a talosconfig: where talosctl dials and with which credentials.
+#[derive(Clone)]
+pub struct TalosContext {
+    /// `endpoints` (addresses, optional `:port`).
+    pub endpoints: Vec<String>,
+    /// The OS CA certificate PEM (`ca`).
+    pub ca_crt: String,
+    /// The client certificate and key PEMs (`crt`, `key`).
+    pub client: CertAndKey,
+}
+
+impl std::fmt::Debug for TalosContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TalosContext")
+            .field("endpoints", &self.endpoints)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the current context (`context`) of a talosconfig, as talosctl does (pkg/machinery/client/config
+/// `Config.Contexts[Config.Context]`, PEMs base64-encoded).
+///
+/// # Errors
+/// A message naming what is missing or malformed, never quoting a value.
+pub fn parse_talosconfig(text: &str) -> Result<TalosContext, String> {
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|_| "the talosconfig is not YAML".to_string())?;
+    let name = doc
+        .get("context")
+        .and_then(|c| c.as_str())
+        .ok_or("the talosconfig has no `context`")?;
+    let ctx = doc
+        .get("contexts")
+        .and_then(|c| c.get(name))
+        .ok_or_else(|| format!("the talosconfig has no context {name:?}"))?;
+    let pem = |key: &str| -> Result<String, String> {
+        let b64 = ctx
+            .get(key)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| format!("context {name:?} of the talosconfig has no `{key}`"))?;
+        let bytes = STANDARD
+            .decode(b64.trim())
+            .map_err(|_| format!("`{key}` of the talosconfig is not base64"))?;
+        String::from_utf8(bytes).map_err(|_| format!("`{key}` of the talosconfig is not PEM"))
+    };
+    let endpoints = ctx
+        .get("endpoints")
+        .and_then(|e| e.as_sequence())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(TalosContext {
+        endpoints,
+        ca_crt: pem("ca")?,
+        client: CertAndKey {
+            crt: pem("crt")?,
+            key: pem("key")?,
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn talosconfig_round_trip_and_errors_without_values() {
+        let client = CertAndKey {
+            crt: "C".into(),
+            key: "SECRETKEY".into(),
+        };
+        let text = talosconfig("c", &["1.2.3.4".into()], "CA", &client).unwrap();
+        let parsed = parse_talosconfig(&text).unwrap();
+        assert_eq!(parsed.endpoints, ["1.2.3.4"]);
+        assert_eq!(
+            (parsed.ca_crt.as_str(), parsed.client.key.as_str()),
+            ("CA", "SECRETKEY")
+        );
+        let broken = text.replace(&b64("SECRETKEY"), "not base64!");
+        let e = parse_talosconfig(&broken).unwrap_err();
+        assert!(e.contains("`key`") && !e.contains("not base64!"), "{e}");
+        assert!(parse_talosconfig("context: x\n").is_err());
+    }
 
     #[test]
     fn shapes() {

@@ -375,7 +375,8 @@ pub async fn wait_version(
         match client.version().await {
             Ok(v) if v.tag == tag => return Ok(()),
             Err(e) if e.is_certificate_name() => return Err(e),
-            _ => {}
+            Ok(v) => crate::progress::observe(format!("node {address} runs {}", v.tag)),
+            Err(e) => crate::progress::observe(format!("node {address}: {e}")),
         }
         poll.wait().await;
     }
@@ -455,13 +456,16 @@ pub async fn wait_etcd_members(
     loop {
         match client.etcd_member_list().await {
             Err(e) if e.is_certificate_name() => return Err(e),
-            Err(_) => {}
+            Err(e) => crate::progress::observe(format!("node {address}: {e}")),
             Ok(members) => {
                 let voting: Vec<&str> = members
                     .iter()
                     .filter(|m| !m.is_learner)
                     .map(|m| m.hostname.as_str())
                     .collect();
+                crate::progress::observe(format!(
+                    "etcd members {voting:?} (learners not counted), expected {expected:?}"
+                ));
                 let left = !members.iter().any(|m| gone.contains(&m.hostname));
                 if left && expected.iter().all(|h| voting.contains(&h.as_str())) {
                     return Ok(members);

@@ -220,14 +220,15 @@ impl SecretsBundle {
     /// # Errors
     /// [`SecretsError::Pki`] when the OS CA does not parse or signing fails.
     pub fn talos_client_cert(&self, role: &str) -> Result<CertAndKey, SecretsError> {
-        self.talos_client_cert_for(role, TALOS_CLIENT_VALIDITY)
+        self.talos_client_cert_valid_for(role, TALOS_CLIENT_VALIDITY)
     }
 
-    /// [`SecretsBundle::talos_client_cert`] valid for `validity` instead of 365 days.
+    /// [`SecretsBundle::talos_client_cert`] valid for `validity` from now (e.g. a short-lived certificate handed
+    /// to another tool).
     ///
     /// # Errors
     /// [`SecretsError::Pki`] when the OS CA does not parse or signing fails.
-    pub fn talos_client_cert_for(
+    pub fn talos_client_cert_valid_for(
         &self,
         role: &str,
         validity: Duration,

@@ -81,6 +81,7 @@ impl NodeWatch {
 
     /// Records the node answering in maintenance mode (Talos `version` when it told).
     pub fn saw_maintenance(&self, version: Option<String>) {
+        crate::progress::observe(format!("node {} answers in maintenance mode", self.address));
         self.with(|s| {
             s.answered = true;
             s.last = Some(Sighting::Maintenance(version));
@@ -93,6 +94,7 @@ impl NodeWatch {
         // A connection that broke before the reply came was a session with the node (it may have taken a config
         // and closed its API to install).
         let answered = error.is_node_answer() || error.is_connection_lost();
+        crate::progress::observe(format!("node {}: {error}", self.address));
         let log = self.with(|s| {
             s.answered |= answered;
             s.last = Some(if answered {

@@ -130,6 +130,26 @@ impl Terraform {
             protocol: 6,
         })
     }
+
+    /// `terraform` from PATH if it is at least `major.minor` (e.g. 1.11 for write-only attributes, 1.10 for
+    /// ephemeral resources); otherwise `None`, after printing `SKIPPED: <what> needs ...` so the skip shows in
+    /// the test output.
+    pub fn from_path_at_least(major: u32, minor: u32, what: &str) -> Option<Terraform> {
+        let found = Self::from_path();
+        let fits = found.as_ref().is_some_and(|tf| {
+            let mut parts = tf.version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+            let have = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+            have >= (major, minor)
+        });
+        if !fits {
+            println!(
+                "SKIPPED: {what} needs terraform >= {major}.{minor} on PATH (found: {})",
+                found.map_or("none".to_string(), |tf| tf.version)
+            );
+            return None;
+        }
+        found
+    }
 }
 
 /// A command for `bin` with every `TF_*` variable removed, no update checks and no prompts.

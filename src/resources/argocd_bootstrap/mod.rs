@@ -19,6 +19,7 @@
 pub mod ops;
 pub mod schema;
 pub mod settings;
+pub mod write_only;
 
 use std::time::Duration;
 
@@ -61,12 +62,20 @@ fn install_changed(prior: &Value, planned: &Value) -> bool {
         .any(|a| prior.get(a) != planned.get(a))
 }
 
-/// The admin password hash and mtime for `planned`: kept from `prior` when the password did not change.
-fn admin_hash(prior: &Value, planned: &Value) -> Result<Option<(String, String)>, Diagnostic> {
-    let Some(password) = planned.get("admin_password").as_str() else {
-        return Ok(None);
+/// The admin password hash and mtime for `planned`: kept from `prior` when the password did not change. `wo` is
+/// the write-only `admin_password_wo` of the apply's configuration, which counts as changed only when
+/// [`write_only::admin_changed`] says so.
+fn admin_hash(
+    prior: &Value,
+    planned: &Value,
+    wo: Option<String>,
+) -> Result<Option<(String, String)>, Diagnostic> {
+    let (password, same) = match (planned.get("admin_password").as_str(), wo.as_deref()) {
+        (Some(stored), _) => (stored, prior.get("admin_password").as_str() == Some(stored)),
+        (None, Some(wo)) => (wo, !write_only::admin_changed(prior, planned)),
+        (None, None) => return Ok(None),
     };
-    let kept = (prior.get("admin_password").as_str() == Some(password))
+    let kept = same
         .then(|| {
             Some((
                 prior.get("admin_password_hash").as_str()?,
@@ -99,6 +108,26 @@ fn set_admin(state: &mut Value, admin: &Option<(String, String)>) {
 
 fn admin_ref(admin: &Option<(String, String)>) -> Option<(&str, &str)> {
     admin.as_ref().map(|(h, m)| (h.as_str(), m.as_str()))
+}
+
+/// Applies the write-only repository credentials of the apply's configuration, if it has any.
+async fn apply_credentials(
+    ctx: &Context,
+    applier: &crate::k8s::apply::Applier,
+    s: &Settings,
+    state: &Value,
+) -> Result<(), ApplyError> {
+    let Some(credentials) = write_only::credentials(ctx.config()) else {
+        return Ok(());
+    };
+    let object = write_only::credentials_object(s, &credentials).map_err(|d| fail(d, state))?;
+    ctx.run(
+        "applying the repository credentials",
+        ops::apply_owned(applier, &[&object]),
+    )
+    .await
+    .and_then(|r| r)
+    .map_err(|d| fail(d, state))
 }
 
 fn inventory_of(state: &Value) -> Result<Inventory, Diagnostic> {
@@ -178,6 +207,7 @@ impl ArgocdBootstrap {
         .await
         .and_then(|r| r)
         .map_err(|d| fail(d, state))?;
+        apply_credentials(ctx, applier, s, state).await?;
         self.wait_root(ctx, applier, s, state).await
     }
 
@@ -220,6 +250,7 @@ impl Resource for ArgocdBootstrap {
 
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {
         settings::validate(config, diags);
+        write_only::validate(config, diags);
     }
 
     async fn modify_plan(
@@ -231,6 +262,7 @@ impl Resource for ArgocdBootstrap {
         // validates again at plan with them known. Checking here gives both the same errors.
         let mut invalid = Diagnostics::new();
         settings::validate(&change.config, &mut invalid);
+        write_only::validate(&change.config, &mut invalid);
         if invalid.has_errors() {
             return Err(invalid);
         }
@@ -251,7 +283,7 @@ impl Resource for ArgocdBootstrap {
             planned.set("install_manifest_url", url);
         }
         planned.set("drift", Value::List(Vec::new()));
-        if config.get("admin_password").is_null() {
+        if config.get("admin_password").is_null() && !write_only::has_admin_password(&config) {
             planned.set("admin_password_hash", Value::Null);
             planned.set("admin_password_mtime", Value::Null);
         }
@@ -279,9 +311,11 @@ impl Resource for ArgocdBootstrap {
                     planned.set(a, Value::Unknown);
                 }
             }
-            if !config.get("admin_password").is_null()
-                && change.prior.get("admin_password") != planned.get("admin_password")
-            {
+            let stored_changed = !config.get("admin_password").is_null()
+                && change.prior.get("admin_password") != planned.get("admin_password");
+            let wo_changed = write_only::has_admin_password(&config)
+                && write_only::admin_changed(&change.prior, planned);
+            if stored_changed || wo_changed {
                 planned.set("admin_password_hash", Value::Unknown);
                 planned.set("admin_password_mtime", Value::Unknown);
             }
@@ -323,7 +357,11 @@ impl Resource for ArgocdBootstrap {
         state.set("inventory", "[]");
         state.set("install_health", "Unknown");
         state.set("drift", Value::List(Vec::new()));
-        let admin = admin_hash(&Value::Null, planned)?;
+        let admin = admin_hash(
+            &Value::Null,
+            planned,
+            write_only::admin_password(ctx.config()),
+        )?;
         set_admin(&mut state, &admin);
         let previous = match k8s_resume::resumed(ctx, TYPE_NAME, planned) {
             Some(r) => {
@@ -419,8 +457,14 @@ impl Resource for ArgocdBootstrap {
             .await??;
         let mut state = planned.clone();
         state.set("drift", Value::List(Vec::new()));
-        let old_admin = admin_hash(prior, prior)?;
-        let admin = admin_hash(prior, planned)?;
+        let old_admin = match (
+            prior.get("admin_password_hash").as_str(),
+            prior.get("admin_password_mtime").as_str(),
+        ) {
+            (Some(h), Some(m)) => Some((h.to_string(), m.to_string())),
+            _ => None,
+        };
+        let admin = admin_hash(prior, planned, write_only::admin_password(ctx.config()))?;
         set_admin(&mut state, &admin);
         for a in ["inventory", "manifest_sha256", "install_health"] {
             if !state.get(a).is_known() {
@@ -487,6 +531,14 @@ impl Resource for ArgocdBootstrap {
         .await
         .and_then(|r| r)
         .map_err(|d| fail(d, &state))?;
+        // Re-applying the repository Secret (manager `vixens`) may have dropped credential keys it owned before a
+        // switch to write-only ones: the write-only credentials follow it.
+        let secret_applied = changed
+            .iter()
+            .any(|o| o.reference.kind == "Secret" && o.reference.name == s.repository.secret_name);
+        if secret_applied || write_only::credentials_version_changed(prior, planned) {
+            apply_credentials(ctx, &applier, &s, &state).await?;
+        }
         let root_changed = changed.iter().any(|o| o.reference.kind == "Application");
         if root_changed || reinstall {
             self.wait_root(ctx, &applier, &s, &state).await?;

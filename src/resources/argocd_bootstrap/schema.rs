@@ -111,6 +111,28 @@ fn repository_block() -> Block {
                 .description("SSH private key, for `ssh://` or `user@host:path` URLs."),
         )
         .attribute(
+            Attribute::string("password_wo")
+                .optional()
+                .sensitive()
+                .write_only()
+                .description("HTTPS password or token, write-only (Terraform >= 1.11): never stored in plan or state; \
+                              used at create and when `credentials_wo_version` changes. Excludes `password`."),
+        )
+        .attribute(
+            Attribute::string("ssh_private_key_wo")
+                .optional()
+                .sensitive()
+                .write_only()
+                .description("SSH private key, write-only (Terraform >= 1.11): never stored in plan or state; used at \
+                              create and when `credentials_wo_version` changes. Excludes `ssh_private_key`."),
+        )
+        .attribute(
+            Attribute::number("credentials_wo_version")
+                .optional()
+                .description("Change it (e.g. increment it) to apply `password_wo` or `ssh_private_key_wo` again: \
+                              write-only values leave no trace that could show their change."),
+        )
+        .attribute(
             Attribute::string("secret_name")
                 .optional()
                 .description(format!(
@@ -187,6 +209,21 @@ pub fn schema() -> Schema {
                 .description("Admin password, stored bcrypt-hashed in `argocd-secret`."),
         )
         .attribute(
+            Attribute::string("admin_password_wo")
+                .optional()
+                .sensitive()
+                .write_only()
+                .description("Admin password, write-only (Terraform >= 1.11): never stored in plan or state; set at create \
+                              and when `admin_password_wo_version` changes (its bcrypt hash goes to state as with \
+                              `admin_password`). Excludes `admin_password`."),
+        )
+        .attribute(
+            Attribute::number("admin_password_wo_version")
+                .optional()
+                .description("Change it (e.g. increment it) to set `admin_password_wo` again: write-only values leave no \
+                              trace that could show their change."),
+        )
+        .attribute(
             Attribute::bool("server_insecure")
                 .optional()
                 .description("Set `server.insecure` in `argocd-cmd-params-cm` (serve HTTP, TLS terminated in front). Unset leaves it alone."),
@@ -203,7 +240,7 @@ pub fn schema() -> Schema {
         )
         .attribute(Attribute::string("manifest_sha256").computed().description("sha256 of the install manifest applied."))
         .attribute(Attribute::string("inventory").computed().description("JSON list of the install objects owned (apiVersion, kind, namespace, name)."))
-        .attribute(Attribute::string("admin_password_hash").computed().sensitive().description("bcrypt hash of `admin_password` as applied."))
+        .attribute(Attribute::string("admin_password_hash").computed().sensitive().description("bcrypt hash of `admin_password` (or `admin_password_wo`) as applied."))
         .attribute(Attribute::string("admin_password_mtime").computed().description("When the admin password was set (RFC 3339)."))
         .attribute(Attribute::string("install_health").computed().description("`Healthy`, or which install workloads are not rolled out."))
         .attribute(

@@ -491,7 +491,7 @@ fn validate_repository(config: &Value, diags: &mut Diagnostics) {
             "Give either an SSH private key or a username and password, not both.",
         );
     }
-    if has("username") && known_unset("password") {
+    if has("username") && known_unset("password") && known_unset("password_wo") {
         diags.error_at(
             path("username"),
             "Missing password",

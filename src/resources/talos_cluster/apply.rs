@@ -544,7 +544,10 @@ async fn bootstrap_and_wait(
             .map_err(|e| Diagnostics::from(err("Bad node address", e.to_string())))?;
         let budget = ctx.remaining().unwrap_or(Duration::from_secs(600));
         let outcome = ctx
-            .run("bootstrapping etcd", client.bootstrap(budget))
+            .run(
+                &format!("bootstrapping etcd on node {:?}", first.name),
+                client.bootstrap(budget),
+            )
             .await?
             .map_err(|e| {
                 Diagnostics::from(err(

@@ -75,7 +75,7 @@ pub fn fill(
     let admin = match kept(ClientCert::Talos, prior, state) {
         Some(cert) => cert,
         None => secrets
-            .talos_client_cert_for("os:admin", ClientCert::Talos.validity())
+            .talos_client_cert_valid_for("os:admin", ClientCert::Talos.validity())
             .map_err(|e| fail("Cannot mint the talosconfig certificate", e.to_string()))?,
     };
     let endpoints: Vec<String> = m

@@ -163,9 +163,11 @@ mod tests {
         let fresh_kube = secrets.kubernetes_admin_cert(365 * day).unwrap();
         let due_kube = secrets.kubernetes_admin_cert(10 * day).unwrap();
         let fresh_talos = secrets
-            .talos_client_cert_for("os:admin", 365 * day)
+            .talos_client_cert_valid_for("os:admin", 365 * day)
             .unwrap();
-        let due_talos = secrets.talos_client_cert_for("os:admin", 10 * day).unwrap();
+        let due_talos = secrets
+            .talos_client_cert_valid_for("os:admin", 10 * day)
+            .unwrap();
         for (kube, talos, want) in [
             (&fresh_kube, &fresh_talos, vec![]),
             (&due_kube, &fresh_talos, vec!["kube"]),
