@@ -1,6 +1,6 @@
 //! Talos domain code, knowing nothing of Terraform: the cluster secrets bundle and PKI ([`secrets`], [`pki`]),
 //! the config contract ([`contract`]), machine-config rendering ([`config`]) and the machine API client
-//! ([`client`]).
+//! ([`client`]), and Image Factory schematics ([`schematic`]).
 
 pub mod client;
 pub mod clientconfig;
@@ -8,4 +8,5 @@ pub mod config;
 pub mod contract;
 pub mod ops;
 pub mod pki;
+pub mod schematic;
 pub mod secrets;
