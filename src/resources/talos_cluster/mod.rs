@@ -5,12 +5,14 @@
 //! - [`plan`]: which computed values an update changes; [`apply`]: create/update convergence;
 //! - [`delete`]: node removal and destroy; [`upgrade`]: rolling upgrades; [`read`]: refresh;
 //! - [`renewal`]: the admin client certificates, renewed within 30 days of expiry, as planned;
+//! - [`extensions`]: system extensions and kernel arguments as an Image Factory schematic;
 //! - [`resume`]: the next apply after a failed create keeps its secrets and continues;
 //! - [`import`]: `terraform import vixens_talos_cluster.NAME <path to secrets.yaml>` and the plan that adopts.
 
 pub mod apply;
 pub mod checks;
 pub mod delete;
+pub mod extensions;
 pub mod import;
 pub mod model;
 pub mod outputs;
