@@ -6,6 +6,7 @@ module "talos" {
   endpoint           = var.endpoint
   talos_version      = var.talos_version
   kubernetes_version = var.kubernetes_version
+  system_extensions  = var.system_extensions
   management_vlan_id = var.management_vlan_id
   vip                = var.vip
   nodes              = var.nodes

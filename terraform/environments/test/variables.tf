@@ -20,6 +20,16 @@ variable "kubernetes_version" {
   default     = null
 }
 
+variable "system_extensions" {
+  description = <<-EOT
+    Talos system extensions the nodes install (through the Image Factory). The Synology CSI node plugin runs the
+    host's iscsiadm (chart flags --chroot-dir=/host --iscsiadm-path=/usr/local/sbin/iscsiadm), which Talos has only
+    with siderolabs/iscsi-tools. Nothing else of the host is run by the driver (util-linux-tools is not needed).
+  EOT
+  type        = set(string)
+  default     = ["siderolabs/iscsi-tools"]
+}
+
 variable "link" {
   description = "The nodes' physical interface that carries the VLANs."
   type        = string
