@@ -76,10 +76,11 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
             );
         }
     }
-    let customized = ["system_extensions", "extra_kernel_args"].iter().any(|n| {
-        config.get(n).as_list().is_some_and(|l| !l.is_empty()) || !config.get(n).is_known()
-    });
-    if customized && !config.get("install_image").is_null() {
+    // Only known values conflict (module variables are unknown while `terraform validate` runs).
+    let customized = ["system_extensions", "extra_kernel_args"]
+        .iter()
+        .any(|n| config.get(n).as_list().is_some_and(|l| !l.is_empty()));
+    if customized && config.get("install_image").as_str().is_some() {
         diags.error_at(
             attr("install_image"),
             "install_image conflicts with the schematic",
