@@ -29,6 +29,7 @@ module "argocd" {
   repository_url          = var.gitops_repository_url
   branch                  = var.branch
   path                    = var.gitops_path
+  sealed_secrets_key      = var.sealed_secrets_key
 
   # Argo CD's pods need the CNI.
   depends_on = [module.cilium]

@@ -108,3 +108,17 @@ variable "argocd_install_manifest_sha256" {
   type        = string
   default     = "795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3"
 }
+
+variable "sealed_secrets_key" {
+  description = <<-EOT
+    This environment's Sealed Secrets key pair, e.g. { certificate = file("sealed-secrets.crt"), private_key =
+    file("sealed-secrets.key") } from a *.auto.tfvars outside Git (examples/gitops/README.md, "Secrets"); null
+    until you have sealed your first Secret.
+  EOT
+  type = object({
+    certificate = string
+    private_key = string
+  })
+  default   = null
+  sensitive = true
+}

@@ -40,3 +40,9 @@ variable "lb_ipam_hand_off" {
   type        = bool
   default     = true
 }
+
+variable "metrics" {
+  description = "Serve the agent's (:9962) and Hubble's (:9965) Prometheus metrics (the operator's :9963 is always on)."
+  type        = bool
+  default     = true
+}
