@@ -225,10 +225,15 @@ mod tests {
         );
     }
 
-    /// IDs the public factory answered for schematics made in its UI, as published by its users: iscsi-tools +
-    /// util-linux-tools (the pair Longhorn and Synology CSI need), and qemu-guest-agent.
+    /// IDs the public factory answered for schematics made in its UI, as published by its users (and shown by
+    /// `talosctl get extensions` as the `schematic` extension's version): iscsi-tools alone (what the
+    /// environments install), iscsi-tools + util-linux-tools (Longhorn's pair), and qemu-guest-agent.
     #[test]
     fn published_factory_ids() {
+        assert_eq!(
+            schematic(&["siderolabs/iscsi-tools"], &[]).id(),
+            "c9078f9419961640c712a8bf2bb9174933dfcf1da383fd8ea2b7dc21493f8bac"
+        );
         let storage = schematic(
             &["siderolabs/util-linux-tools", "siderolabs/iscsi-tools"],
             &[],
