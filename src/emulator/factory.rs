@@ -16,8 +16,8 @@
 //! This is its own implementation (typed decode with serde, a small emitter), not the provider's
 //! `talos::schematic`, so that the two are checked against each other and against upstream's test vectors. It
 //! refuses (400, saying so) the fields it does not model (`owner`, `overlay.options`, `embeddedMachineConfiguration`,
-//! `bootloader`) and any string it could not write exactly as go-yaml does. Schematics live in memory only: an
-//! emulator restart forgets them (the provider registers again before the next install or upgrade).
+//! `bootloader`) and any string it could not write exactly as go-yaml does. Like the factory's storage, the
+//! schematics outlive a restart: with `--state-dir` they are saved in `factory-state.json` (canonical bodies).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -46,7 +46,11 @@ pub struct StoredSchematic {
 pub struct ImageFactory {
     host: Option<String>,
     schematics: Mutex<BTreeMap<String, StoredSchematic>>,
+    state_file: Option<std::path::PathBuf>,
 }
+
+/// File name of the saved schematics under `--state-dir`.
+const STATE_FILE: &str = "factory-state.json";
 
 /// What a node gets from pulling an installer image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +73,37 @@ impl ImageFactory {
         ImageFactory {
             host: addr.map(|a| a.to_string()),
             schematics: Mutex::new(BTreeMap::new()),
+            state_file: None,
+        }
+    }
+
+    /// The same, saving its schematics under `dir` and loading those saved there before (a file that does not
+    /// parse is ignored, with a warning).
+    pub fn with_state(addr: Option<SocketAddr>, dir: &std::path::Path) -> ImageFactory {
+        let mut factory = ImageFactory::new(addr);
+        let file = dir.join(STATE_FILE);
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            match serde_json::from_str::<Vec<String>>(&text) {
+                Ok(bodies) => {
+                    for body in bodies {
+                        let _ = factory.create(body.as_bytes());
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "ignoring unreadable image factory state"),
+            }
+        }
+        factory.state_file = Some(file);
+        factory
+    }
+
+    fn save(&self) {
+        let Some(file) = &self.state_file else { return };
+        let bodies: Vec<String> = self.lock().values().map(|s| s.canonical.clone()).collect();
+        let result = serde_json::to_vec_pretty(&bodies)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(file, bytes));
+        if let Err(e) = result {
+            tracing::error!(error = %e, "saving image factory state");
         }
     }
 
@@ -92,7 +127,10 @@ impl ImageFactory {
                 .system_extensions
                 .official_extensions,
         };
-        self.lock().insert(id.clone(), stored);
+        let new = self.lock().insert(id.clone(), stored).is_none();
+        if new {
+            self.save();
+        }
         Ok((id, canonical))
     }
 
@@ -489,5 +527,15 @@ mod tests {
             f.pull("ghcr.io/siderolabs/installer:v1.12.11"),
             Ok(Pull::Foreign)
         );
+    }
+
+    #[test]
+    fn schematics_outlive_a_restart_with_a_state_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (id, _) = ImageFactory::with_state(None, dir.path())
+            .create(b"customization: {extraKernelArgs: [quiet]}")
+            .expect("stored");
+        let again = ImageFactory::with_state(None, dir.path());
+        assert!(again.get(&id).is_some());
     }
 }

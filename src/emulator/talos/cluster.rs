@@ -115,9 +115,12 @@ impl Cluster {
             .map(|(spec, st)| Arc::new(Node::new(spec, st)))
             .collect();
         let kube_faults = topology.faults.kube.clone();
-        let factory = Arc::new(crate::emulator::factory::ImageFactory::new(
-            topology.image_factory,
-        ));
+        let factory = Arc::new(match &state_dir {
+            Some(dir) => {
+                crate::emulator::factory::ImageFactory::with_state(topology.image_factory, dir)
+            }
+            None => crate::emulator::factory::ImageFactory::new(topology.image_factory),
+        });
         Arc::new(Cluster {
             topology,
             faults,
