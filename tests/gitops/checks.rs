@@ -34,7 +34,7 @@ pub const PREINSTALLED_GROUPS: &[&str] = &["cilium.io", "argoproj.io"];
 pub const PREEXISTING_NAMESPACES: &[&str] = &["default", "kube-system", "argocd"];
 
 /// Kinds without a namespace, among those this tree uses.
-const CLUSTER_SCOPED: &[&str] = &[
+pub const CLUSTER_SCOPED: &[&str] = &[
     "Namespace",
     "ClusterIssuer",
     "CiliumLoadBalancerIPPool",

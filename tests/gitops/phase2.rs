@@ -2,7 +2,7 @@
 //! tools path of the Synology CSI driver, DNS-01 for Let's Encrypt, metrics and dashboards, the storage test.
 //! Each returns its violations (empty: passed); unit tests below feed each a bad document.
 
-use crate::checks::AppUnit;
+use crate::checks::{AppUnit, CLUSTER_SCOPED};
 use crate::model::*;
 use std::collections::BTreeSet;
 
@@ -43,20 +43,6 @@ pub fn check_retry(apps: &[Doc]) -> Vec<String> {
     }
     v
 }
-
-/// Cluster-scoped kinds among those the tree renders (no namespace of their own).
-const CLUSTER_SCOPED: &[&str] = &[
-    "Namespace",
-    "ClusterIssuer",
-    "CiliumLoadBalancerIPPool",
-    "CiliumL2AnnouncementPolicy",
-    "StorageClass",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "IngressClass",
-    "CSIDriver",
-];
 
 /// Every Application names an AppProject of the tree (never `default`); the project, synced in an earlier wave,
 /// allows each of the app's sources and the namespaces its objects go to, and whitelists the cluster-scoped
