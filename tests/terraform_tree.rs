@@ -1,6 +1,7 @@
 //! The Terraform tree (terraform/modules, terraform/environments) and examples/ through a real Terraform:
 //! `fmt -check`, `validate` of every environment and example, and `plan` with no state of dev, test, staging and
-//! prod (with the LB IPAM pools and L2 policy each plans). Those environments carry real homelab addresses:
+//! prod (with the LB IPAM pools and L2 policy each plans, and the iscsi-tools system
+//! extension). Those environments carry real homelab addresses:
 //! planning them makes no connection: the plan-time node checks are off (`VIXENS_CHECK_NODES_AT_PLAN=false`, as a
 //! CI plan without the hardware runs them; the provider log shows no node check), the resources connect only in
 //! apply and read, and there is no state to read.
@@ -250,6 +251,18 @@ fn real_environments_plan_with_no_state() {
         let plan: serde_json::Value =
             serde_json::from_str(&shown.stdout).unwrap_or_else(|e| panic!("show -json {env}: {e}"));
         assert_lb_ipam_planned(env, vlan, &plan);
+        // The Synology CSI driver needs the host's iscsiadm: every real environment installs iscsi-tools.
+        let talos = plan["resource_changes"]
+            .as_array()
+            .expect("resource_changes")
+            .iter()
+            .find(|c| c["address"] == "module.talos.vixens_talos_cluster.this")
+            .unwrap_or_else(|| panic!("{env}: no module.talos.vixens_talos_cluster.this"));
+        assert_eq!(
+            talos["change"]["after"]["system_extensions"],
+            serde_json::json!(["siderolabs/iscsi-tools"]),
+            "{env}"
+        );
         assert_timeouts_planned(env, &plan);
     }
 }

@@ -8,9 +8,11 @@
 //! - [`kube_bridge`]: brings the Kubernetes API up on the control planes and the cluster endpoint once etcd is
 //!   bootstrapped, and registers Nodes as Talos nodes join.
 //! - [`faults`] and [`control`]: fault injection, from the topology or a loopback HTTP/JSON endpoint.
+//! - [`factory`]: the Image Factory stand-in (schematics API, installer pulls).
 //! - [`pki`]: certificate helpers; [`testkit`]: fixtures for tests and benchmarks.
 
 pub mod control;
+pub mod factory;
 pub mod faults;
 pub mod kube;
 pub mod kube_bridge;

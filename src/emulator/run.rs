@@ -1,5 +1,5 @@
 //! Starting and stopping a whole emulator: the Talos nodes' listeners, the Kubernetes API emulation (served once
-//! etcd is bootstrapped, see [`super::kube_bridge`]) and the control endpoint.
+//! etcd is bootstrapped, see [`super::kube_bridge`]), the control endpoint and the Image Factory stand-in.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,6 +28,7 @@ pub struct Emulator {
     /// The Kubernetes side.
     pub kube: Arc<KubeBridge>,
     control: Option<tokio::task::JoinHandle<()>>,
+    factory: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Emulator {
@@ -56,17 +57,22 @@ impl Emulator {
             Some(addr) => Some(super::control::serve(cluster.clone(), addr).await?),
             None => None,
         };
+        let factory = match cluster.topology.image_factory {
+            Some(addr) => Some(super::factory::serve(cluster.factory.clone(), addr).await?),
+            None => None,
+        };
         Ok(Emulator {
             cluster,
             kube,
             control,
+            factory,
         })
     }
 
     /// Closes every listener and saves the state.
     pub async fn stop(self) {
-        if let Some(c) = self.control {
-            c.abort();
+        for task in [self.control, self.factory].into_iter().flatten() {
+            task.abort();
         }
         self.cluster.stop_and_wait().await;
         self.kube.stop().await;

@@ -7,6 +7,7 @@
 //!     address: 127.0.111.11
 //!     disks: [{path: /dev/sda, size: 10GiB}]   # size: bytes or a KiB/MiB/GiB/TiB suffix
 //!     links: [eth0]
+//! image_factory: 127.0.111.170:8080          # optional: the Image Factory stand-in (emulator::factory)
 //! timings: {install_delay: 300ms, reboot_delay: 200ms, workload_delay: 500ms, job_delay: 2s, upgrade_delay: 300ms}
 //! faults:
 //!   nodes: {cp1: {down: false, slow: 0ms, fail_next: {Bootstrap: unavailable}, reboot_never_returns: false,
@@ -56,6 +57,10 @@ pub struct Topology {
     /// Talos version the nodes report before any upgrade (e.g. `v1.12.0`).
     #[serde(default = "default_talos_version")]
     pub talos_version: String,
+    /// Loopback address of the Image Factory stand-in (HTTP); its `host:port` is also the registry of its
+    /// installer images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_factory: Option<std::net::SocketAddr>,
 }
 
 fn default_talos_version() -> String {
@@ -352,6 +357,11 @@ impl Topology {
                     ));
                 }
             }
+        }
+        if let Some(addr) = self.image_factory.filter(|a| !a.ip().is_loopback()) {
+            return bad(format!(
+                "image_factory {addr} is not loopback (the emulator binds loopback only)"
+            ));
         }
         for name in self.faults.nodes.keys() {
             if !names.contains(name) {

@@ -23,6 +23,7 @@ pub const CHART_CRD_GROUPS: &[(&str, &[&str])] = &[
     ),
     ("cert-manager", &["cert-manager.io", "acme.cert-manager.io"]),
     ("kube-prometheus-stack", &["monitoring.coreos.com"]),
+    ("sealed-secrets", &["bitnami.com"]),
 ];
 
 /// API groups whose CRDs exist before Argo CD syncs anything: cilium-operator creates Cilium's at start
@@ -33,7 +34,7 @@ pub const PREINSTALLED_GROUPS: &[&str] = &["cilium.io", "argoproj.io"];
 pub const PREEXISTING_NAMESPACES: &[&str] = &["default", "kube-system", "argocd"];
 
 /// Kinds without a namespace, among those this tree uses.
-const CLUSTER_SCOPED: &[&str] = &[
+pub const CLUSTER_SCOPED: &[&str] = &[
     "Namespace",
     "ClusterIssuer",
     "CiliumLoadBalancerIPPool",
@@ -700,8 +701,21 @@ pub fn random_looking(token: &str) -> bool {
     hex || (len >= 20 && classes.iter().all(|c| *c) && entropy(token) >= 3.7)
 }
 
-/// What in `text` looks like a real credential: password hashes, private keys, generated tokens.
+/// Argon2 digests in a text, to tell the zero-byte placeholder ([`crate::phase2::is_placeholder_digest`]) from a
+/// real hash.
+static ARGON2_DIGEST: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"\$argon2(id|i|d)\$[^\s'"]+"#).expect("valid regex"));
+
+/// What in `text` looks like a real credential: password hashes, private keys, generated tokens. An Argon2
+/// digest of zero bytes (the shipped placeholder, which no password hashes to) is not one.
 pub fn credential_findings(text: &str) -> Vec<String> {
+    let text = &ARGON2_DIGEST.replace_all(text, |c: &regex::Captures| {
+        if crate::phase2::is_placeholder_digest(&c[0]) {
+            "PLACEHOLDER-DIGEST".to_string()
+        } else {
+            c[0].to_string()
+        }
+    });
     let mut found: Vec<String> = CREDENTIAL_PATTERNS
         .iter()
         .filter(|(_, re)| re.is_match(text))
@@ -779,6 +793,8 @@ pub fn check_secret_refs_documented(docs: &[Doc], readme: &str) -> Vec<String> {
                     let named = match key {
                         "secret" => str_at(val, &["secretName"]),
                         "secretKeyRef" | "secretRef" => str_at(val, &["name"]),
+                        // cert-manager: privateKeySecretRef, apiTokenSecretRef, ...
+                        k if k.ends_with("SecretRef") => str_at(val, &["name"]),
                         "existingSecret" => val.as_str(),
                         "clientInfoSecret" => str_at(val, &["name"]),
                         _ => None,
@@ -791,10 +807,16 @@ pub fn check_secret_refs_documented(docs: &[Doc], readme: &str) -> Vec<String> {
             _ => {}
         }
     }
+    // A SealedSecret holds the Secret it unseals (spec.template.metadata.name, else its own name).
     let held: BTreeSet<&str> = docs
         .iter()
-        .filter(|d| kind(d) == "Secret")
-        .map(name)
+        .filter_map(|d| match kind(d) {
+            "Secret" => Some(name(d)),
+            "SealedSecret" => {
+                Some(str_at(d, &["spec", "template", "metadata", "name"]).unwrap_or(name(d)))
+            }
+            _ => None,
+        })
         .collect();
     let mut named = BTreeSet::new();
     docs.iter().for_each(|d| walk(d, &mut named));

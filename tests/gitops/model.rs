@@ -97,8 +97,9 @@ pub static ENVS: [Env; 4] = [
 ];
 
 /// Every app of the tree: one Application in argocd/base, one apps/<app> folder.
-pub const APPS: [&str; 7] = [
+pub const APPS: [&str; 8] = [
     "argocd",
+    "sealed-secrets",
     "cilium-lb",
     "traefik",
     "cert-manager",

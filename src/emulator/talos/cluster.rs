@@ -65,6 +65,8 @@ pub struct Cluster {
     pub topology: Topology,
     /// Live faults.
     pub faults: Arc<FaultTable>,
+    /// The Image Factory stand-in the nodes pull factory installers from.
+    pub factory: Arc<crate::emulator::factory::ImageFactory>,
     /// Nodes in topology order.
     pub nodes: Vec<Arc<Node>>,
     etcd: Mutex<Option<Etcd>>,
@@ -113,9 +115,16 @@ impl Cluster {
             .map(|(spec, st)| Arc::new(Node::new(spec, st)))
             .collect();
         let kube_faults = topology.faults.kube.clone();
+        let factory = Arc::new(match &state_dir {
+            Some(dir) => {
+                crate::emulator::factory::ImageFactory::with_state(topology.image_factory, dir)
+            }
+            None => crate::emulator::factory::ImageFactory::new(topology.image_factory),
+        });
         Arc::new(Cluster {
             topology,
             faults,
+            factory,
             nodes,
             etcd: Mutex::new(etcd),
             kube: Mutex::new(None),
@@ -406,6 +415,7 @@ impl Cluster {
                     if let Some(tag) = installer_tag(&active.v1alpha1) {
                         st.version = tag;
                     }
+                    st.installed_image = installer_image(&active.v1alpha1).map(str::to_string);
                 }
                 st.installed = true;
                 Stage::Running
@@ -627,15 +637,19 @@ impl Cluster {
     }
 }
 
-/// The Talos version of the installer image `machine.install.image` of a v1alpha1 document: its tag when it reads
-/// as a release (`v1.12.11`, `v1.13.0-beta.1`), else `None` (`latest`, a digest-only reference: unknown here).
-pub fn installer_tag(v1alpha1: &serde_yaml::Value) -> Option<String> {
-    let image = v1alpha1
+/// The installer image `machine.install.image` of a v1alpha1 document.
+pub fn installer_image(v1alpha1: &serde_yaml::Value) -> Option<&str> {
+    v1alpha1
         .get("machine")?
         .get("install")?
         .get("image")?
-        .as_str()?;
-    release_tag(image)
+        .as_str()
+}
+
+/// The Talos version of the installer image `machine.install.image` of a v1alpha1 document: its tag when it reads
+/// as a release (`v1.12.11`, `v1.13.0-beta.1`), else `None` (`latest`, a digest-only reference: unknown here).
+pub fn installer_tag(v1alpha1: &serde_yaml::Value) -> Option<String> {
+    release_tag(installer_image(v1alpha1)?)
 }
 
 /// The tag of image reference `image` when it is a Talos release tag (`v<major>.<minor>.<patch>[-pre]`).

@@ -5,7 +5,7 @@
 //! `MachineConfigs.config.talos.dev`, id `v1alpha1`; sensitive: `os:admin` only), which the provider reads back
 //! to detect config drift, of the Version resource (`runtime` namespace, type `Versions.runtime.talos.dev`, id
 //! `version`; not sensitive, so readable in maintenance mode), of the node's disks ([`super::cosi_disks`]) and
-//! links ([`super::cosi_links`]).
+//! links ([`super::cosi_links`]) and of its system extensions ([`super::cosi_extensions`]).
 //! `List` of the same types streams one `ListResponse` per resource ([`super::cosi_list`]). Both pass Talos's
 //! access filter first ([`super::cosi_access`]).
 //!
@@ -80,6 +80,11 @@ pub const KINDS: &[Kind] = &[
     Kind {
         namespace: RUNTIME_NAMESPACE,
         r#type: cosi_disks::DISK_TYPE,
+    },
+    // pkg/machinery/resources/runtime/extension_status.go@v1.12.11.
+    Kind {
+        namespace: RUNTIME_NAMESPACE,
+        r#type: crate::talos::client::extensions::EXTENSION_STATUS_TYPE,
     },
     // pkg/machinery/resources/network/link_status.go@v1.13.9.
     Kind {
@@ -156,6 +161,9 @@ pub(crate) fn resources(c: &Ctx, namespace: &str, r#type: &str) -> Result<Vec<Re
         (RUNTIME_NAMESPACE, MACHINE_STATUS_TYPE) => Ok(vec![get(c, &one(MACHINE_STATUS_ID))?]),
         (RUNTIME_NAMESPACE, VERSION_TYPE) => Ok(vec![version_resource(c)]),
         (RUNTIME_NAMESPACE, cosi_disks::DISK_TYPE) => Ok(cosi_disks::disks(c)),
+        (RUNTIME_NAMESPACE, crate::talos::client::extensions::EXTENSION_STATUS_TYPE) => {
+            Ok(super::cosi_extensions::extensions(c))
+        }
         (cosi_links::NETWORK_NAMESPACE, cosi_links::LINK_STATUS_TYPE) => Ok(cosi_links::links(c)),
         (CONFIG_NAMESPACE, MACHINE_CONFIG_TYPE) => match machine_config(c, &one(MACHINE_CONFIG_ID))
         {
@@ -218,7 +226,9 @@ fn get(c: &Ctx, q: &GetRequest) -> Result<Resource, Status> {
     }
     if matches!(
         q.r#type.as_str(),
-        cosi_disks::DISK_TYPE | cosi_links::LINK_STATUS_TYPE
+        cosi_disks::DISK_TYPE
+            | cosi_links::LINK_STATUS_TYPE
+            | crate::talos::client::extensions::EXTENSION_STATUS_TYPE
     ) {
         let found = resources(c, &q.namespace, &q.r#type)?
             .into_iter()

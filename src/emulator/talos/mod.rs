@@ -9,6 +9,7 @@ mod config_decode;
 pub mod cosi;
 pub mod cosi_access;
 pub mod cosi_disks;
+pub mod cosi_extensions;
 pub mod cosi_links;
 pub mod cosi_list;
 pub mod etcd;

@@ -39,6 +39,8 @@ pub struct NodeState {
     pub installed: bool,
     /// Reported Talos version tag (e.g. `v1.12.0`).
     pub version: String,
+    /// The installer image the system on disk came from (install, then each upgrade); `None` before an install.
+    pub installed_image: Option<String>,
     /// etcd data directory not empty (EPHEMERAL partition).
     pub etcd_data: bool,
     /// Bumped at every reboot or reset: a timer of an older generation does nothing.
@@ -58,6 +60,7 @@ impl NodeState {
             persisted: None,
             installed: false,
             version: version.to_string(),
+            installed_image: None,
             etcd_data: false,
             generation: 0,
             apply_rebooting: false,

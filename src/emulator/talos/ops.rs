@@ -100,6 +100,19 @@ pub fn apply(
                 ..Default::default()
             });
         }
+        let image = super::cluster::installer_image(&cfg.v1alpha1).map(str::to_string);
+        if let Some(Err(e)) = image.as_deref().map(|i| c.cluster.factory.pull(i)) {
+            // The installer runs after the answer: an image it cannot pull fails the install sequence, and the
+            // machine boots its medium again, in maintenance mode without a config (RunInstallerContainer in
+            // internal/pkg/install/install.go@v1.12.11 pulls the installer before it runs).
+            tracing::warn!(node = %c.node.spec.name, error = %e, "install failed");
+            c.cluster.reboot(
+                &c.node,
+                c.cluster.topology.timings.install_delay,
+                Stage::Installing,
+            );
+            return Ok(machine::ApplyConfiguration::default());
+        }
         // An install that comes to nothing (v1alpha1_sequencer_tasks.go@v1.12.11 `Install`: an installer error fires
         // "Talos install failed." and fails the task; or the machine boots its ISO again): the machine comes back
         // from its boot medium, which has no config, in maintenance mode.
@@ -525,6 +538,7 @@ pub fn reset(c: &Ctx, req: &machine::ResetRequest) -> Result<machine::Reset, Sta
         }
         if wipe_all {
             st.installed = false;
+            st.installed_image = None;
         }
     }
     if wipe_state {
@@ -560,9 +574,17 @@ pub fn upgrade(c: &Ctx, req: &machine::UpgradeRequest) -> Result<machine::Upgrad
         .ok_or_else(|| {
             Status::invalid_argument(format!("invalid image reference {:?}", req.image))
         })?;
+    // v1alpha1_server.go@v1.12.11 Upgrade pulls and validates the installer before answering.
+    c.cluster.factory.pull(&req.image).map_err(|e| {
+        Status::unknown(format!(
+            "error validating installer image {:?}: {e}",
+            req.image
+        ))
+    })?;
     let generation = c.node.state().generation;
     let (cluster, node) = (c.cluster.clone(), c.node.clone());
     let delay = cluster.topology.timings.upgrade_delay;
+    let image = req.image.clone();
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
         {
@@ -571,6 +593,7 @@ pub fn upgrade(c: &Ctx, req: &machine::UpgradeRequest) -> Result<machine::Upgrad
                 return;
             }
             st.version = tag;
+            st.installed_image = Some(image);
         }
         cluster.reboot(&node, Duration::ZERO, Stage::Rebooting);
     });

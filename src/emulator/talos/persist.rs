@@ -23,6 +23,8 @@ struct SavedNode {
     persisted: Option<String>,
     installed: bool,
     version: String,
+    #[serde(default)]
+    installed_image: Option<String>,
     etcd_data: bool,
 }
 
@@ -46,6 +48,7 @@ pub fn save(dir: &Path, nodes: &[Arc<Node>], etcd: Option<&Etcd>) -> std::io::Re
                     persisted: st.persisted.as_ref().map(|c| c.raw.clone()),
                     installed: st.installed,
                     version: st.version.clone(),
+                    installed_image: st.installed_image.clone(),
                     etcd_data: st.etcd_data,
                 }
             })
@@ -89,6 +92,7 @@ pub fn load(dir: &Path, topology: &Topology) -> Option<(Vec<NodeState>, Option<E
             };
             let mut st = NodeState::new(&s.version);
             st.installed = s.installed;
+            st.installed_image = s.installed_image.clone();
             st.etcd_data = s.etcd_data;
             st.persisted = parse(&s.persisted);
             st.active = match s.stage {

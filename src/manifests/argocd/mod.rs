@@ -1,7 +1,9 @@
 //! Argo CD install and bootstrap objects: parsing the upstream multi-document `install.yaml` ([`parse`]), placing
 //! it into a namespace ([`install`]), fetching and pinning it ([`source`]), the objects Vixens adds (repository
-//! Secret, root Application, admin password, server settings: [`objects`]) and input checks ([`validate`]).
+//! Secret, root Application, admin password, server settings: [`objects`]; `argocd-cm` keys and bootstrap Secrets:
+//! [`bootstrap`]) and input checks ([`validate`]).
 
+pub mod bootstrap;
 pub mod install;
 pub mod objects;
 pub mod parse;

@@ -23,6 +23,8 @@ pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
 pub const ARGOCD_SECRET: &str = "argocd-secret";
 /// Argo CD's command parameters ConfigMap.
 pub const CMD_PARAMS_CONFIGMAP: &str = "argocd-cmd-params-cm";
+/// Retries of a failed automated sync of the root Application (backoff 15 s, doubling, at most 5 min apart).
+pub const ROOT_RETRY_LIMIT: i64 = 10;
 /// bcrypt cost Argo CD itself uses (Go `bcrypt.DefaultCost`).
 pub const BCRYPT_COST: u32 = 10;
 
@@ -150,6 +152,12 @@ pub fn root_application(app: &RootApplication) -> DynamicObject {
     });
     if app.automated {
         spec["syncPolicy"]["automated"] = json!({"prune": app.prune, "selfHeal": app.self_heal});
+        // Argo CD does not retry a failed automated sync of the same commit by itself ("Automated Sync
+        // Policy"): retry with backoff, as every Application of the GitOps tree does.
+        spec["syncPolicy"]["retry"] = json!({
+            "limit": ROOT_RETRY_LIMIT,
+            "backoff": {"duration": "15s", "factor": 2, "maxDuration": "5m"},
+        });
     }
     let mut metadata = meta(
         &app.name,
@@ -281,6 +289,11 @@ mod tests {
             "https://kubernetes.default.svc"
         );
         assert_eq!(v["spec"]["syncPolicy"]["automated"]["selfHeal"], true);
+        assert_eq!(v["spec"]["syncPolicy"]["retry"]["limit"], ROOT_RETRY_LIMIT);
+        assert_eq!(
+            v["spec"]["syncPolicy"]["retry"]["backoff"]["maxDuration"],
+            "5m"
+        );
         assert_eq!(
             v["spec"]["syncPolicy"]["syncOptions"][0],
             "ServerSideApply=true"

@@ -3,8 +3,8 @@
 //!
 //! Lifecycle:
 //! - **create**: load and verify the manifest (no cluster contact yet), connect, server-side apply the install
-//!   (forced; CRDs first), wait for the workloads, apply the settings keys, the repository Secret and the root
-//!   Application, wait for Synced/Healthy.
+//!   (forced; CRDs first), wait for the workloads, apply the settings keys (`argocd-cm` ones included), the
+//!   bootstrap Secrets, the repository Secret and the root Application, wait for Synced/Healthy.
 //! - **update**: re-apply the install and prune only when its inputs (`version`, `ha`, manifest source or pin)
 //!   change; otherwise apply only the owned objects whose desired content changed or that drifted.
 //! - **read**: drift of the owned objects into `drift`, install health into `install_health`; a deleted namespace
@@ -16,6 +16,7 @@
 //! - **a failed create** is continued by the next apply, not deleted and installed again
 //!   ([`crate::resources::k8s_resume`]): the replacement converges from the objects it left.
 
+pub mod bootstrap_inputs;
 pub mod ops;
 pub mod schema;
 pub mod settings;

@@ -12,6 +12,7 @@ use crate::framework::Diagnostic;
 use crate::k8s::apply::{to_dynamic, ApplyOptions};
 use crate::k8s::inventory::{self, Inventory, ObjectRef, Propagation};
 use crate::k8s::{apply::Applier, connection::error_chain, wait};
+use crate::manifests::argocd::bootstrap::argocd_cm;
 use crate::manifests::argocd::objects::{
     admin_password_secret, repository_secret, root_application, server_params_configmap,
 };
@@ -181,8 +182,8 @@ fn dynamic<K: serde::Serialize>(obj: &K) -> Result<DynamicObject, Diagnostic> {
 }
 
 /// The objects owned after the hand-off, for settings `s` and the admin password hash and mtime in state: the
-/// settings keys in `argocd-secret` and `argocd-cmd-params-cm` (manager [`SETTINGS_FIELD_MANAGER`]), the
-/// repository Secret and the root Application (manager `vixens`).
+/// settings keys in `argocd-secret`, `argocd-cmd-params-cm` and `argocd-cm` (manager [`SETTINGS_FIELD_MANAGER`]),
+/// the bootstrap Secrets, the repository Secret and the root Application (manager `vixens`), in that order.
 pub fn owned_objects(s: &Settings, admin: Option<(&str, &str)>) -> Result<Vec<Owned>, Diagnostic> {
     let mut out = Vec::new();
     if let Some((hash, mtime)) = admin {
@@ -197,6 +198,20 @@ pub fn owned_objects(s: &Settings, admin: Option<(&str, &str)>) -> Result<Vec<Ow
             dynamic(&server_params_configmap(&s.namespace, insecure))?,
             SETTINGS_FIELD_MANAGER,
             true,
+        )?);
+    }
+    if !s.argocd_cm.is_empty() {
+        out.push(owned(
+            dynamic(&argocd_cm(&s.namespace, &s.argocd_cm))?,
+            SETTINGS_FIELD_MANAGER,
+            true,
+        )?);
+    }
+    for secret in &s.bootstrap_secrets {
+        out.push(owned(
+            dynamic(&secret.to_secret())?,
+            crate::k8s::apply::FIELD_MANAGER,
+            false,
         )?);
     }
     let secret = repository_secret(

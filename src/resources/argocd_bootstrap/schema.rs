@@ -167,6 +167,7 @@ fn root_application_block() -> Block {
 
 /// The resource schema.
 pub fn schema() -> Schema {
+    let [argocd_cm, bootstrap_secrets] = super::bootstrap_inputs::attributes();
     let block = Block::new(DESCRIPTION)
         .attribute(Attribute::string("id").computed().description("The Argo CD namespace."))
         .attribute(
@@ -228,6 +229,8 @@ pub fn schema() -> Schema {
                 .optional()
                 .description("Set `server.insecure` in `argocd-cmd-params-cm` (serve HTTP, TLS terminated in front). Unset leaves it alone."),
         )
+        .attribute(argocd_cm)
+        .attribute(bootstrap_secrets)
         .attribute(
             Attribute::bool("wait_for_sync")
                 .optional()

@@ -54,6 +54,10 @@ pub struct Settings {
     pub admin_password: Option<String>,
     /// `server.insecure`, when managed.
     pub server_insecure: Option<bool>,
+    /// Keys set in `argocd-cm`.
+    pub argocd_cm: std::collections::BTreeMap<String, String>,
+    /// Secrets created at bootstrap (values secret).
+    pub bootstrap_secrets: Vec<crate::manifests::argocd::bootstrap::BootstrapSecret>,
     /// Wait for the root app to be Synced/Healthy.
     pub wait_for_sync: bool,
     /// Leave everything in place on destroy.
@@ -228,6 +232,8 @@ impl Settings {
             root,
             admin_password: string(v, "admin_password"),
             server_insecure: v.get("server_insecure").as_bool(),
+            argocd_cm: super::bootstrap_inputs::argocd_cm(v),
+            bootstrap_secrets: super::bootstrap_inputs::bootstrap_secrets(v),
             wait_for_sync: bool_or(v, "wait_for_sync", true),
             keep_on_destroy: bool_or(v, "keep_on_destroy", false),
         })
@@ -269,6 +275,7 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
     validate_manifest(config, diags);
     validate_repository(config, diags);
     validate_root_application(config, diags);
+    super::bootstrap_inputs::validate(config, diags);
     if config
         .get("admin_password")
         .as_str()

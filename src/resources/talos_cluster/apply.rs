@@ -219,6 +219,10 @@ async fn converge(
                     .is_none_or(|s| s.config_hash.is_empty())
         });
 
+    // The factory serves the schematic's installer only once it stores the schematic.
+    if let Err(d) = super::extensions::register_if_needed(ctx, m, prior, !fresh.is_empty()).await {
+        return Err(p.failed(d));
+    }
     // New nodes: in parallel (maintenance mode, or adopted after import).
     if let Err(d) = apply_fresh(ctx, m, &configs, &creds, &fresh, imported, &mut p).await {
         return Err(p.failed(d));

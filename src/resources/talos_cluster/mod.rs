@@ -6,6 +6,7 @@
 //! - [`delete`]: node removal and destroy ([`drain`]: the Kubernetes side of a removal); [`upgrade`]: rolling
 //!   upgrades; [`read`]: refresh;
 //! - [`renewal`]: the admin client certificates, renewed within 30 days of expiry, as planned;
+//! - [`extensions`]: system extensions and kernel arguments as an Image Factory schematic;
 //! - [`resume`]: the next apply after a failed create keeps its secrets and continues;
 //! - [`import`]: `terraform import vixens_talos_cluster.NAME <path to secrets.yaml>` and the plan that adopts;
 //! - [`reach`]: nodes that do not answer (the apply's answer window, the plan-time check of new nodes);
@@ -15,6 +16,7 @@ pub mod apply;
 pub mod checks;
 pub mod delete;
 pub(crate) mod drain;
+pub mod extensions;
 pub mod import;
 pub mod model;
 pub mod outputs;

@@ -5,6 +5,7 @@ use crate::talos::client::tls::SpkiFingerprint;
 use crate::talos::client::ApplyMode;
 use crate::talos::config::{self, ClusterSpec, Link, NodeNetwork, NodeSpec, Role, Route, Vlan};
 use crate::talos::contract::Contract;
+use crate::talos::schematic::Schematic;
 use std::collections::BTreeMap;
 
 /// Default install disk.
@@ -45,6 +46,11 @@ pub struct Model {
     pub reset_on_destroy: bool,
     /// `on_destroy.graceful`.
     pub graceful_reset: bool,
+    /// The Image Factory schematic of `system_extensions` and `extra_kernel_args` (`None` without them); when set,
+    /// `cluster.install_image` is the factory's installer of it.
+    pub schematic: Option<Schematic>,
+    /// `image_factory`: the factory that serves the schematic's installer.
+    pub image_factory: String,
 }
 
 impl Model {
@@ -187,13 +193,18 @@ pub fn model(value: &Value) -> Model {
         .as_str()
         .map(|v| v.trim_start_matches('v').to_string())
         .unwrap_or_else(|| contract.default_kubernetes_version().to_string());
+    let schematic = super::extensions::schematic_of(value);
+    let image_factory = super::extensions::factory_of(value);
+    let install_image = match &schematic {
+        Some(s) => super::extensions::installer_image(&image_factory, s, contract),
+        None => opt_str(value.get("install_image"), contract.default_install_image()).to_string(),
+    };
     let cluster = ClusterSpec {
         name: opt_str(value.get("cluster_name"), "").to_string(),
         endpoint: opt_str(value.get("endpoint"), "").to_string(),
         contract,
         kubernetes_version,
-        install_image: opt_str(value.get("install_image"), contract.default_install_image())
-            .to_string(),
+        install_image,
         cert_sans: string_list(value.get("cert_sans")),
         pod_subnets: list_or(value.get("pod_subnets"), config::DEFAULT_POD_SUBNET),
         service_subnets: list_or(value.get("service_subnets"), config::DEFAULT_SERVICE_SUBNET),
@@ -228,6 +239,8 @@ pub fn model(value: &Value) -> Model {
             .unwrap_or(ApplyMode::Auto),
         reset_on_destroy: on_destroy.get("reset").as_bool().unwrap_or(true),
         graceful_reset: on_destroy.get("graceful").as_bool().unwrap_or(true),
+        schematic,
+        image_factory,
     }
 }
 

@@ -232,6 +232,23 @@ pub fn schema() -> Schema {
     .attribute(Attribute::string("install_image").optional().description(
         "Talos installer image; changing it rolls an upgrade, one node at a time. Default: the installer of the pinned release of `talos_version` (1.11: `ghcr.io/siderolabs/installer:v1.11.6`, 1.12: `v1.12.11`, 1.13: `v1.13.9`), so changing `talos_version` without it rolls an upgrade to that release.",
     ))
+    .attribute(Attribute::new("system_extensions", Type::set(Type::String)).optional().description(
+        "Official Talos system extensions to install, e.g. `[\"siderolabs/iscsi-tools\", \"siderolabs/util-linux-tools\"]` \
+         (Synology CSI and Longhorn need iSCSI, which Talos has only with `iscsi-tools`). With this or \
+         `extra_kernel_args`, the nodes install the Image Factory installer of that schematic for the release of \
+         `talos_version` (`<factory host>/metal-installer/<schematic ID>:v1.13.9`); the schematic ID is computed at \
+         plan exactly as the factory computes it, and the apply registers the schematic with the factory before a \
+         node installs or upgrades. Changing the set rolls an upgrade, one node at a time. Conflicts with \
+         `install_image`.",
+    ))
+    .attribute(strings("extra_kernel_args").optional().description(
+        "Extra kernel arguments baked into the schematic's boot assets (same rules as `system_extensions`), e.g. \
+         `console=ttyS0,115200`; a leading `-` removes a default argument.",
+    ))
+    .attribute(Attribute::string("image_factory").optional().description(
+        "Image Factory that serves the schematic's installer (`https://host[:port]`; its host is the image \
+         registry). Default `https://factory.talos.dev`.",
+    ))
     .attribute(strings("cert_sans").optional().description("Extra certificate SANs."))
     .attribute(strings("pod_subnets").optional().description("Pod CIDRs (default `10.244.0.0/16`); must not overlap the service CIDRs or a node network."))
     .attribute(strings("service_subnets").optional().description("Service CIDRs (default `10.96.0.0/12`); must not overlap the pod CIDRs or a node network."))

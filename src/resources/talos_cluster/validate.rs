@@ -196,6 +196,7 @@ fn validate_scalars(config: &Value, diags: &mut Diagnostics) {
         diags.error_at(attr("install_image"), "Invalid install image", e);
     }
     check_installer_fits_contract(config, diags);
+    super::extensions::validate(config, diags);
     if let Value::Number(_) = config.get("kubeprism_port") {
         if config
             .get("kubeprism_port")

@@ -7,6 +7,7 @@
 pub mod archive;
 mod cosi;
 pub mod error;
+pub mod extensions;
 pub mod hardware;
 pub mod tls;
 

@@ -6,6 +6,7 @@ module "talos" {
   endpoint           = var.endpoint
   talos_version      = var.talos_version
   kubernetes_version = var.kubernetes_version
+  system_extensions  = var.system_extensions
   management_vlan_id = var.management_vlan_id
   vip                = var.vip
   nodes              = var.nodes
@@ -35,6 +36,7 @@ module "argocd" {
   repository_url          = var.gitops_repository_url
   branch                  = var.branch
   path                    = var.gitops_path
+  sealed_secrets_key      = var.sealed_secrets_key
 
   # Argo CD's pods need the CNI.
   depends_on = [module.cilium]

@@ -7,9 +7,12 @@ module "talos" {
   talos_version      = var.talos_version
   kubernetes_version = var.kubernetes_version
   management_vlan_id = var.management_vlan_id
-  vip                = var.vip
-  nodes              = var.nodes
-  active_nodes       = var.active_nodes
+  # As the real environments; the schematic is registered with the emulator's Image Factory stand-in.
+  system_extensions = ["siderolabs/iscsi-tools"]
+  image_factory     = "http://127.0.111.170:8080"
+  vip               = var.vip
+  nodes             = var.nodes
+  active_nodes      = var.active_nodes
 }
 
 module "cilium" {

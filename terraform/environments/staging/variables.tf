@@ -20,6 +20,16 @@ variable "kubernetes_version" {
   default     = null
 }
 
+variable "system_extensions" {
+  description = <<-EOT
+    Talos system extensions the nodes install (through the Image Factory). The Synology CSI node plugin runs the
+    host's iscsiadm (chart flags --chroot-dir=/host --iscsiadm-path=/usr/local/sbin/iscsiadm), which Talos has only
+    with siderolabs/iscsi-tools. Nothing else of the host is run by the driver (util-linux-tools is not needed).
+  EOT
+  type        = set(string)
+  default     = ["siderolabs/iscsi-tools"]
+}
+
 variable "link" {
   description = "The nodes' physical interface that carries the VLANs."
   type        = string
@@ -97,4 +107,18 @@ variable "argocd_install_manifest_sha256" {
   description = "sha256 of the upstream Argo CD install.yaml (v3.5.1)."
   type        = string
   default     = "795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3"
+}
+
+variable "sealed_secrets_key" {
+  description = <<-EOT
+    This environment's Sealed Secrets key pair, e.g. { certificate = file("sealed-secrets.crt"), private_key =
+    file("sealed-secrets.key") } from a *.auto.tfvars outside Git (examples/gitops/README.md, "Secrets"); null
+    until you have sealed your first Secret.
+  EOT
+  type = object({
+    certificate = string
+    private_key = string
+  })
+  default   = null
+  sensitive = true
 }

@@ -65,3 +65,17 @@ variable "delete_timeout" {
   type        = string
   default     = "10m"
 }
+
+variable "sealed_secrets_key" {
+  description = <<-EOT
+    The Sealed Secrets controller's key pair (PEM certificate and private key) that the GitOps tree's sealed
+    Secrets are sealed to; null for none. Seeded into kube-system before Argo CD syncs anything, so a rebuilt
+    cluster decrypts the same Git. Generate it once per environment (examples/gitops/README.md, "Secrets").
+  EOT
+  type = object({
+    certificate = string
+    private_key = string
+  })
+  default   = null
+  sensitive = true
+}

@@ -11,6 +11,16 @@ resource "vixens_cilium" "this" {
 
   lb_ipam_hand_off = var.lb_ipam_hand_off
 
+  # Metrics for the GitOps tree's ServiceMonitors (the chart's prometheus.enabled and hubble.metrics.enabled,
+  # as cilium-config keys): the agent on :9962, Hubble on :9965, plain HTTP; the operator serves :9963 anyway.
+  extra_config = var.metrics ? {
+    "prometheus-serve-addr"            = ":9962"
+    "hubble-metrics-server"            = ":9965"
+    "hubble-metrics-server-enable-tls" = "false"
+    "enable-hubble-open-metrics"       = "false"
+    "hubble-metrics"                   = "dns drop tcp flow port-distribution icmp httpV2"
+  } : {}
+
   hubble {
     enabled = true
     relay   = true

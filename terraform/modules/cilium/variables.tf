@@ -64,3 +64,9 @@ variable "delete_timeout" {
   type        = string
   default     = "10m"
 }
+
+variable "metrics" {
+  description = "Serve the agent's (:9962) and Hubble's (:9965) Prometheus metrics (the operator's :9963 is always on)."
+  type        = bool
+  default     = true
+}

@@ -10,6 +10,9 @@ resource "vixens_talos_cluster" "this" {
   talos_version                      = var.talos_version
   kubernetes_version                 = var.kubernetes_version
   install_image                      = var.install_image
+  system_extensions                  = var.system_extensions
+  extra_kernel_args                  = var.extra_kernel_args
+  image_factory                      = var.image_factory
   cert_sans                          = var.cert_sans
   allow_scheduling_on_control_planes = var.allow_scheduling_on_control_planes
   config_patches                     = var.config_patches

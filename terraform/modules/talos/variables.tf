@@ -30,6 +30,27 @@ variable "install_image" {
   default     = null
 }
 
+variable "system_extensions" {
+  description = <<-EOT
+    Official Talos system extensions, e.g. siderolabs/iscsi-tools (iSCSI for Synology CSI). Non-empty: the nodes
+    install the Image Factory's installer of that schematic (conflicts with install_image).
+  EOT
+  type        = set(string)
+  default     = []
+}
+
+variable "extra_kernel_args" {
+  description = "Extra kernel arguments of the schematic (with system_extensions)."
+  type        = list(string)
+  default     = []
+}
+
+variable "image_factory" {
+  description = "Image Factory serving the schematic's installer (null: https://factory.talos.dev)."
+  type        = string
+  default     = null
+}
+
 variable "cert_sans" {
   description = "Extra SANs for the Kubernetes API and Talos API certificates."
   type        = list(string)
