@@ -341,9 +341,12 @@ check_binary() {
     machine=$(le "$exe" 4 4)
     [ "$machine" = "$expect" ] || die "$t: Mach-O cputype is $machine, expected $expect"
     [ "$(le "$exe" 12 4)" = 2 ] || die "$t: not a Mach-O executable (MH_EXECUTE)"
-    local defined minos
-    defined=$(llvm-nm --defined-only "$exe" | grep -vc ' __mh_execute_header$' || true)
-    [ "$defined" = 0 ] || die "$t: $exe still has $defined defined symbols (not stripped)"
+    # Stripped: no debug map (N_STAB entries) and no local function symbols. The global symbols zig's linker
+    # exports stay in the symbol table, as in a strip(1)ped Mach-O executable.
+    local stabs locals minos
+    stabs=$(llvm-nm -a "$exe" | awk '$2 == "-"' | wc -l)
+    locals=$(llvm-nm --defined-only "$exe" | awk '$2 == "t"' | wc -l)
+    [ "$stabs" = 0 ] && [ "$locals" = 0 ] || die "$t: $exe is not stripped ($stabs debug entries, $locals local functions)"
     libs=$(llvm-objdump --macho --dylibs-used "$exe" | tail -n +2 | sed 's/^\s*//; s/ (.*//' | tr '\n' ' ')
     # Only the system's own libraries and frameworks: nothing from Homebrew, MacPorts or a build machine.
     for lib in $libs; do
@@ -352,7 +355,7 @@ check_binary() {
     minos=$(llvm-objdump --macho --private-headers "$exe" | sed -n '/LC_BUILD_VERSION/,/minos/s/^\s*minos //p')
     [ "$minos" = "$MACOS_MIN" ] || die "$t: minimum macOS is $minos, expected $MACOS_MIN"
     python3 "$ROOT/scripts/check-macho-signature.py" "$exe" >/dev/null
-    log "$t: Mach-O $(file -b "$exe" | sed 's/,.*//'); macOS >= $minos; ad-hoc signature matches; links ${libs% }"
+    log "$t: $(file -b "$exe" | sed 's/,.*//'); macOS >= $minos; ad-hoc signature matches; links ${libs% }"
     ;;
   esac
 }
