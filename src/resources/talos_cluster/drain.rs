@@ -15,7 +15,7 @@ use kube::Client;
 use super::model::NodeModel;
 use crate::cty::Value;
 use crate::framework::{Context, Diagnostic, Diagnostics};
-use crate::k8s::{drain, Connection};
+use crate::k8s::{drain, retry, Connection};
 
 /// How long reaching the Kubernetes API may take before the scale-down goes on without it.
 pub const REACH: Duration = Duration::from_secs(30);
@@ -71,8 +71,9 @@ pub(crate) async fn cordon_and_drain(
             ),
         ))
     };
+    let cordoning = retry::transient("cordon", REACH, || drain::cordon(client, name));
     let present = ctx
-        .run("cordoning the node", drain::cordon(client, name))
+        .run("cordoning the node", cordoning)
         .await?
         .map_err(cannot)?;
     if !present {
@@ -93,10 +94,9 @@ pub(crate) async fn cordon_and_drain(
 /// Deletes `node`'s Node object after its reset; a failure is a warning (the node itself is gone).
 pub(crate) async fn delete_node(ctx: &Context, client: &Client, node: &NodeModel) {
     let name = node_name(node);
-    match ctx
-        .run("deleting the Node object", drain::delete_node(client, name))
-        .await
-    {
+    // After a control plane's reset the endpoint may move (a VIP fails over): retried while unreachable.
+    let deleting = retry::transient("delete Node", REACH, || drain::delete_node(client, name));
+    match ctx.run("deleting the Node object", deleting).await {
         Ok(Ok(deleted)) => tracing::info!(node = name, deleted, "Node object removed"),
         Ok(Err(e)) => ctx.warn(Diagnostic::warning(
             format!("Node object {name:?} not deleted"),
