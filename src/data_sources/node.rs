@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use std::future::Future;
+
 use crate::cty::{AttributePath, Value};
-use crate::framework::{Attribute, Diagnostic, Diagnostics};
+use crate::framework::{Attribute, Block, Context, Diagnostic, Diagnostics};
 use crate::talos::client::tls::SpkiFingerprint;
 use crate::talos::client::{split_address, ClientError, Security, TalosClient};
 use crate::talos::clientconfig::parse_talosconfig;
@@ -12,8 +14,15 @@ use crate::talos::clientconfig::parse_talosconfig;
 /// Bound of each Talos API call.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The attributes that say which node to read and how: `node`, `cert_fingerprint`, `talosconfig`.
-pub fn attributes() -> Vec<Attribute> {
+/// A data source block described by `description`, with the attributes that say which node to read and how:
+/// `node`, `cert_fingerprint`, `talosconfig`.
+pub fn block(description: &str) -> Block {
+    attributes()
+        .into_iter()
+        .fold(Block::new(description), Block::attribute)
+}
+
+fn attributes() -> Vec<Attribute> {
     vec![
         Attribute::string("node").required().description(
             "Talos API address of the node, `host` or `host:port` (port 50000 by default); in maintenance mode, the \
@@ -58,11 +67,31 @@ pub fn validate(config: &Value, diags: &mut Diagnostics) {
     }
 }
 
-/// A client for the node of `config`.
+/// Reads `what` (e.g. "disks") from the node of `config` with `read`, as a step of `ctx`.
 ///
 /// # Errors
-/// A diagnostic at the attribute at fault.
-pub fn client(config: &Value) -> Result<TalosClient, Diagnostic> {
+/// A diagnostic at the attribute at fault: the connection settings, or `node` when the read fails.
+pub async fn read<T, F, Fut>(
+    ctx: &Context,
+    config: &Value,
+    what: &str,
+    read: F,
+) -> Result<T, Diagnostics>
+where
+    F: FnOnce(TalosClient) -> Fut,
+    Fut: Future<Output = Result<T, ClientError>>,
+{
+    let client = client(config)?;
+    let address = client.address().to_string();
+    let step = format!("reading the {what} of node {address}");
+    let out = ctx
+        .run(&step, read(client))
+        .await?
+        .map_err(|e| read_error(config, what, &e))?;
+    Ok(out)
+}
+
+fn client(config: &Value) -> Result<TalosClient, Diagnostic> {
     let node = config.get("node").as_str().unwrap_or_default();
     let security = if let Some(text) = config.get("talosconfig").as_str() {
         let ctx = parse_talosconfig(text).map_err(|e| {
@@ -87,7 +116,7 @@ pub fn client(config: &Value) -> Result<TalosClient, Diagnostic> {
 }
 
 /// The diagnostic for a failed read of `what` (e.g. "disks") from the node of `config`.
-pub fn read_error(config: &Value, what: &str, e: &ClientError) -> Diagnostic {
+fn read_error(config: &Value, what: &str, e: &ClientError) -> Diagnostic {
     let hint = if config.get("talosconfig").is_null() && !e.is_fingerprint_mismatch() {
         " A node that has left maintenance mode asks for a client certificate: give `talosconfig` to read it."
     } else {

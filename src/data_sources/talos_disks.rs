@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::node;
 use crate::cty::{Type, Value};
-use crate::framework::{Attribute, Block, Context, DataSource, Diagnostics, Schema};
+use crate::framework::{Attribute, Context, DataSource, Diagnostics, Schema};
 use crate::talos::client::hardware::Disk;
 
 /// The data source.
@@ -30,15 +30,12 @@ fn disk_type() -> Type {
 
 /// The schema.
 pub fn schema() -> Schema {
-    let mut block = Block::new(
+    let block = node::block(
         "The disks of a Talos node (the `Disks.block.talos.dev` resources, what `talosctl get disks --insecure` \
          shows), read in maintenance mode without a client certificate, or with `talosconfig` once configured. Pick \
          `install_disk` from them, e.g. the first non-rotational disk: \
          `[for d in data.vixens_talos_disks.n.disks : d.dev_path if !d.rotational && !d.cdrom][0]`.",
     );
-    for a in node::attributes() {
-        block = block.attribute(a);
-    }
     Schema::new(block.attribute(
         Attribute::new("disks", Type::list(disk_type())).computed().description(
             "Disks sorted by `id`: `id` (kernel name, e.g. `sda`), `dev_path` (`/dev/sda`), `size` (bytes), \
@@ -82,12 +79,10 @@ impl DataSource for TalosDisks {
     }
 
     async fn read(&self, ctx: &Context, config: &Value) -> Result<Value, Diagnostics> {
-        let client = node::client(config)?;
-        let disks = ctx
-            .run("reading the node's disks", client.disks_resources())
-            .await?
-            .map_err(|e| node::read_error(config, "disks", &e))?;
-        tracing::info!(node = client.address(), disks = disks.len(), "read disks");
+        let disks = node::read(ctx, config, "disks", |c| async move {
+            c.disks_resources().await
+        })
+        .await?;
         let mut out = config.clone();
         out.set("disks", Value::List(disks.iter().map(disk_value).collect()));
         Ok(out)

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::node;
 use crate::cty::{Type, Value};
-use crate::framework::{Attribute, Block, Context, DataSource, Diagnostics, Schema};
+use crate::framework::{Attribute, Context, DataSource, Diagnostics, Schema};
 use crate::talos::client::hardware::Link;
 
 /// The data source.
@@ -29,15 +29,12 @@ fn link_type() -> Type {
 
 /// The schema.
 pub fn schema() -> Schema {
-    let mut block = Block::new(
+    let block = node::block(
         "The network links of a Talos node (the `LinkStatuses.net.talos.dev` resources, what `talosctl get links \
          --insecure` shows), read in maintenance mode without a client certificate, or with `talosconfig` once \
          configured. Pick a node's `link` from them, e.g. the wired port by MAC address: \
          `one([for l in data.vixens_talos_links.n.links : l.name if l.hardware_addr == \"aa:bb:cc:dd:ee:ff\"])`.",
     );
-    for a in node::attributes() {
-        block = block.attribute(a);
-    }
     Schema::new(block.attribute(
         Attribute::new("links", Type::list(link_type())).computed().description(
             "Links sorted by `name`: `name` (e.g. `enp3s0`), `type` (`ether`, `loopback`...), `kind` (`vlan`, \
@@ -81,12 +78,13 @@ impl DataSource for TalosLinks {
     }
 
     async fn read(&self, ctx: &Context, config: &Value) -> Result<Value, Diagnostics> {
-        let client = node::client(config)?;
-        let links = ctx
-            .run("reading the node's links", client.link_statuses())
-            .await?
-            .map_err(|e| node::read_error(config, "links", &e))?;
-        tracing::info!(node = client.address(), links = links.len(), "read links");
+        let links = node::read(
+            ctx,
+            config,
+            "links",
+            |c| async move { c.link_statuses().await },
+        )
+        .await?;
         let mut out = config.clone();
         out.set("links", Value::List(links.iter().map(link_value).collect()));
         Ok(out)

@@ -164,7 +164,7 @@ impl Context {
                 None => std::future::pending().await,
             }
         };
-        tracing::info!(step = what, "{what}");
+        tracing::info!("{what}");
         let started = Instant::now();
         let slot = crate::progress::Slot::default();
         let fut = slot.scope(fut);
@@ -176,7 +176,7 @@ impl Context {
                 out = &mut fut => {
                     let elapsed_s = started.elapsed().as_secs_f64();
                     if elapsed_s >= 1.0 {
-                        tracing::info!(step = what, elapsed_s = round_tenth(elapsed_s), "{what}: done after {elapsed_s:.1}s");
+                        tracing::info!(elapsed_s = round_tenth(elapsed_s), "{what}: done after {elapsed_s:.1}s");
                     }
                     return Ok(out);
                 }
@@ -194,8 +194,8 @@ impl Context {
                 _ = beat.tick() => {
                     let elapsed_s = started.elapsed().as_secs();
                     match slot.last() {
-                        Some(seen) => tracing::info!(step = what, elapsed_s, last_seen = %seen, "still {what} after {elapsed_s}s; last seen: {seen}"),
-                        None => tracing::info!(step = what, elapsed_s, "still {what} after {elapsed_s}s"),
+                        Some(seen) => tracing::info!(elapsed_s, "still {what} after {elapsed_s}s; last seen: {seen}"),
+                        None => tracing::info!(elapsed_s, "still {what} after {elapsed_s}s"),
                     }
                 }
             }

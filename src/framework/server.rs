@@ -176,6 +176,35 @@ impl<T: ?Sized> Entry<T> {
         let ty = schema.value_type();
         Self { item, schema, ty }
     }
+
+    /// The entry of `type_name` in `map`, or an error naming it as a `kind` (e.g. "data source").
+    fn find<'a>(
+        map: &'a BTreeMap<String, Entry<T>>,
+        type_name: &str,
+        kind: &str,
+    ) -> Result<&'a Entry<T>, Diagnostics> {
+        map.get(type_name).ok_or_else(|| {
+            Diagnostic::error(
+                format!("Unknown {kind}"),
+                format!("This provider has no {kind} {type_name:?}."),
+            )
+            .into()
+        })
+    }
+
+    /// Decodes `config` and runs the item's `validate` on it.
+    fn validate(
+        &self,
+        config: &DynamicValue,
+        validate: impl FnOnce(&T, &Value, &mut Diagnostics),
+    ) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        match config.decode(&self.ty) {
+            Ok(config) => validate(&self.item, &config, &mut diags),
+            Err(d) => diags.push(d),
+        }
+        diags
+    }
 }
 
 /// The protocol-neutral provider: provider schema plus registered resources, data sources and ephemeral

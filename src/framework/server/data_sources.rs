@@ -8,13 +8,7 @@ use crate::framework::{DataSource, Diagnostic, Diagnostics};
 
 impl ProviderServer {
     fn data_source(&self, type_name: &str) -> Result<&Entry<dyn DataSource>, Diagnostics> {
-        self.data_sources.get(type_name).ok_or_else(|| {
-            Diagnostic::error(
-                "Unknown data source",
-                format!("This provider has no data source {type_name:?}."),
-            )
-            .into()
-        })
+        Entry::find(&self.data_sources, type_name, "data source")
     }
 
     /// `ValidateDataResourceConfig` / `ValidateDataSourceConfig`.
@@ -23,16 +17,10 @@ impl ProviderServer {
         type_name: &str,
         config: &DynamicValue,
     ) -> Diagnostics {
-        let entry = match self.data_source(type_name) {
-            Ok(e) => e,
-            Err(d) => return d,
-        };
-        let mut diags = Diagnostics::new();
-        match config.decode(&entry.ty) {
-            Ok(config) => entry.item.validate(&config, &mut diags),
-            Err(d) => diags.push(d),
+        match self.data_source(type_name) {
+            Ok(e) => e.validate(config, |d, c, diags| d.validate(c, diags)),
+            Err(d) => d,
         }
-        diags
     }
 
     /// `ReadDataSource`: the configuration with its computed attributes filled in (`None` on error).

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::{complete, elapsed_ms, DynamicValue, Entry, ProviderServer};
-use crate::framework::{Diagnostic, Diagnostics, EphemeralResource};
+use crate::framework::{Diagnostics, EphemeralResource};
 
 /// Answer to `OpenEphemeralResource`.
 #[derive(Debug, Default)]
@@ -19,13 +19,11 @@ pub struct OpenResponse {
 
 impl ProviderServer {
     fn ephemeral(&self, type_name: &str) -> Result<&Entry<dyn EphemeralResource>, Diagnostics> {
-        self.ephemeral_resources.get(type_name).ok_or_else(|| {
-            Diagnostic::error(
-                "Unknown ephemeral resource type",
-                format!("This provider has no ephemeral resource type {type_name:?}."),
-            )
-            .into()
-        })
+        Entry::find(
+            &self.ephemeral_resources,
+            type_name,
+            "ephemeral resource type",
+        )
     }
 
     /// `ValidateEphemeralResourceConfig`.
@@ -34,16 +32,10 @@ impl ProviderServer {
         type_name: &str,
         config: &DynamicValue,
     ) -> Diagnostics {
-        let entry = match self.ephemeral(type_name) {
-            Ok(e) => e,
-            Err(d) => return d,
-        };
-        let mut diags = Diagnostics::new();
-        match config.decode(&entry.ty) {
-            Ok(config) => entry.item.validate(&config, &mut diags),
-            Err(d) => diags.push(d),
+        match self.ephemeral(type_name) {
+            Ok(e) => e.validate(config, |r, c, diags| r.validate(c, diags)),
+            Err(d) => d,
         }
-        diags
     }
 
     /// `OpenEphemeralResource`.
