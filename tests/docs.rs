@@ -87,6 +87,9 @@ fn object_attributes(ty: &Type) -> Option<&std::collections::BTreeMap<String, Ty
     }
 }
 
+/// A nested schema section rendered after the lines that refer to it.
+type Section = (String, String, Nested);
+
 /// What a nested section describes.
 enum Nested {
     Block(Block),
@@ -111,12 +114,7 @@ fn group_of(a: &Attribute) -> usize {
     }
 }
 
-fn attribute_line(
-    a: &Attribute,
-    path: &str,
-    nested: &mut Vec<(String, String, Nested)>,
-    group: usize,
-) -> String {
+fn attribute_line(a: &Attribute, path: &str, nested: &mut Vec<Section>, group: usize) -> String {
     let mut kind = match &a.ty {
         AttributeType::Type(t) => type_name(t),
         AttributeType::Nested { nesting, .. } => match nesting {
@@ -157,7 +155,7 @@ fn attribute_line(
     line
 }
 
-fn block_line(b: &NestedBlock, path: &str, nested: &mut Vec<(String, String, Nested)>) -> String {
+fn block_line(b: &NestedBlock, path: &str, nested: &mut Vec<Section>) -> String {
     let mut kind = String::from(match b.nesting {
         Nesting::Single | Nesting::Group => "Block",
         Nesting::List => "Block List",
@@ -207,7 +205,7 @@ fn render_children(
     let mut nested = Vec::new();
     for (i, (top, inner)) in GROUPS.iter().enumerate() {
         // (name, line, its nested sections), sorted by name: the sections follow the order of the lines.
-        let mut lines: Vec<(String, String, Vec<(String, String, Nested)>)> = Vec::new();
+        let mut lines: Vec<(String, String, Vec<Section>)> = Vec::new();
         let mut write_only = false;
         for a in attributes.iter().filter(|a| group_of(a) == i) {
             write_only |= a.write_only;
