@@ -395,6 +395,9 @@ check_handshake() {
     x86_64-w64-mingw32-gcc -shared -O2 -o "$dir/bcryptprimitives.dll" "$ROOT/scripts/wine/bcryptprimitives.c" -lbcrypt
     envs+=("WINEPREFIX=$target_dir/cross/wineprefix" WINEDEBUG=-all "WINEDLLOVERRIDES=mscoree,mshtml=")
   fi
+  # The files exist before the background job starts: the loop below may read them before its redirections run.
+  : >"$dir/stdout"
+  : >"$dir/stderr"
   env "${envs[@]}" "${run[@]}" "$dir/$(basename "$exe")" >"$dir/stdout" 2>"$dir/stderr" &
   pid=$!
   # Up to 5 minutes: Wine sets up its prefix on the first run, and qemu-user emulates every instruction.

@@ -237,10 +237,12 @@ pub async fn maintenance_version(address: &str) -> Result<Option<String>, Client
 /// returned at once: a config it cannot parse (Talos up to 1.12: gRPC `Unknown` "failed to parse config: ...",
 /// internal/app/maintenance/server.go@v1.12.11; 1.13: `InvalidArgument`), one it refuses (`InvalidArgument`
 /// "configuration validation failed: ..."), or a mode it does not support (`Unimplemented`). Only a node that does
-/// not answer without a client certificate is tried in secure mode.
+/// not answer without a client certificate, or presents another certificate than the pinned one, is tried in secure
+/// mode (which sends only to a node whose certificate the cluster's Talos CA issued).
 ///
 /// # Errors
-/// The secure-mode error when both attempts fail, or the maintenance-mode node's answer.
+/// The secure-mode error when both attempts fail, [`ClientError::Tls`] for a pin mismatch on a node that is not
+/// this cluster's, or the maintenance-mode node's answer.
 pub async fn apply_config(
     address: &str,
     config: &str,
@@ -250,24 +252,32 @@ pub async fn apply_config(
 ) -> Result<ApplyOutcome, ClientError> {
     let security = pin.map_or(Security::Maintenance, Security::MaintenancePinned);
     let maintenance = TalosClient::connect(address, &security, CALL_TIMEOUT)?;
-    match maintenance
+    let first = match maintenance
         .apply_configuration(config.as_bytes(), ApplyMode::Auto)
         .await
     {
         Ok(outcome) => return Ok(outcome),
         Err(e) if e.is_node_answer() => return Err(e),
-        Err(e) if e.is_fingerprint_mismatch() => {
-            return Err(ClientError::Tls {
-                addr: address.to_string(),
-                reason: e.to_string(),
-            })
-        }
-        Err(_) => {}
-    }
-    creds
+        Err(e) => e,
+    };
+    let secure = creds
         .client(address)?
         .apply_configuration(config.as_bytes(), mode)
-        .await
+        .await;
+    match secure {
+        // A certificate other than the pinned one: nothing goes unless the node proves, in secure mode, that it
+        // runs this cluster (its certificate is issued by the cluster's Talos CA), as a pinned node does once it
+        // took its config and rebooted. Otherwise the mismatch stops the apply.
+        Err(e) if first.is_fingerprint_mismatch() && !e.is_node_answer() => Err(ClientError::Tls {
+            addr: address.to_string(),
+            reason: first.to_string(),
+        }),
+        // The maintenance-mode node took the request and dropped the connection before its reply (it applies the
+        // config and reboots to install): that node answered, and is now down. Its error, not "refused", is what
+        // the caller must see, or a reboot would look like a node that never answered.
+        Err(e) if e.is_unreachable() && first.is_connection_lost() => Err(first),
+        other => other,
+    }
 }
 
 /// [`apply_config`], retried while the node is unreachable (e.g. still powering on) or the connection broke before
