@@ -104,46 +104,57 @@ pub fn prepare_install(
     namespace: &str,
 ) -> Result<Vec<DynamicObject>, InstallError> {
     for obj in &mut objects {
-        let kind = kind_of(obj).to_string();
-        let name = obj.metadata.name.clone().unwrap_or_default();
-        if is_namespaced(&kind) {
-            match obj.metadata.namespace.as_deref() {
-                None | Some("") => obj.metadata.namespace = Some(namespace.to_string()),
-                Some(ns) if ns == namespace || ns == UPSTREAM_NAMESPACE => {
-                    obj.metadata.namespace = Some(namespace.to_string())
-                }
-                Some(ns) => {
-                    return Err(InstallError::ForeignNamespace {
-                        kind,
-                        name,
-                        found: ns.to_string(),
-                        wanted: namespace.to_string(),
-                    })
-                }
-            }
-        }
-        if kind == "ClusterRoleBinding" || kind == "RoleBinding" {
-            rewrite_subjects(obj, namespace);
-        }
-        if namespace != UPSTREAM_NAMESPACE {
-            if let Some((path, text)) = find_service_dns(&obj.data, "") {
-                return Err(InstallError::HardCodedNamespace {
-                    kind,
-                    name,
-                    path,
-                    text,
-                    wanted: namespace.to_string(),
-                });
-            }
-        }
+        prepare_object(obj, namespace)?;
     }
-    let has_namespace = objects
-        .iter()
-        .any(|o| kind_of(o) == "Namespace" && o.metadata.name.as_deref() == Some(namespace));
-    if !has_namespace {
+    if !objects.iter().any(|o| is_namespace_object(o, namespace)) {
         objects.insert(0, namespace_object(namespace));
     }
     Ok(objects)
+}
+
+/// Places one install object into `namespace`, as [`prepare_install`] does for each (without the Namespace
+/// object, which the caller adds when no object [`is_namespace_object`]).
+///
+/// Errors: as [`prepare_install`].
+pub fn prepare_object(obj: &mut DynamicObject, namespace: &str) -> Result<(), InstallError> {
+    let kind = kind_of(obj).to_string();
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    if is_namespaced(&kind) {
+        match obj.metadata.namespace.as_deref() {
+            None | Some("") => obj.metadata.namespace = Some(namespace.to_string()),
+            Some(ns) if ns == namespace || ns == UPSTREAM_NAMESPACE => {
+                obj.metadata.namespace = Some(namespace.to_string())
+            }
+            Some(ns) => {
+                return Err(InstallError::ForeignNamespace {
+                    kind,
+                    name,
+                    found: ns.to_string(),
+                    wanted: namespace.to_string(),
+                })
+            }
+        }
+    }
+    if kind == "ClusterRoleBinding" || kind == "RoleBinding" {
+        rewrite_subjects(obj, namespace);
+    }
+    if namespace != UPSTREAM_NAMESPACE {
+        if let Some((path, text)) = find_service_dns(&obj.data, "") {
+            return Err(InstallError::HardCodedNamespace {
+                kind,
+                name,
+                path,
+                text,
+                wanted: namespace.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// True when `obj` is the Namespace object named `namespace`.
+pub fn is_namespace_object(obj: &DynamicObject, namespace: &str) -> bool {
+    kind_of(obj) == "Namespace" && obj.metadata.name.as_deref() == Some(namespace)
 }
 
 /// Sets `namespace` on ServiceAccount subjects that name the upstream namespace.

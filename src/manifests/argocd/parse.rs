@@ -101,7 +101,24 @@ fn sniff_kind(text: &str) -> String {
 /// from 1, its kind and start line); [`ParseError::Empty`] when there is no object.
 pub fn parse_manifest(text: &str) -> Result<Vec<DynamicObject>, ParseError> {
     let mut objects = Vec::new();
+    for_each_object(text, |object| {
+        objects.push(object);
+        Ok::<(), ParseError>(())
+    })?;
+    Ok(objects)
+}
+
+/// Parses the objects of a manifest one document at a time and hands each to `each`, in document order, so that
+/// only one document is held parsed at once (Argo CD's ApplicationSet CRD alone is 1.4 MB of YAML). Stops at the
+/// first error of parsing or of `each`.
+///
+/// Errors: as [`parse_manifest`], converted into `E`, or `each`'s error.
+pub fn for_each_object<E: From<ParseError>>(
+    text: &str,
+    mut each: impl FnMut(DynamicObject) -> Result<(), E>,
+) -> Result<(), E> {
     let mut index = 0;
+    let mut any = false;
     for doc in split_documents(text) {
         if doc.text.lines().all(|l| {
             let t = l.trim();
@@ -110,7 +127,7 @@ pub fn parse_manifest(text: &str) -> Result<Vec<DynamicObject>, ParseError> {
             continue;
         }
         index += 1;
-        let value: Value = serde_yaml::from_str(doc.text).map_err(|e| ParseError::Yaml {
+        let mut value: Value = serde_yaml::from_str(doc.text).map_err(|e| ParseError::Yaml {
             index,
             kind: sniff_kind(doc.text),
             line: doc.line,
@@ -120,38 +137,36 @@ pub fn parse_manifest(text: &str) -> Result<Vec<DynamicObject>, ParseError> {
         if value.is_null() {
             continue;
         }
+        let kind = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .to_string();
         let not_object = |message: String| ParseError::NotAnObject {
             index,
-            kind: value
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown")
-                .to_string(),
+            kind: kind.clone(),
             line: doc.line,
             message,
         };
-        let is_list = value
-            .get("kind")
-            .and_then(Value::as_str)
-            .is_some_and(|k| k.ends_with("List"))
-            && value.get("items").is_some_and(Value::is_array);
+        let is_list = kind.ends_with("List") && value.get("items").is_some_and(Value::is_array);
         if is_list {
-            let items = value
-                .get("items")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+            let items = match value.get_mut("items").map(Value::take) {
+                Some(Value::Array(items)) => items,
+                _ => Vec::new(),
+            };
             for (i, item) in items.into_iter().enumerate() {
-                objects.push(to_object(item).map_err(|m| not_object(format!("items[{i}]: {m}")))?);
+                any = true;
+                each(to_object(item).map_err(|m| not_object(format!("items[{i}]: {m}")))?)?;
             }
         } else {
-            objects.push(to_object(value.clone()).map_err(not_object)?);
+            any = true;
+            each(to_object(value).map_err(not_object)?)?;
         }
     }
-    if objects.is_empty() {
-        return Err(ParseError::Empty);
+    if !any {
+        return Err(ParseError::Empty.into());
     }
-    Ok(objects)
+    Ok(())
 }
 
 /// Checks the shape of one object and converts it.
