@@ -110,7 +110,8 @@ async fn a_file_source_keeps_the_text_out_of_state_and_plans_edits_as_digests() 
     // An edited file plans as a new sha256 (not as text), and apply installs it.
     let edited = format!("{text}\n# edited\n");
     std::fs::write(ws.path().join("install.yaml"), &edited).unwrap();
-    let plan = blocking(|| ws.ok(&["plan", "-input=false", "-detailed-exitcode"]));
+    let plan = blocking(|| ws.run(&["plan", "-input=false", "-detailed-exitcode"]));
+    assert_eq!(plan.code, 2, "{}", plan.all());
     let shown = plan.stdout;
     assert!(
         shown.contains(&format!(

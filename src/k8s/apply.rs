@@ -88,6 +88,15 @@ impl RawObject {
         Ok(RawObject { reference, body })
     }
 
+    /// An object already in JSON form, e.g. straight from a manifest, with its identity.
+    ///
+    /// Errors: [`Error::InvalidObject`] when `json` is not one JSON value.
+    pub fn from_json(reference: ObjectRef, json: String) -> Result<RawObject> {
+        let body = RawValue::from_string(json)
+            .map_err(|e| Error::InvalidObject(format!("{reference}: {e}")))?;
+        Ok(RawObject { reference, body })
+    }
+
     /// The JSON text sent.
     pub fn json(&self) -> &str {
         self.body.get()

@@ -11,6 +11,7 @@ use kube::api::{ApiResource, DynamicObject};
 use serde_json::Value;
 
 use super::UPSTREAM_NAMESPACE;
+use crate::k8s::inventory::ObjectRef;
 
 /// Why the install objects cannot be placed in the requested namespace.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,7 +107,10 @@ pub fn prepare_install(
     for obj in &mut objects {
         prepare_object(obj, namespace)?;
     }
-    if !objects.iter().any(|o| is_namespace_object(o, namespace)) {
+    let has_namespace = objects
+        .iter()
+        .any(|o| kind_of(o) == "Namespace" && o.metadata.name.as_deref() == Some(namespace));
+    if !has_namespace {
         objects.insert(0, namespace_object(namespace));
     }
     Ok(objects)
@@ -152,9 +156,9 @@ pub fn prepare_object(obj: &mut DynamicObject, namespace: &str) -> Result<(), In
     Ok(())
 }
 
-/// True when `obj` is the Namespace object named `namespace`.
-pub fn is_namespace_object(obj: &DynamicObject, namespace: &str) -> bool {
-    kind_of(obj) == "Namespace" && obj.metadata.name.as_deref() == Some(namespace)
+/// True when `r` is the Namespace object named `namespace`.
+pub fn is_namespace_object(r: &ObjectRef, namespace: &str) -> bool {
+    r.api_version == "v1" && r.kind == "Namespace" && r.name == namespace
 }
 
 /// Sets `namespace` on ServiceAccount subjects that name the upstream namespace.

@@ -1,12 +1,14 @@
 //! An install manifest turned into the objects to apply for a namespace, one document at a time: each object is
-//! parsed ([`super::parse::for_each_object`]), placed ([`super::install::prepare_object`]) and kept as compact JSON
-//! ([`RawObject`]) or only as its reference, so that memory holds the manifest text and one parsed document, not
-//! every object parsed (Argo CD v3.5.1: 1.9 MB of YAML, some 20 MB once parsed).
+//! read as JSON ([`super::parse::for_each_object`]), placed ([`super::install::prepare_object`], which parses only
+//! the objects it changes) and kept as compact JSON ([`RawObject`]) or only as its reference. Memory holds the
+//! manifest text and one document, not every object parsed (Argo CD v3.5.1: 1.9 MB of YAML, 0.6 MB of JSON,
+//! some 15 MB once parsed into values).
 
-use kube::api::DynamicObject;
-
-use super::install::{is_namespace_object, namespace_object, prepare_object, InstallError};
-use super::parse::{for_each_object, ParseError};
+use super::install::{
+    is_namespace_object, is_namespaced, namespace_object, prepare_object, InstallError,
+};
+use super::parse::{for_each_object, ManifestObject, ParseError};
+use super::UPSTREAM_NAMESPACE;
 use crate::k8s::apply::RawObject;
 use crate::k8s::inventory::ObjectRef;
 
@@ -30,21 +32,43 @@ impl From<crate::k8s::Error> for PrepareError {
     }
 }
 
-/// Walks the prepared objects of `text` for `namespace`, then the Namespace object when the manifest has none;
-/// returns whether that Namespace object was added (it goes first in apply order).
+/// Whether placing `object` in `namespace` changes it (see [`prepare_object`]): namespaced objects get the
+/// namespace, bindings their subjects' namespace, and any object naming `<service>.argocd.svc` is refused outside
+/// `argocd`. Others (CRDs, ClusterRoles: the bulk of Argo CD's manifest) are sent as written, never parsed.
+fn needs_placing(object: &ManifestObject, namespace: &str) -> bool {
+    is_namespaced(&object.kind)
+        || matches!(object.kind.as_str(), "ClusterRoleBinding" | "RoleBinding")
+        || (namespace != UPSTREAM_NAMESPACE
+            && object.json.contains(&format!(".{UPSTREAM_NAMESPACE}.svc")))
+}
+
+/// Walks the prepared objects of `text` for `namespace` as [`RawObject`]s, then the Namespace object when the
+/// manifest has none; returns whether that Namespace object was added (it goes first in apply order).
 fn walk(
     text: &str,
     namespace: &str,
-    mut each: impl FnMut(DynamicObject) -> Result<(), PrepareError>,
+    mut each: impl FnMut(RawObject) -> Result<(), PrepareError>,
 ) -> Result<bool, PrepareError> {
     let mut has_namespace = false;
-    for_each_object(text, |mut object| {
-        prepare_object(&mut object, namespace)?;
-        has_namespace |= is_namespace_object(&object, namespace);
-        each(object)
+    for_each_object(text, |object: ManifestObject| {
+        let raw = if needs_placing(&object, namespace) {
+            let mut dynamic = object.to_dynamic()?;
+            prepare_object(&mut dynamic, namespace)?;
+            RawObject::of(&dynamic)?
+        } else {
+            let reference = ObjectRef::new(
+                &object.api_version,
+                &object.kind,
+                object.namespace.as_deref(),
+                &object.name,
+            );
+            RawObject::from_json(reference, object.json)?
+        };
+        has_namespace |= is_namespace_object(&raw.reference, namespace);
+        each(raw)
     })?;
     if !has_namespace {
-        each(namespace_object(namespace))?;
+        each(RawObject::of(&namespace_object(namespace))?)?;
     }
     Ok(!has_namespace)
 }
@@ -56,7 +80,7 @@ fn walk(
 pub fn prepare_manifest(text: &str, namespace: &str) -> Result<Vec<RawObject>, PrepareError> {
     let mut objects = Vec::new();
     let added = walk(text, namespace, |object| {
-        objects.push(RawObject::of(&object)?);
+        objects.push(object);
         Ok(())
     })?;
     if added {
@@ -72,7 +96,7 @@ pub fn prepare_manifest(text: &str, namespace: &str) -> Result<Vec<RawObject>, P
 pub fn manifest_refs(text: &str, namespace: &str) -> Result<Vec<ObjectRef>, PrepareError> {
     let mut refs = Vec::new();
     let added = walk(text, namespace, |object| {
-        refs.push(ObjectRef::of(&object)?);
+        refs.push(object.reference);
         Ok(())
     })?;
     if added {
