@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The main job: rehearse the dev environment end to end against vixens-emulator, on loopback only.
 #
-#   scripts/rehearse.sh [--keep] [--destroy]
+#   scripts/rehearse.sh [--keep] [--destroy] [--bench] [--argocd-url]
 #
 # 1. builds the provider and the emulator (release);  2. installs Terraform (scripts/install-terraform.sh);
 # 3. starts vixens-emulator with terraform/environments/local/emulator.yaml;  4. terraform init + apply of
 # terraform/environments/local: obsy alone first (roadmap Sprint 1), then obsy+onyx+opale (Sprint 3) with Cilium
 # and Argo CD;  5. terraform plan -detailed-exitcode must exit 0;  6. prints the roadmap's validation checks;
 # 7. stops the emulator (unless --keep).  --destroy ends with terraform destroy and checks every node went back
-# to maintenance mode.
+# to maintenance mode.  The closing summary gives the state's size, the provider's peak memory (VmHWM) in each
+# Terraform command, and where the time went (every provider RPC, from the provider's log).
+# --bench adds the plan benchmark: a no-change plan of the full environment against a plan of a configuration
+# holding only `provider "vixens" {}`, side by side (VIXENS_BENCH_RUNS times each, default 5): medians, ratio,
+# and the full plan's time by RPC.  --argocd-url gives Argo CD's manifest by URL (a loopback HTTP server on
+# 127.0.0.1:27001) instead of the file.
 #
 # Environment: CARGO_TARGET_DIR (honoured, as cargo's build.target-dir), VIXENS_TERRAFORM (a terraform binary to
 # use instead of the installed 1.0.3), VIXENS_REHEARSE_DIR (work folder, default .cache/rehearse),
@@ -29,23 +34,28 @@ cd "$root"
 
 keep=0
 destroy=0
+bench=0
+argocd_url=0
 for arg in "$@"; do
   case "$arg" in
     --keep) keep=1 ;;
     --destroy) destroy=1 ;;
+    --bench) bench=1 ;;
+    --argocd-url) argocd_url=1 ;;
     -h | --help)
-      sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
-      echo "rehearse: unknown argument '$arg' (use --keep, --destroy)" >&2
+      echo "rehearse: unknown argument '$arg' (use --keep, --destroy, --bench, --argocd-url)" >&2
       exit 2
       ;;
   esac
 done
 
 steps=6
-[ "$destroy" = 1 ] && steps=7
+[ "$destroy" = 1 ] && steps=$((steps + 1))
+[ "$bench" = 1 ] && steps=$((steps + 1))
 start=$(date +%s.%N)
 step_no=0
 since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -56,8 +66,12 @@ step() {
   printf '\n==> [%d/%d] %s (%ss elapsed)\n' "$step_no" "$steps" "$step_name" "$(since "$start")"
 }
 emu_pid=""
+http_pid=""
 cleanup() {
   local rc=$?
+  if [ -n "$http_pid" ]; then
+    kill -TERM "$http_pid" 2>/dev/null || true
+  fi
   if [ -n "$emu_pid" ] && kill -0 "$emu_pid" 2>/dev/null; then
     if [ "$keep" = 1 ] && [ "$rc" = 0 ]; then
       echo "Emulator left running (pid $emu_pid, control http://$control_addr). Stop it with: kill $emu_pid"
@@ -132,10 +146,13 @@ export TF_CLI_CONFIG_FILE="$work/terraformrc"
 export TF_IN_AUTOMATION=1
 export TF_DATA_DIR="$work/tfdata"
 export CHECKPOINT_DISABLE=1
-# The provider's INFO lines ("... done: elapsed_ms=...") go to a log file, from which the closing summary tells
-# the provider's share of the wall time from Terraform core's. They never hold values (see src/logging.rs).
+# The provider's INFO lines ("rpc done: rpc=... elapsed_ms=...", "provider exiting: peak_rss_kib=...") go to one
+# log file per Terraform command in $work/logs, from which the closing summary tells the provider's share of the
+# wall time from Terraform core's and its peak memory. They never hold values (see src/logging.rs).
 export TF_LOG_PROVIDER="${TF_LOG_PROVIDER:-INFO}"
-export TF_LOG_PATH="${TF_LOG_PATH:-$work/terraform.log}"
+logs="$work/logs"
+mkdir -p "$logs"
+export TF_LOG_PATH="$logs/other.log"
 
 built=$(date +%s.%N)
 
@@ -158,11 +175,29 @@ grep -qx ready "$work/emulator.out"
 echo "emulator ready (pid $emu_pid)"
 
 tfe() { "$tf" -chdir="$env_dir" "$@"; }
+# `tfl NAME terraform-args...`: tfe with the provider's log in $logs/NAME.log.
+tfl() {
+  local name=$1
+  shift
+  TF_LOG_PATH="$logs/$name.log" tfe "$@"
+}
 state="$work/terraform.tfstate"
 rm -f "$env_dir/.terraform.lock.hcl"
+source_args=()
+if [ "$argocd_url" = 1 ]; then
+  # Argo CD's manifest by URL, from a loopback HTTP server, with the same sha256 pin.
+  python3 -m http.server 27001 --bind 127.0.0.1 --directory "$root/../shared/fixtures/argocd/v3.5.1" \
+    >"$work/http.log" 2>&1 &
+  http_pid=$!
+  cat >"$work/argocd-url.tfvars" <<EOF
+argocd_install_manifest_file = null
+argocd_install_manifest_url  = "http://127.0.0.1:27001/install.yaml"
+EOF
+  source_args=(-var-file="$work/argocd-url.tfvars")
+fi
 
 step "terraform init + apply: obsy alone (Sprint 1), then obsy+onyx+opale with Cilium and Argo CD (Sprint 3)"
-tfe init -input=false -no-color >"$work/init.log" || { cat "$work/init.log"; exit 1; }
+tfl init init -input=false -no-color >"$work/init.log" || { cat "$work/init.log"; exit 1; }
 # The binary under test is the shipped one: exactly the three resources, no test-only resource.
 tfe providers schema -json | python3 -c '
 import json, sys
@@ -170,11 +205,11 @@ got = set(json.load(sys.stdin)["provider_schemas"]["registry.terraform.io/vixens
 want = {"vixens_talos_cluster", "vixens_cilium", "vixens_argocd_bootstrap"}
 sys.exit(0 if got == want else f"provider resources {sorted(got)}, expected {sorted(want)}")'
 t0=$(date +%s.%N)
-tfe apply -input=false -auto-approve -no-color -state="$state" -var 'active_nodes=["obsy"]' >"$work/apply1.log" \
-  || { cat "$work/apply1.log"; exit 1; }
+tfl apply1 apply -input=false -auto-approve -no-color -state="$state" "${source_args[@]}" \
+  -var 'active_nodes=["obsy"]' >"$work/apply1.log" || { cat "$work/apply1.log"; exit 1; }
 grep '^Apply complete' "$work/apply1.log"
 t1=$(date +%s.%N)
-tfe apply -input=false -auto-approve -no-color -state="$state" >"$work/apply2.log" \
+tfl apply2 apply -input=false -auto-approve -no-color -state="$state" "${source_args[@]}" >"$work/apply2.log" \
   || { cat "$work/apply2.log"; exit 1; }
 grep '^Apply complete' "$work/apply2.log"
 t2=$(date +%s.%N)
@@ -182,7 +217,7 @@ echo "apply obsy: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')s
 
 step "terraform plan -detailed-exitcode (must say: No changes)"
 set +e
-tfe plan -input=false -no-color -detailed-exitcode -state="$state" >"$work/plan.log"
+tfl plan plan -input=false -no-color -detailed-exitcode -state="$state" "${source_args[@]}" >"$work/plan.log"
 plan_rc=$?
 set -e
 grep -E 'No changes|Plan:' "$work/plan.log" || true
@@ -191,6 +226,10 @@ if [ "$plan_rc" != 0 ]; then
   echo "plan exited $plan_rc, expected 0 (no changes)" >&2
   exit 1
 fi
+# The state keeps what identifies each install, not manifests (issue 18: at most 100 KB).
+state_size=$(stat -c %s "$state")
+echo "state: $state_size bytes"
+[ "$state_size" -le 102400 ] || { echo "the state is $state_size bytes, over 100 KB" >&2; exit 1; }
 
 step "Roadmap validation checks"
 # One `terraform output -json` (each Terraform run costs a process start and a state read).
@@ -221,9 +260,38 @@ app=$(kubectl -n argocd get applications.argoproj.io root \
 echo "root: $app"
 [ "$app" = "Synced/Healthy dev" ] || { echo "root app is '$app', expected 'Synced/Healthy dev'" >&2; exit 1; }
 
+if [ "$bench" = 1 ]; then
+  step "Plan benchmark: no-change plan of the full environment against provider \"vixens\" {} alone"
+  only="$work/provider-only"
+  mkdir -p "$only"
+  cat >"$only/main.tf" <<'EOF'
+terraform {
+  required_providers {
+    vixens = {
+      source = "vixens/vixens"
+    }
+  }
+}
+
+provider "vixens" {}
+EOF
+  tfo() { TF_DATA_DIR="$only/.terraform" "$tf" -chdir="$only" "$@"; }
+  TF_LOG_PATH="$logs/bench-init.log" tfo init -input=false -no-color >/dev/null
+  : >"$work/bench-times"
+  for i in $(seq 1 "${VIXENS_BENCH_RUNS:-5}"); do
+    a=$(date +%s.%N)
+    tfl "bench-full-$i" plan -input=false -no-color -detailed-exitcode -state="$state" "${source_args[@]}" \
+      >"$work/bench-plan.log" || { cat "$work/bench-plan.log"; exit 1; }
+    b=$(date +%s.%N)
+    TF_LOG_PATH="$logs/bench-only-$i.log" tfo plan -input=false -no-color >/dev/null
+    echo "$a $b $(date +%s.%N)" >>"$work/bench-times"
+  done
+  python3 "$root/scripts/provider-logs.py" bench "$logs" "$work/bench-times"
+fi
+
 if [ "$destroy" = 1 ]; then
   step "terraform destroy, then every node back in maintenance mode"
-  tfe destroy -input=false -auto-approve -no-color -state="$state" | tail -n 2
+  tfl destroy destroy -input=false -auto-approve -no-color -state="$state" "${source_args[@]}" | tail -n 2
   curl -fsS "http://$control_addr/state" >"$work/nodes.json"
   python3 - "$work/nodes.json" <<'EOF'
 import json, sys
@@ -238,32 +306,5 @@ echo "rehearsal passed in $(since "$start")s ($(since "$built")s without the bui
 # Where the time went: wall time since the build, the union of the provider's RPC intervals (from its log),
 # and the emulator's CPU time (utime+stime from /proc; it is idle otherwise, all delays being zero).
 emu_ticks=$(awk '{ print $14 + $15 }' "/proc/$emu_pid/stat" 2>/dev/null || echo 0)
-python3 - "$TF_LOG_PATH" "$(since "$built")" "$emu_ticks" "$(getconf CLK_TCK)" <<'EOF'
-import datetime, re, sys
-log, wall, ticks, hz = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-line_re = re.compile(r"(read resource|plan resource change|apply resource change) done: .*?elapsed_ms=([0-9.]+).*?timestamp=(\S+)")
-spans, per_kind = [], {}
-for line in open(log, errors="replace"):
-    m = line_re.search(line)
-    if not m:
-        continue
-    end = datetime.datetime.fromisoformat(m.group(3).replace("Z", "+00:00")).timestamp()
-    ms = float(m.group(2))
-    spans.append((end - ms / 1000, end))
-    per_kind[m.group(1)] = per_kind.get(m.group(1), 0) + ms / 1000
-spans.sort()
-busy, cur = 0.0, None
-for a, b in spans:
-    if cur and a <= cur[1]:
-        cur = (cur[0], max(cur[1], b))
-    else:
-        if cur:
-            busy += cur[1] - cur[0]
-        cur = (a, b)
-if cur:
-    busy += cur[1] - cur[0]
-emu = ticks / hz
-print(f"time without the build and the Terraform install: {wall:.1f}s = provider RPCs {busy:.1f}s (of which emulator CPU {emu:.1f}s)"
-      f" + Terraform core, process starts, kubectl and checks {wall - busy:.1f}s")
-print("provider time by RPC: " + ", ".join(f"{k} {v:.1f}s" for k, v in sorted(per_kind.items())))
-EOF
+python3 "$root/scripts/provider-logs.py" summary "$logs" "$(since "$built")" "$emu_ticks" "$(getconf CLK_TCK)"
+echo "state of the full environment: $(stat -c %s "$state") bytes"

@@ -65,6 +65,19 @@ pub fn shown(meta: &tracing::Metadata<'_>, max: Level) -> bool {
     true
 }
 
+/// The peak resident set size of this process so far, in KiB (`VmHWM` of `/proc/self/status`; Linux only,
+/// `None` elsewhere or when unreadable).
+pub fn peak_rss_kib() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Installs the stderr JSON logger as the global subscriber (no-op if one is already installed).
 pub fn init() {
     let Some(level) = level_from_env() else {
@@ -217,6 +230,13 @@ mod tests {
     impl<S: Subscriber> Layer<S> for Capture {
         fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
             self.0.lock().unwrap().push(format_event(event));
+        }
+    }
+
+    #[test]
+    fn peak_rss_is_read_on_linux() {
+        if cfg!(target_os = "linux") {
+            assert!(peak_rss_kib().is_some_and(|kib| kib > 0));
         }
     }
 

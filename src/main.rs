@@ -88,6 +88,10 @@ fn main() -> ExitCode {
     let server = Arc::new(vixens::provider::server());
     let result = runtime.block_on(listening.serve(server));
     runtime.shutdown_background();
+    // The memory benchmark (scripts/rehearse.sh) reads this line: the process's peak over all its RPCs.
+    if let Some(kib) = vixens::logging::peak_rss_kib() {
+        tracing::info!(peak_rss_kib = kib, "provider exiting");
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -30,7 +30,9 @@ async fn plan(prior: &Value, config: &Value) -> Value {
     let mut planned = config.clone();
     let computed = [
         "id",
+        "ha",
         "install_manifest_url",
+        "install_manifest_sha256",
         "manifest_sha256",
         "inventory",
         "admin_password_hash",

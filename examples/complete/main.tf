@@ -53,9 +53,8 @@ resource "vixens_cilium" "lab" {
 }
 
 resource "vixens_argocd_bootstrap" "lab" {
-  kubeconfig              = vixens_talos_cluster.lab.kubeconfig
-  version                 = "v3.5.1"
-  install_manifest_sha256 = "795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3"
+  kubeconfig = vixens_talos_cluster.lab.kubeconfig
+  version    = "v3.5.1" # the official install.yaml, checked against the sha256 the provider ships
 
   repository {
     url             = "https://github.com/vixens-homelab/gitops.git"

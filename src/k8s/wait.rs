@@ -311,6 +311,41 @@ pub async fn rolled_out(client: &Client, refs: &[ObjectRef], timeout: Duration) 
     Ok(())
 }
 
+/// True when the scheduler may place ordinary pods on a Node: Ready, not cordoned (`spec.unschedulable`), and
+/// without a `NoSchedule` or `NoExecute` taint (Kubernetes docs, "Taints and Tolerations"; Talos taints control
+/// planes `node-role.kubernetes.io/control-plane:NoSchedule` unless they allow scheduling).
+pub fn node_schedulable(obj: &Value) -> bool {
+    let cordoned = obj.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true);
+    let tainted = obj
+        .pointer("/spec/taints")
+        .and_then(Value::as_array)
+        .is_some_and(|taints| {
+            taints.iter().any(|t| {
+                matches!(
+                    t.get("effect").and_then(Value::as_str),
+                    Some("NoSchedule" | "NoExecute")
+                )
+            })
+        });
+    node_ready(obj) && !cordoned && !tainted
+}
+
+/// How many Nodes are [`node_schedulable`].
+///
+/// Errors: [`Error::Api`] when the Nodes cannot be listed.
+pub async fn schedulable_nodes(client: &Client) -> Result<usize> {
+    let api: Api<Node> = Api::all(client.clone());
+    let nodes = api
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| Error::api("list", "Nodes", e))?;
+    Ok(nodes
+        .items
+        .iter()
+        .filter(|n| node_schedulable(&to_value(n)))
+        .count())
+}
+
 /// Waits until the cluster has at least `min_nodes` Nodes and all of them are Ready.
 pub async fn nodes_ready(client: &Client, min_nodes: usize, timeout: Duration) -> Result<()> {
     let api: Api<Node> = Api::all(client.clone());
@@ -406,6 +441,25 @@ mod tests {
             ..Default::default()
         };
         Error::api("get", "Deployment ns/x", kube::Error::Api(Box::new(status)))
+    }
+
+    #[test]
+    fn schedulable_nodes_are_ready_uncordoned_and_untainted() {
+        let ready = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        assert!(node_schedulable(&ready));
+        let mut cordoned = ready.clone();
+        cordoned["spec"] = json!({"unschedulable": true});
+        assert!(!node_schedulable(&cordoned));
+        let mut control_plane = ready.clone();
+        control_plane["spec"] = json!({"taints": [
+            {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]});
+        assert!(!node_schedulable(&control_plane));
+        let mut preferred = ready.clone();
+        preferred["spec"] = json!({"taints": [{"key": "x", "effect": "PreferNoSchedule"}]});
+        assert!(node_schedulable(&preferred));
+        assert!(!node_schedulable(
+            &json!({"status": {"conditions": [{"type": "Ready", "status": "False"}]}})
+        ));
     }
 
     /// A wait goes on through an API server restart (503s) and fails at once on a 403.

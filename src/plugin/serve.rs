@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use super::{tls, v5, v6};
+use super::{timing, tls, v5, v6};
 use crate::framework::ProviderServer;
 use crate::proto::plugin as goplugin;
 use crate::proto::{tfplugin5, tfplugin6};
@@ -158,6 +158,7 @@ impl Listening {
                 .max_encoding_message_size(MAX_MESSAGE_BYTES)
         });
         let router = tonic::transport::Server::builder()
+            .layer(timing::RpcTiming)
             .add_service(health)
             .add_service(goplugin::grpc_controller_server::GrpcControllerServer::new(
                 Controller(shutdown.clone()),

@@ -4,11 +4,13 @@ variable "kubeconfig" {
   sensitive = true
 }
 
-# Argo CD v3.5.1 and a root App-of-Apps that follows the dev branch of the GitOps repository.
+# Argo CD v3.5.1 and a root App-of-Apps that follows the dev branch of the GitOps repository. The official
+# install.yaml is downloaded and checked against its sha256, which the provider ships for v2.14.1 to v3.5.1.
+# Air-gapped: install_manifest_file = "install.yaml" (the provider reads it; the state keeps its sha256, not its
+# text). Three schedulable nodes or more: ha = true.
 resource "vixens_argocd_bootstrap" "this" {
-  kubeconfig              = var.kubeconfig
-  version                 = "v3.5.1"
-  install_manifest_sha256 = "795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3"
+  kubeconfig = var.kubeconfig
+  version    = "v3.5.1"
 
   repository {
     url             = "https://github.com/vixens-homelab/gitops.git"

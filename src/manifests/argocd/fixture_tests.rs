@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::source::{sha256_hex, verify_sha256};
-use super::{parse_manifest, prepare_install, ParseError};
+use super::source::{official_sha256, sha256_hex, verify_sha256};
+use super::{manifest_refs, parse_manifest, prepare_install, prepare_manifest, ParseError};
+use crate::k8s::inventory::ObjectRef;
 
 /// The fixture text, or `None` (with a printed reason) when the shared fixtures are absent.
 pub(crate) fn fixture() -> Option<String> {
@@ -123,5 +124,52 @@ fn the_real_manifest_verifies_against_its_digest_only() {
     assert!(
         err.contains(&digest) && err.contains(&sha256_hex(&tampered)),
         "{err}"
+    );
+}
+
+#[test]
+fn the_fixture_is_the_official_v3_5_1_manifest() {
+    let Some(text) = fixture() else { return };
+    assert_eq!(
+        official_sha256("v3.5.1", false),
+        Some(sha256_hex(text.as_bytes()).as_str())
+    );
+}
+
+/// The streaming path (YAML to JSON event by event, values built only for the objects placed) gives, object by
+/// object, what parsing every document into values with serde_yaml and placing them gives.
+#[test]
+fn streamed_objects_equal_the_parsed_ones() {
+    let Some(text) = fixture() else { return };
+    for ns in ["argocd", "gitops"] {
+        let parsed = prepare_install(parse_manifest(&text).unwrap(), ns).unwrap();
+        let streamed = prepare_manifest(&text, ns).unwrap();
+        assert_eq!(streamed.len(), parsed.len());
+        for (s, p) in streamed.iter().zip(&parsed) {
+            assert_eq!(s.reference, ObjectRef::of(p).unwrap());
+            let s: serde_json::Value = serde_json::from_str(s.json()).unwrap();
+            assert_eq!(s, serde_json::to_value(p).unwrap(), "{:?}", p.metadata.name);
+        }
+        let refs = manifest_refs(&text, ns).unwrap();
+        assert_eq!(refs.len(), streamed.len());
+    }
+    // The JSON written event by event is what serde_yaml's values of each document are.
+    let mut by_serde_yaml = Vec::new();
+    for doc in super::parse::split_documents(&text) {
+        let value: serde_json::Value = serde_yaml::from_str(doc.text).unwrap();
+        if !value.is_null() {
+            by_serde_yaml.push(value);
+        }
+    }
+    let mut streamed = Vec::new();
+    super::parse::for_each_object(&text, |o| {
+        streamed.push(serde_json::from_str::<serde_json::Value>(&o.json).unwrap());
+        Ok::<(), ParseError>(())
+    })
+    .unwrap();
+    assert_eq!(streamed.len(), 59);
+    assert!(
+        streamed == by_serde_yaml,
+        "JSON differs from serde_yaml's values"
     );
 }

@@ -11,6 +11,7 @@ use kube::api::{ApiResource, DynamicObject};
 use serde_json::Value;
 
 use super::UPSTREAM_NAMESPACE;
+use crate::k8s::inventory::ObjectRef;
 
 /// Why the install objects cannot be placed in the requested namespace.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -104,38 +105,7 @@ pub fn prepare_install(
     namespace: &str,
 ) -> Result<Vec<DynamicObject>, InstallError> {
     for obj in &mut objects {
-        let kind = kind_of(obj).to_string();
-        let name = obj.metadata.name.clone().unwrap_or_default();
-        if is_namespaced(&kind) {
-            match obj.metadata.namespace.as_deref() {
-                None | Some("") => obj.metadata.namespace = Some(namespace.to_string()),
-                Some(ns) if ns == namespace || ns == UPSTREAM_NAMESPACE => {
-                    obj.metadata.namespace = Some(namespace.to_string())
-                }
-                Some(ns) => {
-                    return Err(InstallError::ForeignNamespace {
-                        kind,
-                        name,
-                        found: ns.to_string(),
-                        wanted: namespace.to_string(),
-                    })
-                }
-            }
-        }
-        if kind == "ClusterRoleBinding" || kind == "RoleBinding" {
-            rewrite_subjects(obj, namespace);
-        }
-        if namespace != UPSTREAM_NAMESPACE {
-            if let Some((path, text)) = find_service_dns(&obj.data, "") {
-                return Err(InstallError::HardCodedNamespace {
-                    kind,
-                    name,
-                    path,
-                    text,
-                    wanted: namespace.to_string(),
-                });
-            }
-        }
+        prepare_object(obj, namespace)?;
     }
     let has_namespace = objects
         .iter()
@@ -144,6 +114,51 @@ pub fn prepare_install(
         objects.insert(0, namespace_object(namespace));
     }
     Ok(objects)
+}
+
+/// Places one install object into `namespace`, as [`prepare_install`] does for each (without the Namespace
+/// object, which the caller adds when no object [`is_namespace_object`]).
+///
+/// Errors: as [`prepare_install`].
+pub fn prepare_object(obj: &mut DynamicObject, namespace: &str) -> Result<(), InstallError> {
+    let kind = kind_of(obj).to_string();
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    if is_namespaced(&kind) {
+        match obj.metadata.namespace.as_deref() {
+            None | Some("") => obj.metadata.namespace = Some(namespace.to_string()),
+            Some(ns) if ns == namespace || ns == UPSTREAM_NAMESPACE => {
+                obj.metadata.namespace = Some(namespace.to_string())
+            }
+            Some(ns) => {
+                return Err(InstallError::ForeignNamespace {
+                    kind,
+                    name,
+                    found: ns.to_string(),
+                    wanted: namespace.to_string(),
+                })
+            }
+        }
+    }
+    if kind == "ClusterRoleBinding" || kind == "RoleBinding" {
+        rewrite_subjects(obj, namespace);
+    }
+    if namespace != UPSTREAM_NAMESPACE {
+        if let Some((path, text)) = find_service_dns(&obj.data, "") {
+            return Err(InstallError::HardCodedNamespace {
+                kind,
+                name,
+                path,
+                text,
+                wanted: namespace.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// True when `r` is the Namespace object named `namespace`.
+pub fn is_namespace_object(r: &ObjectRef, namespace: &str) -> bool {
+    r.api_version == "v1" && r.kind == "Namespace" && r.name == namespace
 }
 
 /// Sets `namespace` on ServiceAccount subjects that name the upstream namespace.

@@ -1,4 +1,5 @@
-//! Parsing of a multi-document Kubernetes manifest (Argo CD's `install.yaml`) into dynamic objects.
+//! Parsing of a multi-document Kubernetes manifest (Argo CD's `install.yaml`) into objects, one document at a
+//! time, each kept as compact JSON ([`ManifestObject`]) until a caller needs its values.
 //!
 //! Documents are split on `---` lines (YAML 1.2 document markers, which must start at column 0), so a document
 //! that does not parse is reported with its position (counting from 1), its first line and its `kind:` when one
@@ -101,7 +102,117 @@ fn sniff_kind(text: &str) -> String {
 /// from 1, its kind and start line); [`ParseError::Empty`] when there is no object.
 pub fn parse_manifest(text: &str) -> Result<Vec<DynamicObject>, ParseError> {
     let mut objects = Vec::new();
+    for_each_object(text, |object| {
+        objects.push(object.to_dynamic()?);
+        Ok::<(), ParseError>(())
+    })?;
+    Ok(objects)
+}
+
+/// One object of a manifest: what identifies it, and its compact JSON as written (its tree of values is built
+/// only on demand, by [`ManifestObject::to_dynamic`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestObject {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, when set.
+    pub namespace: Option<String>,
+    /// The object as compact JSON.
+    pub json: String,
+    /// Position of its document, counting from 1, and the line where the document starts (for errors).
+    pub index: usize,
+    /// See `index`.
+    pub line: usize,
+}
+
+impl ManifestObject {
+    /// The object parsed.
+    ///
+    /// Errors: [`ParseError::NotAnObject`] when its fields do not fit a Kubernetes object.
+    pub fn to_dynamic(&self) -> Result<DynamicObject, ParseError> {
+        serde_json::from_str(&self.json).map_err(|e| ParseError::NotAnObject {
+            index: self.index,
+            kind: self.kind.clone(),
+            line: self.line,
+            message: e.to_string(),
+        })
+    }
+}
+
+/// The top-level fields that identify an object, read from its JSON without building the rest.
+#[derive(serde::Deserialize)]
+struct Head {
+    #[serde(rename = "apiVersion")]
+    api_version: Option<Value>,
+    kind: Option<Value>,
+    metadata: Option<Value>,
+    items: Option<serde::de::IgnoredAny>,
+}
+
+/// The compact JSON of one YAML document, written event by event (serde-saphyr's deserializer driving
+/// serde_json's serializer through serde-transcode), so that no tree of values is built: Argo CD's 1.4 MB
+/// ApplicationSet CRD takes some 2 MB to convert this way and some 14 MB through serde_yaml's values. Scalars
+/// resolve as in YAML 1.2's core schema, as serde_yaml does (`src/manifests/argocd/fixture_tests.rs` compares
+/// both on Argo CD's manifest).
+///
+/// Errors: the YAML parser's message (which may quote the document: scrub it).
+fn to_json(doc: &str) -> Result<String, String> {
+    let mut out = Vec::with_capacity(doc.len() / 2);
+    serde_saphyr::with_deserializer_from_str(doc, |de| {
+        let mut json = serde_json::Serializer::new(&mut out);
+        serde_transcode::transcode(de, &mut json).map_err(serde::de::Error::custom)
+    })
+    .map_err(|e| e.to_string())?;
+    String::from_utf8(out).map_err(|e| e.to_string())
+}
+
+/// Checks the identity fields of an object's JSON; the message names what is missing.
+fn identify(json: String, head: Head, index: usize, line: usize) -> Result<ManifestObject, String> {
+    let field = |v: &Option<Value>, name: &str| {
+        v.as_ref()
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| format!("{name} is missing or not a string"))
+    };
+    let api_version = field(&head.api_version, "apiVersion")?;
+    let kind = field(&head.kind, "kind")?;
+    let metadata = head.metadata.unwrap_or(Value::Null);
+    let name = field(&metadata.get("name").cloned(), "metadata.name")?;
+    // The typed part of a dynamic object, checked here as parsing it would.
+    serde_json::from_value::<kube::api::ObjectMeta>(metadata.clone())
+        .map_err(|e| format!("metadata: {e}"))?;
+    let namespace = metadata
+        .get("namespace")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    Ok(ManifestObject {
+        api_version,
+        kind,
+        name,
+        namespace,
+        json,
+        index,
+        line,
+    })
+}
+
+/// Reads the objects of a manifest one document at a time, as [`ManifestObject`]s, and hands each to `each`, in
+/// document order: memory holds the text, one document's JSON and what `each` keeps. Stops at the first error of
+/// parsing or of `each`.
+///
+/// Errors: as [`parse_manifest`], converted into `E`, or `each`'s error.
+pub fn for_each_object<E: From<ParseError>>(
+    text: &str,
+    mut each: impl FnMut(ManifestObject) -> Result<(), E>,
+) -> Result<(), E> {
     let mut index = 0;
+    let mut any = false;
     for doc in split_documents(text) {
         if doc.text.lines().all(|l| {
             let t = l.trim();
@@ -110,72 +221,69 @@ pub fn parse_manifest(text: &str) -> Result<Vec<DynamicObject>, ParseError> {
             continue;
         }
         index += 1;
-        let value: Value = serde_yaml::from_str(doc.text).map_err(|e| ParseError::Yaml {
+        let line = doc.line;
+        let json = to_json(doc.text).map_err(|message| ParseError::Yaml {
             index,
             kind: sniff_kind(doc.text),
-            line: doc.line,
+            line,
             // The manifest may hold Secrets: the reason without quoting the text.
-            message: crate::redact::scrub(&e.to_string(), doc.text),
+            message: crate::redact::scrub(&message, doc.text),
         })?;
-        if value.is_null() {
+        if json == "null" {
             continue;
         }
-        let not_object = |message: String| ParseError::NotAnObject {
+        let not_object = |kind: &str, message: String| ParseError::NotAnObject {
             index,
-            kind: value
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown")
-                .to_string(),
-            line: doc.line,
+            kind: kind.to_string(),
+            line,
             message,
         };
-        let is_list = value
-            .get("kind")
+        if !json.starts_with('{') {
+            return Err(not_object(&sniff_kind(doc.text), "expected a mapping".into()).into());
+        }
+        let head: Head = serde_json::from_str(&json)
+            .map_err(|e| not_object(&sniff_kind(doc.text), e.to_string()))?;
+        let kind = head
+            .kind
+            .as_ref()
             .and_then(Value::as_str)
-            .is_some_and(|k| k.ends_with("List"))
-            && value.get("items").is_some_and(Value::is_array);
-        if is_list {
-            let items = value
-                .get("items")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            for (i, item) in items.into_iter().enumerate() {
-                objects.push(to_object(item).map_err(|m| not_object(format!("items[{i}]: {m}")))?);
+            .unwrap_or("unknown")
+            .to_string();
+        let items = if kind.ends_with("List") && head.items.is_some() {
+            match serde_json::from_str::<Value>(&json) {
+                Ok(Value::Object(mut list)) => match list.remove("items") {
+                    Some(Value::Array(items)) => Some(items),
+                    _ => None,
+                },
+                _ => None,
             }
         } else {
-            objects.push(to_object(value.clone()).map_err(not_object)?);
+            None
+        };
+        match items {
+            Some(items) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    let bad = |m: String| not_object(&kind, format!("items[{i}]: {m}"));
+                    if !item.is_object() {
+                        return Err(bad("expected a mapping".into()).into());
+                    }
+                    let json = serde_json::to_string(&item).map_err(|e| bad(e.to_string()))?;
+                    let head: Head = serde_json::from_str(&json).map_err(|e| bad(e.to_string()))?;
+                    any = true;
+                    each(identify(json, head, index, line).map_err(bad)?)?;
+                }
+            }
+            None => {
+                any = true;
+                let object = identify(json, head, index, line).map_err(|m| not_object(&kind, m))?;
+                each(object)?;
+            }
         }
     }
-    if objects.is_empty() {
-        return Err(ParseError::Empty);
+    if !any {
+        return Err(ParseError::Empty.into());
     }
-    Ok(objects)
-}
-
-/// Checks the shape of one object and converts it.
-fn to_object(value: Value) -> Result<DynamicObject, String> {
-    let Value::Object(map) = &value else {
-        return Err("expected a mapping".into());
-    };
-    for field in ["apiVersion", "kind"] {
-        if map
-            .get(field)
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
-            return Err(format!("{field} is missing or not a string"));
-        }
-    }
-    let has_name = value
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .is_some_and(|s| !s.is_empty());
-    if !has_name {
-        return Err("metadata.name is missing or not a string".into());
-    }
-    serde_json::from_value(value).map_err(|e| e.to_string())
+    Ok(())
 }
 
 #[cfg(test)]

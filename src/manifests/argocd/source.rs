@@ -1,11 +1,15 @@
-//! Where the install manifest comes from: the upstream release URL for a version, an HTTPS download with rustls,
-//! and the sha256 pin that must match before anything is applied.
+//! Where the install manifest comes from: the upstream release URL for a version and the sha256 of each official
+//! release manifest ([`official_sha256`]), an HTTPS download with rustls, a local file, and the sha256 pin that
+//! must match before anything is applied.
 //!
 //! Argo CD publishes `manifests/install.yaml` and `manifests/ha/install.yaml` in its Git repository at each release
-//! tag (Argo CD docs, "Installation"); raw.githubusercontent.com serves them at
+//! tag (Argo CD docs, "Installation"; the release notes written by upstream's `.goreleaser.yaml` point there);
+//! raw.githubusercontent.com serves them at
 //! `https://raw.githubusercontent.com/argoproj/argo-cd/<version>/manifests[/ha]/install.yaml`.
 
+use std::io::Read as _;
 use std::net::IpAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -46,6 +50,14 @@ pub enum SourceError {
     /// The manifest is not UTF-8 text.
     #[error("the install manifest is not UTF-8 text")]
     NotText,
+    /// A local manifest file cannot be read.
+    #[error("cannot read the install manifest file {path}: {message}")]
+    File {
+        /// The path as given.
+        path: String,
+        /// The I/O error, or why the file is refused.
+        message: String,
+    },
 }
 
 /// The upstream install manifest URL of a release, e.g. `v3.5.1` ->
@@ -54,6 +66,16 @@ pub enum SourceError {
 pub fn upstream_manifest_url(version: &str, ha: bool) -> String {
     let dir = if ha { "manifests/ha" } else { "manifests" };
     format!("{UPSTREAM_BASE}/{version}/{dir}/install.yaml")
+}
+
+/// The sha256 (lowercase hex) of the official `install.yaml` (or, with `ha`, `ha/install.yaml`) of an Argo CD
+/// release, as committed at its tag: the releases v2.14.1 to v3.5.1 (see [`super::release_digests`] for those
+/// left out). `None` for any other version, whose manifest needs an explicit pin.
+pub fn official_sha256(version: &str, ha: bool) -> Option<&'static str> {
+    super::release_digests::RELEASE_DIGESTS
+        .iter()
+        .find(|(v, _, _)| *v == version)
+        .map(|(_, install, ha_install)| if ha { *ha_install } else { *install })
 }
 
 /// Lowercase hex sha256 of `bytes`.
@@ -145,11 +167,65 @@ pub async fn fetch_manifest(url: &str, timeout: Duration) -> Result<Vec<u8>, Sou
     {
         return Err(fail(format!("larger than {MAX_MANIFEST_BYTES} bytes")));
     }
-    let body = response.bytes().await.map_err(|e| fail(e.to_string()))?;
-    if body.len() > MAX_MANIFEST_BYTES {
+    // Read chunk by chunk into one buffer (not `bytes()`, which holds the chunks and then a copy).
+    let mut body = Vec::with_capacity(
+        response
+            .content_length()
+            .map_or(0, |n| n as usize)
+            .min(MAX_MANIFEST_BYTES),
+    );
+    let mut response = response;
+    while let Some(chunk) = response.chunk().await.map_err(|e| fail(e.to_string()))? {
+        if body.len() + chunk.len() > MAX_MANIFEST_BYTES {
+            return Err(fail(format!("larger than {MAX_MANIFEST_BYTES} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads a local manifest file, refusing files over [`MAX_MANIFEST_BYTES`].
+///
+/// Errors: [`SourceError::File`] naming the path and the I/O error.
+pub fn read_manifest_file(path: &str) -> Result<Vec<u8>, SourceError> {
+    let fail = |message: String| SourceError::File {
+        path: path.to_string(),
+        message,
+    };
+    let file = std::fs::File::open(Path::new(path)).map_err(|e| fail(e.to_string()))?;
+    let size = file.metadata().map_err(|e| fail(e.to_string()))?.len();
+    if size > MAX_MANIFEST_BYTES as u64 {
         return Err(fail(format!("larger than {MAX_MANIFEST_BYTES} bytes")));
     }
-    Ok(body.to_vec())
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(MAX_MANIFEST_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(e.to_string()))?;
+    if bytes.len() > MAX_MANIFEST_BYTES {
+        return Err(fail(format!("larger than {MAX_MANIFEST_BYTES} bytes")));
+    }
+    Ok(bytes)
+}
+
+/// The sha256 (lowercase hex) of a local manifest file, read in 64 KiB blocks (not held in memory).
+///
+/// Errors: [`SourceError::File`] naming the path and the I/O error.
+pub fn file_sha256(path: &str) -> Result<String, SourceError> {
+    let fail = |e: std::io::Error| SourceError::File {
+        path: path.to_string(),
+        message: e.to_string(),
+    };
+    let mut file = std::fs::File::open(Path::new(path)).map_err(fail)?;
+    let mut hasher = Sha256::new();
+    let mut block = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut block).map_err(fail)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&block[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Verifies the pin (when given) and returns the manifest text.
@@ -176,6 +252,52 @@ mod tests {
             upstream_manifest_url("v3.5.1", true),
             "https://raw.githubusercontent.com/argoproj/argo-cd/v3.5.1/manifests/ha/install.yaml"
         );
+    }
+
+    #[test]
+    fn official_digests_cover_2_14_to_3_5_and_skip_release_slips() {
+        let table = super::super::release_digests::RELEASE_DIGESTS;
+        assert_eq!(
+            official_sha256("v3.5.1", false),
+            Some("795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3")
+        );
+        assert_eq!(
+            official_sha256("v3.5.1", true),
+            Some("1d7b6baa0769ff8a5757c61e2c677ae0939a15e86e149f64df6b12435db5c4b2")
+        );
+        assert!(official_sha256("v2.14.1", false).is_some());
+        for unknown in [
+            "v2.14.0",
+            "v3.0.10",
+            "v3.5.0-rc1",
+            "v3.6.0",
+            "v2.13.5",
+            "3.5.1",
+        ] {
+            assert_eq!(official_sha256(unknown, false), None, "{unknown}");
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (version, install, ha) in table {
+            assert!(seen.insert(*version), "{version} twice");
+            assert!(is_sha256_hex(install) && is_sha256_hex(ha), "{version}");
+            assert_eq!(install.to_ascii_lowercase(), *install);
+            assert_ne!(install, ha, "{version}");
+        }
+    }
+
+    #[test]
+    fn local_files_are_read_and_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("install.yaml");
+        std::fs::write(&path, b"kind: X\n").unwrap();
+        let path = path.to_str().unwrap();
+        assert_eq!(read_manifest_file(path).unwrap(), b"kind: X\n");
+        assert_eq!(file_sha256(path).unwrap(), sha256_hex(b"kind: X\n"));
+        let missing = dir.path().join("nope.yaml");
+        let err = file_sha256(missing.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope.yaml"), "{err}");
     }
 
     #[test]

@@ -129,27 +129,32 @@ pub fn version(v: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The Argo CD major release whose install layout the bootstrap handles (see `install.rs`: upstream v3.x
-/// `install.yaml`, tested against v3.5.1): the default install manifest URL is derived from `version`, so only
-/// this major is accepted there.
-pub const SUPPORTED_MAJOR: u64 = 3;
+/// The first Argo CD release whose install layout the bootstrap handles (see `install.rs`: upstream
+/// `install.yaml` from v2.14 on, tested against v3.5.1) as `(major, minor)`; the default install manifest URL is
+/// derived from `version`, so only releases from this one up to (not including) [`LAST_MAJOR`] + 1 are accepted
+/// there.
+pub const FIRST_SUPPORTED: (u64, u64) = (2, 14);
+/// The last Argo CD major release the bootstrap handles.
+pub const LAST_MAJOR: u64 = 3;
 
-/// A release [`version`] whose major is [`SUPPORTED_MAJOR`], e.g. `v3.5.1`; a message naming the supported range
-/// otherwise.
+/// A release [`version`] from v2.14.0 up to (not including) v4.0.0, e.g. `v3.5.1`; a message naming the
+/// supported range otherwise.
 pub fn supported_version(v: &str) -> Result<(), String> {
     version(v)?;
-    let major = v
+    let mut parts = v
         .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|m| m.parse::<u64>().ok());
-    match major {
-        Some(SUPPORTED_MAJOR) => Ok(()),
+        .split(['.', '-'])
+        .map(|p| p.parse::<u64>().ok());
+    let (major, minor) = (parts.next().flatten(), parts.next().flatten());
+    match (major, minor) {
+        (Some(major), Some(minor)) if (major, minor) >= FIRST_SUPPORTED && major <= LAST_MAJOR => Ok(()),
         _ => Err(format!(
             "{v:?} is not supported: the default install manifest is derived from `version` and only Argo CD \
-             v{SUPPORTED_MAJOR}.0.0 up to (not including) v{}.0.0 is supported; set `install_manifest` or \
-             `install_manifest_url` to install another release yourself",
-            SUPPORTED_MAJOR + 1
+             v{}.{}.0 up to (not including) v{}.0.0 is supported; set `install_manifest_url`, \
+             `install_manifest_file` or `install_manifest` to install another release yourself",
+            FIRST_SUPPORTED.0,
+            FIRST_SUPPORTED.1,
+            LAST_MAJOR + 1
         )),
     }
 }
@@ -246,9 +251,10 @@ mod tests {
     fn only_the_supported_major_is_accepted() {
         assert!(supported_version("v3.5.1").is_ok());
         assert!(supported_version("v3.6.0-rc1").is_ok());
-        for bad in ["v1.0.0", "v2.14.2", "v4.0.0"] {
+        assert!(supported_version("v2.14.2").is_ok());
+        for bad in ["v1.0.0", "v2.13.9", "v4.0.0"] {
             let e = supported_version(bad).unwrap_err();
-            assert!(e.contains("v3.0.0") && e.contains("v4.0.0"), "{e}");
+            assert!(e.contains("v2.14.0") && e.contains("v4.0.0"), "{e}");
         }
         assert!(supported_version("3.5.1")
             .unwrap_err()

@@ -5,8 +5,10 @@
 //! - **create**: load and verify the manifest (no cluster contact yet), connect, server-side apply the install
 //!   (forced; CRDs first), wait for the workloads, apply the settings keys (`argocd-cm` ones included), the
 //!   bootstrap Secrets, the repository Secret and the root Application, wait for Synced/Healthy.
-//! - **update**: re-apply the install and prune only when its inputs (`version`, `ha`, manifest source or pin)
-//!   change; otherwise apply only the owned objects whose desired content changed or that drifted.
+//! - **plan** ([`plan`]): the sha256 the install must have is known for every source (pin, shipped official
+//!   digest, file read at plan, inline text); the install is re-applied exactly when it changes.
+//! - **update**: re-apply the install and prune only when its sha256 changes; otherwise apply only the owned
+//!   objects whose desired content changed or that drifted.
 //! - **read**: drift of the owned objects into `drift`, install health into `install_health`; a deleted namespace
 //!   means the resource is gone. An API that cannot be reached within `timeouts.read` keeps the prior state, with
 //!   a warning ([`k8s_outage`]).
@@ -17,9 +19,12 @@
 //!   ([`crate::resources::k8s_resume`]): the replacement converges from the objects it left.
 
 pub mod bootstrap_inputs;
+mod cache;
 pub mod ops;
+pub mod plan;
 pub mod schema;
 pub mod settings;
+mod upgrade;
 pub mod write_only;
 
 use std::time::Duration;
@@ -32,20 +37,21 @@ use crate::framework::{
 };
 use crate::k8s::inventory::{Inventory, ObjectRef};
 use crate::manifests::argocd::objects::{hash_admin_password, now_rfc3339};
-use crate::manifests::argocd::source::sha256_hex;
 use crate::resources::k8s_outage::{self, Failure};
 use crate::resources::k8s_resume;
+use plan::install_changed;
 use settings::Settings;
 
 /// The resource.
 #[derive(Debug, Default)]
 pub struct ArgocdBootstrap;
 
-/// Attributes whose change re-applies the install.
-const INSTALL_INPUTS: [&str; 5] = [
+/// What identifies the install: kept from the prior state when a re-install fails, so the next plan tries again.
+const INSTALL_INPUTS: [&str; 6] = [
     "version",
     "ha",
     "install_manifest_url",
+    "install_manifest_file",
     "install_manifest",
     "install_manifest_sha256",
 ];
@@ -55,12 +61,6 @@ const TYPE_NAME: &str = "vixens_argocd_bootstrap";
 
 fn remaining(ctx: &Context) -> Duration {
     ctx.remaining().unwrap_or(Duration::from_secs(600))
-}
-
-fn install_changed(prior: &Value, planned: &Value) -> bool {
-    INSTALL_INPUTS
-        .iter()
-        .any(|a| prior.get(a) != planned.get(a))
 }
 
 /// The admin password hash and mtime for `planned`: kept from `prior` when the password did not change. `wo` is
@@ -164,8 +164,7 @@ impl ArgocdBootstrap {
         if let Err(d) = result {
             return Err(fail(d, state));
         }
-        let wanted = Inventory::of_objects(&install.objects)
-            .map_err(|e| fail(Diagnostic::error("Invalid object", e.to_string()), state))?;
+        let wanted = Inventory::new(install.objects.iter().map(|o| o.reference.clone()));
         let stale = previous.stale(&wanted);
         ctx.run("pruning old install objects", ops::prune(applier, &stale))
             .await
@@ -260,82 +259,15 @@ impl Resource for ArgocdBootstrap {
         change: &mut PlannedChange,
     ) -> Result<(), Diagnostics> {
         // Terraform 0.15 validates only at `terraform validate`, when module variables are still unknown; 1.0
-        // validates again at plan with them known. Checking here gives both the same errors.
+        // validates again at plan with them known. Checking here gives both the same errors (an inline manifest
+        // is parsed once: see `cache`).
         let mut invalid = Diagnostics::new();
         settings::validate(&change.config, &mut invalid);
         write_only::validate(&change.config, &mut invalid);
         if invalid.has_errors() {
             return Err(invalid);
         }
-        let config = change.config.clone();
-        let planned = &mut change.planned;
-        // The default manifest URL follows version and ha; null with an inline manifest.
-        if config.get("install_manifest_url").is_null() {
-            let url = if !config.get("install_manifest").is_known() {
-                // Null or not once known: the URL is decided then.
-                Value::Unknown
-            } else if !config.get("install_manifest").is_null() {
-                Value::Null
-            } else if config.get("version").is_known() && config.get("ha").is_known() {
-                settings::manifest_url(&config).map_or(Value::Null, Value::from)
-            } else {
-                Value::Unknown
-            };
-            planned.set("install_manifest_url", url);
-        }
-        planned.set("drift", Value::List(Vec::new()));
-        if config.get("admin_password").is_null() && !write_only::has_admin_password(&config) {
-            planned.set("admin_password_hash", Value::Null);
-            planned.set("admin_password_mtime", Value::Null);
-        }
-        if change.prior.is_null() {
-            if k8s_resume::plan_resume(ctx, TYPE_NAME, &config).is_some() {
-                ctx.warn(Diagnostic::warning(
-                    "Continuing an incomplete Argo CD install",
-                    "A previous apply failed before this install finished. Terraform plans to replace it, but \
-                     its objects are kept and updated in place, not deleted and installed again.",
-                ));
-            }
-            planned.set(
-                "id",
-                config
-                    .get("namespace")
-                    .as_str()
-                    .unwrap_or(schema::DEFAULT_NAMESPACE),
-            );
-            if !config.get("namespace").is_known() {
-                planned.set("id", Value::Unknown);
-            }
-        } else {
-            if install_changed(&change.prior, planned) {
-                for a in ["inventory", "manifest_sha256", "install_health"] {
-                    planned.set(a, Value::Unknown);
-                }
-            }
-            let stored_changed = !config.get("admin_password").is_null()
-                && change.prior.get("admin_password") != planned.get("admin_password");
-            let wo_changed = write_only::has_admin_password(&config)
-                && write_only::admin_changed(&change.prior, planned);
-            if stored_changed || wo_changed {
-                planned.set("admin_password_hash", Value::Unknown);
-                planned.set("admin_password_mtime", Value::Unknown);
-            }
-        }
-        // The digest is known at plan time for an inline manifest or a pin.
-        if let Some(text) = config.get("install_manifest").as_str() {
-            planned.set("manifest_sha256", sha256_hex(text.as_bytes()));
-            // So are its objects: the plan lists the install objects that come and go (not every object as
-            // unknown), and a manifest that does not parse fails the plan.
-            let namespace = config.get("namespace");
-            if !planned.get("inventory").is_known() && namespace.is_known() {
-                let namespace = namespace.as_str().unwrap_or(schema::DEFAULT_NAMESPACE);
-                let inventory = ops::inline_inventory(text, namespace)?;
-                planned.set("inventory", inventory.to_json());
-            }
-        } else if let Some(pin) = config.get("install_manifest_sha256").as_str() {
-            planned.set("manifest_sha256", pin.trim().to_ascii_lowercase());
-        }
-        Ok(())
+        plan::modify(ctx, change).await
     }
 
     async fn create(&self, ctx: &Context, planned: &Value) -> Result<Value, ApplyError> {
@@ -352,6 +284,9 @@ impl Resource for ArgocdBootstrap {
                 ops::connect(&s, remaining(ctx)),
             )
             .await??;
+        if s.ha {
+            plan::check_ha_at_apply(ctx, &applier).await;
+        }
         let mut state = planned.clone();
         state.set("id", s.namespace.as_str());
         state.set("manifest_sha256", install.digest.as_str());
@@ -474,6 +409,9 @@ impl Resource for ArgocdBootstrap {
         }
         if let Some(install) = &install {
             tracing::info!(from = %old.version, to = %s.version, "re-applying the Argo CD install");
+            if s.ha {
+                plan::check_ha_at_apply(ctx, &applier).await;
+            }
             let previous = inventory_of(prior).map_err(|d| fail(d, prior))?;
             if let Err(e) = self
                 .install(ctx, &applier, install, &mut state, &previous)
@@ -547,18 +485,23 @@ impl Resource for ArgocdBootstrap {
         Ok(state)
     }
 
-    /// Version 0 stored `repository` as a single object; version 1 as a list of one.
+    /// Version 0 stored `repository` as a single object (version 1: a list of one); version 1 kept an inline
+    /// manifest's text even when it is the official release (see [`upgrade`]).
     async fn upgrade_state(&self, from_version: i64, raw: &RawState) -> Result<Value, Diagnostics> {
-        if from_version != 0 {
-            return Err(Diagnostic::error(
-                "Unsupported state version",
-                format!(
-                    "vixens_argocd_bootstrap has no upgrade from schema version {from_version}."
-                ),
-            )
-            .into());
-        }
-        let upgraded = raw.single_blocks_as_lists(&["repository"])?;
+        let v1 = match from_version {
+            0 => raw.single_blocks_as_lists(&["repository"])?,
+            1 => raw.clone(),
+            _ => {
+                return Err(Diagnostic::error(
+                    "Unsupported state version",
+                    format!(
+                        "vixens_argocd_bootstrap has no upgrade from schema version {from_version}."
+                    ),
+                )
+                .into())
+            }
+        };
+        let upgraded = upgrade::from_v1(&v1)?;
         Ok(upgraded.decode(&self.schema().value_type())?)
     }
 

@@ -9,15 +9,17 @@ use kube::api::{DynamicObject, Patch, PatchParams};
 use super::settings::{ManifestSource, Settings};
 use crate::cty::AttributePath;
 use crate::framework::Diagnostic;
-use crate::k8s::apply::{to_dynamic, ApplyOptions};
+use crate::k8s::apply::{to_dynamic, ApplyOptions, RawObject};
 use crate::k8s::inventory::{self, Inventory, ObjectRef, Propagation};
 use crate::k8s::{apply::Applier, connection::error_chain, wait};
 use crate::manifests::argocd::bootstrap::argocd_cm;
 use crate::manifests::argocd::objects::{
     admin_password_secret, repository_secret, root_application, server_params_configmap,
 };
-use crate::manifests::argocd::source::{fetch_manifest, sha256_hex, verified_text, SourceError};
-use crate::manifests::argocd::{parse_manifest, prepare_install};
+use crate::manifests::argocd::source::{
+    fetch_manifest, read_manifest_file, sha256_hex, verify_sha256, SourceError,
+};
+use crate::manifests::argocd::{prepare_manifest, PrepareError};
 use crate::resources::k8s_outage::{self, Failure};
 
 /// Field manager of the settings keys (admin password, `server.insecure`) inside objects of the install, so that
@@ -26,8 +28,8 @@ pub const SETTINGS_FIELD_MANAGER: &str = "vixens-settings";
 
 /// The install objects, ready to apply, and the manifest's sha256.
 pub struct Install {
-    /// Objects in manifest order, namespace set, Namespace first.
-    pub objects: Vec<DynamicObject>,
+    /// Objects in manifest order, namespace set, Namespace first, as compact JSON.
+    pub objects: Vec<RawObject>,
     /// Lowercase hex sha256 of the manifest text.
     pub digest: String,
 }
@@ -41,64 +43,70 @@ pub fn k8s_error(what: &str, e: &crate::k8s::Error) -> Diagnostic {
     Diagnostic::error(format!("Failed {what}"), error_chain(e))
 }
 
-/// Obtains the manifest (inline or downloaded), checks the pin, parses it and places it in the namespace.
-/// Touches no cluster, so a bad manifest or a sha256 mismatch fails before anything is applied.
+/// Obtains the manifest (inline, read from its file or downloaded), checks it against the planned sha256,
+/// parses it one document at a time and places it in the namespace. Touches no cluster, so a bad manifest or a
+/// sha256 mismatch fails before anything is applied. Holds the text only until the objects are prepared.
 pub async fn load_install(s: &Settings, timeout: Duration) -> Result<Install, Diagnostic> {
-    let (bytes, source_attr) = match &s.manifest {
-        ManifestSource::Inline(text) => (text.clone().into_bytes(), "install_manifest"),
-        ManifestSource::Url(url) => (
-            fetch_manifest(url, timeout).await.map_err(|e| {
+    let source_attr = match &s.manifest {
+        ManifestSource::Inline(_) => "install_manifest",
+        ManifestSource::File(_) => "install_manifest_file",
+        ManifestSource::Url(_) => "install_manifest_url",
+    };
+    let owned;
+    let bytes: &[u8] = match &s.manifest {
+        ManifestSource::Inline(text) => text.as_bytes(),
+        ManifestSource::File(path) => {
+            owned = read_manifest_file(path).map_err(|e| {
                 at(
-                    "install_manifest_url",
+                    source_attr,
+                    "Cannot read the install manifest",
+                    e.to_string(),
+                )
+            })?;
+            &owned
+        }
+        ManifestSource::Url(url) => {
+            owned = fetch_manifest(url, timeout).await.map_err(|e| {
+                at(
+                    source_attr,
                     "Cannot download the install manifest",
                     e.to_string(),
                 )
-            })?,
-            "install_manifest_url",
-        ),
+            })?;
+            &owned
+        }
     };
-    let digest = sha256_hex(&bytes);
-    let text = verified_text(bytes, s.sha256.as_deref()).map_err(|e| match e {
-        SourceError::Sha256Mismatch { .. } => at(
-            "install_manifest_sha256",
-            "Install manifest sha256 mismatch",
+    let digest = sha256_hex(bytes);
+    if let Some(expected) = s.sha256.as_deref() {
+        verify_sha256(bytes, expected).map_err(|e| {
+            let detail = match &s.manifest {
+                ManifestSource::File(path) => format!("{e} (was {path} changed after the plan?)"),
+                _ => e.to_string(),
+            };
+            at(
+                "install_manifest_sha256",
+                "Install manifest sha256 mismatch",
+                detail,
+            )
+        })?;
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        at(
+            source_attr,
+            "Invalid install manifest",
+            SourceError::NotText.to_string(),
+        )
+    })?;
+    let objects = prepare_manifest(text, &s.namespace).map_err(|e| match e {
+        PrepareError::Install(e) => at(
+            "namespace",
+            "Install manifest does not fit the namespace",
             e.to_string(),
         ),
         other => at(source_attr, "Invalid install manifest", other.to_string()),
     })?;
-    let objects = prepared(&text, &s.namespace, source_attr)?;
     tracing::info!(objects = objects.len(), digest = %digest, "install manifest ready");
     Ok(Install { objects, digest })
-}
-
-/// Parses manifest `text` (given through attribute `source_attr`) and places its objects in `namespace`.
-fn prepared(
-    text: &str,
-    namespace: &str,
-    source_attr: &str,
-) -> Result<Vec<DynamicObject>, Diagnostic> {
-    let objects = parse_manifest(text)
-        .map_err(|e| at(source_attr, "Invalid install manifest", e.to_string()))?;
-    prepare_install(objects, namespace).map_err(|e| {
-        at(
-            "namespace",
-            "Install manifest does not fit the namespace",
-            e.to_string(),
-        )
-    })
-}
-
-/// The inventory an inline manifest `text` installs into `namespace`, known at plan time (no cluster, no
-/// download). Errors point at `install_manifest` (does not parse) or `namespace`.
-pub fn inline_inventory(text: &str, namespace: &str) -> Result<Inventory, Diagnostic> {
-    let objects = prepared(text, namespace, "install_manifest")?;
-    Inventory::of_objects(&objects).map_err(|e| {
-        at(
-            "install_manifest",
-            "Invalid install manifest",
-            e.to_string(),
-        )
-    })
 }
 
 /// Connects to the API server, retrying while it is not up, for at most `timeout` (see
@@ -121,7 +129,7 @@ pub async fn apply_install(
         concurrency: 8,
     };
     applier
-        .apply_all(&install.objects, options, applied)
+        .apply_all_raw(&install.objects, options, applied)
         .await
         .map_err(|e| k8s_error("applying the Argo CD install", &e))
 }

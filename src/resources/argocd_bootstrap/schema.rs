@@ -14,9 +14,10 @@ pub const TIMEOUTS: TimeoutDefaults = TimeoutDefaults {
     read: Some(crate::resources::k8s_outage::READ_TIMEOUT),
 };
 
-/// Schema version. 1: `repository` is a list of one block (version 0 stored it as a single object; see
+/// Schema version. 1: `repository` is a list of one block (version 0 stored it as a single object); 2: the
+/// manifest's text leaves the state, `install_manifest_sha256` and `ha` are computed (see
 /// [`super::ArgocdBootstrap::upgrade_state`]).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 /// Default Argo CD namespace.
 pub const DEFAULT_NAMESPACE: &str = "argocd";
 /// Default repository Secret name.
@@ -27,6 +28,15 @@ pub const DEFAULT_SYNC_OPTIONS: &[&str] = &["ServerSideApply=true"];
 const DESCRIPTION: &str = "Installs Argo CD from its release manifest and hands the cluster to Git through a root \
 Application (App-of-Apps).
 
+**Manifest.** By default the official `install.yaml` (or `ha/install.yaml`) of `version`, downloaded from the \
+release tag on GitHub and checked against its sha256, which the provider ships for the releases v2.14.1 to v3.5.1 \
+(v2.14.0 and v3.0.10 are left out: their manifests deploy another version's images). Another version needs \
+`install_manifest_sha256`. Or a mirror (`install_manifest_url`, with `install_manifest_sha256`), a local file \
+that the provider reads (`install_manifest_file`: its sha256 is worked out at plan, so an edited file shows as a \
+new `install_manifest_sha256`), or the text itself (`install_manifest`). The state keeps what identifies the \
+install (version, source, sha256 and the inventory of objects), not the manifest: except for inline text, which \
+Terraform stores as given (2 MB for Argo CD v3.5.1, in every state read and write): prefer a file.
+
 **Apply.** Creates the namespace, server-side applies the install manifest (field manager `vixens`, forcing \
 conflicts; CRDs first, waited until Established), waits for the Deployments and the StatefulSet, sets the admin \
 password and `server.insecure` (field manager `vixens-settings`), applies the repository Secret and the root \
@@ -35,7 +45,7 @@ Application, then optionally waits until the root app is Synced and Healthy. A c
 **Hand-off.** Once Argo CD syncs its own install from Git, re-applying the install would fight Argo CD's field \
 manager. So after the first install this resource re-applies only what it still owns (the root Application, the \
 repository Secret and the admin password/settings keys), and re-applies the install (and prunes objects the new \
-manifest no longer has) only when `version`, `ha` or the manifest change. A promotion (new `target_revision` or \
+manifest no longer has) only when the manifest's sha256 changes. A promotion (new `target_revision` or \
 `path`) changes only the root Application.
 
 **Read** reports drift of the root Application spec, the repository Secret and the settings keys in `drift` \
@@ -183,25 +193,35 @@ pub fn schema() -> Schema {
                 .requires_replace()
                 .description(format!("Namespace of Argo CD (default `{DEFAULT_NAMESPACE}`). Changing it replaces the install.")),
         )
-        .attribute(Attribute::bool("ha").optional().description("Install the high-availability manifest (default false)."))
+        .attribute(
+            Attribute::bool("ha")
+                .optional()
+                .computed()
+                .description("Install the high-availability manifest (default false). It needs at least 3 schedulable nodes (Redis HA places its replicas on distinct nodes): the plan warns when the cluster has fewer."),
+        )
         .attribute(
             Attribute::string("install_manifest_url")
                 .optional()
                 .computed()
-                .description("URL of the install manifest (default: the upstream release manifest for `version` and `ha`). HTTPS, or HTTP to a loopback address."),
+                .description("URL of the install manifest (default: the official release manifest for `version` and `ha`). HTTPS, or HTTP to a loopback address. A URL of your own needs `install_manifest_sha256`."),
+        )
+        .attribute(
+            Attribute::string("install_manifest_file")
+                .optional()
+                .description("Path of a local install manifest (air-gapped use), read by the provider at plan (for its sha256 and objects) and at apply; relative paths start from Terraform's working directory. The state keeps the path and the sha256, not the text."),
         )
         .attribute(
             Attribute::string("install_manifest_sha256")
                 .optional()
-                .description("Pinned sha256 (64 hex digits) of the install manifest; checked before anything is applied."),
+                .computed()
+                .description("sha256 (64 hex digits) the install manifest must have, checked before anything is applied. Default: the official release's for `version` (shipped with the provider for v2.14.1 to v3.5.1), or the file's or inline text's as read at plan. Required with a URL of your own or another version. A change re-applies the install."),
         )
         .attribute(
             Attribute::string("install_manifest")
                 .optional()
                 .sensitive()
-                .description("Inline install manifest YAML (air-gapped use, e.g. `file(\"install.yaml\")`); replaces the download. \
-                              Sensitive so that plans show `manifest_sha256` instead of megabytes of YAML (and any Secret a \
-                              custom manifest holds)."),
+                .description("Inline install manifest YAML, e.g. `file(\"install.yaml\")`; replaces the download. Terraform keeps it in the state and sends it in every call (2 MB for Argo CD v3.5.1): prefer `install_manifest_file`. \
+                              Sensitive so that plans show the sha256 instead of megabytes of YAML (and any Secret a custom manifest holds)."),
         )
         .attribute(
             Attribute::string("admin_password")

@@ -8,20 +8,29 @@ use crate::framework::{Diagnostic, Diagnostics};
 use crate::k8s::{ClusterCredentials, Connection};
 use crate::manifests::argocd::objects::{RepoCredentials, RootApplication};
 use crate::manifests::argocd::source::{
-    check_manifest_url, is_sha256_hex, upstream_manifest_url, verify_sha256,
+    check_manifest_url, is_sha256_hex, official_sha256, upstream_manifest_url, verify_sha256,
 };
-use crate::manifests::argocd::{parse_manifest, prepare_install, validate as check};
+use crate::manifests::argocd::validate as check;
 
 use super::schema::{DEFAULT_NAMESPACE, DEFAULT_SECRET_NAME, DEFAULT_SYNC_OPTIONS};
 
 /// Where the install manifest comes from.
 #[derive(Clone, PartialEq, Eq)]
 pub enum ManifestSource {
-    /// Inline YAML.
+    /// Inline YAML (`install_manifest`).
     Inline(String),
-    /// Downloaded from this URL.
+    /// Downloaded from this URL (`install_manifest_url`, or the official release URL of `version`).
     Url(String),
+    /// Read from this local path (`install_manifest_file`).
+    File(String),
 }
+
+/// The manifest attributes, at most one of which a configuration sets; none means the official release URL.
+pub const SOURCE_ATTRIBUTES: [&str; 3] = [
+    "install_manifest",
+    "install_manifest_file",
+    "install_manifest_url",
+];
 
 /// The repository and its credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,9 +51,12 @@ pub struct Settings {
     pub version: String,
     /// Argo CD namespace.
     pub namespace: String,
+    /// The high-availability manifest.
+    pub ha: bool,
     /// Manifest source.
     pub manifest: ManifestSource,
-    /// Pinned sha256, lowercase.
+    /// The sha256 the manifest must have, lowercase: the pin, the official release's, or the file's or inline
+    /// text's as planned. `None` only in states of old versions that had no pin.
     pub sha256: Option<String>,
     /// Repository.
     pub repository: Repository,
@@ -148,9 +160,9 @@ pub fn connection(v: &Value) -> Result<Connection, Diagnostic> {
     }))
 }
 
-/// The default (or configured) manifest URL for a value; `None` for an inline manifest.
+/// The default (or configured) manifest URL for a value; `None` for an inline manifest or a file.
 pub fn manifest_url(v: &Value) -> Option<String> {
-    if !v.get("install_manifest").is_null() {
+    if !v.get("install_manifest").is_null() || !v.get("install_manifest_file").is_null() {
         return None;
     }
     string(v, "install_manifest_url").or_else(|| {
@@ -181,13 +193,18 @@ impl Settings {
     pub fn from_value(v: &Value) -> Result<Settings, Diagnostic> {
         let version = string(v, "version").unwrap_or_default();
         let namespace = string(v, "namespace").unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
-        let manifest = match (string(v, "install_manifest"), manifest_url(v)) {
-            (Some(text), _) => ManifestSource::Inline(text),
-            (None, Some(url)) => ManifestSource::Url(url),
-            (None, None) => {
+        let manifest = match (
+            string(v, "install_manifest"),
+            string(v, "install_manifest_file"),
+            manifest_url(v),
+        ) {
+            (Some(text), _, _) => ManifestSource::Inline(text),
+            (None, Some(path), _) => ManifestSource::File(path),
+            (None, None, Some(url)) => ManifestSource::Url(url),
+            (None, None, None) => {
                 return Err(Diagnostic::error(
                     "No install manifest",
-                    "Set `version` or `install_manifest`.",
+                    "Set `version`, `install_manifest_url`, `install_manifest_file` or `install_manifest`.",
                 )
                 .at(attr("version")));
             }
@@ -226,6 +243,7 @@ impl Settings {
             connection: connection(v)?,
             version,
             namespace,
+            ha: bool_or(v, "ha", false),
             manifest,
             sha256: string(v, "install_manifest_sha256").map(|s| s.trim().to_ascii_lowercase()),
             repository,
@@ -364,15 +382,17 @@ pub fn validate_connection(config: &Value, diags: &mut Diagnostics) {
 }
 
 fn validate_manifest(config: &Value, diags: &mut Diagnostics) {
-    let inline = config.get("install_manifest");
-    let url = config.get("install_manifest_url");
-    if more_than_one_set(&[inline, url]) {
+    let sources: Vec<&Value> = SOURCE_ATTRIBUTES.iter().map(|a| config.get(a)).collect();
+    if more_than_one_set(&sources) {
         diags.error_at(
             attr("install_manifest_url"),
             "Conflicting manifest sources",
-            "Set either `install_manifest_url` or `install_manifest`, not both.",
+            "Set at most one of `install_manifest_url`, `install_manifest_file` and `install_manifest` (none: the \
+             official release manifest of `version`).",
         );
+        return;
     }
+    let url = config.get("install_manifest_url");
     check_at(
         diags,
         url,
@@ -380,20 +400,19 @@ fn validate_manifest(config: &Value, diags: &mut Diagnostics) {
         "Invalid install manifest URL",
         |u| check_manifest_url(u).map(|_| ()).map_err(|e| e.to_string()),
     );
-    if none_set(&[inline, url]) {
-        // The default manifest URL is derived from `version`: only releases whose layout is handled.
-        check_at(
-            diags,
-            config.get("version"),
-            attr("version"),
-            "Unsupported Argo CD version",
-            // A malformed version is reported once, as "Invalid version", above.
-            |v| match check::version(v) {
-                Ok(()) => check::supported_version(v),
-                Err(_) => Ok(()),
-            },
-        );
-    }
+    check_at(
+        diags,
+        config.get("install_manifest_file"),
+        attr("install_manifest_file"),
+        "Invalid install manifest file",
+        |p| {
+            if p.trim().is_empty() {
+                Err("the path is empty".into())
+            } else {
+                Ok(())
+            }
+        },
+    );
     let pin = config.get("install_manifest_sha256");
     check_at(
         diags,
@@ -410,7 +429,21 @@ fn validate_manifest(config: &Value, diags: &mut Diagnostics) {
             }
         },
     );
-    let Some(text) = inline.as_str() else { return };
+    let pin_unset = is_set(pin) == Some(false);
+    if is_set(url) == Some(true) && pin_unset {
+        diags.error_at(
+            attr("install_manifest_sha256"),
+            "Missing sha256",
+            "A manifest from `install_manifest_url` needs `install_manifest_sha256`, checked before anything is \
+             applied (`sha256sum install.yaml`).",
+        );
+    }
+    if none_set(&sources) {
+        validate_release(config, pin_unset, diags);
+    }
+    let Some(text) = config.get("install_manifest").as_str() else {
+        return;
+    };
     if let Some(pin) = pin.as_str().filter(|p| is_sha256_hex(p.trim())) {
         if let Err(e) = verify_sha256(text.as_bytes(), pin) {
             diags.error_at(
@@ -421,27 +454,50 @@ fn validate_manifest(config: &Value, diags: &mut Diagnostics) {
             return;
         }
     }
-    match parse_manifest(text) {
-        Err(e) => diags.error_at(
-            attr("install_manifest"),
-            "Invalid install manifest",
-            e.to_string(),
-        ),
-        Ok(objects) => {
-            let namespace = match config.get("namespace") {
-                Value::Null => Some(DEFAULT_NAMESPACE),
-                other => other.as_str(),
-            };
-            if let Some(ns) = namespace {
-                if let Err(e) = prepare_install(objects, ns) {
-                    diags.error_at(
-                        attr("install_manifest"),
-                        "Install manifest does not fit the namespace",
-                        e.to_string(),
-                    );
-                }
-            }
+    let namespace = match config.get("namespace") {
+        Value::Null => Some(DEFAULT_NAMESPACE),
+        other => other.as_str(),
+    };
+    if let Some(ns) = namespace {
+        if let Err(d) = super::cache::manifest_refs(text, ns, "install_manifest") {
+            diags.push(d);
         }
+    }
+}
+
+/// The official release manifest of `version` (and `ha`): a layout the bootstrap handles, and a digest the
+/// provider ships, or an explicit pin.
+fn validate_release(config: &Value, pin_unset: bool, diags: &mut Diagnostics) {
+    let Some(version) = config.get("version").as_str() else {
+        return;
+    };
+    // A malformed version is reported once, as "Invalid version", by `validate`.
+    if check::version(version).is_err() {
+        return;
+    }
+    if let Err(message) = check::supported_version(version) {
+        diags.error_at(attr("version"), "Unsupported Argo CD version", message);
+        return;
+    }
+    let ha = match config.get("ha") {
+        Value::Null => false,
+        known => match known.as_bool() {
+            Some(ha) => ha,
+            None => return,
+        },
+    };
+    if pin_unset && official_sha256(version, ha).is_none() {
+        diags.error_at(
+            attr("version"),
+            "No known sha256 for this Argo CD version",
+            format!(
+                "The provider ships the sha256 of the official {} of the releases v2.14.1 to v3.5.1 only \
+                 (v2.14.0 and v3.0.10 are left out: their manifests deploy another version's images). Set \
+                 `install_manifest_sha256` to the sha256 of {}.",
+                if ha { "ha/install.yaml" } else { "install.yaml" },
+                upstream_manifest_url(version, ha)
+            ),
+        );
     }
 }
 
@@ -709,6 +765,7 @@ mod tests {
     fn unknown_manifest_sources_are_not_counted_as_set() {
         // `install_manifest = var.m` and `install_manifest_url = var.u` at validate: both unknown.
         let mut v = config();
+        v.set("install_manifest_sha256", "0".repeat(64));
         v.set("install_manifest", Value::Unknown);
         v.set("install_manifest_url", Value::Unknown);
         assert!(paths(&v).is_empty(), "{:?}", paths(&v));
@@ -729,6 +786,50 @@ mod tests {
         let d = diags_of(&v);
         assert_eq!(d.0.len(), 1, "{d:?}");
         assert_eq!(d.0[0].summary, "Conflicting manifest sources");
+        v.set("install_manifest", Value::Null);
+        v.set("install_manifest_file", "install.yaml");
+        assert_eq!(diags_of(&v).0[0].summary, "Conflicting manifest sources");
+    }
+
+    #[test]
+    fn a_url_or_an_unlisted_version_needs_a_sha256() {
+        let mut v = config();
+        v.set(
+            "install_manifest_url",
+            "https://mirror.example/install.yaml",
+        );
+        assert_eq!(paths(&v), ["install_manifest_sha256"]);
+        assert_eq!(diags_of(&v).0[0].summary, "Missing sha256");
+        v.set("install_manifest_sha256", Value::Unknown);
+        assert!(paths(&v).is_empty(), "unknown until plan");
+        let mut v = config();
+        v.set("version", "v3.6.0");
+        let d = diags_of(&v);
+        assert_eq!(paths(&v), ["version"]);
+        assert!(
+            d.0[0].detail.contains("install_manifest_sha256")
+                && d.0[0]
+                    .detail
+                    .contains("argo-cd/v3.6.0/manifests/install.yaml"),
+            "{}",
+            d.0[0].detail
+        );
+        v.set("ha", true);
+        assert!(diags_of(&v).0[0]
+            .detail
+            .contains("manifests/ha/install.yaml"));
+        v.set("install_manifest_sha256", "0".repeat(64));
+        assert!(paths(&v).is_empty(), "{:?}", paths(&v));
+        // Release slips are not in the table.
+        let mut v = config();
+        v.set("version", "v3.0.10");
+        assert_eq!(paths(&v), ["version"]);
+        // A file needs no pin; an empty path is refused.
+        let mut v = config();
+        v.set("install_manifest_file", "install.yaml");
+        assert!(paths(&v).is_empty(), "{:?}", paths(&v));
+        v.set("install_manifest_file", " ");
+        assert_eq!(paths(&v), ["install_manifest_file"]);
     }
 
     #[test]
@@ -781,12 +882,13 @@ mod tests {
         let d = diags_of(&v);
         assert_eq!(d.0.len(), 1, "{d:?}");
         assert_eq!(d.0[0].attribute, Some(attr("version")));
-        assert!(d.0[0].detail.contains("v3.0.0"), "{}", d.0[0].detail);
+        assert!(d.0[0].detail.contains("v2.14.0"), "{}", d.0[0].detail);
         // With an explicit manifest URL the version only labels the install.
         v.set(
             "install_manifest_url",
             "https://127.0.0.1:8443/install.yaml",
         );
+        v.set("install_manifest_sha256", "0".repeat(64));
         assert!(paths(&v).is_empty(), "{:?}", paths(&v));
         // A malformed version is reported once.
         v.set("install_manifest_url", Value::Null);

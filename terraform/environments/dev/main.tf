@@ -31,7 +31,10 @@ module "cilium" {
 module "argocd" {
   source                  = "../../modules/argocd"
   kubeconfig              = module.talos.kubeconfig
-  install_manifest        = var.argocd_install_manifest_file == null ? null : file(var.argocd_install_manifest_file)
+  argocd_version          = var.argocd_version
+  ha                      = var.argocd_ha
+  install_manifest_file   = var.argocd_install_manifest_file
+  install_manifest_url    = var.argocd_install_manifest_url
   install_manifest_sha256 = var.argocd_install_manifest_sha256
   repository_url          = var.gitops_repository_url
   branch                  = var.branch

@@ -57,5 +57,7 @@ gitops_repository_url = "https://github.com/vixens/vixens.git"
 branch                = "dev"
 gitops_path           = "examples/gitops/argocd/overlays/dev"
 
-# The rehearsal installs the real Argo CD v3.5.1 manifest from ../shared, inline.
-argocd_install_manifest_file = "../../../../shared/fixtures/argocd/v3.5.1/install.yaml"
+# The rehearsal installs the real Argo CD v3.5.1 manifest from ../shared: the provider reads the file (the state
+# keeps its path and sha256, not its text) and checks it against the official v3.5.1 digest.
+argocd_install_manifest_file   = "../../../../shared/fixtures/argocd/v3.5.1/install.yaml"
+argocd_install_manifest_sha256 = "795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3"

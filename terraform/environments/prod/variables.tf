@@ -97,16 +97,34 @@ variable "gitops_path" {
   type        = string
 }
 
+variable "argocd_version" {
+  description = "Argo CD release; the provider ships the sha256 of the official install.yaml of v2.14.1 to v3.5.1."
+  type        = string
+  default     = "v3.5.1"
+}
+
+variable "argocd_ha" {
+  description = "Argo CD's high-availability manifest; needs at least 3 schedulable nodes (the plan warns when fewer)."
+  type        = bool
+  default     = false
+}
+
 variable "argocd_install_manifest_file" {
-  description = "Path of a local Argo CD install.yaml (air-gapped use); null fetches the upstream one."
+  description = "Path of a local Argo CD install.yaml (air-gapped use), read by the provider (relative paths from this folder); null installs the official release manifest."
+  type        = string
+  default     = null
+}
+
+variable "argocd_install_manifest_url" {
+  description = "A mirror URL of the Argo CD install.yaml (needs argocd_install_manifest_sha256); null: the official release URL."
   type        = string
   default     = null
 }
 
 variable "argocd_install_manifest_sha256" {
-  description = "sha256 of the upstream Argo CD install.yaml (v3.5.1)."
+  description = "sha256 the Argo CD install.yaml must have: required with a URL or an unlisted version, checked with a file too."
   type        = string
-  default     = "795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3"
+  default     = null
 }
 
 variable "sealed_secrets_key" {

@@ -1,4 +1,6 @@
 # Argo CD, then the root App-of-Apps that hands the cluster to Git: from here on, `git push` deploys.
+# The install manifest is the official release of argocd_version (its sha256 ships with the provider), a local
+# file, or a custom URL; the state keeps its version, source and sha256, never its text.
 # What the first sync needs is in place before the root Application exists:
 # - server.insecure: argocd-server reads it only at start, and TLS ends at Traefik (no redirect loop);
 # - the Application health check in argocd-cm, so that the root's sync waves wait for each child Application
@@ -18,8 +20,10 @@ locals {
 resource "vixens_argocd_bootstrap" "this" {
   kubeconfig              = var.kubeconfig
   version                 = var.argocd_version
-  install_manifest        = var.install_manifest
-  install_manifest_sha256 = var.install_manifest == null ? var.install_manifest_sha256 : null
+  ha                      = var.ha
+  install_manifest_file   = var.install_manifest_file
+  install_manifest_url    = var.install_manifest_url
+  install_manifest_sha256 = var.install_manifest_sha256
   admin_password          = var.admin_password
   server_insecure         = true
 

@@ -10,14 +10,26 @@ variable "argocd_version" {
   default     = "v3.5.1"
 }
 
-variable "install_manifest" {
-  description = "Inline install.yaml (air-gapped use, or the emulator rehearsal); null fetches the upstream manifest."
+variable "ha" {
+  description = "Install the high-availability manifest (manifests/ha/install.yaml): every component replicated and Redis HA, whose pods must land on distinct nodes, so it needs at least 3 schedulable nodes (the plan warns when the cluster has fewer)."
+  type        = bool
+  default     = false
+}
+
+variable "install_manifest_file" {
+  description = "Path of a local install.yaml (air-gapped use), read by the provider; the state keeps its sha256, and a changed file shows at plan. Null installs the official release manifest of argocd_version (or install_manifest_url)."
+  type        = string
+  default     = null
+}
+
+variable "install_manifest_url" {
+  description = "A custom URL of the install manifest (https, or http to a loopback address); needs install_manifest_sha256. Null: the official release URL of argocd_version."
   type        = string
   default     = null
 }
 
 variable "install_manifest_sha256" {
-  description = "sha256 of the upstream install.yaml of argocd_version, checked before anything is applied."
+  description = "sha256 of the install manifest, checked before anything is applied: kept with install_manifest_file, required with install_manifest_url or a version the provider has no digest for (it ships those of the official releases v2.14.1 to v3.5.1)."
   type        = string
   default     = null
 }
