@@ -644,7 +644,7 @@ fn module_cases() -> Vec<(&'static str, String, &'static str)> {
     let pool =
         "    assigned = { start = \"10.0.0.1\", stop = \"10.0.0.9\", service_selector = {} }";
     let argocd = |url: &str, path: &str, extra: &str| {
-        format!("  kubeconfig = local.kc\n  install_manifest = local.manifest\n  repository_url = \"{url}\"\n  branch = \"dev\"\n  path = \"{path}\"\n{extra}")
+        format!("  kubeconfig = local.kc\n  argocd_version = \"v3.5.1\"\n  repository_url = \"{url}\"\n  branch = \"dev\"\n  path = \"{path}\"\n{extra}")
     };
     vec![
         (

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
 use base64::Engine as _;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{
+    AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
+    NamedContext,
+};
 
 use super::error::{Error, Result};
 
@@ -396,22 +399,40 @@ fn credentials_kubeconfig(creds: &ClusterCredentials) -> Result<Kubeconfig> {
     let ca = pem_field("ca_certificate", &creds.ca_certificate)?;
     let cert = pem_field("client_certificate", &creds.client_certificate)?;
     let key = pem_field("client_key", &creds.client_key)?;
-    let doc = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "vixens", "cluster": {
-            "server": server,
-            "certificate-authority-data": b64.encode(ca),
-        }}],
-        "users": [{"name": "vixens", "user": {
-            "client-certificate-data": b64.encode(cert),
-            "client-key-data": b64.encode(key),
-        }}],
-        "contexts": [{"name": "vixens", "context": {"cluster": "vixens", "user": "vixens"}}],
-        "current-context": "vixens",
-    });
-    serde_json::from_value(doc)
-        .map_err(|e| Error::Config(format!("cannot build a kubeconfig: {e}")))
+    let name = "vixens".to_string();
+    Ok(Kubeconfig {
+        api_version: Some("v1".into()),
+        kind: Some("Config".into()),
+        clusters: vec![NamedCluster {
+            name: name.clone(),
+            cluster: Some(Cluster {
+                server: Some(server),
+                certificate_authority_data: Some(b64.encode(ca)),
+                ..Cluster::default()
+            }),
+            ..NamedCluster::default()
+        }],
+        auth_infos: vec![NamedAuthInfo {
+            name: name.clone(),
+            auth_info: Some(AuthInfo {
+                client_certificate_data: Some(b64.encode(cert)),
+                client_key_data: Some(b64.encode(key).into()),
+                ..AuthInfo::default()
+            }),
+            ..NamedAuthInfo::default()
+        }],
+        contexts: vec![NamedContext {
+            name: name.clone(),
+            context: Some(Context {
+                cluster: name.clone(),
+                user: Some(name.clone()),
+                ..Context::default()
+            }),
+            ..NamedContext::default()
+        }],
+        current_context: Some(name),
+        ..Kubeconfig::default()
+    })
 }
 
 /// `https://host:port` from `host`, which may lack the scheme. Only `https` is accepted.
@@ -433,15 +454,19 @@ pub fn normalize_host(host: &str) -> Result<String> {
     if uri.host().is_none_or(str::is_empty) {
         return Err(Error::Config("host has no host name".into()));
     }
-    let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
-    let port = match authority.rsplit_once(']') {
-        Some((_, after)) => after.strip_prefix(':'),
-        None => authority.rsplit_once(':').map(|(_, p)| p),
-    };
-    if let Some(p) = port.filter(|p| p.parse::<u16>().map_or(true, |n| n == 0)) {
-        return Err(Error::Config(format!(
-            "host port {p:?} is not a TCP port (1 to 65535)"
-        )));
+    // http::Uri drops a port it cannot read; the URL standard (`url` crate) refuses it.
+    match url::Url::parse(&url) {
+        Err(url::ParseError::InvalidPort) => {
+            return Err(Error::Config(
+                "host port is not a TCP port (1 to 65535)".into(),
+            ))
+        }
+        Ok(parsed) if parsed.port() == Some(0) => {
+            return Err(Error::Config(
+                "host port 0 is not a TCP port (1 to 65535)".into(),
+            ))
+        }
+        _ => {}
     }
     Ok(url)
 }

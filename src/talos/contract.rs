@@ -171,23 +171,26 @@ pub struct KubernetesVersion {
 }
 
 impl KubernetesVersion {
-    /// Parses `1.34.1` or `v1.34.1`.
+    /// Parses `1.34.1` or `v1.34.1` as a Semantic Version (`semver` crate), without pre-release or build suffix
+    /// (the release tags kubelet and kube-apiserver images carry).
     ///
     /// # Errors
-    /// A message when it is not three dot-separated numbers.
+    /// A message when it is not `MAJOR.MINOR.PATCH`.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let body = text.trim().strip_prefix('v').unwrap_or(text.trim());
-        let parts: Vec<_> = body.split('.').map(|p| p.parse::<u32>().ok()).collect();
-        match parts.as_slice() {
-            [Some(major), Some(minor), Some(patch)] => Ok(Self {
-                major: *major,
-                minor: *minor,
-                patch: *patch,
-            }),
-            _ => Err(format!(
-                "{text:?} is not a Kubernetes version (expected e.g. \"1.34.1\")"
-            )),
+        let malformed =
+            || format!("{text:?} is not a Kubernetes version (expected e.g. \"1.34.1\")");
+        let body = text.trim();
+        let v = semver::Version::parse(body.strip_prefix('v').unwrap_or(body))
+            .map_err(|_| malformed())?;
+        if !v.pre.is_empty() || !v.build.is_empty() {
+            return Err(malformed());
         }
+        let part = |n: u64| u32::try_from(n).map_err(|_| malformed());
+        Ok(Self {
+            major: part(v.major)?,
+            minor: part(v.minor)?,
+            patch: part(v.patch)?,
+        })
     }
 
     /// Checks this version is within the contract's supported range.

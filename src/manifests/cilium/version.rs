@@ -58,29 +58,21 @@ pub enum VersionError {
 }
 
 impl CiliumVersion {
-    /// Parses `1.17.0` or `v1.17.0`; rejects pre-release suffixes and anything else.
+    /// Parses `1.17.0` or `v1.17.0` as a Semantic Version (`semver` crate: no leading zeros, no missing part);
+    /// rejects pre-release and build suffixes (Cilium's release charts are plain `MAJOR.MINOR.PATCH`).
     pub fn parse(s: &str) -> Result<Self, VersionError> {
-        let t = s.strip_prefix('v').unwrap_or(s);
-        let mut parts = t.split('.');
-        let mut next = || -> Result<u32, VersionError> {
-            let p = parts
-                .next()
-                .ok_or_else(|| VersionError::Malformed(s.to_string()))?;
-            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 6 {
-                return Err(VersionError::Malformed(s.to_string()));
-            }
-            p.parse()
-                .map_err(|_| VersionError::Malformed(s.to_string()))
-        };
-        let v = CiliumVersion {
-            major: next()?,
-            minor: next()?,
-            patch: next()?,
-        };
-        if parts.next().is_some() {
-            return Err(VersionError::Malformed(s.to_string()));
+        let malformed = || VersionError::Malformed(s.to_string());
+        let v =
+            semver::Version::parse(s.strip_prefix('v').unwrap_or(s)).map_err(|_| malformed())?;
+        if !v.pre.is_empty() || !v.build.is_empty() {
+            return Err(malformed());
         }
-        Ok(v)
+        let part = |n: u64| u32::try_from(n).map_err(|_| malformed());
+        Ok(CiliumVersion {
+            major: part(v.major)?,
+            minor: part(v.minor)?,
+            patch: part(v.patch)?,
+        })
     }
 
     /// Parses and checks that the renderer supports this version (a line of [`LINES`]).

@@ -431,8 +431,9 @@ fn validate_manifest(config: &Value, diags: &mut Diagnostics) {
     );
     let pin_unset = is_set(pin) == Some(false);
     if is_set(url) == Some(true) && pin_unset {
+        // At the URL, which the configuration has: the absent pin could only be shown at the resource.
         diags.error_at(
-            attr("install_manifest_sha256"),
+            attr("install_manifest_url"),
             "Missing sha256",
             "A manifest from `install_manifest_url` needs `install_manifest_sha256`, checked before anything is \
              applied (`sha256sum install.yaml`).",
@@ -798,7 +799,7 @@ mod tests {
             "install_manifest_url",
             "https://mirror.example/install.yaml",
         );
-        assert_eq!(paths(&v), ["install_manifest_sha256"]);
+        assert_eq!(paths(&v), ["install_manifest_url"]);
         assert_eq!(diags_of(&v).0[0].summary, "Missing sha256");
         v.set("install_manifest_sha256", Value::Unknown);
         assert!(paths(&v).is_empty(), "unknown until plan");

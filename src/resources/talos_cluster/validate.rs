@@ -671,6 +671,10 @@ fn validate_endpoint(
         return;
     };
     let path = attr("endpoint");
+    if let Err(reason) = endpoint_port(endpoint) {
+        diags.error_at(path, "Invalid endpoint", format!("{endpoint:?}: {reason}"));
+        return;
+    }
     let Some(host) = endpoint_host(endpoint) else {
         diags.error_at(
             path,
@@ -679,10 +683,6 @@ fn validate_endpoint(
         );
         return;
     };
-    if let Err(reason) = endpoint_port(endpoint) {
-        diags.error_at(path, "Invalid endpoint", reason);
-        return;
-    }
     match host.parse::<IpAddr>() {
         Ok(ip) => {
             if Some(ip) != vip && !cp_hosts.contains(&host) && config.get("nodes").is_wholly_known() {
@@ -699,20 +699,14 @@ fn validate_endpoint(
     }
 }
 
-/// The port of an `https://host:port` endpoint, when given, must be 1 to 65535 (the API server's TCP port).
+/// The port of an `https://host:port` endpoint, when given, must be 1 to 65535 (the API server's TCP port); the
+/// URL is parsed by the `url` crate (WHATWG URL), which refuses a port that is not a number up to 65535.
 fn endpoint_port(endpoint: &str) -> Result<(), String> {
-    let rest = endpoint.strip_prefix("https://").unwrap_or(endpoint);
-    let authority = rest.split('/').next().unwrap_or("");
-    let port = match authority.rsplit_once(']') {
-        Some((_, after)) => after.strip_prefix(':'),
-        None => authority.rsplit_once(':').map(|(_, p)| p),
-    };
-    match port {
-        None => Ok(()),
-        Some(p) => match p.parse::<u16>() {
-            Ok(n) if n > 0 => Ok(()),
-            _ => Err(format!("port {p:?} is not a TCP port (1 to 65535).")),
-        },
+    let refused = || Err("its port is not a TCP port (1 to 65535).".to_string());
+    match url::Url::parse(endpoint) {
+        Err(url::ParseError::InvalidPort) => refused(),
+        Ok(url) if url.port() == Some(0) => refused(),
+        _ => Ok(()),
     }
 }
 

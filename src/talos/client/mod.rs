@@ -141,28 +141,28 @@ pub enum BootstrapOutcome {
 pub fn split_address(addr: &str) -> Result<(String, u16), ClientError> {
     let invalid = || ClientError::InvalidAddress(addr.to_string());
     let addr = addr.trim();
-    if addr.is_empty() {
-        return Err(invalid());
-    }
-    if let Some(rest) = addr.strip_prefix('[') {
-        let (host, tail) = rest.split_once(']').ok_or_else(invalid)?;
-        let port = match tail.strip_prefix(':') {
-            Some(p) => p.parse().map_err(|_| invalid())?,
-            None if tail.is_empty() => APID_PORT,
-            None => return Err(invalid()),
-        };
-        return Ok((host.to_string(), port));
-    }
     if addr.parse::<std::net::Ipv6Addr>().is_ok() {
         return Ok((addr.to_string(), APID_PORT));
     }
-    match addr.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() => {
-            Ok((host.to_string(), port.parse().map_err(|_| invalid())?))
-        }
-        Some(_) => Err(invalid()),
-        None => Ok((addr.to_string(), APID_PORT)),
+    // An authority as the URL standard reads it (`url` crate): brackets around IPv6, a port up to 65535; nothing
+    // else (no user, path, query or fragment, no empty port).
+    let url = url::Url::parse(&format!("tcp://{addr}")).map_err(|_| invalid())?;
+    let extra = !url.username().is_empty()
+        || url.password().is_some()
+        || !url.path().is_empty()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || addr.ends_with(':');
+    let host = match url.host() {
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Domain(name)) if !name.is_empty() && !extra => name.to_string(),
+        _ => return Err(invalid()),
+    };
+    if extra {
+        return Err(invalid());
     }
+    Ok((host, url.port().unwrap_or(APID_PORT)))
 }
 
 /// A connection to one node's machine API.
@@ -625,6 +625,17 @@ mod tests {
         );
         assert!(split_address("").is_err());
         assert!(split_address("host:x").is_err());
+        for bad in [
+            "host:70000",
+            "host:",
+            "a/b",
+            "user@host",
+            "host?x",
+            "[::1",
+            "h st",
+        ] {
+            assert!(split_address(bad).is_err(), "{bad}");
+        }
         assert!(split_address(":5").is_err());
     }
 

@@ -151,16 +151,17 @@ fn pair(crt: &str, key: &str) -> v1::PemPair {
     }
 }
 
-/// The host part of an `https://host:port` endpoint (IPv6 brackets removed), when it parses.
+/// The host part of an `https://host:port` endpoint (IPv6 brackets removed; a DNS name as the URL standard
+/// normalises it, lower case), when it parses as an https URL with a valid port (`url` crate, WHATWG URL).
 pub fn endpoint_host(endpoint: &str) -> Option<String> {
-    let rest = endpoint.strip_prefix("https://")?;
-    let authority = rest.split('/').next()?;
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next()?
-    } else {
-        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
-    };
-    (!host.is_empty()).then(|| host.to_string())
+    let url = url::Url::parse(endpoint).ok()?;
+    if url.scheme() != "https" {
+        return None;
+    }
+    match url.host()? {
+        url::Host::Ipv6(ip) => Some(ip.to_string()),
+        host => Some(host.to_string()),
+    }
 }
 
 fn image(repo: &str, version: &str) -> String {
