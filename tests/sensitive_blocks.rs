@@ -102,7 +102,7 @@ fn downgrade_state(ws: &Workspace) {
     let mut state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).expect("read state")).expect("state JSON");
     let instance = &mut state["resources"][0]["instances"][0];
-    assert_eq!(instance["schema_version"], 1, "{instance}");
+    assert_eq!(instance["schema_version"], 2, "{instance}");
     instance["schema_version"] = 0.into();
     let repository = instance["attributes"]["repository"][0].clone();
     assert!(repository.is_object(), "{instance}");
@@ -116,7 +116,10 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sensitive_values_in_nested_blocks_survive_changes_on_terraform_1_0_and_0_15() {
-    let Some(text) = fixture() else { return };
+    let Some(official) = fixture() else { return };
+    // A local copy that is not the official release file: its state upgrade keeps the text inline (an official
+    // manifest would become its release URL, which a configuration that still passes the text plans back).
+    let text = format!("{official}\n# a local copy\n");
     let env = Env::start("127.0.164.2", 0).await;
     for tf in [Terraform::get("1.0.3"), Terraform::get("0.15.0-rc2")]
         .into_iter()

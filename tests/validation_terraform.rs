@@ -17,6 +17,10 @@ variable "u" {
   type    = string
   default = null
 }
+variable "s" {
+  type    = string
+  default = null
+}
 variable "c" {
   type    = string
   default = null
@@ -31,6 +35,7 @@ resource "vixens_argocd_bootstrap" "a" {
   version              = "v3.5.1"
   install_manifest     = var.m
   install_manifest_url = var.u
+  install_manifest_sha256 = var.s
   repository {
     url  = "https://127.0.0.1:9/vixens.git"
     path = "."
@@ -73,7 +78,14 @@ fn errors(all: &str) -> Vec<&str> {
 }
 
 fn null_module_variables_are_unset_not_conflicting(tf: &Terraform) {
-    let ws = workspace(tf, r#"  u = "https://127.0.0.1:9/install.yaml""#);
+    // A URL needs its sha256 (schema 2): given here, so that only the null manifest variable is in question.
+    let ws = workspace(
+        tf,
+        &format!(
+            "  u = \"https://127.0.0.1:9/install.yaml\"\n  s = \"{}\"",
+            "ab".repeat(32)
+        ),
+    );
     ws.init();
     ws.ok(&["validate"]);
     let plan = ws.ok(&["plan", "-input=false"]);

@@ -1,6 +1,7 @@
 //! Timing of every provider RPC: a `tower` layer around the gRPC server that logs, at INFO, one `rpc done` line
-//! per tfplugin5/tfplugin6 call with the method name (`rpc`, e.g. `PlanResourceChange`) and `elapsed_ms` (from
-//! the request to the response, message decoding and the handler included). `scripts/rehearse.sh` sums these
+//! per tfplugin5/tfplugin6 call with the method name (`rpc`, e.g. `PlanResourceChange`), `elapsed_ms` (from
+//! the request to the response, message decoding and the handler included) and `peak_rss_kib` (the process's
+//! peak resident set so far, `VmHWM`). `scripts/rehearse.sh` sums these
 //! lines to tell the provider's share of a run. go-plugin's own services (health, controller, stdio) are not
 //! logged. Nothing of the request is logged but its method name.
 
@@ -53,7 +54,9 @@ where
             let result = response.await;
             if let Some(rpc) = method {
                 let elapsed_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
-                tracing::info!(rpc = %rpc, elapsed_ms, "rpc done");
+                // The process's peak so far: which RPC raised it shows in the sequence of these lines.
+                let peak_rss_kib = crate::logging::peak_rss_kib().unwrap_or(0);
+                tracing::info!(rpc = %rpc, elapsed_ms, peak_rss_kib, "rpc done");
             }
             result
         })
