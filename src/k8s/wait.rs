@@ -244,15 +244,45 @@ fn to_value<K: serde::Serialize>(obj: &K) -> Value {
     serde_json::to_value(obj).unwrap_or(Value::Null)
 }
 
-/// Waits until every named CRD is Established.
+/// The part of a CustomResourceDefinition the Established wait reads: `status.conditions` (type, status). The rest
+/// of the answer (the schema, managed fields: megabytes for Argo CD's CRDs once parsed) is skipped while decoding.
+#[derive(serde::Deserialize)]
+struct CrdConditions {
+    #[serde(default)]
+    status: Option<CrdStatus>,
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+struct CrdStatus {
+    #[serde(default)]
+    conditions: Vec<CrdCondition>,
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+struct CrdCondition {
+    #[serde(rename = "type")]
+    kind: String,
+    status: String,
+}
+
+/// Waits until every named CRD is Established (a GET of each, decoding only its conditions).
 pub async fn crds_established(client: &Client, names: &[String], timeout: Duration) -> Result<()> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     for name in names {
         let what = format!("CustomResourceDefinition {name} Established");
         poll_until(&what, timeout, || async {
-            match api.get_opt(name).await {
-                Ok(Some(crd)) => Ok(crd_established(&to_value(&crd))),
-                Ok(None) => Ok(Check::Pending("not found".into())),
+            let request = kube::core::Request::new(api.resource_url())
+                .get(name, &kube::api::GetParams::default())
+                .map_err(|e| {
+                    Error::InvalidObject(format!("CustomResourceDefinition {name}: {e}"))
+                })?;
+            match client.request::<CrdConditions>(request).await {
+                Ok(crd) => Ok(crd_established(
+                    &serde_json::json!({ "status": crd.status }),
+                )),
+                Err(kube::Error::Api(status)) if status.code == 404 => {
+                    Ok(Check::Pending("not found".into()))
+                }
                 Err(e) => Err(Error::api(
                     "get",
                     format!("CustomResourceDefinition {name}"),
