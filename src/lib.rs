@@ -27,3 +27,4 @@ pub mod provider;
 pub mod redact;
 pub mod resources;
 pub mod talos;
+pub mod yaml;

@@ -2,9 +2,9 @@
 //! reduced to what is safe to show: where the problem is, never the text around it.
 //!
 //! Parsers quote their input: serde-saphyr (behind `kube::config::Kubeconfig::from_yaml`) prints the lines around
-//! a syntax error, serde_yaml prints a mistyped scalar (`invalid type: string "…"`). [`scrub`] removes both:
+//! a syntax error and may print a mistyped scalar (`invalid type: string "…"`). [`scrub`] removes both:
 //! every quoted or back-ticked span, every source excerpt line (`12 | …`), and every long token that occurs in the
-//! secret input. [`yaml_error`] gives a serde_yaml error as its location and scrubbed reason.
+//! secret input. [`yaml_error`] gives a [`crate::yaml`] error as its location and scrubbed reason.
 //! Knows nothing of Terraform, Talos or Kubernetes.
 
 /// Tokens at least this long that also occur in the secret input are removed (base64 keys, tokens, passwords).
@@ -64,10 +64,10 @@ fn unquote(line: &str) -> String {
     out
 }
 
-/// A serde_yaml error about the secret document `text`: `line L, column C: <scrubbed reason>` (location omitted
-/// when serde_yaml has none).
-pub fn yaml_error(e: &serde_yaml::Error, text: &str) -> String {
-    let reason = scrub(&e.to_string(), text);
+/// A YAML read error ([`crate::yaml`]) about the secret document `text`: `line L, column C: <scrubbed reason>`
+/// (location omitted when the error has none). The error is rendered without its source excerpt.
+pub fn yaml_error(e: &crate::yaml::Error, text: &str) -> String {
+    let reason = scrub(&e.without_snippet().to_string(), text);
     match e.location() {
         Some(l) if !reason.contains("line ") => {
             format!("line {}, column {}: {reason}", l.line(), l.column())
@@ -104,11 +104,12 @@ mod tests {
     #[test]
     fn yaml_errors_keep_the_location_only() {
         let text = format!("a:\n  b: {KEY}\n c: [\n");
-        let e = serde_yaml::from_str::<serde_yaml::Value>(&text).unwrap_err();
+        let e = crate::yaml::from_str::<serde_json::Value>(&text).unwrap_err();
         let out = yaml_error(&e, &text);
         assert!(out.contains("line") && !out.contains(KEY), "{out}");
         let text = format!("key: {KEY}\n");
-        let e = serde_yaml::from_str::<std::collections::BTreeMap<String, u32>>(&text).unwrap_err();
+        let e =
+            crate::yaml::from_str::<std::collections::BTreeMap<String, u32>>(&text).unwrap_err();
         let out = yaml_error(&e, &text);
         assert!(out.contains("line 1") && !out.contains(KEY), "{out}");
     }

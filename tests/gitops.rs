@@ -304,15 +304,15 @@ fn argocd_self_management_fits_the_pinned_install() {
         .clone();
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::copy(&fixture, dir.path().join("install.yaml")).expect("copy fixture");
-    let mut k = serde_yaml::Mapping::new();
+    let mut k = vixens::yaml::Mapping::new();
     k.insert(
         "resources".into(),
-        vec![serde_yaml::Value::from("install.yaml")].into(),
+        vec![serde_json::Value::from("install.yaml")].into(),
     );
     k.insert("patches".into(), patches);
     std::fs::write(
         dir.path().join("kustomization.yaml"),
-        serde_yaml::to_string(&k).expect("yaml"),
+        vixens::yaml::to_string(&k).expect("yaml"),
     )
     .expect("write");
     let docs = kustomize(&kubectl, dir.path());

@@ -115,7 +115,6 @@ output "members" {{
 /// Applies `node`'s config from the state with one sysctl added, straight through the Talos API (NO_REBOOT), as
 /// someone running `talosctl apply-config` would.
 fn change_config_behind_terraforms_back(values: &serde_json::Value, node: &str, address: &str) {
-    use serde::Deserialize;
     use vixens::talos::client::ApplyMode;
     let secrets = vixens::talos::secrets::SecretsBundle::from_yaml(
         values["machine_secrets"].as_str().unwrap(),
@@ -123,13 +122,11 @@ fn change_config_behind_terraforms_back(values: &serde_json::Value, node: &str, 
     .unwrap();
     let creds = vixens::talos::ops::Credentials::from_secrets(&secrets).unwrap();
     let config = values["machine_configurations"][node].as_str().unwrap();
-    let mut docs: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(config)
-        .map(|d| serde_yaml::Value::deserialize(d).unwrap())
-        .collect();
-    docs[0]["machine"]["sysctls"] = serde_yaml::from_str("{kernel.pid_max: '4194304'}").unwrap();
+    let mut docs: Vec<serde_json::Value> = vixens::yaml::documents(config).unwrap();
+    docs[0]["machine"]["sysctls"] = vixens::yaml::from_str("{kernel.pid_max: '4194304'}").unwrap();
     let changed: Vec<String> = docs
         .iter()
-        .map(|d| serde_yaml::to_string(d).unwrap())
+        .map(|d| vixens::yaml::to_string(d).unwrap())
         .collect();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -611,12 +608,12 @@ fn talos_1_13_nodes_scale_up() {
         assert_eq!(values["node_status"][node]["talos_version"], "v1.13.9");
     }
     // The talosconfig dials the control planes and, like `talosctl gen config`'s, targets no node by default.
-    let talosconfig: serde_yaml::Value =
-        serde_yaml::from_str(values["talosconfig"].as_str().unwrap()).unwrap();
+    let talosconfig: serde_json::Value =
+        vixens::yaml::from_str(values["talosconfig"].as_str().unwrap()).unwrap();
     let context = &talosconfig["contexts"][talosconfig["context"].as_str().unwrap()];
     assert_eq!(
         context["endpoints"],
-        serde_yaml::to_value([11, 12, 13].map(|i| format!("{prefix}.{i}"))).unwrap()
+        serde_json::to_value([11, 12, 13].map(|i| format!("{prefix}.{i}"))).unwrap()
     );
     assert!(context.get("nodes").is_none(), "{context:?}");
     assert_eq!(ws.plan_exit_code(), 0);

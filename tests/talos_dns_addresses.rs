@@ -59,11 +59,11 @@ fn created_by_name(tf: &Terraform) {
     let values = ws.resource("vixens_talos_cluster.c").unwrap();
     let config = values["machine_configurations"]["cp1"].as_str().unwrap();
     let v1alpha1 = config.split("\n---\n").next().unwrap();
-    let rendered: serde_yaml::Value = serde_yaml::from_str(v1alpha1).unwrap();
+    let rendered: serde_json::Value = vixens::yaml::from_str(v1alpha1).unwrap();
     let has = |path: &[&str]| {
         path.iter()
             .fold(&rendered, |v, k| &v[*k])
-            .as_sequence()
+            .as_array()
             .is_some_and(|s| s.iter().any(|n| n == "localhost"))
     };
     assert!(has(&["machine", "certSANs"]), "{rendered:?}");

@@ -93,7 +93,7 @@ fn days_left(pem: &str) -> i64 {
 /// The `os:admin` certificate PEM of a talosconfig.
 fn talosconfig_cert(text: &str) -> String {
     use base64::Engine;
-    let doc: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+    let doc: serde_json::Value = vixens::yaml::from_str(text).unwrap();
     let ctx = &doc["contexts"][doc["context"].as_str().unwrap()];
     String::from_utf8(
         base64::engine::general_purpose::STANDARD

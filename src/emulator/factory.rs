@@ -116,7 +116,7 @@ impl ImageFactory {
         let schematic: Schematic = if text.trim().is_empty() {
             Schematic::default()
         } else {
-            serde_yaml::from_str(text).map_err(|e| e.to_string())?
+            crate::yaml::from_str(text).map_err(|e| e.to_string())?
         };
         let canonical = schematic.marshal()?;
         let id = hex::encode(Sha256::digest(canonical.as_bytes()));
@@ -385,7 +385,7 @@ impl Schematic {
 
 /// A string as go-yaml writes it when the emulator is sure: `""` for the empty string, else plain when it holds
 /// only characters that never make the emitter quote (letters, digits, `. _ / = , : + -`, no leading `-` but
-/// before a letter, no trailing `:`) and YAML reads it back as the same string (serde_yaml's core schema, plus
+/// before a letter, no trailing `:`) and YAML reads it back as the same string (YAML 1.2's core schema, plus
 /// the YAML 1.1 booleans and base-60 numbers go-yaml also quotes).
 fn string(s: &str) -> Result<String, String> {
     if s.is_empty() {
@@ -402,7 +402,7 @@ fn string(s: &str) -> Result<String, String> {
     ) || s
         .bytes()
         .all(|b| b.is_ascii_digit() || b == b':' || b == b'.' || b == b'_');
-    let reads_back = serde_yaml::from_str::<serde_yaml::Value>(s)
+    let reads_back = crate::yaml::from_str::<serde_json::Value>(s)
         .ok()
         .is_some_and(|v| v.as_str() == Some(s));
     if chars_ok && start_ok && !s.ends_with(':') && !yaml11 && reads_back {

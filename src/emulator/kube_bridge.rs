@@ -116,11 +116,11 @@ fn node_sans(cfg: &MachineConfig, name: &str, address: Ipv4Addr) -> Vec<String> 
     sans
 }
 
-fn yaml_at<'a>(v: &'a serde_yaml::Value, path: &[&str]) -> Option<&'a serde_yaml::Value> {
+fn yaml_at<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a serde_json::Value> {
     path.iter().try_fold(v, |v, k| v.get(k))
 }
 
-fn str_at<'a>(v: &'a serde_yaml::Value, path: &[&str]) -> Option<&'a str> {
+fn str_at<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a str> {
     yaml_at(v, path)?.as_str()
 }
 
@@ -128,7 +128,7 @@ fn str_at<'a>(v: &'a serde_yaml::Value, path: &[&str]) -> Option<&'a str> {
 fn api_service_ips(cfg: &MachineConfig) -> Vec<IpAddr> {
     let subnets: Vec<String> =
         match yaml_at(&cfg.v1alpha1, &["cluster", "network", "serviceSubnets"])
-            .and_then(serde_yaml::Value::as_sequence)
+            .and_then(serde_json::Value::as_array)
         {
             Some(list) => list
                 .iter()

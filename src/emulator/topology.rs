@@ -36,7 +36,7 @@ pub enum TopologyError {
     },
     /// The YAML does not match the shape above.
     #[error("parsing topology: {0}")]
-    Parse(#[from] serde_yaml::Error),
+    Parse(#[from] crate::yaml::Error),
     /// A value is outside what the emulator accepts (message names the field).
     #[error("invalid topology: {0}")]
     Invalid(String),
@@ -306,7 +306,7 @@ impl Topology {
     /// Parses and validates topology YAML: names unique and non-empty, addresses unique and in 127.0.0.0/8,
     /// disk paths under /dev/, faults naming known nodes.
     pub fn parse(text: &str) -> Result<Topology, TopologyError> {
-        let topo: Topology = serde_yaml::from_str(text)?;
+        let topo: Topology = crate::yaml::from_str(text)?;
         topo.validate()?;
         Ok(topo)
     }

@@ -290,7 +290,7 @@ pub fn check(connection: &Connection) -> Result<()> {
 /// A kubeconfig document parsed by kube, after a syntax check whose errors give only line and column (kube's
 /// parser quotes the lines around an error, `client-key-data` included).
 fn parse_kubeconfig(text: &str) -> Result<Kubeconfig> {
-    if let Err(e) = serde_yaml::from_str::<serde_yaml::Value>(text) {
+    if let Err(e) = crate::yaml::from_str::<serde_json::Value>(text) {
         return Err(Error::Config(format!(
             "kubeconfig is not valid YAML: {}",
             crate::redact::yaml_error(&e, text)

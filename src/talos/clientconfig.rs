@@ -24,7 +24,7 @@ pub fn talosconfig(
     endpoints: &[String],
     os_ca_crt: &str,
     client: &CertAndKey,
-) -> Result<String, serde_yaml::Error> {
+) -> Result<String, crate::yaml::EmitError> {
     let doc = json!({
         "context": name,
         "contexts": {
@@ -36,7 +36,7 @@ pub fn talosconfig(
             }
         }
     });
-    serde_yaml::to_string(&doc)
+    crate::yaml::to_string(&doc)
 }
 
 /// The admin kubeconfig for cluster `name` at `server` (`https://host:port`).
@@ -48,7 +48,7 @@ pub fn kubeconfig(
     server: &str,
     k8s_ca_crt: &str,
     admin: &CertAndKey,
-) -> Result<String, serde_yaml::Error> {
+) -> Result<String, crate::yaml::EmitError> {
     let user = format!("admin@{name}");
     let doc = json!({
         "apiVersion": "v1",
@@ -62,7 +62,7 @@ pub fn kubeconfig(
         "current-context": user,
         "preferences": {},
     });
-    serde_yaml::to_string(&doc)
+    crate::yaml::to_string(&doc)
 }
 
 /// The current context of a talosconfig: where talosctl dials and with which credentials.
@@ -90,8 +90,8 @@ impl std::fmt::Debug for TalosContext {
 /// # Errors
 /// A message naming what is missing or malformed, never quoting a value.
 pub fn parse_talosconfig(text: &str) -> Result<TalosContext, String> {
-    let doc: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|_| "the talosconfig is not YAML".to_string())?;
+    let doc: serde_json::Value =
+        crate::yaml::from_str(text).map_err(|_| "the talosconfig is not YAML".to_string())?;
     let name = doc
         .get("context")
         .and_then(|c| c.as_str())
@@ -112,7 +112,7 @@ pub fn parse_talosconfig(text: &str) -> Result<TalosContext, String> {
     };
     let endpoints = ctx
         .get("endpoints")
-        .and_then(|e| e.as_sequence())
+        .and_then(|e| e.as_array())
         .map(|items| {
             items
                 .iter()
@@ -161,20 +161,21 @@ mod tests {
         };
         let text = talosconfig("c", &["1.2.3.4".into()], "CA", &client).unwrap();
         // The fields of upstream's generated talosconfig, in its order (yaml.v3 of `Config`/`Context`; yaml.v3
-        // indents by 4, the same document).
+        // indents by 4 and leaves the address plain, the same document: `1.2.3.4` is quoted because YAML 1.1's
+        // float pattern `[0-9]*\.[0-9.]*` matches it, and a quoted scalar decodes into talosctl's []string alike).
         assert_eq!(
             text,
             format!(
-                "context: c\ncontexts:\n  c:\n    endpoints:\n    - 1.2.3.4\n    ca: {}\n    crt: {}\n    key: {}\n",
+                "context: c\ncontexts:\n  c:\n    endpoints:\n    - \"1.2.3.4\"\n    ca: {}\n    crt: {}\n    key: {}\n",
                 b64("CA"),
                 b64("C"),
                 b64("K")
             )
         );
-        let t: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let t: serde_json::Value = crate::yaml::from_str(&text).unwrap();
         assert!(t["contexts"]["c"].get("nodes").is_none());
-        let k: serde_yaml::Value =
-            serde_yaml::from_str(&kubeconfig("c", "https://h:6443", "CA", &client).unwrap())
+        let k: serde_json::Value =
+            crate::yaml::from_str(&kubeconfig("c", "https://h:6443", "CA", &client).unwrap())
                 .unwrap();
         assert_eq!(k["clusters"][0]["cluster"]["server"], "https://h:6443");
         assert_eq!(k["current-context"], "admin@c");

@@ -50,30 +50,28 @@ impl Poll {
 /// keys sorted, no comments or layout), so the same config hashes the same however it was re-encoded; text that
 /// is not YAML is hashed as is.
 pub fn config_hash(config: &str) -> String {
-    use serde::Deserialize;
     let mut canonical = String::with_capacity(config.len());
-    for doc in serde_yaml::Deserializer::from_str(config) {
-        match serde_yaml::Value::deserialize(doc) {
-            Ok(serde_yaml::Value::Null) => {}
-            Ok(value) => {
+    match crate::yaml::documents::<serde_json::Value>(config) {
+        Ok(docs) => {
+            for value in docs {
                 write_canonical(&value, &mut canonical);
                 canonical.push('\n');
             }
-            Err(_) => return hex::encode(Sha256::digest(config.as_bytes())),
         }
+        Err(_) => return hex::encode(Sha256::digest(config.as_bytes())),
     }
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
 /// Appends a canonical JSON-like rendering of `value` (mapping keys sorted by their rendering).
-fn write_canonical(value: &serde_yaml::Value, out: &mut String) {
-    use serde_yaml::Value as Y;
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value as Y;
     match value {
         Y::Null => out.push_str("null"),
         Y::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Y::Number(n) => out.push_str(&n.to_string()),
         Y::String(s) => out.push_str(&serde_json::Value::from(s.as_str()).to_string()),
-        Y::Sequence(items) => {
+        Y::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
@@ -83,12 +81,12 @@ fn write_canonical(value: &serde_yaml::Value, out: &mut String) {
             }
             out.push(']');
         }
-        Y::Mapping(map) => {
+        Y::Object(map) => {
             let mut entries: Vec<(String, String)> = map
                 .iter()
                 .map(|(k, v)| {
                     let (mut key, mut val) = (String::new(), String::new());
-                    write_canonical(k, &mut key);
+                    write_canonical(&Y::from(k.as_str()), &mut key);
                     write_canonical(v, &mut val);
                     (key, val)
                 })
@@ -104,10 +102,6 @@ fn write_canonical(value: &serde_yaml::Value, out: &mut String) {
                 out.push_str(v);
             }
             out.push('}');
-        }
-        Y::Tagged(t) => {
-            out.push_str(&t.tag.to_string());
-            write_canonical(&t.value, out);
         }
     }
 }

@@ -264,7 +264,7 @@ impl SecretsBundle {
     /// # Errors
     /// [`SecretsError::Yaml`] (not expected for a well-formed bundle).
     pub fn to_yaml(&self) -> Result<String, SecretsError> {
-        serde_yaml::to_string(&wire::Bundle::from(self))
+        crate::yaml::to_string(&wire::Bundle::from(self))
             .map_err(|e| SecretsError::Yaml(e.to_string()))
     }
 
@@ -274,8 +274,8 @@ impl SecretsBundle {
     /// # Errors
     /// [`SecretsError::Yaml`] on a YAML or shape error; [`SecretsError::Field`] naming the bad field.
     pub fn from_yaml(text: &str) -> Result<Self, SecretsError> {
-        // The error gives line and column, never the text (serde_yaml quotes a mistyped scalar).
-        let wire: wire::Bundle = serde_yaml::from_str(text)
+        // The error gives line and column, never the text (YAML errors may quote a mistyped scalar).
+        let wire: wire::Bundle = crate::yaml::from_str(text)
             .map_err(|e| SecretsError::Yaml(crate::redact::yaml_error(&e, text)))?;
         let bundle = wire.into_bundle()?;
         bundle.validate()?;
@@ -508,7 +508,7 @@ mod tests {
             .k8s_service_account_key
             .starts_with("-----BEGIN RSA PRIVATE KEY-----"));
         let yaml = bundle.to_yaml().unwrap();
-        let doc: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+        let doc: serde_json::Value = crate::yaml::from_str(&yaml).unwrap();
         for path in ["cluster", "secrets", "trustdinfo", "certs"] {
             assert!(doc.get(path).is_some(), "{path} missing");
         }
@@ -554,9 +554,9 @@ mod tests {
                 ..
             })
         ));
-        let mut doc: serde_yaml::Value = serde_yaml::from_str(&bundle.to_yaml().unwrap()).unwrap();
-        doc["certs"]["os"]["key"] = serde_yaml::Value::String("!!notbase64".into());
-        let err = SecretsBundle::from_yaml(&serde_yaml::to_string(&doc).unwrap()).unwrap_err();
+        let mut doc: serde_json::Value = crate::yaml::from_str(&bundle.to_yaml().unwrap()).unwrap();
+        doc["certs"]["os"]["key"] = serde_json::Value::String("!!notbase64".into());
+        let err = SecretsBundle::from_yaml(&crate::yaml::to_string(&doc).unwrap()).unwrap_err();
         assert!(err.to_string().contains("certs.os.key"), "{err}");
     }
 

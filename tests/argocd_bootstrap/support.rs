@@ -140,7 +140,7 @@ impl Env {
     async fn make_nodes_ready(&self) {
         let client = self.client().await;
         let applier = vixens::k8s::apply::Applier::new(client.clone());
-        let ds: kube::api::DynamicObject = serde_yaml::from_str(CILIUM_STANDIN).unwrap();
+        let ds: kube::api::DynamicObject = vixens::yaml::from_str(CILIUM_STANDIN).unwrap();
         applier.apply(&ds, true).await.unwrap();
         vixens::k8s::wait::nodes_ready(&client, 1, Duration::from_secs(20))
             .await

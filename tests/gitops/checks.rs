@@ -132,11 +132,8 @@ fn selector_matches(selector: Option<&Doc>, labels: Option<&Doc>) -> bool {
     };
     let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Doc::as_str);
     let labels_ok = get(selector, &["matchLabels"])
-        .and_then(Doc::as_mapping)
-        .is_none_or(|m| {
-            m.iter()
-                .all(|(k, v)| k.as_str().is_some_and(|k| label(k) == v.as_str()))
-        });
+        .and_then(Doc::as_object)
+        .is_none_or(|m| m.iter().all(|(k, v)| label(k) == v.as_str()));
     let exprs_ok = seq(selector, &["matchExpressions"]).iter().all(|e| {
         let key = str_at(e, &["key"]).unwrap_or("");
         let values: Vec<&str> = seq(e, &["values"]).iter().filter_map(Doc::as_str).collect();
@@ -740,11 +737,11 @@ pub fn check_secrets(docs: &[Doc]) -> Vec<String> {
         let mut texts: Vec<(String, String)> = Vec::new();
         if kind(d) == "Secret" {
             for (k, val) in get(d, &["data"])
-                .and_then(Doc::as_mapping)
+                .and_then(Doc::as_object)
                 .into_iter()
                 .flatten()
             {
-                let key = k.as_str().unwrap_or("?").to_string();
+                let key = k.clone();
                 let raw = val.as_str().unwrap_or("");
                 let raw: String = raw.split_whitespace().collect();
                 match base64::engine::general_purpose::STANDARD.decode(raw) {
@@ -753,14 +750,11 @@ pub fn check_secrets(docs: &[Doc]) -> Vec<String> {
                 }
             }
             for (k, val) in get(d, &["stringData"])
-                .and_then(Doc::as_mapping)
+                .and_then(Doc::as_object)
                 .into_iter()
                 .flatten()
             {
-                texts.push((
-                    k.as_str().unwrap_or("?").to_string(),
-                    val.as_str().unwrap_or("").to_string(),
-                ));
+                texts.push((k.clone(), val.as_str().unwrap_or("").to_string()));
             }
             for (key, text) in &texts {
                 for f in credential_findings(text) {
@@ -787,9 +781,9 @@ pub fn check_secrets(docs: &[Doc]) -> Vec<String> {
 pub fn check_secret_refs_documented(docs: &[Doc], readme: &str) -> Vec<String> {
     fn walk<'a>(v: &'a Doc, out: &mut BTreeSet<&'a str>) {
         match v {
-            Doc::Mapping(m) => {
+            Doc::Object(m) => {
                 for (k, val) in m {
-                    let key = k.as_str().unwrap_or("");
+                    let key = k.as_str();
                     let named = match key {
                         "secret" => str_at(val, &["secretName"]),
                         "secretKeyRef" | "secretRef" => str_at(val, &["name"]),
@@ -803,7 +797,7 @@ pub fn check_secret_refs_documented(docs: &[Doc], readme: &str) -> Vec<String> {
                     walk(val, out);
                 }
             }
-            Doc::Sequence(items) => items.iter().for_each(|i| walk(i, out)),
+            Doc::Array(items) => items.iter().for_each(|i| walk(i, out)),
             _ => {}
         }
     }
@@ -1235,7 +1229,7 @@ mod tests {
     fn ingresses_reject_a_missing_issuer_annotation() {
         let mut ing = ingress("whoami.dev.local", "selfsigned", true, true);
         ing["metadata"]["annotations"]
-            .as_mapping_mut()
+            .as_object_mut()
             .expect("map")
             .remove("cert-manager.io/cluster-issuer");
         let v = check_ingresses(env("dev"), &[ing]);

@@ -1,8 +1,8 @@
 //! The environments' facts (issues 7 and 8) and helpers to read built Kubernetes objects.
 
 use ipnet::Ipv4Net;
-use serde_yaml::Value;
 use std::net::Ipv4Addr;
+use vixens::yaml::Value;
 
 /// One built Kubernetes object, as `kubectl kustomize` prints it.
 pub type Doc = Value;
@@ -113,19 +113,12 @@ pub const PLACEHOLDER_ANNOTATION: &str = "vixens.io/placeholder-addresses";
 
 /// Parses a multi-document YAML stream, dropping empty documents.
 pub fn parse_stream(text: &str) -> Result<Vec<Doc>, String> {
-    let mut docs = Vec::new();
-    for de in serde_yaml::Deserializer::from_str(text) {
-        let doc = <Value as serde::Deserialize>::deserialize(de).map_err(|e| e.to_string())?;
-        if !doc.is_null() {
-            docs.push(doc);
-        }
-    }
-    Ok(docs)
+    vixens::yaml::documents(text).map_err(|e| e.to_string())
 }
 
 /// Parses one YAML document (tests feed bad documents through this).
 pub fn yaml(text: &str) -> Doc {
-    serde_yaml::from_str(text).expect("test YAML parses")
+    vixens::yaml::from_str(text).expect("test YAML parses")
 }
 
 /// The value at `path` (mapping keys), if every step exists.
@@ -141,7 +134,7 @@ pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 /// The sequence at `path`, or an empty slice.
 pub fn seq<'a>(v: &'a Value, path: &[&str]) -> &'a [Value] {
     get(v, path)
-        .and_then(Value::as_sequence)
+        .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])
 }
@@ -187,14 +180,13 @@ pub fn id(d: &Doc) -> String {
 pub fn strings(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) => out.push(s.clone()),
-        Value::Sequence(items) => items.iter().for_each(|i| strings(i, out)),
-        Value::Mapping(m) => {
+        Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
+        Value::Object(m) => {
             for (k, v) in m {
-                strings(k, out);
+                out.push(k.clone());
                 strings(v, out);
             }
         }
-        Value::Tagged(t) => strings(&t.value, out),
         _ => {}
     }
 }
@@ -248,39 +240,36 @@ pub fn terraform_lb_ipam(tfvars: &str) -> Result<Vec<Doc>, String> {
         let c = line
             .captures(l)
             .ok_or_else(|| format!("pool line not understood: {l:?}"))?;
-        let mut pool = serde_yaml::Mapping::new();
+        let mut pool = vixens::yaml::Mapping::new();
         pool.insert("apiVersion".into(), "cilium.io/v2alpha1".into());
         pool.insert("kind".into(), "CiliumLoadBalancerIPPool".into());
-        let mut meta = serde_yaml::Mapping::new();
+        let mut meta = vixens::yaml::Mapping::new();
         meta.insert("name".into(), c[1].into());
         if placeholder {
-            let mut a = serde_yaml::Mapping::new();
+            let mut a = vixens::yaml::Mapping::new();
             a.insert(
                 PLACEHOLDER_ANNOTATION.into(),
                 "terraform.tfvars says PLACEHOLDER".into(),
             );
-            meta.insert("annotations".into(), Value::Mapping(a));
+            meta.insert("annotations".into(), Value::Object(a));
         }
-        pool.insert("metadata".into(), Value::Mapping(meta));
-        let mut block = serde_yaml::Mapping::new();
+        pool.insert("metadata".into(), Value::Object(meta));
+        let mut block = vixens::yaml::Mapping::new();
         block.insert("start".into(), c[2].into());
         block.insert("stop".into(), c[3].into());
-        let mut spec = serde_yaml::Mapping::new();
-        spec.insert(
-            "blocks".into(),
-            Value::Sequence(vec![Value::Mapping(block)]),
-        );
-        let labels: serde_yaml::Mapping = pair
+        let mut spec = vixens::yaml::Mapping::new();
+        spec.insert("blocks".into(), Value::Array(vec![Value::Object(block)]));
+        let labels: vixens::yaml::Mapping = pair
             .captures_iter(&c[4])
-            .map(|p| (Value::from(&p[1]), Value::from(&p[2])))
+            .map(|p| (p[1].to_string(), Value::from(&p[2])))
             .collect();
         if !labels.is_empty() {
-            let mut sel = serde_yaml::Mapping::new();
-            sel.insert("matchLabels".into(), Value::Mapping(labels));
-            spec.insert("serviceSelector".into(), Value::Mapping(sel));
+            let mut sel = vixens::yaml::Mapping::new();
+            sel.insert("matchLabels".into(), Value::Object(labels));
+            spec.insert("serviceSelector".into(), Value::Object(sel));
         }
-        pool.insert("spec".into(), Value::Mapping(spec));
-        docs.push(Value::Mapping(pool));
+        pool.insert("spec".into(), Value::Object(spec));
+        docs.push(Value::Object(pool));
     }
     if docs.is_empty() {
         return Err("no pool in load_balancer_ip_pools".into());

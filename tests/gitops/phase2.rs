@@ -171,15 +171,15 @@ pub fn is_placeholder_digest(s: &str) -> bool {
 /// mounted at that path, or lives in a Secret the tree holds.
 pub fn check_authelia_starts(docs: &[Doc], users_db: &str) -> Vec<String> {
     let mut v = Vec::new();
-    match serde_yaml::from_str::<Doc>(users_db) {
+    match vixens::yaml::from_str::<Doc>(users_db) {
         Err(e) => v.push(format!("users_database.yml does not parse: {e}")),
         Ok(db) => {
-            let users = get(&db, &["users"]).and_then(Doc::as_mapping);
+            let users = get(&db, &["users"]).and_then(Doc::as_object);
             if users.is_none_or(|u| u.is_empty()) {
                 v.push("users_database.yml: Authelia refuses an empty users map".into());
             }
             for (user, u) in users.into_iter().flatten() {
-                let user = user.as_str().unwrap_or("?");
+                let user = user.as_str();
                 let password = str_at(u, &["password"]).unwrap_or("");
                 if str_at(u, &["displayname"]).is_none_or(str::is_empty) {
                     v.push(format!(
@@ -339,10 +339,10 @@ pub fn check_monitoring(apps: &[Doc], docs: &[Doc], cilium_module: &str) -> Vec<
         .cloned()
         .unwrap_or_default();
     let dashboards: Vec<i64> = get(&values, &["grafana", "dashboards"])
-        .and_then(Doc::as_mapping)
+        .and_then(Doc::as_object)
         .into_iter()
         .flat_map(|providers| providers.values())
-        .filter_map(Doc::as_mapping)
+        .filter_map(Doc::as_object)
         .flat_map(|boards| boards.values())
         .filter(|b| get(b, &["revision"]).is_some() && get(b, &["datasource"]).is_some())
         .filter_map(|b| get(b, &["gnetId"]).and_then(Doc::as_i64))
@@ -363,11 +363,8 @@ pub fn check_monitoring(apps: &[Doc], docs: &[Doc], cilium_module: &str) -> Vec<
     let route = str_at(&values, &["alertmanager", "config", "route", "receiver"]);
     let notifies = receivers.iter().any(|r| {
         Some(str_at(r, &["name"]).unwrap_or("")) == route
-            && r.as_mapping().is_some_and(|m| {
-                m.keys()
-                    .filter_map(Doc::as_str)
-                    .any(|k| k.ends_with("_configs"))
-            })
+            && r.as_object()
+                .is_some_and(|m| m.keys().any(|k| k.ends_with("_configs")))
     });
     if !notifies {
         v.push("monitoring: Alertmanager's default route has no receiver that notifies".into());

@@ -169,10 +169,7 @@ impl Schemas {
         let mut crds = HashMap::new();
         if let Some(path) = argocd_install.filter(|p| p.exists()) {
             let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-            for de in serde_yaml::Deserializer::from_str(&text) {
-                let Ok(doc) = <serde_json::Value as serde::Deserialize>::deserialize(de) else {
-                    continue;
-                };
+            for doc in vixens::yaml::documents::<serde_json::Value>(&text).unwrap_or_default() {
                 if doc["kind"] != "CustomResourceDefinition" {
                     continue;
                 }
@@ -239,7 +236,7 @@ impl Schemas {
 /// Validates `docs`; returns the violations and the unchecked kinds (with their count).
 pub fn validate_all(
     schemas: &mut Schemas,
-    docs: &[serde_yaml::Value],
+    docs: &[serde_json::Value],
 ) -> (Vec<String>, BTreeMap<String, usize>) {
     let mut violations = Vec::new();
     let mut unchecked = BTreeMap::new();

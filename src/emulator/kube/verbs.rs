@@ -139,7 +139,7 @@ fn decode(ctx: &Ctx, body: &[u8]) -> ApiResult<Value> {
     let v: Value = if protobuf::is_protobuf(&ctx.content_type) {
         protobuf::decode(body)?
     } else if ctx.content_type.contains("yaml") {
-        serde_yaml::from_slice(body)
+        crate::yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
     } else {
         serde_json::from_slice(body)
@@ -684,7 +684,7 @@ pub fn patch(inner: &Inner, t: &Target, ctx: &Ctx, body: &[u8]) -> ApiResult<(u1
                     )],
                 )
             })?;
-        let mut cfg: Value = serde_yaml::from_slice(body)
+        let mut cfg: Value = crate::yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
         if !cfg.is_object() {
             return Err(ApiError::bad_request(

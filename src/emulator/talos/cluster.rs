@@ -638,7 +638,7 @@ impl Cluster {
 }
 
 /// The installer image `machine.install.image` of a v1alpha1 document.
-pub fn installer_image(v1alpha1: &serde_yaml::Value) -> Option<&str> {
+pub fn installer_image(v1alpha1: &serde_json::Value) -> Option<&str> {
     v1alpha1
         .get("machine")?
         .get("install")?
@@ -648,7 +648,7 @@ pub fn installer_image(v1alpha1: &serde_yaml::Value) -> Option<&str> {
 
 /// The Talos version of the installer image `machine.install.image` of a v1alpha1 document: its tag when it reads
 /// as a release (`v1.12.11`, `v1.13.0-beta.1`), else `None` (`latest`, a digest-only reference: unknown here).
-pub fn installer_tag(v1alpha1: &serde_yaml::Value) -> Option<String> {
+pub fn installer_tag(v1alpha1: &serde_json::Value) -> Option<String> {
     release_tag(installer_image(v1alpha1)?)
 }
 

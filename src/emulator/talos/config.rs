@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+use crate::yaml::Value;
 use rustls::pki_types::CertificateDer;
-use serde_yaml::Value;
 
 use super::version::TalosVersion;
 use crate::emulator::pki;
@@ -203,7 +203,7 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 fn strings_at(v: &Value, path: &[&str], field: &str, errs: &mut Vec<String>) -> Vec<String> {
     match at(v, path) {
         None => Vec::new(),
-        Some(Value::Sequence(items)) => items
+        Some(Value::Array(items)) => items
             .iter()
             .enumerate()
             .filter_map(|(i, it)| match it.as_str() {
@@ -343,19 +343,13 @@ pub fn validate(
     let parse = |m: String| Rejection::Parse(m);
     let text =
         std::str::from_utf8(raw).map_err(|_| parse("decode error: config is not UTF-8".into()))?;
-    let mut docs = Vec::new();
-    for de in serde_yaml::Deserializer::from_str(text) {
-        let v = <Value as serde::Deserialize>::deserialize(de)
-            .map_err(|e| parse(format!("decode error: {e}")))?;
-        if !v.is_null() {
-            docs.push(v);
-        }
-    }
+    let docs: Vec<Value> =
+        crate::yaml::documents(text).map_err(|e| parse(format!("decode error: {e}")))?;
     let mut v1 = None;
     let mut others = Vec::new();
     let mut ids = BTreeSet::new();
     for doc in docs {
-        if !doc.is_mapping() {
+        if !doc.is_object() {
             return Err(parse("expected a document".into()));
         }
         match (doc.get("kind"), doc.get("version")) {
@@ -436,7 +430,7 @@ fn validate_v1alpha1(
     }
     let os_ca = read_ca(v1, &["machine", "ca"], Some(cp), errs);
     let mut accepted_cas = Vec::new();
-    if let Some(Value::Sequence(items)) = at(v1, &["machine", "acceptedCAs"]) {
+    if let Some(Value::Array(items)) = at(v1, &["machine", "acceptedCAs"]) {
         for (i, it) in items.iter().enumerate() {
             match it
                 .get("crt")
@@ -647,7 +641,7 @@ fn size_matches(expr: &str, size: u64) -> bool {
 fn check_addresses(v: &Value, field: &str, errs: &mut Vec<String>) {
     for (i, a) in v
         .get("addresses")
-        .and_then(Value::as_sequence)
+        .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .enumerate()
@@ -694,7 +688,7 @@ fn check_legacy_network(
     let hostname = str_at(net, &["hostname"]).map(str::to_string);
     for (i, dev) in net
         .get("interfaces")
-        .and_then(Value::as_sequence)
+        .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .enumerate()
@@ -710,7 +704,7 @@ fn check_legacy_network(
         check_addresses(dev, &field, errs);
         for (j, r) in dev
             .get("routes")
-            .and_then(Value::as_sequence)
+            .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .enumerate()
@@ -736,7 +730,7 @@ fn check_legacy_network(
         check_vip(dev, &field, cp, &mut vips, errs);
         for (j, vlan) in dev
             .get("vlans")
-            .and_then(Value::as_sequence)
+            .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .enumerate()
@@ -772,7 +766,7 @@ fn check_network_documents(
                 }
                 for (i, a) in doc
                     .get("addresses")
-                    .and_then(Value::as_sequence)
+                    .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
                     .enumerate()
@@ -789,7 +783,7 @@ fn check_network_documents(
                 }
                 for (i, r) in doc
                     .get("routes")
-                    .and_then(Value::as_sequence)
+                    .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
                     .enumerate()
@@ -920,7 +914,7 @@ fn remove_path(v: &mut Value, path: &[&str]) {
     match path {
         [] => {}
         [last] => {
-            if let Some(m) = v.as_mapping_mut() {
+            if let Some(m) = v.as_object_mut() {
                 m.remove(*last);
             }
         }
@@ -968,9 +962,9 @@ fn strip_immediate(v: &Value) -> Value {
         remove_path(&mut v, path);
     }
     // An empty features map equals an absent one.
-    if let Some(m) = v.get_mut("machine").and_then(Value::as_mapping_mut) {
+    if let Some(m) = v.get_mut("machine").and_then(Value::as_object_mut) {
         if m.get("features")
-            .and_then(Value::as_mapping)
+            .and_then(Value::as_object)
             .is_some_and(|f| f.is_empty())
         {
             m.remove("features");

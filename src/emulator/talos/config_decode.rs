@@ -9,7 +9,7 @@
 //! and the types of the scalar fields below; deeper unknown keys and other fields are not checked. yaml.v3 names
 //! the line of a wrongly typed value ("line 12: cannot unmarshal ..."); the emulator names the field path instead.
 
-use serde_yaml::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 use super::config::{CLUSTER_KEYS, MACHINE_KEYS, NETWORK_KEYS, TOP_KEYS};
 
@@ -71,7 +71,7 @@ pub fn check_v1alpha1(v1: &Value) -> Result<(), String> {
             collect_unknown(child, keys, &mut inner);
         }
         if !inner.is_empty() {
-            into.insert(Value::from(parent), Value::Mapping(inner));
+            into.insert(parent.to_string(), Value::Object(inner));
         }
     };
     let mut machine_unknown = Mapping::new();
@@ -85,13 +85,13 @@ pub fn check_v1alpha1(v1: &Value) -> Result<(), String> {
         );
     }
     if !machine_unknown.is_empty() {
-        unknown.insert(Value::from("machine"), Value::Mapping(machine_unknown));
+        unknown.insert("machine".to_string(), Value::Object(machine_unknown));
     }
     nested("cluster", v1.get("cluster"), CLUSTER_KEYS, &mut unknown);
     if unknown.is_empty() {
         return Ok(());
     }
-    let listed = serde_yaml::to_string(&Value::Mapping(unknown)).unwrap_or_default();
+    let listed = crate::yaml::to_string(&Value::Object(unknown)).unwrap_or_default();
     Err(format!("unknown keys found during decoding:\n{listed}"))
 }
 
@@ -101,9 +101,9 @@ fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
 
 /// Keys of mapping `v` not in `allowed`, with their values, into `out`.
 fn collect_unknown(v: &Value, allowed: &[&str], out: &mut Mapping) {
-    if let Some(map) = v.as_mapping() {
+    if let Some(map) = v.as_object() {
         for (k, value) in map {
-            if !k.as_str().is_some_and(|name| allowed.contains(&name)) {
+            if !allowed.contains(&k.as_str()) {
                 out.insert(k.clone(), value.clone());
             }
         }
@@ -119,9 +119,8 @@ fn type_mismatch(value: &Value, want: Scalar) -> Option<String> {
         Value::Number(n) if n.is_i64() || n.is_u64() => ("!!int", n.to_string()),
         Value::Number(n) => ("!!float", n.to_string()),
         Value::String(s) => ("!!str", s.clone()),
-        Value::Sequence(_) => ("!!seq", String::new()),
-        Value::Mapping(_) => ("!!map", String::new()),
-        Value::Tagged(_) => ("!!tagged", String::new()),
+        Value::Array(_) => ("!!seq", String::new()),
+        Value::Object(_) => ("!!map", String::new()),
     };
     let ok = match want {
         Scalar::Str => !matches!(tag, "!!seq" | "!!map"),
@@ -148,7 +147,7 @@ mod tests {
     use super::*;
 
     fn check(yaml: &str) -> Result<(), String> {
-        check_v1alpha1(&serde_yaml::from_str(yaml).unwrap())
+        check_v1alpha1(&crate::yaml::from_str(yaml).unwrap())
     }
 
     #[test]
@@ -180,8 +179,8 @@ mod tests {
             e.starts_with("unknown keys found during decoding:\n"),
             "{e}"
         );
-        let listed: Value = serde_yaml::from_str(e.split_once('\n').unwrap().1).unwrap();
-        let expected: Value = serde_yaml::from_str(
+        let listed: Value = crate::yaml::from_str(e.split_once('\n').unwrap().1).unwrap();
+        let expected: Value = crate::yaml::from_str(
             "bogus: 1\nmachine: {nope: {a: b}, network: {extra: true}}\ncluster: {what: x}\n",
         )
         .unwrap();

@@ -43,7 +43,7 @@ pub fn admin_yaml(cfg: &MachineConfig) -> Result<String, String> {
         }}],
         "current-context": format!("admin@{name}"),
     });
-    serde_yaml::to_string(&doc).map_err(|e| e.to_string())
+    crate::yaml::to_string(&doc).map_err(|e| e.to_string())
 }
 
 /// The gzip'd tar with one regular file `kubeconfig` (mode 0600), without tar end-of-archive blocks.

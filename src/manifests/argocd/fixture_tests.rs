@@ -137,7 +137,7 @@ fn the_fixture_is_the_official_v3_5_1_manifest() {
 }
 
 /// The streaming path (YAML to JSON event by event, values built only for the objects placed) gives, object by
-/// object, what parsing every document into values with serde_yaml and placing them gives.
+/// object, what parsing every document into values (`crate::yaml::from_str`) and placing them gives.
 #[test]
 fn streamed_objects_equal_the_parsed_ones() {
     let Some(text) = fixture() else { return };
@@ -153,12 +153,12 @@ fn streamed_objects_equal_the_parsed_ones() {
         let refs = manifest_refs(&text, ns).unwrap();
         assert_eq!(refs.len(), streamed.len());
     }
-    // The JSON written event by event is what serde_yaml's values of each document are.
-    let mut by_serde_yaml = Vec::new();
+    // The JSON written event by event is what the values of each document, parsed as a tree, are.
+    let mut by_values = Vec::new();
     for doc in super::parse::split_documents(&text) {
-        let value: serde_json::Value = serde_yaml::from_str(doc.text).unwrap();
+        let value: serde_json::Value = crate::yaml::from_str(doc.text).unwrap();
         if !value.is_null() {
-            by_serde_yaml.push(value);
+            by_values.push(value);
         }
     }
     let mut streamed = Vec::new();
@@ -168,8 +168,5 @@ fn streamed_objects_equal_the_parsed_ones() {
     })
     .unwrap();
     assert_eq!(streamed.len(), 59);
-    assert!(
-        streamed == by_serde_yaml,
-        "JSON differs from serde_yaml's values"
-    );
+    assert!(streamed == by_values, "JSON differs from the parsed values");
 }

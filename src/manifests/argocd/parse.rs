@@ -155,14 +155,14 @@ struct Head {
 
 /// The compact JSON of one YAML document, written event by event (serde-saphyr's deserializer driving
 /// serde_json's serializer through serde-transcode), so that no tree of values is built: Argo CD's 1.4 MB
-/// ApplicationSet CRD takes some 2 MB to convert this way and some 14 MB through serde_yaml's values. Scalars
-/// resolve as in YAML 1.2's core schema, as serde_yaml does (`src/manifests/argocd/fixture_tests.rs` compares
-/// both on Argo CD's manifest).
+/// ApplicationSet CRD takes some 2 MB to convert this way and some 14 MB through a tree of values. Scalars
+/// resolve as in YAML 1.2's core schema, with [`crate::yaml::options`] as [`crate::yaml::from_str`] does
+/// (`src/manifests/argocd/fixture_tests.rs` compares both on Argo CD's manifest).
 ///
 /// Errors: the YAML parser's message (which may quote the document: scrub it).
 fn to_json(doc: &str) -> Result<String, String> {
     let mut out = Vec::with_capacity(doc.len() / 2);
-    serde_saphyr::with_deserializer_from_str(doc, |de| {
+    serde_saphyr::with_deserializer_from_str_with_options(doc, crate::yaml::options(), |de| {
         let mut json = serde_json::Serializer::new(&mut out);
         serde_transcode::transcode(de, &mut json).map_err(serde::de::Error::custom)
     })

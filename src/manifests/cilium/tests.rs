@@ -648,8 +648,8 @@ fn envoy_operator_and_hubble_match_the_chart() {
         Some(IntOrString::Int(4244))
     );
     assert_eq!(peer.internal_traffic_policy.as_deref(), Some("Local"));
-    let relay_cfg: serde_yaml::Value =
-        serde_yaml::from_str(&cm(&objs, "hubble-relay-config")["config.yaml"]).unwrap();
+    let relay_cfg: serde_json::Value =
+        crate::yaml::from_str(&cm(&objs, "hubble-relay-config")["config.yaml"]).unwrap();
     assert_eq!(
         relay_cfg["peer-service"].as_str(),
         Some("hubble-peer.kube-system.svc.cluster.local.:443")

@@ -78,7 +78,7 @@ impl ClientCert {
 
 /// The `os:admin` certificate of a talosconfig (its current context).
 fn talosconfig_cert(text: &str) -> Option<CertAndKey> {
-    let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    let doc: serde_json::Value = crate::yaml::from_str(text).ok()?;
     let name = doc.get("context")?.as_str()?;
     let ctx = doc.get("contexts")?.get(name)?;
     let decode = |k: &str| -> Option<String> {

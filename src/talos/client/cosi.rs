@@ -82,8 +82,8 @@ pub fn machine_config_body(resource: &Resource) -> Result<Option<String>, String
         .as_ref()
         .is_some_and(|m| m.annotations.contains_key(YAML_SPEC_ANNOTATION));
     if annotated {
-        return match serde_yaml::from_str::<serde_yaml::Value>(&spec.yaml_spec) {
-            Ok(serde_yaml::Value::String(body)) => Ok(Some(body)),
+        return match crate::yaml::from_str::<serde_json::Value>(&spec.yaml_spec) {
+            Ok(serde_json::Value::String(body)) => Ok(Some(body)),
             Ok(_) => Err("the MachineConfig YAML spec is not a YAML string".to_string()),
             Err(e) => Err(format!(
                 "the MachineConfig YAML spec does not parse (at {})",

@@ -3,7 +3,7 @@
 //! the document registry of `config.schema.json`); the full JSON-schema validation runs in the tests.
 
 use crate::talos::contract::Contract;
-use serde_yaml::Value;
+use crate::yaml::Value;
 use std::collections::HashSet;
 
 /// Document kinds of the `network` group that exist only from contract 1.12 (absent from the 1.11 schema).
@@ -56,8 +56,8 @@ pub fn check_documents(contract: Contract, docs: &[Value]) -> Result<(), String>
     if contract.multidoc_network() {
         if let Some(network) = legacy_network {
             let only_kubespan = network
-                .as_mapping()
-                .is_some_and(|m| m.keys().all(|k| k.as_str() == Some("kubespan")));
+                .as_object()
+                .is_some_and(|m| m.keys().all(|k| k == "kubespan"));
             if !contract.legacy_machine_network() || !only_kubespan {
                 return Err(format!(
                     "machine.network is not supported by Talos {contract}: use LinkConfig, VLANConfig, \

@@ -14,10 +14,10 @@ pub mod v1alpha1;
 
 use crate::talos::contract::Contract;
 use crate::talos::secrets::SecretsBundle;
+use crate::yaml::Value;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 pub use network::{Link, NodeNetwork, Route, Vlan};
-use serde_yaml::Value;
 use std::collections::BTreeMap;
 use v1alpha1 as v1;
 
@@ -175,7 +175,7 @@ fn pod_security_admission() -> Value {
                 kind: PodSecurityConfiguration\n  defaults:\n    audit: restricted\n    audit-version: latest\n    \
                 enforce: baseline\n    enforce-version: latest\n    warn: restricted\n    warn-version: latest\n  \
                 exemptions:\n    namespaces: [kube-system]\n    runtimeClasses: []\n    usernames: []\n";
-    serde_yaml::from_str(text).unwrap_or(Value::Null)
+    crate::yaml::from_str(text).unwrap_or(Value::Null)
     })
     .clone()
 }
@@ -184,7 +184,7 @@ fn audit_policy() -> Value {
     static CACHE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
     CACHE
         .get_or_init(|| {
-            serde_yaml::from_str(
+            crate::yaml::from_str(
                 "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Metadata\n",
             )
             .unwrap_or(Value::Null)
@@ -196,7 +196,7 @@ fn discovery() -> Value {
     static CACHE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
     CACHE
         .get_or_init(|| {
-            serde_yaml::from_str(
+            crate::yaml::from_str(
                 "enabled: true\nregistries:\n  kubernetes:\n    disabled: true\n  service: {}\n",
             )
             .unwrap_or(Value::Null)
@@ -218,7 +218,7 @@ fn machine_config(c: &ClusterSpec, n: &NodeSpec, s: &SecretsBundle) -> v1::Machi
     let network = if contract.multidoc_network() {
         contract
             .legacy_machine_network()
-            .then(|| Value::Mapping(Default::default()))
+            .then(|| Value::Object(Default::default()))
     } else {
         Some(network::legacy_machine_network(&n.network))
     };
@@ -335,8 +335,8 @@ pub fn base_documents(
         machine: machine_config(c, n, s),
         cluster: cluster_config(c, n, s),
     };
-    let yaml_err = |e: serde_yaml::Error| RenderError::Yaml(e.to_string());
-    let mut docs = vec![serde_yaml::to_value(&config).map_err(yaml_err)?];
+    let yaml_err = |e: serde_json::Error| RenderError::Yaml(e.to_string());
+    let mut docs = vec![serde_json::to_value(&config).map_err(yaml_err)?];
     if c.contract.multidoc_network() {
         docs.extend(network::network_documents(&n.network).map_err(yaml_err)?);
     }
@@ -366,7 +366,7 @@ pub fn render(c: &ClusterSpec, n: &NodeSpec, s: &SecretsBundle) -> Result<String
         if i > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&serde_yaml::to_string(doc).map_err(|e| RenderError::Yaml(e.to_string()))?);
+        out.push_str(&crate::yaml::to_string(doc).map_err(|e| RenderError::Yaml(e.to_string()))?);
     }
     Ok(out)
 }

@@ -6,8 +6,8 @@
 //!   `Layer2VIPConfig{name: <vip>, link}` and `ResolverConfig{nameservers[{address}]}` (talos
 //!   `pkg/machinery/config/types/network`, schema `network.*V1Alpha1`).
 
+use crate::yaml::{Mapping, Value};
 use serde::Serialize;
-use serde_yaml::{Mapping, Value};
 
 /// A static route. `network` is a CIDR (`0.0.0.0/0` for the default route).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -73,13 +73,13 @@ fn legacy_routes(routes: &[Route]) -> Value {
         if let Some(metric) = r.metric {
             m.insert("metric".into(), metric.into());
         }
-        Value::Mapping(m)
+        Value::Object(m)
     });
-    Value::Sequence(items.collect())
+    Value::Array(items.collect())
 }
 
 fn strings(values: &[String]) -> Value {
-    Value::Sequence(values.iter().cloned().map(Value::from).collect())
+    Value::Array(values.iter().cloned().map(Value::from).collect())
 }
 
 /// `machine.network` for contract 1.11.
@@ -112,23 +112,23 @@ pub fn legacy_machine_network(net: &NodeNetwork) -> Value {
                 if let Some(vip) = &v.vip {
                     let mut ip = Mapping::new();
                     ip.insert("ip".into(), vip.clone().into());
-                    vm.insert("vip".into(), Value::Mapping(ip));
+                    vm.insert("vip".into(), Value::Object(ip));
                 }
-                Value::Mapping(vm)
+                Value::Object(vm)
             });
-            m.insert("vlans".into(), Value::Sequence(vlans.collect()));
+            m.insert("vlans".into(), Value::Array(vlans.collect()));
         }
-        Value::Mapping(m)
+        Value::Object(m)
     });
     let mut m = Mapping::new();
     m.insert("hostname".into(), net.hostname.clone().into());
     if !net.links.is_empty() {
-        m.insert("interfaces".into(), Value::Sequence(interfaces.collect()));
+        m.insert("interfaces".into(), Value::Array(interfaces.collect()));
     }
     if !net.nameservers.is_empty() {
         m.insert("nameservers".into(), strings(&net.nameservers));
     }
-    Value::Mapping(m)
+    Value::Object(m)
 }
 
 #[derive(Serialize)]
@@ -228,8 +228,8 @@ pub fn vlan_link_name(parent: &str, vlan_id: u16) -> String {
     format!("{parent}.{vlan_id}")
 }
 
-fn to_value<T: Serialize>(doc: &T) -> Result<Value, serde_yaml::Error> {
-    serde_yaml::to_value(doc)
+fn to_value<T: Serialize>(doc: &T) -> Result<Value, serde_json::Error> {
+    serde_json::to_value(doc)
 }
 
 /// The static hostname a rendered machine config (multi-document YAML) gives the node: `HostnameConfig.hostname`
@@ -237,11 +237,7 @@ fn to_value<T: Serialize>(doc: &T) -> Result<Value, serde_yaml::Error> {
 /// (internal/app/machined/pkg/controllers/network/hostname_config.go@v1.12.11); `None` when it sets none (the
 /// node then picks its own, e.g. `auto: stable` or `talos-xxx-yyy`) or does not parse.
 pub fn static_hostname(rendered: &str) -> Option<String> {
-    use serde::Deserialize;
-    let docs: Vec<Value> = serde_yaml::Deserializer::from_str(rendered)
-        .map(Value::deserialize)
-        .collect::<Result<_, _>>()
-        .ok()?;
+    let docs: Vec<Value> = crate::yaml::documents(rendered).ok()?;
     let from_document = docs
         .iter()
         .find(|d| d.get("kind").and_then(Value::as_str) == Some("HostnameConfig"))
@@ -262,8 +258,8 @@ pub fn static_hostname(rendered: &str) -> Option<String> {
 /// set), then per link its LinkConfig, VLANConfigs and Layer2VIPConfigs.
 ///
 /// # Errors
-/// Only a serde_yaml serialization failure (not expected).
-pub fn network_documents(net: &NodeNetwork) -> Result<Vec<Value>, serde_yaml::Error> {
+/// Only a serialization failure (not expected).
+pub fn network_documents(net: &NodeNetwork) -> Result<Vec<Value>, serde_json::Error> {
     let mut docs = vec![to_value(&HostnameConfig {
         api_version: V1ALPHA1,
         kind: "HostnameConfig",

@@ -8,7 +8,7 @@
 //!   (`NetworkDeviceList.Merge`, `VlanList.Merge`), `cluster.apiServer.admissionControl` by `name`; a scalar
 //!   replaces the old value unless it is an empty string or zero (booleans always replace).
 
-use serde_yaml::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 /// A patch that is not YAML or does not have a patch's shape.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,15 +26,15 @@ pub struct PatchError {
 /// [`PatchError`] when the text is not YAML or a document is not a mapping.
 pub fn parse_patch(index: usize, text: &str) -> Result<Vec<Value>, PatchError> {
     let mut docs = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        let value = <Value as serde::Deserialize>::deserialize(doc).map_err(|e| PatchError {
-            index,
-            // Line and column only: a patch may hold tokens or registry credentials.
-            reason: format!("not valid YAML: {}", crate::redact::yaml_error(&e, text)),
-        })?;
+    let values: Vec<Value> = crate::yaml::documents(text).map_err(|e| PatchError {
+        index,
+        // Line and column only: a patch may hold tokens or registry credentials.
+        reason: format!("not valid YAML: {}", crate::redact::yaml_error(&e, text)),
+    })?;
+    for value in values {
         match value {
             Value::Null => {}
-            Value::Mapping(_) => docs.push(value),
+            Value::Object(_) => docs.push(value),
             _ => {
                 return Err(PatchError {
                     index,
@@ -119,13 +119,13 @@ fn merge(left: &mut Value, right: Value, path: &str) {
         return;
     }
     match (left, right) {
-        (Value::Mapping(l), Value::Mapping(r)) => merge_mapping(l, r, path),
-        (Value::Sequence(l), Value::Sequence(r)) => match keyed_list_field(path) {
+        (Value::Object(l), Value::Object(r)) => merge_mapping(l, r, path),
+        (Value::Array(l), Value::Array(r)) => match keyed_list_field(path) {
             Some(key) => merge_keyed(l, r, key, path),
             None => l.extend(r),
         },
         (left, right) => {
-            if right.is_bool() || !is_zero(&right) {
+            if right.is_boolean() || !is_zero(&right) {
                 *left = right;
             }
         }
@@ -134,10 +134,10 @@ fn merge(left: &mut Value, right: Value, path: &str) {
 
 fn merge_mapping(left: &mut Mapping, right: Mapping, path: &str) {
     for (key, value) in right {
-        let child = match key.as_str() {
-            Some(k) if path.is_empty() => k.to_string(),
-            Some(k) => format!("{path}.{k}"),
-            None => path.to_string(),
+        let child = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
         };
         if is_delete(&value) {
             left.remove(&key);
@@ -145,7 +145,7 @@ fn merge_mapping(left: &mut Mapping, right: Mapping, path: &str) {
         }
         match left.get_mut(&key) {
             Some(existing) if !existing.is_null() => merge(existing, value, &child),
-            _ if !value.is_bool() && is_zero(&value) => {}
+            _ if !value.is_boolean() && is_zero(&value) => {}
             _ => {
                 left.insert(key, value);
             }
@@ -175,7 +175,7 @@ mod tests {
     use super::*;
 
     fn yaml(text: &str) -> Value {
-        serde_yaml::from_str(text).unwrap()
+        crate::yaml::from_str(text).unwrap()
     }
 
     #[test]

@@ -70,12 +70,7 @@ fn schema_dir() -> PathBuf {
 }
 
 fn documents(yaml: &str) -> Vec<serde_json::Value> {
-    serde_yaml::Deserializer::from_str(yaml)
-        .map(|d| {
-            let value = <serde_yaml::Value as serde::Deserialize>::deserialize(d).unwrap();
-            serde_json::to_value(value).unwrap()
-        })
-        .collect()
+    crate::yaml::documents(yaml).unwrap()
 }
 
 fn definition_for(defs: &serde_json::Value, doc: &serde_json::Value) -> String {
@@ -272,7 +267,7 @@ fn rendered_configs_fit_the_typed_model() {
     for contract in SUPPORTED {
         for role in [Role::ControlPlane, Role::Worker] {
             let yaml = render(&cluster(contract), &node(role, 1), secrets()).unwrap();
-            let docs: Vec<serde_yaml::Value> = super::patch::parse_patch(0, &yaml).unwrap();
+            let docs: Vec<serde_json::Value> = super::patch::parse_patch(0, &yaml).unwrap();
             if let Err(e) = super::typed::check_documents(contract, &docs) {
                 panic!("{contract} {role:?}: {e:?}");
             }
@@ -385,7 +380,7 @@ fn the_typed_model_agrees_with_the_schema() {
                     continue;
                 }
                 let sample =
-                    |yaml: &str| -> serde_yaml::Value { serde_yaml::from_str(yaml).unwrap() };
+                    |yaml: &str| -> serde_json::Value { crate::yaml::from_str(yaml).unwrap() };
                 let (good, bad) = match schema_type {
                     "string" if ty == "duration" => ("{k: 30s}", "{k: {a: b}}"),
                     "string" => ("{k: x}", "{k: {a: b}}"),
@@ -399,9 +394,9 @@ fn the_typed_model_agrees_with_the_schema() {
                 let as_key = |doc: &str| {
                     let v = sample(doc);
                     let value = v["k"].clone();
-                    let mut m = serde_yaml::Mapping::new();
+                    let mut m = crate::yaml::Mapping::new();
                     m.insert(key.as_str().into(), value);
-                    serde_yaml::Value::Mapping(m)
+                    serde_json::Value::Object(m)
                 };
                 let accepted = typed::check_value(contract, name, &as_key(good));
                 if !accepted.is_empty() {

@@ -18,8 +18,8 @@
 //! A `$patch: delete` directive is skipped wherever it appears.
 
 use crate::talos::contract::{Contract, SUPPORTED};
+use crate::yaml::Value;
 use serde::Deserialize;
-use serde_yaml::Value;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
@@ -187,9 +187,8 @@ fn found(v: &Value) -> &'static str {
         Value::Bool(_) => "a boolean",
         Value::Number(_) => "a number",
         Value::String(_) => "a string",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a mapping",
-        Value::Tagged(_) => "a tagged value",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
     }
 }
 
@@ -313,11 +312,11 @@ impl Checker<'_> {
             "duration" => v.as_str().is_some_and(is_go_duration),
             "args" => {
                 is_scalar(v)
-                    || v.as_sequence()
+                    || v.as_array()
                         .is_some_and(|items| items.iter().all(|i| is_scalar(i) || i.is_null()))
             }
             t if t.starts_with("[]") => {
-                let Some(items) = v.as_sequence() else {
+                let Some(items) = v.as_array() else {
                     return self.wrong(path, v, ty, out);
                 };
                 for (i, item) in items.iter().enumerate() {
@@ -326,11 +325,11 @@ impl Checker<'_> {
                 true
             }
             t if t.starts_with("map:") => {
-                let Some(map) = v.as_mapping() else {
+                let Some(map) = v.as_object() else {
                     return self.wrong(path, v, ty, out);
                 };
                 for (k, item) in map {
-                    let key = key_text(k);
+                    let key = k.clone();
                     self.value(&t[4..], item, &join(path, &key), keys, out);
                 }
                 true
@@ -356,14 +355,14 @@ impl Checker<'_> {
         let Some(st) = model(self.contract).types.get(ty) else {
             return; // not in the model: not checked
         };
-        let Some(map) = v.as_mapping() else {
+        let Some(map) = v.as_object() else {
             return self.wrong(path, v, ty, out);
         };
         if st.free {
             return;
         }
         for (k, child) in map {
-            let key = key_text(k);
+            let key = k.clone();
             if key == PATCH_DIRECTIVE {
                 continue;
             }
@@ -453,15 +452,6 @@ pub fn check_value(contract: Contract, ty: &str, value: &Value) -> Vec<Problem> 
     };
     checker.value(ty, value, "", &mut Vec::new(), &mut out);
     out
-}
-
-fn key_text(k: &Value) -> String {
-    match k {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        _ => "?".into(),
-    }
 }
 
 fn join(path: &str, key: &str) -> String {

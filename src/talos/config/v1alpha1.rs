@@ -56,7 +56,7 @@ pub struct MachineConfig {
     pub kubelet: KubeletConfig,
     /// Legacy network settings (contracts 1.11 and 1.12 only; 1.12 leaves it empty).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub network: Option<serde_yaml::Value>,
+    pub network: Option<serde_json::Value>,
     /// Installation.
     pub install: InstallConfig,
     /// Feature flags.
@@ -179,7 +179,7 @@ pub struct ClusterConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<ImageOnly>,
     /// Cluster discovery.
-    pub discovery: serde_yaml::Value,
+    pub discovery: serde_json::Value,
     /// etcd CA (control planes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub etcd: Option<Etcd>,
@@ -188,7 +188,7 @@ pub struct ClusterConfig {
     pub extra_manifests: Option<Vec<String>>,
     /// `[]` on control planes.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub inline_manifests: Option<Vec<serde_yaml::Value>>,
+    pub inline_manifests: Option<Vec<serde_json::Value>>,
     /// Set only when true.
     #[serde(skip_serializing_if = "is_false")]
     pub allow_scheduling_on_control_planes: bool,
@@ -238,9 +238,9 @@ pub struct ApiServer {
     )]
     pub disable_pod_security_policy: Option<bool>,
     /// Admission plugin configs (PodSecurity).
-    pub admission_control: Vec<serde_yaml::Value>,
+    pub admission_control: Vec<serde_json::Value>,
     /// Audit policy.
-    pub audit_policy: serde_yaml::Value,
+    pub audit_policy: serde_json::Value,
 }
 
 /// A component with only an image.
