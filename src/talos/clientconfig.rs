@@ -6,6 +6,9 @@
 use crate::talos::pki::CertAndKey;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use kube::config::{
+    AuthInfo, Cluster, Context, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext, Preferences,
+};
 use serde_json::json;
 
 fn b64(text: &str) -> String {
@@ -39,7 +42,7 @@ pub fn talosconfig(
     crate::yaml::to_string(&doc)
 }
 
-/// The admin kubeconfig for cluster `name` at `server` (`https://host:port`).
+/// The admin kubeconfig for cluster `name` at `server` (`https://host:port`), built as kube's typed `Kubeconfig`.
 ///
 /// # Errors
 /// Only a YAML serialization failure (not expected).
@@ -50,18 +53,41 @@ pub fn kubeconfig(
     admin: &CertAndKey,
 ) -> Result<String, crate::yaml::EmitError> {
     let user = format!("admin@{name}");
-    let doc = json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": b64(k8s_ca_crt)}}],
-        "users": [{"name": user, "user": {
-            "client-certificate-data": b64(&admin.crt),
-            "client-key-data": b64(&admin.key),
-        }}],
-        "contexts": [{"name": user, "context": {"cluster": name, "namespace": "default", "user": user}}],
-        "current-context": user,
-        "preferences": {},
-    });
+    let doc = Kubeconfig {
+        api_version: Some("v1".into()),
+        kind: Some("Config".into()),
+        clusters: vec![NamedCluster {
+            name: name.to_string(),
+            cluster: Some(Cluster {
+                server: Some(server.to_string()),
+                certificate_authority_data: Some(b64(k8s_ca_crt)),
+                ..Cluster::default()
+            }),
+            ..NamedCluster::default()
+        }],
+        auth_infos: vec![NamedAuthInfo {
+            name: user.clone(),
+            auth_info: Some(AuthInfo {
+                client_certificate_data: Some(b64(&admin.crt)),
+                client_key_data: Some(b64(&admin.key).into()),
+                ..AuthInfo::default()
+            }),
+            ..NamedAuthInfo::default()
+        }],
+        contexts: vec![NamedContext {
+            name: user.clone(),
+            context: Some(Context {
+                cluster: name.to_string(),
+                namespace: Some("default".into()),
+                user: Some(user.clone()),
+                ..Context::default()
+            }),
+            ..NamedContext::default()
+        }],
+        current_context: Some(user),
+        preferences: Some(Preferences::default()),
+        ..Kubeconfig::default()
+    };
     crate::yaml::to_string(&doc)
 }
 
