@@ -246,13 +246,28 @@ impl Listener {
     }
 }
 
+/// How long a maintenance-mode API that stops lets its calls in flight finish: the maintenance service's graceful
+/// stop bound (internal/app/machined/pkg/controllers/runtime/maintenance_service.go@v1.12.11, 5 s).
+const MAINTENANCE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Drop for Listener {
     fn drop(&mut self) {
-        // Open connections fail at their next read or write, as with a machine that went away.
-        self.closed.store(true, Ordering::Relaxed);
         self.accept.abort();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        // The maintenance service stops gracefully: an ApplyConfiguration that took the config still gets its answer
+        // (maintenance_service.go@v1.12.11 `ServerGracefulStop`); then the connections go. In secure mode open
+        // connections fail at their next read or write, as with a machine that went away (apid.go@v1.12.11 `Stop`).
+        let closed = self.closed.clone();
+        match (self.mode, tokio::runtime::Handle::try_current()) {
+            (Mode::Maintenance, Ok(runtime)) => {
+                runtime.spawn(async move {
+                    tokio::time::sleep(MAINTENANCE_GRACE).await;
+                    closed.store(true, Ordering::Relaxed);
+                });
+            }
+            _ => closed.store(true, Ordering::Relaxed),
         }
     }
 }
