@@ -8,6 +8,7 @@
 //!   trait, schema, diagnostics) over [`cty`] (Terraform values and their codecs): nothing of Talos or Kubernetes.
 //! - [`talos`] (secrets, machine config, machine API client), [`k8s`] (connection, server-side apply, waits),
 //!   [`manifests`] (typed Cilium and Argo CD objects): nothing of Terraform.
+//! - [`version`]: release version numbers (`v1.34.1`) of Cilium and Kubernetes.
 //! - [`redact`]: error messages about secret inputs reduced to their location (used by every layer);
 //!   [`progress`]: what a long step last saw, recorded by the domain code and reported by the framework.
 //! - [`emulator`]: Talos node API and Kubernetes API on loopback; reuses [`talos`] and [`proto`] only.
@@ -27,4 +28,5 @@ pub mod provider;
 pub mod redact;
 pub mod resources;
 pub mod talos;
+pub mod version;
 pub mod yaml;

@@ -12,10 +12,7 @@ use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
 use base64::Engine as _;
-use kube::config::{
-    AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
-    NamedContext,
-};
+use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use super::error::{Error, Result};
 
@@ -394,45 +391,20 @@ pub fn install_crypto_provider() {
 
 /// A kubeconfig with one cluster, one user and one context from explicit credentials.
 fn credentials_kubeconfig(creds: &ClusterCredentials) -> Result<Kubeconfig> {
-    let b64 = base64::engine::general_purpose::STANDARD;
     let server = normalize_host(&creds.host)?;
     let ca = pem_field("ca_certificate", &creds.ca_certificate)?;
     let cert = pem_field("client_certificate", &creds.client_certificate)?;
     let key = pem_field("client_key", &creds.client_key)?;
-    let name = "vixens".to_string();
-    Ok(Kubeconfig {
-        api_version: Some("v1".into()),
-        kind: Some("Config".into()),
-        clusters: vec![NamedCluster {
-            name: name.clone(),
-            cluster: Some(Cluster {
-                server: Some(server),
-                certificate_authority_data: Some(b64.encode(ca)),
-                ..Cluster::default()
-            }),
-            ..NamedCluster::default()
-        }],
-        auth_infos: vec![NamedAuthInfo {
-            name: name.clone(),
-            auth_info: Some(AuthInfo {
-                client_certificate_data: Some(b64.encode(cert)),
-                client_key_data: Some(b64.encode(key).into()),
-                ..AuthInfo::default()
-            }),
-            ..NamedAuthInfo::default()
-        }],
-        contexts: vec![NamedContext {
-            name: name.clone(),
-            context: Some(Context {
-                cluster: name.clone(),
-                user: Some(name.clone()),
-                ..Context::default()
-            }),
-            ..NamedContext::default()
-        }],
-        current_context: Some(name),
-        ..Kubeconfig::default()
-    })
+    Ok(super::kubeconfig::ClientCertificateKubeconfig {
+        cluster: "vixens",
+        user: "vixens",
+        server: &server,
+        namespace: None,
+        ca_pem: &ca,
+        certificate_pem: &cert,
+        key_pem: &key,
+    }
+    .build())
 }
 
 /// `https://host:port` from `host`, which may lack the scheme. Only `https` is accepted.

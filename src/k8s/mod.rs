@@ -9,6 +9,7 @@ pub mod drain;
 pub mod error;
 pub mod health;
 pub mod inventory;
+pub mod kubeconfig;
 pub mod names;
 pub mod retry;
 pub mod schedule;

@@ -3,12 +3,10 @@
 //! `clientcmd/api/v1` `Config`: cluster `server` + `certificate-authority-data`, user
 //! `client-certificate-data` + `client-key-data`, context `admin@<cluster>`), as Talos' `GenerateAdmin` writes it.
 
+use crate::k8s::kubeconfig::ClientCertificateKubeconfig;
 use crate::talos::pki::CertAndKey;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use kube::config::{
-    AuthInfo, Cluster, Context, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext, Preferences,
-};
 use serde_json::json;
 
 fn b64(text: &str) -> String {
@@ -53,41 +51,16 @@ pub fn kubeconfig(
     admin: &CertAndKey,
 ) -> Result<String, crate::yaml::EmitError> {
     let user = format!("admin@{name}");
-    let doc = Kubeconfig {
-        api_version: Some("v1".into()),
-        kind: Some("Config".into()),
-        clusters: vec![NamedCluster {
-            name: name.to_string(),
-            cluster: Some(Cluster {
-                server: Some(server.to_string()),
-                certificate_authority_data: Some(b64(k8s_ca_crt)),
-                ..Cluster::default()
-            }),
-            ..NamedCluster::default()
-        }],
-        auth_infos: vec![NamedAuthInfo {
-            name: user.clone(),
-            auth_info: Some(AuthInfo {
-                client_certificate_data: Some(b64(&admin.crt)),
-                client_key_data: Some(b64(&admin.key).into()),
-                ..AuthInfo::default()
-            }),
-            ..NamedAuthInfo::default()
-        }],
-        contexts: vec![NamedContext {
-            name: user.clone(),
-            context: Some(Context {
-                cluster: name.to_string(),
-                namespace: Some("default".into()),
-                user: Some(user.clone()),
-                ..Context::default()
-            }),
-            ..NamedContext::default()
-        }],
-        current_context: Some(user),
-        preferences: Some(Preferences::default()),
-        ..Kubeconfig::default()
-    };
+    let doc = ClientCertificateKubeconfig {
+        cluster: name,
+        user: &user,
+        server,
+        namespace: Some("default"),
+        ca_pem: k8s_ca_crt,
+        certificate_pem: &admin.crt,
+        key_pem: &admin.key,
+    }
+    .build();
     crate::yaml::to_string(&doc)
 }
 

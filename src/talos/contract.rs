@@ -177,19 +177,14 @@ impl KubernetesVersion {
     /// # Errors
     /// A message when it is not `MAJOR.MINOR.PATCH`.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let malformed =
-            || format!("{text:?} is not a Kubernetes version (expected e.g. \"1.34.1\")");
-        let body = text.trim();
-        let v = semver::Version::parse(body.strip_prefix('v').unwrap_or(body))
-            .map_err(|_| malformed())?;
-        if !v.pre.is_empty() || !v.build.is_empty() {
-            return Err(malformed());
-        }
-        let part = |n: u64| u32::try_from(n).map_err(|_| malformed());
+        let [major, minor, patch] =
+            crate::version::parse_release(text.trim()).ok_or_else(|| {
+                format!("{text:?} is not a Kubernetes version (expected e.g. \"1.34.1\")")
+            })?;
         Ok(Self {
-            major: part(v.major)?,
-            minor: part(v.minor)?,
-            patch: part(v.patch)?,
+            major,
+            minor,
+            patch,
         })
     }
 

@@ -61,17 +61,12 @@ impl CiliumVersion {
     /// Parses `1.17.0` or `v1.17.0` as a Semantic Version (`semver` crate: no leading zeros, no missing part);
     /// rejects pre-release and build suffixes (Cilium's release charts are plain `MAJOR.MINOR.PATCH`).
     pub fn parse(s: &str) -> Result<Self, VersionError> {
-        let malformed = || VersionError::Malformed(s.to_string());
-        let v =
-            semver::Version::parse(s.strip_prefix('v').unwrap_or(s)).map_err(|_| malformed())?;
-        if !v.pre.is_empty() || !v.build.is_empty() {
-            return Err(malformed());
-        }
-        let part = |n: u64| u32::try_from(n).map_err(|_| malformed());
+        let [major, minor, patch] = crate::version::parse_release(s)
+            .ok_or_else(|| VersionError::Malformed(s.to_string()))?;
         Ok(CiliumVersion {
-            major: part(v.major)?,
-            minor: part(v.minor)?,
-            patch: part(v.patch)?,
+            major,
+            minor,
+            patch,
         })
     }
 
