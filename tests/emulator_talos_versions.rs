@@ -10,10 +10,15 @@
 //!   the provider stops at once instead of retrying in secure mode;
 //! - the MachineConfig resource: proto spec `MachineConfigSpec.yaml_marshalled` with the submitted bytes, YAML spec
 //!   the same as one string, annotation `talos.dev/yaml-spec` (resources/config/machine_config.go@v1.12.11); the
-//!   provider reads back exactly what it applied. Sensitive: refused without os:admin (access.go@v1.12.11).
+//!   provider reads back exactly what it applied. Sensitive: refused without os:admin (access.go@v1.12.11);
+//! - stopping: the Talos API stops gracefully when the node moves on (its config taken in maintenance mode, a
+//!   reboot): a call already in flight still gets its answer (gRPC `GracefulStop`: the maintenance service up to
+//!   1.12, maintenance_service.go@v1.12.11; apid, main.go@v1.12.11 and service.go@v1.13.9); a machine that goes
+//!   away (held down) breaks it.
 
 use std::time::{Duration, Instant};
 
+use vixens::emulator::faults::NodeFaults;
 use vixens::emulator::run::{Emulator, Options};
 use vixens::emulator::topology::Topology;
 use vixens::talos::client::{ApplyMode, MachineStage, Security, TalosClient};
@@ -261,6 +266,85 @@ async fn maintenance_apply_modes_per_release() {
                 "{e}"
             );
         }
+    }
+    emu.stop().await;
+}
+
+/// Holds every RPC of node `i` of the topology for `delay` (zero: none) before it runs.
+fn hold_calls(emu: &Emulator, i: usize, delay: Duration) {
+    let fault = NodeFaults {
+        slow: Some(delay),
+        ..NodeFaults::default()
+    };
+    emu.cluster.faults.update(&format!("n{i}"), fault);
+}
+
+const IN_FLIGHT: Duration = Duration::from_millis(800);
+
+#[tokio::test]
+async fn an_orderly_stop_lets_calls_in_flight_finish_per_release() {
+    let emu = start("127.0.178").await;
+    for (i, (addr, version, contract)) in nodes("127.0.178").into_iter().enumerate() {
+        let secrets = SecretsBundle::generate(contract).unwrap();
+        let creds = Credentials::from_secrets(&secrets).unwrap();
+        let cfg = render(&cluster(contract, &addr), &control_plane(&addr), &secrets).unwrap();
+
+        // Maintenance mode: a read in flight while the node takes its config and goes to install.
+        hold_calls(&emu, i, IN_FLIGHT);
+        let reader = maintenance(&addr);
+        let in_flight = tokio::spawn(async move { reader.version_resource().await });
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        hold_calls(&emu, i, Duration::ZERO);
+        maintenance(&addr)
+            .apply_configuration(cfg.as_bytes(), ApplyMode::Auto)
+            .await
+            .unwrap_or_else(|e| panic!("{version}: {e}"));
+        let answer = in_flight.await.unwrap();
+        assert_eq!(
+            answer.unwrap_or_else(|e| panic!("{version}: the read in flight broke: {e}")),
+            Some(version.to_string())
+        );
+
+        // Secure mode: a Version in flight while the node reboots.
+        tokio::time::timeout(Duration::from_secs(10), ops::wait_secure(&addr, &creds))
+            .await
+            .unwrap_or_else(|_| panic!("{version}: never in secure mode"))
+            .unwrap();
+        hold_calls(&emu, i, IN_FLIGHT);
+        let reader = creds.client(&addr).unwrap();
+        let in_flight = tokio::spawn(async move { reader.version().await });
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        hold_calls(&emu, i, Duration::ZERO);
+        creds.client(&addr).unwrap().reboot().await.unwrap();
+        let answer = in_flight.await.unwrap();
+        assert_eq!(
+            answer
+                .unwrap_or_else(|e| panic!("{version}: the Version in flight broke: {e}"))
+                .tag,
+            version
+        );
+    }
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn a_machine_that_goes_away_breaks_calls_in_flight_per_release() {
+    let emu = start("127.0.179").await;
+    for (i, (addr, version, _)) in nodes("127.0.179").into_iter().enumerate() {
+        hold_calls(&emu, i, IN_FLIGHT);
+        let reader = maintenance(&addr);
+        let started = Instant::now();
+        let in_flight = tokio::spawn(async move { reader.version_resource().await });
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let node = emu.cluster.nodes[i].clone();
+        emu.cluster.set_down(&node, true);
+        let answer = in_flight.await.unwrap();
+        assert!(
+            answer.is_err(),
+            "{version}: a call in flight on a machine that went away got {answer:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{version}");
+        emu.cluster.set_down(&node, false);
     }
     emu.stop().await;
 }

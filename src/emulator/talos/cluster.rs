@@ -309,7 +309,13 @@ impl Cluster {
         let wanted = self.wanted(node);
         let mut slot = node.listener.lock().unwrap_or_else(|p| p.into_inner());
         let Some((mode, id)) = wanted else {
-            slot.take();
+            if let Some(listener) = slot.take() {
+                if self.faults.is_down(&node.spec.name) {
+                    // Held down: the machine is gone, nothing finishes.
+                    listener.cut();
+                }
+                // Otherwise dropped: an orderly stop (install, reboot, shutdown) lets calls in flight finish.
+            }
             return Ok(());
         };
         if slot
@@ -325,7 +331,8 @@ impl Cluster {
                 slot.take();
                 let addr = SocketAddr::from((node.spec.address, TALOS_PORT));
                 let api = NodeApi::new(self.clone(), node.clone());
-                *slot = Some(Listener::bind(addr, mode, id, cfg, api.routes())?);
+                let grace = node.talos().api_stop_grace(mode == Mode::Maintenance);
+                *slot = Some(Listener::bind(addr, mode, id, cfg, api.routes(), grace)?);
             }
         }
         Ok(())

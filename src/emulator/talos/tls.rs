@@ -137,8 +137,10 @@ pub fn server_config(
     Ok(cfg)
 }
 
-/// A bound listener serving `router` until dropped. Dropping it closes the socket at once (new connections are
-/// refused) and breaks the open connections (their next read or write fails).
+/// A bound listener serving `router` until dropped. Dropping it is an orderly stop, gRPC `GracefulStop` with a
+/// bound: the socket closes at once (new connections are refused), open connections are told to go away (HTTP/2
+/// GOAWAY: no new calls) while the calls in flight finish, and whatever is left after the bound breaks (its next
+/// read or write fails). [`Listener::cut`] is the machine losing power: everything breaks at once.
 #[derive(Debug)]
 pub struct Listener {
     /// Mode served.
@@ -149,16 +151,19 @@ pub struct Listener {
     accept: JoinHandle<()>,
     shutdown: Option<oneshot::Sender<()>>,
     closed: Arc<AtomicBool>,
+    grace: Duration,
 }
 
 impl Listener {
-    /// Binds `addr` and serves `router` with `tls`. Binding happens before this returns.
+    /// Binds `addr` and serves `router` with `tls`. Binding happens before this returns. `grace` bounds an
+    /// orderly stop (see [`crate::emulator::talos::version::TalosVersion::api_stop_grace`]).
     pub fn bind(
         addr: SocketAddr,
         mode: Mode,
         tls_id: String,
         tls: ServerConfig,
         router: tonic::service::Routes,
+        grace: Duration,
     ) -> io::Result<Listener> {
         let std_listener = std::net::TcpListener::bind(addr)
             .map_err(|e| io::Error::new(e.kind(), format!("Talos API {addr}: {e}")))?;
@@ -226,6 +231,7 @@ impl Listener {
             accept,
             shutdown: Some(shutdown),
             closed,
+            grace,
         })
     }
 
@@ -237,6 +243,12 @@ impl Listener {
 }
 
 impl Listener {
+    /// Stops at once, as a machine that loses power or its network: the socket closes and open connections,
+    /// calls in flight included, break at their next read or write.
+    pub fn cut(self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+
     /// Stops accepting and waits until the listening socket is closed, so that the address can be bound again at
     /// once (dropping only aborts the accept task, which closes the socket a moment later).
     pub async fn close(mut self) {
@@ -246,28 +258,26 @@ impl Listener {
     }
 }
 
-/// How long a maintenance-mode API that stops lets its calls in flight finish: the maintenance service's graceful
-/// stop bound (internal/app/machined/pkg/controllers/runtime/maintenance_service.go@v1.12.11, 5 s).
-const MAINTENANCE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-
 impl Drop for Listener {
     fn drop(&mut self) {
         self.accept.abort();
         if let Some(tx) = self.shutdown.take() {
+            // tonic's graceful shutdown: GOAWAY on every connection, calls in flight finish.
             let _ = tx.send(());
         }
-        // The maintenance service stops gracefully: an ApplyConfiguration that took the config still gets its answer
-        // (maintenance_service.go@v1.12.11 `ServerGracefulStop`); then the connections go. In secure mode open
-        // connections fail at their next read or write, as with a machine that went away (apid.go@v1.12.11 `Stop`).
         let closed = self.closed.clone();
-        match (self.mode, tokio::runtime::Handle::try_current()) {
-            (Mode::Maintenance, Ok(runtime)) => {
+        if closed.load(Ordering::Relaxed) {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let grace = self.grace;
                 runtime.spawn(async move {
-                    tokio::time::sleep(MAINTENANCE_GRACE).await;
+                    tokio::time::sleep(grace).await;
                     closed.store(true, Ordering::Relaxed);
                 });
             }
-            _ => closed.store(true, Ordering::Relaxed),
+            Err(_) => closed.store(true, Ordering::Relaxed),
         }
     }
 }

@@ -44,6 +44,21 @@ impl TalosVersion {
         !self.at_least(1, 13)
     }
 
+    /// How long the Talos API on port 50000 lets calls in flight finish when it stops in an orderly way (the
+    /// config applied in maintenance mode, a reboot, a shutdown), before it cuts what is left: gRPC
+    /// `GracefulStop` bounded by a timeout. Maintenance mode up to 1.12 is the maintenance service, 5 s
+    /// (internal/app/machined/pkg/controllers/runtime/maintenance_service.go@v1.12.11 `shutdownServer`, same at
+    /// v1.11.6); apid, which serves secure mode on every release and maintenance mode from 1.13, 10 s
+    /// (internal/app/apid/main.go@v1.12.11 and @v1.11.6 on SIGTERM, internal/app/apid/service.go@v1.13.9
+    /// `runService` when its context ends).
+    pub fn api_stop_grace(&self, maintenance: bool) -> std::time::Duration {
+        if maintenance && self.has_maintenance_service() {
+            std::time::Duration::from_secs(5)
+        } else {
+            std::time::Duration::from_secs(10)
+        }
+    }
+
     /// Whether this release registers the machine config document `kind` (apiVersion v1alpha1), per the
     /// `registry.Register` calls under pkg/machinery/config/types at v1.11.6, v1.12.11 and v1.13.9.
     pub fn registers_kind(&self, kind: &str) -> bool {
@@ -147,6 +162,29 @@ mod tests {
         assert!(v111.registers_kind("SideroLinkConfig"));
         assert!(!v112.registers_kind("VRFConfig") && v113.registers_kind("VRFConfig"));
         assert!(!v113.registers_kind("NoSuchConfig"));
+    }
+
+    #[test]
+    fn api_stop_grace_per_release() {
+        let v = |s: &str| TalosVersion::parse(s).unwrap();
+        for release in ["v1.11.6", "v1.12.11"] {
+            assert_eq!(
+                v(release).api_stop_grace(true),
+                std::time::Duration::from_secs(5)
+            );
+            assert_eq!(
+                v(release).api_stop_grace(false),
+                std::time::Duration::from_secs(10)
+            );
+        }
+        assert_eq!(
+            v("v1.13.9").api_stop_grace(true),
+            std::time::Duration::from_secs(10)
+        );
+        assert_eq!(
+            v("v1.13.9").api_stop_grace(false),
+            std::time::Duration::from_secs(10)
+        );
     }
 
     #[test]
