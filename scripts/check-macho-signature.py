@@ -7,7 +7,12 @@ This recomputes every page hash of the signature's CodeDirectory and compares. T
 `cs_blobs.h` (xnu osfmk/kern/cs_blobs.h): a big-endian SuperBlob (magic 0xfade0cc0) whose index points at a
 CodeDirectory (0xfade0c02) with `hashOffset`, `nCodeSlots`, `codeLimit`, `hashSize`, `hashType`, `pageSize`.
 
-Usage: check-macho-signature.py FILE   (exit 0 and one summary line when the signature matches)
+An x86_64 executable may be unsigned: Apple's linker (ld64) ad-hoc signs arm64 output only, and macOS runs
+unsigned x86_64 code (on Intel Macs and under Rosetta 2); with --unsigned-ok such a file passes, and a signature,
+when present, must still match.
+
+Usage: check-macho-signature.py [--unsigned-ok] FILE
+  (exit 0 and one summary line when the signature matches, or when unsigned with --unsigned-ok)
 """
 
 import hashlib
@@ -25,6 +30,10 @@ def fail(message):
     sys.exit(f"check-macho-signature: {message}")
 
 
+class Unsigned(Exception):
+    """The file has no LC_CODE_SIGNATURE load command."""
+
+
 def code_signature_range(data):
     magic, _cpu, _sub, _filetype, ncmds, _size, _flags, _res = struct.unpack_from("<8I", data, 0)
     if magic != MH_MAGIC_64:
@@ -35,12 +44,18 @@ def code_signature_range(data):
         if cmd == LC_CODE_SIGNATURE:
             return struct.unpack_from("<2I", data, offset + 8)
         offset += cmdsize
-    fail("no LC_CODE_SIGNATURE load command: the binary is not signed")
+    raise Unsigned()
 
 
-def main(path):
+def main(path, unsigned_ok):
     data = open(path, "rb").read()
-    dataoff, datasize = code_signature_range(data)
+    try:
+        dataoff, datasize = code_signature_range(data)
+    except Unsigned:
+        if unsigned_ok:
+            print(f"{path}: not signed (accepted: --unsigned-ok)")
+            return
+        fail("no LC_CODE_SIGNATURE load command: the binary is not signed")
     blob = data[dataoff : dataoff + datasize]
     magic, _length, count = struct.unpack_from(">3I", blob, 0)
     if magic != CSMAGIC_EMBEDDED_SIGNATURE:
@@ -74,6 +89,10 @@ def main(path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    allow = args[:1] == ["--unsigned-ok"]
+    if allow:
+        args = args[1:]
+    if len(args) != 1:
         sys.exit(__doc__)
-    main(sys.argv[1])
+    main(args[0], allow)
