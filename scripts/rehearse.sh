@@ -93,6 +93,14 @@ work=${VIXENS_REHEARSE_DIR:-$root/.cache/rehearse}
 env_dir="$root/terraform/environments/local"
 # Below 32768: outside Linux's ephemeral port range, so no client socket or `:0` listener can hold it.
 control_addr=127.0.0.1:27000
+# A rehearsal left running (--keep) owns $work (its state holds the cluster's secrets): refuse before touching it.
+if curl -s -m 2 -o /dev/null "http://$control_addr/state" ||
+  { [ -f "$work/emulator.pid" ] && kill -0 "$(cat "$work/emulator.pid")" 2>/dev/null; }; then
+  echo "rehearse: an emulator is running (control endpoint $control_addr, or pid $(cat "$work/emulator.pid" 2>/dev/null || echo '?')" \
+    "from $work); another rehearsal (--keep) may be using $work: stop it first (kill the pid), nothing was removed" >&2
+  trap - EXIT
+  exit 1
+fi
 rm -rf "$work"
 mkdir -p "$work"
 
@@ -161,6 +169,7 @@ mkdir -p "$work/emulator-state"
 "$emulator_bin" --topology "$env_dir/emulator.yaml" --state-dir "$work/emulator-state" --control "$control_addr" \
   >"$work/emulator.out" 2>"$work/emulator.log" &
 emu_pid=$!
+echo "$emu_pid" >"$work/emulator.pid"
 for _ in $(seq 1 200); do
   grep -qx ready "$work/emulator.out" 2>/dev/null && break
   if ! kill -0 "$emu_pid" 2>/dev/null; then
@@ -174,7 +183,8 @@ done
 grep -qx ready "$work/emulator.out"
 echo "emulator ready (pid $emu_pid)"
 
-tfe() { "$tf" -chdir="$env_dir" "$@"; }
+# umask 077: the state file Terraform writes (machine secrets, kubeconfig) is the operator's only (0600).
+tfe() { (umask 077 && "$tf" -chdir="$env_dir" "$@"); }
 # `tfl NAME terraform-args...`: tfe with the provider's log in $logs/NAME.log.
 tfl() {
   local name=$1

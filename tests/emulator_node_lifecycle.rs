@@ -29,6 +29,7 @@ fn options(grace_ms: u64) -> KubeOptions {
 
 fn worker(ip: &str) -> NodeOptions {
     NodeOptions {
+        os_image: None,
         name: "w-1".into(),
         internal_ip: ip.parse().unwrap(),
         control_plane: false,

@@ -195,6 +195,7 @@ impl KubeHooks for KubeBridge {
             control_plane: node.control_plane,
             allow_scheduling_on_control_plane: node.allow_scheduling_on_control_planes,
             kubelet_version: node.kubelet_version.clone(),
+            os_image: Some(format!("Talos ({})", node.talos_version)),
         };
         if let Err(e) = self.kube.ensure_node_with(opts) {
             tracing::error!(node = %node.name, error = %e, "registering Node");

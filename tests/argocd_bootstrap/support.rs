@@ -108,6 +108,7 @@ impl Env {
         std::fs::write(dir.path().join("kubeconfig"), &kubeconfig).unwrap();
         cluster
             .ensure_node_with(NodeOptions {
+                os_image: None,
                 name: "cp-1".into(),
                 internal_ip: ip.parse().unwrap(),
                 control_plane: true,

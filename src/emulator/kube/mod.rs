@@ -157,6 +157,9 @@ pub struct NodeOptions {
     /// The kubelet's version (`nodeInfo.kubeletVersion`, e.g. `v1.35.4`); `None` keeps the Node's, or the
     /// cluster's version for a new Node.
     pub kubelet_version: Option<String>,
+    /// `nodeInfo.osImage`, the machine's os-release `PRETTY_NAME`: on Talos `Talos (<release tag>)`
+    /// (pkg/machinery/constants/constants.go@v1.12.11 `OSReleaseTemplate`); `None` keeps the Node's.
+    pub os_image: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -258,6 +261,7 @@ impl KubeCluster {
         control_plane: bool,
     ) -> anyhow::Result<()> {
         self.ensure_node_with(NodeOptions {
+            os_image: None,
             name: name.to_string(),
             internal_ip,
             control_plane,

@@ -57,6 +57,8 @@ pub struct KubeNode {
     pub allow_scheduling_on_control_planes: bool,
     /// The kubelet version its config names (tag of `machine.kubelet.image`).
     pub kubelet_version: Option<String>,
+    /// The Talos release it runs (`v1.12.11`).
+    pub talos_version: String,
 }
 
 /// All nodes of one emulator process.
@@ -414,24 +416,7 @@ impl Cluster {
             st.active = st.persisted.clone();
             st.apply_rebooting = false;
             st.try_generation = None;
-            // The running system is the one on disk: the installer image's Talos once installed
-            // (cmd/installer@v1.12.11 writes its own kernel and initramfs; machined reports its build tag), the boot
-            // medium's without an installation.
-            st.stage = if let Some(active) = st.active.clone() {
-                if !st.installed {
-                    if let Some(tag) = installer_tag(&active.v1alpha1) {
-                        st.version = tag;
-                    }
-                    st.installed_image = installer_image(&active.v1alpha1).map(str::to_string);
-                }
-                st.installed = true;
-                Stage::Running
-            } else {
-                if !st.installed {
-                    st.version = self.topology.version_of(&node.spec).to_string();
-                }
-                Stage::Maintenance
-            };
+            settle_boot(&mut st, self.topology.version_of(&node.spec));
         }
         self.join_etcd_if_possible(node);
         self.kube_join(node);
@@ -570,14 +555,14 @@ impl Cluster {
         if !self.in_bootstrapped_cluster(node) {
             return;
         }
-        let (cp, allow, kubelet_version) = {
+        let (cp, allow, kubelet_version, talos_version) = {
             let st = node.state();
             let allow = st
                 .active
                 .as_ref()
                 .is_some_and(|c| c.allow_scheduling_on_control_planes);
             let kubelet = st.active.as_ref().and_then(|c| c.kubelet_version.clone());
-            (st.is_control_plane(), allow, kubelet)
+            (st.is_control_plane(), allow, kubelet, st.version.clone())
         };
         if cp {
             self.announce_cluster();
@@ -589,6 +574,7 @@ impl Cluster {
                 control_plane: cp,
                 allow_scheduling_on_control_planes: allow,
                 kubelet_version,
+                talos_version,
             });
         }
     }
@@ -655,6 +641,27 @@ pub fn installer_image(v1alpha1: &serde_json::Value) -> Option<&str> {
 
 /// The Talos version of the installer image `machine.install.image` of a v1alpha1 document: its tag when it reads
 /// as a release (`v1.12.11`, `v1.13.0-beta.1`), else `None` (`latest`, a digest-only reference: unknown here).
+/// The stage and release a node boots into with its active config: the running system is the one on disk, the
+/// installer image's Talos once installed (cmd/installer@v1.12.11 writes its own kernel and initramfs; machined
+/// reports its build tag), the boot medium's (`medium_version`) without an installation.
+pub(super) fn settle_boot(st: &mut NodeState, medium_version: &str) {
+    st.stage = if let Some(active) = st.active.clone() {
+        if !st.installed {
+            if let Some(tag) = installer_tag(&active.v1alpha1) {
+                st.version = tag;
+            }
+            st.installed_image = installer_image(&active.v1alpha1).map(str::to_string);
+        }
+        st.installed = true;
+        Stage::Running
+    } else {
+        if !st.installed {
+            st.version = medium_version.to_string();
+        }
+        Stage::Maintenance
+    };
+}
+
 pub fn installer_tag(v1alpha1: &serde_json::Value) -> Option<String> {
     release_tag(installer_image(v1alpha1)?)
 }

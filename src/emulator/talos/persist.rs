@@ -99,13 +99,12 @@ pub fn load(dir: &Path, topology: &Topology) -> Option<(Vec<NodeState>, Option<E
                 Stage::Running => parse(&s.active).or_else(|| st.persisted.clone()),
                 _ => st.persisted.clone(),
             };
-            st.stage = match (s.stage, &st.active) {
-                (Stage::Halted, _) => Stage::Halted,
-                (_, Some(_)) => Stage::Running,
-                (_, None) => Stage::Maintenance,
-            };
-            if st.stage == Stage::Running {
-                st.installed = true;
+            // Halted stays off; anything else boots from disk as after a power cycle, on the release installed
+            // (a node saved mid-install comes back on its installer's release, not the boot medium's).
+            if s.stage == Stage::Halted {
+                st.stage = Stage::Halted;
+            } else {
+                super::cluster::settle_boot(&mut st, topology.version_of(spec));
             }
             st
         })

@@ -22,6 +22,7 @@ pub mod bootstrap_inputs;
 mod cache;
 pub mod ops;
 pub mod plan;
+mod release_check;
 pub mod schema;
 pub mod settings;
 mod upgrade;

@@ -19,7 +19,7 @@ use crate::manifests::argocd::source::{
 
 use super::schema::DEFAULT_NAMESPACE;
 use super::settings::{self, SOURCE_ATTRIBUTES};
-use super::{cache, ops, write_only};
+use super::{cache, ops, release_check, write_only};
 use crate::resources::k8s_resume;
 
 /// Fewest schedulable nodes the HA manifest runs on: Redis HA's three replicas (and the HAProxy in front of
@@ -168,6 +168,13 @@ pub async fn modify(ctx: &Context, change: &mut PlannedChange) -> Result<(), Dia
         planned.set("install_manifest_url", url);
     }
     let digest = expected_digest(config)?;
+    let version_or_source_changed = prior.is_null()
+        || prior.get("version") != config.get("version")
+        || prior.get("install_manifest_sha256") != &digest;
+    release_check::check_version_matches_manifest(config, version_or_source_changed)?;
+    if let Some(warning) = release_check::downgrade_warning(prior, config) {
+        ctx.warn(warning);
+    }
     if config.get("install_manifest_sha256").is_null() {
         planned.set("install_manifest_sha256", digest.clone());
     }

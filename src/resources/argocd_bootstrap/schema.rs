@@ -186,7 +186,7 @@ pub fn schema() -> Schema {
                 .sensitive()
                 .description("Kubeconfig YAML (its current context is used). Or use the `kubernetes` block."),
         )
-        .attribute(Attribute::string("version").required().description("Argo CD release, e.g. `v3.5.1`."))
+        .attribute(Attribute::string("version").required().description("Argo CD release, e.g. `v3.5.1`. With `install_manifest_file` or `install_manifest` it must be the release the manifest deploys (the tag of its `argocd` image), checked at plan; a lower release than the installed one plans with a downgrade warning."))
         .attribute(
             Attribute::string("namespace")
                 .optional()

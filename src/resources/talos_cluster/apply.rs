@@ -237,12 +237,11 @@ async fn converge(
     };
     // A new OS before a new contract: a node upgrades (still running the config it understands) before it takes
     // a config rendered for its new release (a Talos 1.11 node cannot parse the 1.12 network documents).
-    if let Some(prior) = prior {
-        if let Err(d) =
-            super::upgrade::upgrade_if_needed(ctx, m, prior, &creds, etcd_running, &mut p).await
-        {
-            return Err(p.failed(d));
-        }
+    // Also on a create: one that resumes a failed create may find a node left on another release.
+    if let Err(d) =
+        super::upgrade::upgrade_if_needed(ctx, m, prior, &creds, etcd_running, &mut p).await
+    {
+        return Err(p.failed(d));
     }
     // Changed nodes: one at a time, control planes first, health checked in between.
     if let Err(d) = apply_rolling(ctx, m, &configs, &creds, &changed, etcd_running, &mut p).await {
@@ -284,6 +283,8 @@ async fn converge(
     if let Err(d) = outputs::fill(m, secrets, &kube, prior, &mut p.state) {
         return Err(p.failed(d));
     }
+    // Every node of the state is now a configured one: entries of nodes removed or never created go.
+    p.status.retain(|name, _| m.nodes.contains_key(name));
     state::set_status(&mut p.state, &p.status);
     Ok(p.state)
 }

@@ -4,8 +4,12 @@ use super::model::model;
 use super::state;
 use crate::cty::{AttributePath, Value};
 use crate::framework::{Context, Diagnostic, Diagnostics, PlannedChange};
+use crate::talos::contract::{Contract, KubernetesVersion};
 
-/// The configuration attributes (everything but computed ones, `timeouts` and `unreachable_timeout`) of a value.
+/// The configuration attributes (everything but computed ones, `timeouts` and `unreachable_timeout`) of a value,
+/// with the versions in one spelling: `v1.12`, `1.12` and `1.12.0` are the same config contract, `v1.35.4` and
+/// `1.35.4` the same Kubernetes release (the machine configs do not change), so respelling one plans an update of
+/// that attribute only.
 pub(crate) fn inputs(value: &Value) -> Value {
     let mut v = value.clone();
     for name in state::COMPUTED {
@@ -13,6 +17,17 @@ pub(crate) fn inputs(value: &Value) -> Value {
     }
     v.set("timeouts", Value::Null);
     v.set(super::reach::ATTRIBUTE, Value::Null);
+    let talos = v.get("talos_version").as_str().map(Contract::parse);
+    if let Some(Ok(contract)) = talos {
+        v.set("talos_version", Value::from(contract.to_string()));
+    }
+    let kubernetes = v
+        .get("kubernetes_version")
+        .as_str()
+        .map(KubernetesVersion::parse);
+    if let Some(Ok(release)) = kubernetes {
+        v.set("kubernetes_version", Value::from(release.to_string()));
+    }
     v
 }
 
@@ -50,6 +65,7 @@ pub async fn modify(ctx: &Context, change: &mut PlannedChange) -> Result<(), Dia
         &state::status(&change.prior),
         |name| entries.as_ref().and_then(|e| e.get(name)).map(|(i, _)| *i),
     )?;
+    check_renames(change)?;
     let prior_inputs = inputs(&change.prior);
     let planned_inputs = inputs(&change.planned);
     let status = state::status(&change.prior);
@@ -68,6 +84,25 @@ pub async fn modify(ctx: &Context, change: &mut PlannedChange) -> Result<(), Dia
                     .is_some_and(|c| s.config_hash != crate::talos::ops::config_hash(c))
         })
     });
+    // A node on another Talos release than the installer image's is upgraded by the apply.
+    let lagging = super::upgrade::behind(&model(&change.planned), &status);
+    if !lagging.is_empty() {
+        let release = super::upgrade::image_release(&model(&change.planned).cluster.install_image)
+            .unwrap_or_default()
+            .to_string();
+        let nodes: Vec<String> = lagging
+            .iter()
+            .map(|(n, v)| format!("{n:?} runs {v}"))
+            .collect();
+        ctx.warn(Diagnostic::warning(
+            "Nodes on another Talos release",
+            format!(
+                "{}; install_image is {release}. The apply upgrades them to it, one at a time.",
+                nodes.join(", ")
+            ),
+        ));
+    }
+    let drifted = drifted || !lagging.is_empty();
     if prior_inputs != planned_inputs || !planned_inputs.is_wholly_known() || drifted {
         unknown(
             change,
@@ -105,6 +140,48 @@ fn plan_resume(ctx: &Context, change: &mut PlannedChange) {
     ));
 }
 
+/// Refuses renaming a node in place (a new name at the address of a node the plan removes). A node keeps the name
+/// it joined with: Talos names its etcd member after the hostname at join time (it is not renamed later) and the
+/// kubelet registers the Kubernetes Node under it, so the apply would wait for a member that never appears. The
+/// way is to remove the node (it is drained, leaves etcd and is reset) and add it again under the new name.
+fn check_renames(change: &PlannedChange) -> Result<(), Diagnostics> {
+    if !change.planned.get("nodes").is_wholly_known() {
+        return Ok(());
+    }
+    let old = model(&change.prior);
+    let new = model(&change.planned);
+    let entries = super::model::node_entries(change.planned.get("nodes")).unwrap_or_default();
+    let mut diags = Diagnostics::new();
+    for node in new
+        .nodes
+        .values()
+        .filter(|n| !old.nodes.contains_key(&n.name))
+    {
+        let renamed = old
+            .nodes
+            .values()
+            .find(|o| o.address == node.address && !new.nodes.contains_key(&o.name));
+        if let (Some(previous), Some((i, _))) = (renamed, entries.get(&node.name)) {
+            diags.push(
+                Diagnostic::error(
+                    "A node cannot be renamed in place",
+                    format!(
+                        "Node {:?} at {} was {:?}. A node keeps the name it joined the cluster with (its etcd \
+                         member and Kubernetes Node). Remove {:?} first (apply: it is drained, leaves etcd and is \
+                         reset to maintenance mode), then add it under the new name.",
+                        node.name, node.address, previous.name, previous.name
+                    ),
+                )
+                .at(super::validate::node_path(*i).join_attr("name")),
+            );
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(())
+}
+
 /// Refuses removing control planes when the control planes that stay and are reachable could not keep quorum.
 fn check_quorum(change: &PlannedChange) -> Result<(), Diagnostics> {
     if !change.planned.get("nodes").is_wholly_known() {
@@ -139,4 +216,30 @@ fn check_quorum(change: &PlannedChange) -> Result<(), Diagnostics> {
         .into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inputs;
+    use crate::cty::Value;
+
+    #[test]
+    fn version_spellings_are_the_same_inputs() {
+        let config = |talos: &str, k8s: &str| {
+            Value::object([
+                ("talos_version", Value::from(talos)),
+                ("kubernetes_version", Value::from(k8s)),
+            ])
+        };
+        let canonical = inputs(&config("1.12", "1.35.4"));
+        for (talos, k8s) in [
+            ("v1.12", "v1.35.4"),
+            ("1.12.0", "1.35.4"),
+            (" 1.12 ", "v1.35.4"),
+        ] {
+            assert_eq!(inputs(&config(talos, k8s)), canonical, "{talos} {k8s}");
+        }
+        assert_ne!(inputs(&config("1.13", "1.35.4")), canonical);
+        assert_ne!(inputs(&config("1.12", "1.35.5")), canonical);
+    }
 }

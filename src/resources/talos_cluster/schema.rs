@@ -92,7 +92,7 @@ fn nodes_block() -> NestedBlock {
                     .description("Node name, unique in the cluster, an RFC 1123 host name; the default hostname."),
             )
             .attribute(Attribute::string("address").required().description(
-                "Talos API address of the node (`host` or `host:port`, port 50000 by default). A DNS name is added to the node's certificate SANs (`machine.certSANs`, and the API server's on a control plane), as Talos adds its IP addresses; a node whose certificate does not hold the name dialed fails at once with the names it holds.",
+                "Talos API address of the node: an IP address or a DNS name, without a port (the Talos API is dialled on port 50000; the address is also the node's identity in etcd and in its certificates). A DNS name is added to the node's certificate SANs (`machine.certSANs`, and the API server's on a control plane), as Talos adds its IP addresses; a node whose certificate does not hold the name dialed fails at once with the names it holds.",
             ))
             .attribute(
                 Attribute::string("role")

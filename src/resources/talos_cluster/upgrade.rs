@@ -1,30 +1,64 @@
-//! Rolling upgrade when `install_image` changes: one node at a time, control planes first; each node must come
-//! back on the secure API (and control planes back into etcd) before the next starts, so quorum is never lost
-//! (talos docs "Upgrading Talos Linux": upgrade nodes one by one).
+//! Rolling upgrade when `install_image` changes, or of the nodes that run another Talos release than the one the
+//! image names (a node left behind by an interrupted create or upgrade, or one installed by hand): one node at a
+//! time, control planes first; each node must come back on the secure API (and control planes back into etcd)
+//! before the next starts, so quorum is never lost (talos docs "Upgrading Talos Linux": upgrade nodes one by
+//! one).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::apply::{wait_all_secure, wait_etcd, Progress};
 use super::model::{model, Model, NodeModel};
+use super::state::NodeStatus;
 use crate::cty::Value;
 use crate::framework::{Context, Diagnostic, Diagnostics};
 use crate::talos::ops::{self, Credentials};
 
-/// Upgrades every node that existed before when the installer image changed; with `etcd_running`, each control
-/// plane must be back in etcd before the next node starts.
+/// The Talos release `install_image` names (`v1.12.11` of `…/installer:v1.12.11`), when its tag is a final release
+/// tag; `None` for any other tag (`latest`, a digest, a pre-release), whose release cannot be compared.
+pub(crate) fn image_release(install_image: &str) -> Option<&str> {
+    let tag = ops::image_tag(install_image)?;
+    (tag.starts_with('v') && crate::version::parse_release(tag).is_some()).then_some(tag)
+}
+
+/// The running nodes of `m` (by the last probe, `status`) whose Talos release is not the one `install_image`
+/// names, with the release each runs.
+pub(crate) fn behind(m: &Model, status: &BTreeMap<String, NodeStatus>) -> Vec<(String, String)> {
+    let Some(release) = image_release(&m.cluster.install_image) else {
+        return Vec::new();
+    };
+    m.nodes
+        .keys()
+        .filter_map(|name| {
+            let s = status.get(name)?;
+            (s.stage == "running" && !s.talos_version.is_empty() && s.talos_version != release)
+                .then(|| (name.clone(), s.talos_version.clone()))
+        })
+        .collect()
+}
+
+/// Upgrades every node that existed before when the installer image changed, else the nodes [`behind`] it; with
+/// `etcd_running`, each control plane must be back in etcd before the next node starts.
 pub(crate) async fn upgrade_if_needed(
     ctx: &Context,
     m: &Model,
-    prior: &Value,
+    prior: Option<&Value>,
     creds: &Credentials,
     etcd_running: bool,
     p: &mut Progress,
 ) -> Result<(), Diagnostics> {
-    let old = model(prior);
-    if old.cluster.install_image == m.cluster.install_image {
+    let old = prior.map(model);
+    let image_changed = old
+        .as_ref()
+        .is_some_and(|o| o.cluster.install_image != m.cluster.install_image);
+    let lagging: Vec<String> = behind(m, &p.status).into_iter().map(|(n, _)| n).collect();
+    if !image_changed && lagging.is_empty() {
         return Ok(());
     }
-    let existing = |n: &&NodeModel| old.nodes.contains_key(&n.name);
+    let existing = |n: &&NodeModel| {
+        let existed = old.as_ref().is_some_and(|o| o.nodes.contains_key(&n.name));
+        (image_changed && existed) || lagging.contains(&n.name)
+    };
     let mut ordered: Vec<&NodeModel> = m.control_planes().into_iter().filter(existing).collect();
     ordered.extend(m.workers().into_iter().filter(existing));
     for node in ordered {

@@ -19,7 +19,7 @@ fn attr(name: &str) -> AttributePath {
     AttributePath::attr(name)
 }
 
-fn node_path(index: usize) -> AttributePath {
+pub(crate) fn node_path(index: usize) -> AttributePath {
     attr("nodes").join_index(index)
 }
 
@@ -46,11 +46,14 @@ fn validate_names(list: &[Value], diags: &mut Diagnostics) {
                     "Empty node name",
                     "Give every node a name.",
                 );
-            } else if let Some(first) = seen.insert(name.to_string(), i) {
+            } else if let Some(first) = seen.insert(name.to_ascii_lowercase(), i) {
+                // Names are hostnames, and DNS and Kubernetes (Node names are lowercased) ignore case.
                 diags.error_at(
                     node_path(i).join_attr("name"),
                     "Duplicate node name",
-                    format!("{name:?} is also the name of nodes[{first}]."),
+                    format!(
+                        "{name:?} is also the name of nodes[{first}] (node names are hostnames: case does not count)."
+                    ),
                 );
             } else {
                 check_hostname(name, node_path(i).join_attr("name"), "node name", diags);
@@ -496,7 +499,7 @@ fn validate_nodes(nodes: &Nodes, contract: Option<Contract>, diags: &mut Diagnos
             _ => None,
         };
         if let Some(hostname) = hostname {
-            if let Some(other) = hostnames.insert(hostname.clone(), name.clone()) {
+            if let Some(other) = hostnames.insert(hostname.to_ascii_lowercase(), name.clone()) {
                 diags.error_at(
                     path.join_attr("hostname"),
                     "Duplicate hostname",

@@ -71,6 +71,11 @@ variable "active_nodes" {
   description = "Nodes managed now (null: all). The roadmap bootstraps one node, then adds the others."
   type        = list(string)
   default     = null
+
+  validation {
+    condition     = var.active_nodes == null || try(length(var.active_nodes) > 0 && length(distinct(var.active_nodes)) == length(var.active_nodes), false)
+    error_message = "The active_nodes list names at least one node, each once (null manages them all); the first apply needs a control plane."
+  }
 }
 
 variable "load_balancer_ip_pools" {

@@ -132,6 +132,11 @@ variable "active_nodes" {
   description = "Names of the nodes to manage now (null: all). The roadmap starts with one node, then adds the others."
   type        = list(string)
   default     = null
+
+  validation {
+    condition     = var.active_nodes == null || try(length(var.active_nodes) > 0 && length(distinct(var.active_nodes)) == length(var.active_nodes), false)
+    error_message = "The active_nodes list names at least one node, each once (null manages them all); the first apply needs a control plane."
+  }
 }
 
 variable "unreachable_timeout" {

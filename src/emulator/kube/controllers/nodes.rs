@@ -134,6 +134,9 @@ pub fn ensure(inner: &Inner, n: &NodeOptions) {
     if let Some(v) = &n.kubelet_version {
         node["status"]["nodeInfo"]["kubeletVersion"] = json!(v);
     }
+    if let Some(os) = &n.os_image {
+        node["status"]["nodeInfo"]["osImage"] = json!(os);
+    }
     node["spec"]["podCIDR"] = json!(cidr);
     node["spec"]["podCIDRs"] = json!([cidr]);
     let keep: Vec<Value> = node
