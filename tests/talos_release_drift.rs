@@ -3,9 +3,10 @@
 //!   installing boots the installed system, cmd/installer@v1.12.11), not the boot medium's;
 //! - a node found running another release (installed by hand, left behind) shows in the plan with a warning, and
 //!   the apply upgrades it, after which the plan is empty;
-//! - a node renamed in place (same address, new name) is refused at plan at its name.
+//! - a node renamed in place (same address, new name) is refused at plan at its name;
+//! - an install disk the node in maintenance mode does not report is refused at plan, at `install_disk`.
 //!
-//! Loopback only: 127.0.216.0/24 to 127.0.218.0/24.
+//! Loopback only: 127.0.217.0/24, 127.0.218.0/24, 127.0.222.0/24 and 127.0.223.0/24.
 
 mod common;
 
@@ -74,7 +75,7 @@ fn topology(prefix: &str, count: usize) -> String {
 #[tokio::test]
 async fn a_node_saved_mid_install_comes_back_on_its_installers_release() {
     let dir = tempfile::tempdir().unwrap();
-    let yaml = "nodes:\n- {name: n0, address: 127.0.216.11, talos_version: v1.12.0}\ntimings: {install_delay: 30s}\n";
+    let yaml = "nodes:\n- {name: n0, address: 127.0.222.11, talos_version: v1.12.0}\ntimings: {install_delay: 30s}\n";
     let start = || async {
         Emulator::start(Options {
             topology: Topology::parse(yaml).unwrap(),
@@ -89,7 +90,7 @@ async fn a_node_saved_mid_install_comes_back_on_its_installers_release() {
     let secrets = SecretsBundle::generate(contract).unwrap();
     let cluster = ClusterSpec {
         name: "drift".into(),
-        endpoint: "https://127.0.216.11:6443".into(),
+        endpoint: "https://127.0.222.11:6443".into(),
         contract,
         kubernetes_version: contract.default_kubernetes_version().into(),
         install_image: contract.default_install_image().into(),
@@ -109,7 +110,7 @@ async fn a_node_saved_mid_install_comes_back_on_its_installers_release() {
             hostname: "n0".into(),
             links: vec![Link {
                 name: "eth0".into(),
-                addresses: vec!["127.0.216.11/24".into()],
+                addresses: vec!["127.0.222.11/24".into()],
                 routes: Vec::new(),
                 mtu: None,
                 vlans: Vec::new(),
@@ -121,7 +122,7 @@ async fn a_node_saved_mid_install_comes_back_on_its_installers_release() {
     };
     let cfg = render(&cluster, &node, &secrets).unwrap();
     TalosClient::connect(
-        "127.0.216.11",
+        "127.0.222.11",
         &Security::Maintenance,
         Duration::from_secs(5),
     )
@@ -204,4 +205,28 @@ fn renaming_a_node_in_place_is_refused_at_plan() {
     let values = ws.resource("vixens_talos_cluster.c").unwrap();
     let names: Vec<&String> = values["node_status"].as_object().unwrap().keys().collect();
     assert_eq!(names, ["a", "b", "c"]);
+}
+
+#[test]
+fn an_install_disk_the_node_lacks_is_refused_at_plan() {
+    let tf = Terraform::cached("1.0.3");
+    let prefix = "127.0.223";
+    let _emu = EmulatorProcess::start(&topology(prefix, 1), None);
+    let config = config(prefix, &["a"]).replace(
+        "role    = \"controlplane\"",
+        "role    = \"controlplane\"\n    install_disk = \"/dev/nvme9n9\"",
+    );
+    let ws = Workspace::new(&tf, &config);
+    ws.init();
+    let out = ws.fails(&["plan", "-input=false", "-no-color"]);
+    let text = out.all();
+    assert!(
+        text.contains("Install disk not found")
+            && text.contains("Node \"a\" has no disk /dev/nvme9n9 (its disks: /dev/sda)")
+            && text.contains("install_disk"),
+        "{text}"
+    );
+    // A disk it has plans.
+    ws.write_config(&config.replace("/dev/nvme9n9", "/dev/sda"));
+    assert_eq!(ws.plan_exit_code(), 2);
 }

@@ -230,6 +230,11 @@ fn tls_incoming(
                     Ok(tls) => {
                         let _ = tx.send(Ok(tls)).await;
                     }
+                    // A peer that closes before any TLS byte (a port probe, a client that gave up) is
+                    // not a failure worth a warning; a handshake that went wrong (bad certificate) is.
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                        tracing::debug!(%peer, error = %e, "connection closed before the TLS handshake")
+                    }
                     Err(e) => tracing::warn!(%peer, error = %e, "TLS handshake failed"),
                 }
             });

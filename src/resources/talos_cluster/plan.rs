@@ -84,21 +84,21 @@ pub async fn modify(ctx: &Context, change: &mut PlannedChange) -> Result<(), Dia
                     .is_some_and(|c| s.config_hash != crate::talos::ops::config_hash(c))
         })
     });
-    // A node on another Talos release than the installer image's is upgraded by the apply.
-    let lagging = super::upgrade::behind(&model(&change.planned), &status);
+    // A node on another Talos release than the installer image of its applied config is upgraded by the apply.
+    let lagging: Vec<_> = super::upgrade::behind(applied, &status)
+        .into_iter()
+        .filter(|(n, _, _)| planned_nodes.contains(n))
+        .collect();
     if !lagging.is_empty() {
-        let release = super::upgrade::image_release(&model(&change.planned).cluster.install_image)
-            .unwrap_or_default()
-            .to_string();
         let nodes: Vec<String> = lagging
             .iter()
-            .map(|(n, v)| format!("{n:?} runs {v}"))
+            .map(|(n, runs, image)| format!("{n:?} runs {runs}, its installer image is {image}"))
             .collect();
         ctx.warn(Diagnostic::warning(
             "Nodes on another Talos release",
             format!(
-                "{}; install_image is {release}. The apply upgrades them to it, one at a time.",
-                nodes.join(", ")
+                "{}. The apply upgrades them to it, one at a time.",
+                nodes.join("; ")
             ),
         ));
     }

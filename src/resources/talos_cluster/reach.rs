@@ -144,16 +144,26 @@ pub(crate) async fn check_new_nodes(
         let recorded = recorded_contact(known);
         let creds = creds.as_ref();
         Some(async move {
+            let asked = recorded.is_none() && probe;
             let seen = match recorded {
                 Some(c) => Some(c),
                 None if probe => Some(contact(&n.address, creds).await),
                 None => None,
             };
-            (n, seen)
+            let disks = match seen {
+                Some(Contact::Maintenance(_)) if asked => maintenance_disks(&n.address).await,
+                _ => None,
+            };
+            (n, seen, disks)
         })
     });
     let mut diags = Diagnostics::new();
-    for (node, seen) in futures::future::join_all(checks).await {
+    for (node, seen, disks) in futures::future::join_all(checks).await {
+        if let (Some(disks), Some(i)) = (disks, index(&node.name)) {
+            if let Some(d) = missing_install_disk(node, &disks, i) {
+                diags.push(d);
+            }
+        }
         match seen {
             Some(Contact::Silent(cause)) => diags.push(silent(node, &cause, index(&node.name))),
             Some(Contact::Foreign(cause)) => diags.push(foreign(node, &cause, index(&node.name))),
@@ -173,6 +183,50 @@ pub(crate) async fn check_new_nodes(
 }
 
 /// What the refresh recorded of a node the state knows in maintenance mode (`None`: ask the node).
+/// The device paths of the disks a node in maintenance mode reports (COSI `Disks.block.talos.dev`, readable
+/// without credentials in maintenance mode); `None` when it does not tell within the plan's probe time.
+async fn maintenance_disks(address: &str) -> Option<Vec<String>> {
+    let attempt = async {
+        let client = crate::talos::client::TalosClient::connect(
+            address,
+            &crate::talos::client::Security::Maintenance,
+            PLAN_PROBE_TIMEOUT,
+        )
+        .ok()?;
+        let disks = client.disks_resources().await.ok()?;
+        Some(disks.into_iter().map(|d| d.dev_path).collect::<Vec<_>>())
+    };
+    tokio::time::timeout(PLAN_PROBE_TIMEOUT, attempt)
+        .await
+        .ok()
+        .flatten()
+        .filter(|d| !d.is_empty())
+}
+
+/// An error at `install_disk` when it names a device (`/dev/<name>`) the node does not have. Stable names
+/// (`/dev/disk/by-id/...`) are symlinks the Disk resources do not list: not judged here.
+fn missing_install_disk(node: &NodeModel, disks: &[String], index: usize) -> Option<Diagnostic> {
+    let wanted = node.spec.install_disk.as_str();
+    if !wanted.starts_with("/dev/")
+        || wanted.starts_with("/dev/disk/")
+        || disks.iter().any(|d| d == wanted)
+    {
+        return None;
+    }
+    Some(
+        Diagnostic::error(
+            "Install disk not found",
+            format!(
+                "Node {:?} has no disk {wanted} (its disks: {}). Set install_disk to one of them (the \
+                 vixens_talos_disks data source lists them with size and model).",
+                node.name,
+                disks.join(", ")
+            ),
+        )
+        .at(super::validate::node_path(index).join_attr("install_disk")),
+    )
+}
+
 fn recorded_contact(known: Option<&NodeStatus>) -> Option<Contact> {
     let s = known.filter(|s| s.stage == "maintenance")?;
     Some(Contact::Maintenance(

@@ -21,18 +21,38 @@ pub(crate) fn image_release(install_image: &str) -> Option<&str> {
     (tag.starts_with('v') && crate::version::parse_release(tag).is_some()).then_some(tag)
 }
 
-/// The running nodes of `m` (by the last probe, `status`) whose Talos release is not the one `install_image`
-/// names, with the release each runs.
-pub(crate) fn behind(m: &Model, status: &BTreeMap<String, NodeStatus>) -> Vec<(String, String)> {
-    let Some(release) = image_release(&m.cluster.install_image) else {
+/// The installer image of a rendered machine config: `machine.install.image` of its v1alpha1 document (the
+/// first document that has `machine`).
+fn applied_image(config: &str) -> Option<String> {
+    let docs: Vec<serde_json::Value> = crate::yaml::documents(config).ok()?;
+    docs.iter().find_map(|d| {
+        d.pointer("/machine/install/image")?
+            .as_str()
+            .map(str::to_string)
+    })
+}
+
+/// The running nodes (by the last probe, `status`) whose Talos release is not the one named by the installer
+/// image of the config applied to them (`applied`: `machine_configurations` of the state), with the release
+/// each runs. Configs whose image names no release (`installer:latest` of early states) are not judged.
+pub(crate) fn behind(
+    applied: &Value,
+    status: &BTreeMap<String, NodeStatus>,
+) -> Vec<(String, String, String)> {
+    let Some(configs) = applied.as_map() else {
         return Vec::new();
     };
-    m.nodes
-        .keys()
-        .filter_map(|name| {
+    configs
+        .iter()
+        .filter_map(|(name, config)| {
             let s = status.get(name)?;
-            (s.stage == "running" && !s.talos_version.is_empty() && s.talos_version != release)
-                .then(|| (name.clone(), s.talos_version.clone()))
+            if s.stage != "running" || s.talos_version.is_empty() {
+                return None;
+            }
+            let image = applied_image(config.as_str()?)?;
+            let release = image_release(&image)?;
+            (s.talos_version != release)
+                .then(|| (name.clone(), s.talos_version.clone(), release.to_string()))
         })
         .collect()
 }
@@ -51,7 +71,13 @@ pub(crate) async fn upgrade_if_needed(
     let image_changed = old
         .as_ref()
         .is_some_and(|o| o.cluster.install_image != m.cluster.install_image);
-    let lagging: Vec<String> = behind(m, &p.status).into_iter().map(|(n, _)| n).collect();
+    // The configs just applied (a rolling config change comes after this step: those of the prior state).
+    let applied = prior.map_or(&p.state, |v| v).get("machine_configurations");
+    let lagging: Vec<String> = behind(applied, &p.status)
+        .into_iter()
+        .map(|(n, _, _)| n)
+        .filter(|n| m.nodes.contains_key(n))
+        .collect();
     if !image_changed && lagging.is_empty() {
         return Ok(());
     }
