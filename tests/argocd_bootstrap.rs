@@ -367,8 +367,10 @@ async fn bootstrap_lifecycle_with_a_served_manifest() {
     );
     assert!(live(&applier, &dropped).await.is_some());
     // (The stand-in for v3.5.2 runs the v3.5.2 image: the plan checks `version` against the manifest's image.)
-    let smaller = without_document(&text, "name: argocd-redis-network-policy")
-        .replace("quay.io/argoproj/argocd:v3.5.1", "quay.io/argoproj/argocd:v3.5.2");
+    let smaller = without_document(&text, "name: argocd-redis-network-policy").replace(
+        "quay.io/argoproj/argocd:v3.5.1",
+        "quay.io/argoproj/argocd:v3.5.2",
+    );
     config.set("version", "v3.5.2");
     config.set("install_manifest_url", Value::Null);
     config.set("install_manifest_sha256", Value::Null);
