@@ -2,6 +2,8 @@
 //! VIP) pass the emulator's independent validation, and an applied one brings a node to secure mode. A failure
 //! here means one of the two disagrees with Talos: fix the one that is wrong, never loosen the emulator.
 
+mod common;
+
 use std::time::Duration;
 
 use vixens::emulator::talos::config::{validate, MachineType, Rejection};
@@ -14,19 +16,8 @@ use vixens::talos::secrets::SecretsBundle;
 
 fn cluster(contract: vixens::talos::contract::Contract) -> ClusterSpec {
     ClusterSpec {
-        name: "vixens".into(),
-        endpoint: "https://127.0.121.10:6443".into(),
-        contract,
-        kubernetes_version: contract.default_kubernetes_version().into(),
-        install_image: contract.default_install_image().into(),
         cert_sans: vec!["k8s.vixens.lan".into()],
-        pod_subnets: vec!["10.244.0.0/16".into()],
-        service_subnets: vec!["10.96.0.0/12".into()],
-        allow_scheduling_on_control_planes: true,
-        kubeprism_port: 7445,
-        cni: "none".into(),
-        proxy_disabled: true,
-        config_patches: Vec::new(),
+        ..common::specs::cluster("vixens", contract, "127.0.121.10")
     }
 }
 

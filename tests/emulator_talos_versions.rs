@@ -16,14 +16,15 @@
 //!   1.12, maintenance_service.go@v1.12.11; apid, main.go@v1.12.11 and service.go@v1.13.9); a machine that goes
 //!   away (held down) breaks it.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use vixens::emulator::faults::NodeFaults;
 use vixens::emulator::run::{Emulator, Options};
 use vixens::emulator::topology::Topology;
 use vixens::talos::client::{ApplyMode, MachineStage, Security, TalosClient};
-use vixens::talos::config::network::{Link, NodeNetwork};
-use vixens::talos::config::{render, ClusterSpec, NodeSpec, Role};
+use vixens::talos::config::{render, ClusterSpec, NodeSpec};
 use vixens::talos::contract::Contract;
 use vixens::talos::ops::{self, Credentials};
 use vixens::talos::secrets::SecretsBundle;
@@ -62,43 +63,13 @@ async fn start(prefix: &str) -> Emulator {
 }
 
 fn cluster(contract: Contract, address: &str) -> ClusterSpec {
-    ClusterSpec {
-        name: "versions".into(),
-        endpoint: format!("https://{address}:6443"),
-        contract,
-        kubernetes_version: contract.default_kubernetes_version().into(),
-        install_image: contract.default_install_image().into(),
-        cert_sans: Vec::new(),
-        pod_subnets: vec!["10.244.0.0/16".into()],
-        service_subnets: vec!["10.96.0.0/12".into()],
-        allow_scheduling_on_control_planes: true,
-        kubeprism_port: 7445,
-        cni: "none".into(),
-        proxy_disabled: true,
-        config_patches: Vec::new(),
-    }
+    common::specs::cluster("versions", contract, address)
 }
 
 /// A control plane (a worker gets its Talos API certificate from a control plane's trustd, so a lone worker never
 /// reaches secure mode).
 fn control_plane(address: &str) -> NodeSpec {
-    NodeSpec {
-        role: Role::ControlPlane,
-        install_disk: "/dev/sda".into(),
-        network: NodeNetwork {
-            hostname: format!("w-{}", address.replace('.', "-")),
-            links: vec![Link {
-                name: "eth0".into(),
-                addresses: vec![format!("{address}/24")],
-                routes: Vec::new(),
-                mtu: None,
-                vlans: Vec::new(),
-            }],
-            nameservers: Vec::new(),
-        },
-        config_patches: Vec::new(),
-        cert_sans: Vec::new(),
-    }
+    common::specs::control_plane(&format!("w-{}", address.replace('.', "-")), address)
 }
 
 fn maintenance(addr: &str) -> TalosClient {

@@ -17,8 +17,7 @@ use std::time::Duration;
 use vixens::emulator::run::{Emulator, Options};
 use vixens::emulator::topology::Topology;
 use vixens::talos::client::{ApplyMode, Security, TalosClient};
-use vixens::talos::config::network::{Link, NodeNetwork};
-use vixens::talos::config::{render, ClusterSpec, NodeSpec, Role};
+use vixens::talos::config::render;
 use vixens::talos::contract::Contract;
 use vixens::talos::secrets::SecretsBundle;
 
@@ -88,38 +87,8 @@ async fn a_node_saved_mid_install_comes_back_on_its_installers_release() {
     let emu = start().await;
     let contract = Contract::V1_12;
     let secrets = SecretsBundle::generate(contract).unwrap();
-    let cluster = ClusterSpec {
-        name: "drift".into(),
-        endpoint: "https://127.0.222.11:6443".into(),
-        contract,
-        kubernetes_version: contract.default_kubernetes_version().into(),
-        install_image: contract.default_install_image().into(),
-        cert_sans: Vec::new(),
-        pod_subnets: vec!["10.244.0.0/16".into()],
-        service_subnets: vec!["10.96.0.0/12".into()],
-        allow_scheduling_on_control_planes: true,
-        kubeprism_port: 7445,
-        cni: "none".into(),
-        proxy_disabled: true,
-        config_patches: Vec::new(),
-    };
-    let node = NodeSpec {
-        role: Role::ControlPlane,
-        install_disk: "/dev/sda".into(),
-        network: NodeNetwork {
-            hostname: "n0".into(),
-            links: vec![Link {
-                name: "eth0".into(),
-                addresses: vec!["127.0.222.11/24".into()],
-                routes: Vec::new(),
-                mtu: None,
-                vlans: Vec::new(),
-            }],
-            nameservers: Vec::new(),
-        },
-        config_patches: Vec::new(),
-        cert_sans: Vec::new(),
-    };
+    let cluster = common::specs::cluster("drift", contract, "127.0.222.11");
+    let node = common::specs::control_plane("n0", "127.0.222.11");
     let cfg = render(&cluster, &node, &secrets).unwrap();
     TalosClient::connect(
         "127.0.222.11",

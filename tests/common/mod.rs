@@ -27,6 +27,7 @@
 
 pub mod emulator;
 pub mod poll;
+pub mod specs;
 pub mod talos_grpc;
 
 use std::path::{Path, PathBuf};
