@@ -639,8 +639,6 @@ pub fn installer_image(v1alpha1: &serde_json::Value) -> Option<&str> {
         .as_str()
 }
 
-/// The Talos version of the installer image `machine.install.image` of a v1alpha1 document: its tag when it reads
-/// as a release (`v1.12.11`, `v1.13.0-beta.1`), else `None` (`latest`, a digest-only reference: unknown here).
 /// The stage and release a node boots into with its active config: the running system is the one on disk, the
 /// installer image's Talos once installed (cmd/installer@v1.12.11 writes its own kernel and initramfs; machined
 /// reports its build tag), the boot medium's (`medium_version`) without an installation.
@@ -662,6 +660,8 @@ pub(super) fn settle_boot(st: &mut NodeState, medium_version: &str) {
     };
 }
 
+/// The Talos version of the installer image `machine.install.image` of a v1alpha1 document: its tag when it reads
+/// as a release (`v1.12.11`, `v1.13.0-beta.1`), else `None` (`latest`, a digest-only reference: unknown here).
 pub fn installer_tag(v1alpha1: &serde_json::Value) -> Option<String> {
     release_tag(installer_image(v1alpha1)?)
 }
